@@ -1,0 +1,87 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "plan.h"
+#include "topology.h"
+
+/*
+ * Lock files compatible with ktstr: {lockdir}/ktstr-llc-{index}.lock, flock(2)
+ * LOCK_SH for builds and shared runs, LOCK_EX for exclusive runs. Holders are
+ * always read from the real host's /proc/locks + mountinfo, even when the
+ * topology comes from a --sysroot snapshot.
+ */
+
+enum kts_lock_mode {
+	KTS_LOCK_SHARED,
+	KTS_LOCK_EXCLUSIVE,
+};
+
+struct kts_holder {
+	pid_t pid;
+	enum kts_lock_mode mode;
+	char *cmdline; /* NUL→space, trimmed, ≤ 100 chars + "…"; "<unavailable>" if unreadable */
+};
+
+/* KTSCOPE_LOCK_DIR (non-empty) or "/tmp". Returned string is static or from environ. */
+const char *lock_dir_default(void);
+/* "{dir}/ktstr-llc-{index}.lock". Caller frees. */
+int lock_llc_path(const char *dir, unsigned index, char **ret);
+
+/*
+ * Opens a lock file safely: an existing one O_RDONLY|O_NOFOLLOW|O_CLOEXEC
+ * (no O_CREAT: fs.protected_regular), a missing one O_CREAT|O_EXCL mode 0666
+ * regardless of umask (a lost race falls back to the plain open). Refuses
+ * non-regular files (-EINVAL for FIFOs/devices, -ELOOP for symlinks) and
+ * network filesystems (-EREMOTE; *ret_fsname then names it, e.g. "NFS").
+ * ret_fsname may be NULL. Returns the fd.
+ */
+int lock_open(const char *path, const char **ret_fsname);
+/* Checks the filesystem holding dir; -EREMOTE + name for NFS/CIFS/SMB/Ceph/AFS/FUSE. */
+int lock_check_fs(const char *dir, const char **ret_fsname);
+
+/* Non-blocking flock. 0 on success, -EWOULDBLOCK when held, other negative errno. */
+int lock_try(int fd, enum kts_lock_mode mode);
+
+/* Holders of the lock file at path (distinct pids, first-seen order). */
+int lock_holders(const char *path, struct kts_holder **ret, size_t *ret_n);
+void lock_holders_free(struct kts_holder *h, size_t n);
+const char *lock_mode_to_string(enum kts_lock_mode m);
+
+/* Per-LLC holder counts for the planner; *ret has t->n_llcs entries. */
+int lock_llc_load(const char *dir, const struct kts_topology *t, struct kts_llc_load **ret);
+
+/* A held reservation: the plan and the fds that keep it. */
+struct kts_reservation {
+	struct kts_plan plan;
+	int *fds;
+	size_t n_fds;
+	enum kts_lock_mode mode;
+};
+
+struct kts_reserve_opts {
+	const char *lockdir;
+	struct kts_plan_req req;
+	bool no_wait;
+	/* Called once when the first wait starts, with a multi-line holder description. */
+	void (*on_wait)(const char *holders, void *userdata);
+	/* Called every ~250 ms while waiting, with seconds waited. */
+	void (*on_tick)(double elapsed, void *userdata);
+	void *userdata;
+	/* 0 = wait forever; otherwise give up with -ETIME after this many ms. */
+	unsigned timeout_ms;
+};
+
+/*
+ * Plans and acquires: non-blocking flock in ascending index order; on a
+ * conflict drops everything and re-plans once; then either fails (-EBUSY,
+ * with no_wait) or waits, re-planning every 250 ms. On -EBUSY/-ETIME/-ERANGE,
+ * *ret_why describes the holders or the reason (caller frees).
+ */
+int lock_reserve(const struct kts_topology *t, const struct kts_reserve_opts *o,
+		 struct kts_reservation *ret, char **ret_why);
+/* Releases every lock (closes the fds) and frees the plan. */
+void lock_release(struct kts_reservation *r);
