@@ -33,3 +33,33 @@ int cli_main(int argc, char **argv);
  */
 /* Parses a CPU count for --cpu-cap (or KTSCOPE_CPU_CAP when from_env). */
 int cli_parse_cpu_cap(const char *value, bool from_env, unsigned *ret);
+
+struct kts_topology;
+struct kts_plan_req;
+struct kts_reservation;
+
+/*
+ * Loads the topology of the host, or of sysroot when not NULL/"/"
+ * (KTSCOPE_SYSROOT is consulted by the caller). Logs its own error naming the
+ * offending file. Returns KTS_EXIT_OK or KTS_EXIT_ENV.
+ */
+int cli_load_topology(const char *sysroot, struct kts_topology *ret);
+
+/*
+ * Plans and takes the LLC locks in KTSCOPE_LOCK_DIR (or /tmp), printing the
+ * holders once while waiting, unless no_wait. Logs its own errors. Returns
+ * KTS_EXIT_OK, KTS_EXIT_BUSY (no_wait / timeout), KTS_EXIT_USAGE (request can
+ * never fit), KTS_EXIT_ENV (lock dir unusable). Warns when the plan spans NUMA nodes.
+ */
+int cli_reserve(const struct kts_topology *t, const struct kts_plan_req *req, bool no_wait,
+		struct kts_reservation *ret);
+
+/*
+ * Budget from --cpu-cap (value, may be NULL) or KTSCOPE_CPU_CAP; *ret = 0 when
+ * neither is set (default budget). Logs a one-line error naming the value.
+ * Returns KTS_EXIT_OK or KTS_EXIT_USAGE.
+ */
+int cli_resolve_cpu_cap(const char *flag_value, unsigned *ret);
+
+/* `ktscope run`, implemented in cli-run.c; argv[0] is "run". */
+int cli_run(const struct kts_opts *o, int argc, char **argv);
