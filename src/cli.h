@@ -61,5 +61,11 @@ int cli_reserve(const struct kts_topology *t, const struct kts_plan_req *req, bo
  */
 int cli_resolve_cpu_cap(const char *flag_value, unsigned *ret);
 
+/*
+ * Reports a getopt_long failure (c is '?' or ':'; optstring must start with
+ * ':' and opterr be 0) as one line naming the option. Returns KTS_EXIT_USAGE.
+ */
+int cli_option_error(int c, char **argv, const char *cmd);
+
 /* `ktscope run`, implemented in cli-run.c; argv[0] is "run". */
 int cli_run(const struct kts_opts *o, int argc, char **argv);
