@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# The whole test suite, as README.md and .ci/run call it:
+#   1. autoreconf + configure (-Werror) + make + make check   (unit + integration)
+#   2. make distcheck                                          (the dist tarball builds and passes)
+#   3. a second build with --enable-sanitizers (ASan+UBSan) + make check
+# Build trees go to ${KTS_BUILD_ROOT:-$PWD/_ci}; every `make check` summary is
+# appended to $KTS_BUILD_ROOT/summaries.log and the totals are printed last as
+# "N passed, N failed, N skipped".
+set -uo pipefail
+
+top=$(cd "$(dirname "$0")/.." && pwd)
+root=${KTS_BUILD_ROOT:-$top/_ci}
+jobs=${KTS_JOBS:-$(nproc)}
+mkdir -p "$root"
+: >"$root/summaries.log"
+failed_steps=()
+
+step() { # step NAME CMD... ; output goes to the terminal and to $root/NAME.log
+	local name=$1; shift
+	local rc=0
+	echo "==> $name: $*"
+	"$@" 2>&1 | tee "$root/$name.log" || rc=$?
+	grep -E '^# (TOTAL|PASS|SKIP|XFAIL|FAIL|XPASS|ERROR):' "$root/$name.log" >>"$root/summaries.log" || true
+	if ((rc != 0)); then
+		failed_steps+=("$name")
+		echo "==> $name FAILED (log: $root/$name.log)"
+		return 1
+	fi
+}
+
+(cd "$top" && autoreconf -fi) || { echo "autoreconf failed"; exit 1; }
+
+mkdir -p "$root/build" "$root/asan"
+step configure bash -c "cd '$root/build' && '$top/configure' --enable-werror" &&
+	step build make -C "$root/build" -j"$jobs" &&
+	step check make -C "$root/build" -j"$jobs" check
+step distcheck make -C "$root/build" -j"$jobs" distcheck \
+	DISTCHECK_CONFIGURE_FLAGS=--enable-werror
+step asan-configure bash -c "cd '$root/asan' && '$top/configure' --enable-werror --enable-sanitizers" &&
+	step asan-check make -C "$root/asan" -j"$jobs" check
+
+sum() { awk -v k="$1" '$1 == "#" && $2 == k":" { n += $3 } END { print n + 0 }' "$root/summaries.log"; }
+pass=$(( $(sum PASS) + $(sum XFAIL) ))
+fail=$(( $(sum FAIL) + $(sum XPASS) + $(sum ERROR) ))
+skip=$(sum SKIP)
+if ((${#failed_steps[@]})); then
+	echo "failed steps: ${failed_steps[*]}"
+	# a step that failed before its test summary counts as one failure
+	((fail == 0)) && fail=${#failed_steps[@]}
+fi
+echo "$pass passed, $fail failed, $skip skipped"
+((${#failed_steps[@]} == 0 && fail == 0))
