@@ -1,3 +1,902 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* placeholder: implementation in progress */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/sysmacros.h>
+#include <time.h>
+#include <unistd.h>
+
 #include "lock.h"
+#include "log.h"
+#include "macro.h"
+
+/* Re-plan interval while waiting (DESIGN §3 "Acquire"). */
+#define LOCK_WAIT_STEP_MS 250U
+/* Display limit of a holder's command line, in characters (reference §5.3). */
+#define LOCK_CMDLINE_MAX_CHARS 100U
+/* /proc/locks on a busy host is large but not this large; a bound keeps a bad read finite. */
+#define LOCK_PROC_READ_MAX (64U * 1024U * 1024U)
+
+/* The kernel's /proc/locks and mountinfo, read once per lookup pass (reference §5.3). */
+struct lock_snapshot {
+	char *proc_locks;
+	char *mountinfo; /* NULL when unreadable: the st_dev needle then stands alone */
+};
+
+static void lock_snapshot_done(struct lock_snapshot *s)
+{
+	free(s->proc_locks);
+	free(s->mountinfo);
+	*s = (struct lock_snapshot){ 0 };
+}
+
+/* A growable holder array, freed with its cmdlines. */
+struct holder_list {
+	struct kts_holder *v;
+	size_t n;
+};
+
+static void holder_list_done(struct holder_list *l)
+{
+	lock_holders_free(l->v, l->n);
+	*l = (struct holder_list){ 0 };
+}
+
+const char *lock_dir_default(void)
+{
+	const char *d = getenv_nonempty("KTSCOPE_LOCK_DIR");
+
+	return d ? d : "/tmp";
+}
+
+int lock_llc_path(const char *dir, unsigned index, char **ret)
+{
+	char *p;
+
+	if (!dir || !*dir)
+		return -EINVAL;
+	if (asprintf(&p, "%s/ktstr-llc-%u.lock", dir, index) < 0)
+		return -ENOMEM;
+	*ret = p;
+	return 0;
+}
+
+const char *lock_mode_to_string(enum kts_lock_mode m)
+{
+	return m == KTS_LOCK_EXCLUSIVE ? "exclusive" : "shared";
+}
+
+const char *lock_remote_fs_name(uint64_t f_type)
+{
+	/*
+	 * flock(2) on these does not serialise peers on other nodes, or the
+	 * holders never show up in /proc/locks (reference §5.1). Values from
+	 * linux/magic.h and the filesystems' own headers; f_type is compared as
+	 * 32 bits because 32-bit ABIs sign-extend the CIFS/SMB2 magics.
+	 */
+	switch ((uint32_t) f_type) {
+	case 0x6969U:
+		return "NFS";
+	case 0x517BU:
+	case 0xFF534D42U:
+	case 0xFE534D42U:
+		return "CIFS/SMB";
+	case 0x00C36400U:
+		return "Ceph";
+	case 0x5346414FU:
+	case 0x6B414653U:
+		return "AFS";
+	case 0x65735546U:
+		return "FUSE";
+	default:
+		return NULL;
+	}
+}
+
+int lock_check_fs(const char *dir, const char **ret_fsname)
+{
+	struct statfs sfs;
+	const char *name;
+
+	if (statfs(dir, &sfs) < 0)
+		return negative_errno();
+	name = lock_remote_fs_name((uint64_t) sfs.f_type);
+	if (name) {
+		log_debug("lock directory '%s' is on %s", dir, name);
+		if (ret_fsname)
+			*ret_fsname = name;
+		return -EREMOTE;
+	}
+	return 0;
+}
+
+/* Validates an opened lock file: regular, on a local filesystem. */
+static int lock_check_fd(int fd, const char *path, const char **ret_fsname)
+{
+	struct statfs sfs;
+	struct stat st;
+	const char *name;
+
+	if (fstat(fd, &st) < 0)
+		return negative_errno();
+	if (!S_ISREG(st.st_mode)) {
+		log_debug("lock file '%s' is not a regular file (mode %o)", path,
+			  (unsigned) st.st_mode);
+		return -EINVAL;
+	}
+	if (fstatfs(fd, &sfs) < 0)
+		return negative_errno();
+	name = lock_remote_fs_name((uint64_t) sfs.f_type);
+	if (name) {
+		log_debug("lock file '%s' is on %s", path, name);
+		if (ret_fsname)
+			*ret_fsname = name;
+		return -EREMOTE;
+	}
+	return 0;
+}
+
+int lock_open(const char *path, const char **ret_fsname)
+{
+	/*
+	 * Three rounds cover "missing → someone else created it → open it";
+	 * a file that keeps appearing and vanishing beyond that is not a lock
+	 * file anyone can use.
+	 */
+	for (unsigned attempt = 0; attempt < 3; attempt++) {
+		_cleanup_close_ int fd = -EBADF;
+		struct stat st;
+		int r;
+
+		/*
+		 * Refuse what is visibly not a regular file before opening it, so
+		 * a device node is never opened at all. The fstat after the open
+		 * is the authoritative check (the path may change in between).
+		 */
+		if (fstatat(AT_FDCWD, path, &st, AT_SYMLINK_NOFOLLOW) == 0) {
+			if (S_ISLNK(st.st_mode))
+				return -ELOOP;
+			if (!S_ISREG(st.st_mode))
+				return -EINVAL;
+		} else if (errno != ENOENT)
+			return negative_errno();
+
+		/*
+		 * An existing file is opened without O_CREAT: with
+		 * fs.protected_regular=1 (Fedora, Arch) O_CREAT on another user's
+		 * file in sticky /tmp fails even though it exists. flock(2) needs
+		 * no write access. O_NONBLOCK: a FIFO swapped in must not hang us.
+		 */
+		fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+		if (fd < 0 && errno != ENOENT)
+			return negative_errno();
+		if (fd < 0) {
+			/* Missing: create it; O_EXCL does not follow a dangling symlink either. */
+			fd = open(path, O_CREAT | O_EXCL | O_RDONLY | O_NOFOLLOW | O_CLOEXEC, 0666);
+			if (fd < 0 && errno == EEXIST)
+				continue; /* lost the creation race: open the winner's file */
+			if (fd < 0)
+				return negative_errno();
+			/* Every user's ktscope and ktstr must be able to open it: 0666 despite umask. */
+			if (fchmod(fd, 0666) < 0)
+				log_debug("fchmod 0666 on new lock file '%s' failed: %m", path);
+		}
+
+		r = lock_check_fd(fd, path, ret_fsname);
+		if (r < 0)
+			return r;
+		return TAKE_FD(fd);
+	}
+	return -EAGAIN;
+}
+
+int lock_try(int fd, enum kts_lock_mode mode)
+{
+	int op = (mode == KTS_LOCK_EXCLUSIVE ? LOCK_EX : LOCK_SH) | LOCK_NB;
+
+	for (;;) {
+		if (flock(fd, op) == 0)
+			return 0;
+		if (errno == EINTR)
+			continue;
+		if (errno == EWOULDBLOCK)
+			return -EWOULDBLOCK;
+		return negative_errno();
+	}
+}
+
+void lock_holders_free(struct kts_holder *h, size_t n)
+{
+	if (!h)
+		return;
+	for (size_t i = 0; i < n; i++)
+		free(h[i].cmdline);
+	free(h);
+}
+
+/* Reads a whole (possibly size-0 /proc) file into a NUL-terminated buffer. */
+static int read_full(const char *path, char **ret)
+{
+	_cleanup_close_ int fd = -EBADF;
+	_cleanup_free_ char *buf = NULL;
+	size_t size = 0, len = 0;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0)
+		return negative_errno();
+	for (;;) {
+		ssize_t k;
+
+		if (len + 1 >= size) {
+			size_t nsize = size ? size * 2 : 16384;
+			char *nbuf;
+
+			if (nsize > LOCK_PROC_READ_MAX)
+				return -EFBIG;
+			nbuf = realloc(buf, nsize);
+			if (!nbuf)
+				return -ENOMEM;
+			buf = nbuf;
+			size = nsize;
+		}
+		k = read(fd, buf + len, size - len - 1);
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k < 0)
+			return negative_errno();
+		if (k == 0)
+			break;
+		len += (size_t) k;
+	}
+	buf[len] = '\0';
+	*ret = TAKE_PTR(buf);
+	return 0;
+}
+
+static int lock_snapshot_read(struct lock_snapshot *ret)
+{
+	struct lock_snapshot s = { 0 };
+	int r;
+
+	r = read_full("/proc/locks", &s.proc_locks);
+	if (r < 0)
+		return log_debug_errno(r, "cannot read /proc/locks: %m");
+	/* Without mountinfo the st_dev needle still matches on plain filesystems. */
+	r = read_full("/proc/self/mountinfo", &s.mountinfo);
+	if (r < 0)
+		log_debug_errno(r, "cannot read /proc/self/mountinfo, matching on st_dev only: %m");
+	*ret = s;
+	return 0;
+}
+
+/*
+ * Decodes the kernel's \NNN octal escapes (space, tab, newline, backslash) in
+ * a mountinfo field, in place. Escapes above \377 or with non-octal digits are
+ * kept literally, as the reference does.
+ */
+static void unescape_octal(char *s)
+{
+	char *w = s;
+
+	for (const char *p = s; *p;) {
+		if (p[0] == '\\' && p[1] >= '0' && p[1] <= '3' && p[2] >= '0' && p[2] <= '7' &&
+		    p[3] >= '0' && p[3] <= '7') {
+			*w++ = (char) (((p[1] - '0') << 6) | ((p[2] - '0') << 3) | (p[3] - '0'));
+			p += 4;
+		} else
+			*w++ = *p++;
+	}
+	*w = '\0';
+}
+
+/* True when mount point mp covers path at a component boundary. */
+static bool path_under(const char *path, const char *mp)
+{
+	size_t n = strlen(mp);
+
+	if (streq(mp, "/"))
+		return path[0] == '/';
+	/* A trailing slash never appears in mountinfo, but do not depend on it. */
+	while (n > 1 && mp[n - 1] == '/')
+		n--;
+	return strncmp(path, mp, n) == 0 && (path[n] == '\0' || path[n] == '/');
+}
+
+int lock_parse_mountinfo(const char *mountinfo, const char *path, unsigned *ret_major,
+			 unsigned *ret_minor)
+{
+	_cleanup_free_ char *copy = NULL;
+	size_t best_len = 0;
+	unsigned best_major = 0, best_minor = 0;
+	bool found = false;
+	char *save_line = NULL;
+
+	if (!mountinfo || !path || path[0] != '/')
+		return -EINVAL;
+	copy = strdup(mountinfo);
+	if (!copy)
+		return -ENOMEM;
+
+	for (char *line = strtok_r(copy, "\n", &save_line); line;
+	     line = strtok_r(NULL, "\n", &save_line)) {
+		char *save_f = NULL, *f[5];
+		unsigned major, minor;
+		size_t i, len;
+		char tail;
+
+		/* Fields: mount id, parent id, major:minor, root, mount point, ... */
+		for (i = 0; i < ELEMENTSOF(f); i++) {
+			f[i] = strtok_r(i == 0 ? line : NULL, " \t", &save_f);
+			if (!f[i])
+				break;
+		}
+		if (i < ELEMENTSOF(f))
+			continue; /* short line */
+		if (sscanf(f[2], "%u:%u%c", &major, &minor, &tail) != 2)
+			continue;
+		unescape_octal(f[4]);
+		if (!path_under(path, f[4]))
+			continue;
+		len = strlen(f[4]);
+		/* ">=": of two mounts on one point the later line is on top. */
+		if (!found || len >= best_len) {
+			found = true;
+			best_len = len;
+			best_major = major;
+			best_minor = minor;
+		}
+	}
+	if (!found)
+		return -ENOENT;
+	*ret_major = best_major;
+	*ret_minor = best_minor;
+	return 0;
+}
+
+int lock_parse_proc_locks(const char *proc_locks, const char *const *needles, size_t n_needles,
+			  struct kts_holder **ret, size_t *ret_n)
+{
+	_cleanup_(holder_list_done) struct holder_list l = { 0 };
+	_cleanup_free_ char *copy = NULL;
+	char *save_line = NULL;
+
+	if (!proc_locks)
+		return -EINVAL;
+	copy = strdup(proc_locks);
+	if (!copy)
+		return -ENOMEM;
+
+	for (char *line = strtok_r(copy, "\n", &save_line); line;
+	     line = strtok_r(NULL, "\n", &save_line)) {
+		/* "1: FLOCK  ADVISORY  WRITE 1234 08:01:5678 0 EOF"; waiters: "1: -> FLOCK ..." */
+		char *save_f = NULL, *f[6];
+		enum kts_lock_mode mode;
+		bool match = false;
+		unsigned long pid;
+		size_t i;
+		char *end;
+
+		for (i = 0; i < ELEMENTSOF(f); i++) {
+			f[i] = strtok_r(i == 0 ? line : NULL, " \t", &save_f);
+			if (!f[i])
+				break;
+		}
+		if (i < ELEMENTSOF(f) || !streq(f[1], "FLOCK"))
+			continue;
+		if (streq(f[3], "WRITE"))
+			mode = KTS_LOCK_EXCLUSIVE;
+		else if (streq(f[3], "READ"))
+			mode = KTS_LOCK_SHARED;
+		else
+			continue;
+		errno = 0;
+		pid = strtoul(f[4], &end, 10);
+		if (errno || end == f[4] || *end || f[4][0] == '-' || pid > INT_MAX)
+			continue;
+		for (size_t k = 0; k < n_needles && !match; k++)
+			match = needles[k] && streq(f[5], needles[k]);
+		if (!match)
+			continue;
+
+		for (i = 0; i < l.n; i++)
+			if (l.v[i].pid == (pid_t) pid)
+				break;
+		if (i < l.n) {
+			if (mode == KTS_LOCK_EXCLUSIVE)
+				l.v[i].mode = mode;
+			continue;
+		}
+		struct kts_holder *nv = reallocarray(l.v, l.n + 1, sizeof(*nv));
+		if (!nv)
+			return -ENOMEM;
+		l.v = nv;
+		l.v[l.n++] = (struct kts_holder){ .pid = (pid_t) pid, .mode = mode };
+	}
+	*ret = TAKE_PTR(l.v);
+	*ret_n = l.n;
+	l.n = 0;
+	return 0;
+}
+
+int lock_cmdline_from_bytes(const char *buf, size_t len, char **ret)
+{
+	_cleanup_free_ char *s = NULL;
+	size_t n = len, chars = 0, cut = 0;
+
+	/* Trailing NULs (the terminator) and whitespace do not count. */
+	while (n > 0 && (buf[n - 1] == '\0' || buf[n - 1] == ' ' || buf[n - 1] == '\t' ||
+			 buf[n - 1] == '\n' || buf[n - 1] == '\r'))
+		n--;
+	if (n == 0) {
+		s = strdup("<unavailable>");
+		if (!s)
+			return -ENOMEM;
+		*ret = TAKE_PTR(s);
+		return 0;
+	}
+
+	/* Count UTF-8 characters (non-continuation bytes); cut before the 101st. */
+	for (size_t i = 0; i < n; i++) {
+		if (((unsigned char) buf[i] & 0xC0) == 0x80)
+			continue;
+		if (chars == LOCK_CMDLINE_MAX_CHARS) {
+			cut = i;
+			break;
+		}
+		chars++;
+	}
+
+	s = malloc((cut ? cut : n) + sizeof("…"));
+	if (!s)
+		return -ENOMEM;
+	for (size_t i = 0; i < (cut ? cut : n); i++) {
+		unsigned char c = (unsigned char) buf[i];
+
+		/* Arguments are NUL-separated; other control bytes must not reach a terminal. */
+		s[i] = c == '\0' ? ' ' : (c < 0x20 || c == 0x7f) ? '?' : (char) c;
+	}
+	if (cut)
+		strcpy(s + cut, "…");
+	else
+		s[n] = '\0';
+	*ret = TAKE_PTR(s);
+	return 0;
+}
+
+static int holder_cmdline(pid_t pid, char **ret)
+{
+	_cleanup_close_ int fd = -EBADF;
+	char path[64], buf[4096];
+	size_t len = 0;
+
+	(void) snprintf(path, sizeof(path), "/proc/%d/cmdline", (int) pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	/* Gone, hidden (hidepid=) or a kernel thread: the empty cmdline says so. */
+	if (fd >= 0) {
+		while (len < sizeof(buf)) {
+			ssize_t k = read(fd, buf + len, sizeof(buf) - len);
+
+			if (k < 0 && errno == EINTR)
+				continue;
+			if (k <= 0)
+				break;
+			len += (size_t) k;
+		}
+	}
+	return lock_cmdline_from_bytes(buf, len, ret);
+}
+
+/*
+ * Holders (cmdline NULL) of the file at path in snapshot s. The needle is
+ * built from mountinfo's major:minor, because btrfs subvolumes, overlayfs and
+ * bind mounts report an anonymous st_dev that /proc/locks does not print;
+ * st_dev is kept as a second needle for when mountinfo does not resolve.
+ */
+static int holders_in_snapshot(const struct lock_snapshot *s, const char *path,
+			       const struct stat *st, struct kts_holder **ret, size_t *ret_n)
+{
+	char needle_mnt[64] = "", needle_dev[64];
+	const char *needles[2];
+	size_t n = 0;
+
+	if (s->mountinfo) {
+		_cleanup_free_ char *canon = realpath(path, NULL);
+		unsigned major, minor;
+
+		if (lock_parse_mountinfo(s->mountinfo, canon ? canon : path, &major, &minor) == 0)
+			(void) snprintf(needle_mnt, sizeof(needle_mnt), "%02x:%02x:%ju", major,
+					minor, (uintmax_t) st->st_ino);
+		else
+			log_debug("no mountinfo entry covers '%s'", canon ? canon : path);
+	}
+	(void) snprintf(needle_dev, sizeof(needle_dev), "%02x:%02x:%ju", major(st->st_dev),
+			minor(st->st_dev), (uintmax_t) st->st_ino);
+	if (needle_mnt[0])
+		needles[n++] = needle_mnt;
+	if (!needle_mnt[0] || !streq(needle_mnt, needle_dev))
+		needles[n++] = needle_dev;
+	return lock_parse_proc_locks(s->proc_locks, needles, n, ret, ret_n);
+}
+
+static int holders_fill_cmdlines(struct kts_holder *h, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		int r = holder_cmdline(h[i].pid, &h[i].cmdline);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+int lock_holders(const char *path, struct kts_holder **ret, size_t *ret_n)
+{
+	_cleanup_(lock_snapshot_done) struct lock_snapshot s = { 0 };
+	_cleanup_(holder_list_done) struct holder_list l = { 0 };
+	struct stat st;
+	int r;
+
+	if (stat(path, &st) < 0)
+		return negative_errno();
+	r = lock_snapshot_read(&s);
+	if (r < 0)
+		return r;
+	r = holders_in_snapshot(&s, path, &st, &l.v, &l.n);
+	if (r < 0)
+		return r;
+	r = holders_fill_cmdlines(l.v, l.n);
+	if (r < 0)
+		return r;
+	*ret = TAKE_PTR(l.v);
+	*ret_n = l.n;
+	l.n = 0;
+	return 0;
+}
+
+/*
+ * Holders of LLC i's lock file. A missing file has no holders (it is not
+ * created here: looking must not leave files behind); neither does anything
+ * that is not a regular file, which lock_open() refuses later with a reason.
+ */
+static int llc_holders(const struct lock_snapshot *s, const char *dir, unsigned i,
+		       struct holder_list *ret)
+{
+	_cleanup_free_ char *path = NULL;
+	struct stat st;
+	int r;
+
+	r = lock_llc_path(dir, i, &path);
+	if (r < 0)
+		return r;
+	if (lstat(path, &st) < 0) {
+		if (errno == ENOENT)
+			return 0;
+		return negative_errno();
+	}
+	if (!S_ISREG(st.st_mode))
+		return 0;
+	return holders_in_snapshot(s, path, &st, &ret->v, &ret->n);
+}
+
+static int llc_load_from_snapshot(const struct lock_snapshot *s, const char *dir,
+				  const struct kts_topology *t, struct kts_llc_load **ret)
+{
+	_cleanup_free_ struct kts_llc_load *load = NULL;
+
+	load = calloc(t->n_llcs ? t->n_llcs : 1, sizeof(*load));
+	if (!load)
+		return -ENOMEM;
+	for (size_t i = 0; i < t->n_llcs; i++) {
+		_cleanup_(holder_list_done) struct holder_list l = { 0 };
+		int r = llc_holders(s, dir, t->llcs[i].index, &l);
+
+		if (r < 0)
+			return r;
+		for (size_t k = 0; k < l.n; k++) {
+			if (l.v[k].mode == KTS_LOCK_EXCLUSIVE)
+				load[i].exclusive++;
+			else
+				load[i].shared++;
+		}
+	}
+	*ret = TAKE_PTR(load);
+	return 0;
+}
+
+int lock_llc_load(const char *dir, const struct kts_topology *t, struct kts_llc_load **ret)
+{
+	_cleanup_(lock_snapshot_done) struct lock_snapshot s = { 0 };
+	int r;
+
+	r = lock_snapshot_read(&s);
+	if (r < 0)
+		return r;
+	return llc_load_from_snapshot(&s, dir, t, ret);
+}
+
+/* Appends printf output to a growing string; -ENOMEM leaves *s intact. */
+_printf_(2, 3) static int strappendf(char **s, const char *fmt, ...)
+{
+	char *add, *n;
+	va_list ap;
+	int k;
+
+	va_start(ap, fmt);
+	k = vasprintf(&add, fmt, ap);
+	va_end(ap);
+	if (k < 0)
+		return -ENOMEM;
+	if (asprintf(&n, "%s%s", strempty(*s), add) < 0) {
+		free(add);
+		return -ENOMEM;
+	}
+	free(add);
+	free(*s);
+	*s = n;
+	return 0;
+}
+
+/*
+ * The holders standing in the way of a request, one line each:
+ * "LLC 2: pid 1234 (exclusive) cmd: sleep 100". In shared mode only exclusive
+ * holders block; in exclusive mode every holder does. reason (the planner's
+ * line, may be NULL) goes first.
+ */
+static int describe_blockers(const char *dir, const struct kts_topology *t,
+			     enum kts_lock_mode mode, const char *reason, char **ret)
+{
+	_cleanup_(lock_snapshot_done) struct lock_snapshot s = { 0 };
+	_cleanup_free_ char *text = NULL;
+	int r;
+
+	if (reason && *reason && strappendf(&text, "%s\n", reason) < 0)
+		return -ENOMEM;
+	r = lock_snapshot_read(&s);
+	if (r < 0)
+		return r;
+	for (size_t i = 0; i < t->n_llcs; i++) {
+		_cleanup_(holder_list_done) struct holder_list l = { 0 };
+
+		r = llc_holders(&s, dir, t->llcs[i].index, &l);
+		if (r < 0)
+			return r;
+		for (size_t k = 0; k < l.n; k++) {
+			if (mode == KTS_LOCK_SHARED && l.v[k].mode != KTS_LOCK_EXCLUSIVE)
+				continue;
+			r = holder_cmdline(l.v[k].pid, &l.v[k].cmdline);
+			if (r < 0)
+				return r;
+			r = strappendf(&text, "LLC %u: pid %d (%s) cmd: %s\n", t->llcs[i].index,
+				       (int) l.v[k].pid, lock_mode_to_string(l.v[k].mode),
+				       l.v[k].cmdline);
+			if (r < 0)
+				return r;
+		}
+	}
+	/* Holders can leave between the conflict and this look; say so rather than nothing. */
+	if (!text && strappendf(&text, "LLC locks busy (the holders left before they could be "
+				       "named)\n") < 0)
+		return -ENOMEM;
+	text[strlen(text) - 1] = '\0'; /* no trailing newline */
+	*ret = TAKE_PTR(text);
+	return 0;
+}
+
+static void close_fds(int *fds, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		fds[i] = safe_close(fds[i]);
+}
+
+/* Result of one plan-and-lock attempt that did not fail hard. */
+enum attempt_result {
+	ATTEMPT_OK,
+	ATTEMPT_BUSY, /* a holder is in the way */
+};
+
+/*
+ * Opens and flocks the planned LLCs in ascending index order (everyone locks in
+ * this order, so two reservers retrying cannot hold each other off forever).
+ * Fills fds[0..n_llcs) on ATTEMPT_OK; on ATTEMPT_BUSY or an error every lock
+ * taken so far is dropped again, and *ret_why names the path for errors.
+ */
+static int acquire_plan(const char *dir, const struct kts_plan *plan, enum kts_lock_mode mode,
+			int *fds, char **ret_why)
+{
+	for (size_t i = 0; i < plan->n_llcs; i++) {
+		_cleanup_free_ char *path = NULL;
+		_cleanup_close_ int fd = -EBADF;
+		const char *fsname = NULL;
+		int r;
+
+		r = lock_llc_path(dir, plan->llcs[i], &path);
+		if (r >= 0) {
+			fd = lock_open(path, &fsname);
+			r = fd < 0 ? fd : lock_try(fd, mode);
+		}
+		if (r == 0) {
+			fds[i] = TAKE_FD(fd);
+			continue;
+		}
+
+		close_fds(fds, i);
+		/*
+		 * A FIFO or directory at a lock path is the environment's fault, not
+		 * a bad request: keep -EINVAL for the planner's meaning.
+		 */
+		if (fd < 0 && r == -EINVAL)
+			r = -EBADF;
+		if (r == -EWOULDBLOCK) {
+			log_debug("LLC %u lock '%s' is busy", plan->llcs[i], path);
+			return ATTEMPT_BUSY;
+		}
+		if (!path)
+			return r;
+		if (r == -EREMOTE)
+			(void) asprintf(ret_why, "lock file '%s' is on %s, where flock(2) does not "
+					"coordinate processes", path, fsname);
+		else if (fd < 0)
+			(void) asprintf(ret_why, "cannot use lock file '%s': %s", path,
+					r == -ELOOP   ? "it is a symbolic link" :
+					r == -EBADF ? "it is not a regular file" :
+						      strerror(-r));
+		else
+			(void) asprintf(ret_why, "flock on '%s' failed: %s", path, strerror(-r));
+		return r;
+	}
+	return ATTEMPT_OK;
+}
+
+/*
+ * One pass: fresh holder counts, a plan, the flocks. Returns ATTEMPT_OK with
+ * ret filled, ATTEMPT_BUSY (*ret_why = the planner's reason, if it gave one),
+ * or a negative errno with *ret_why set when a reason is known.
+ */
+static int reserve_attempt(const struct kts_topology *t, const struct kts_reserve_opts *o,
+			   const char *dir, enum kts_lock_mode mode, struct kts_reservation *ret,
+			   char **ret_why)
+{
+	_cleanup_free_ struct kts_llc_load *load = NULL;
+	_cleanup_free_ int *fds = NULL;
+	struct kts_plan plan = { 0 };
+	int r;
+
+	r = lock_llc_load(dir, t, &load);
+	if (r < 0) {
+		(void) asprintf(ret_why, "cannot read the lock holders from /proc/locks: %s",
+				strerror(-r));
+		return r;
+	}
+	r = plan_compute(t, load, &o->req, &plan, ret_why);
+	if (r == -EBUSY)
+		return ATTEMPT_BUSY;
+	if (r < 0)
+		return r;
+
+	fds = malloc(MAX(plan.n_llcs, (size_t) 1) * sizeof(*fds));
+	if (!fds) {
+		plan_done(&plan);
+		return -ENOMEM;
+	}
+	r = acquire_plan(dir, &plan, mode, fds, ret_why);
+	if (r != ATTEMPT_OK) {
+		plan_done(&plan);
+		return r;
+	}
+	*ret = (struct kts_reservation){
+		.plan = plan,
+		.fds = TAKE_PTR(fds),
+		.n_fds = plan.n_llcs,
+		.mode = mode,
+	};
+	return ATTEMPT_OK;
+}
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	(void) clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t) ts.tv_sec * 1000U + (uint64_t) ts.tv_nsec / 1000000U;
+}
+
+static void sleep_ms(unsigned ms)
+{
+	struct timespec ts = { .tv_sec = ms / 1000U, .tv_nsec = (long) (ms % 1000U) * 1000000L };
+
+	/* A caught signal cuts the sleep short; the caller re-checks and sleeps again. */
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
+}
+
+int lock_reserve(const struct kts_topology *t, const struct kts_reserve_opts *o,
+		 struct kts_reservation *ret, char **ret_why)
+{
+	enum kts_lock_mode mode =
+		o->req.mode == KTS_PLAN_EXCLUSIVE ? KTS_LOCK_EXCLUSIVE : KTS_LOCK_SHARED;
+	const char *dir = o->lockdir ? o->lockdir : lock_dir_default();
+	_cleanup_free_ char *why = NULL;
+	const char *fsname = NULL;
+	uint64_t wait_start = 0;
+	bool waiting = false;
+	int r;
+
+	/* A network lock dir would "work" while coordinating nothing: refuse up front. */
+	r = lock_check_fs(dir, &fsname);
+	if (r == -EREMOTE)
+		(void) asprintf(&why, "'%s' is on %s, where flock(2) does not coordinate "
+				"processes; point KTSCOPE_LOCK_DIR at a local filesystem",
+				dir, fsname);
+	else if (r < 0)
+		(void) asprintf(&why, "cannot use lock directory '%s': %s", dir, strerror(-r));
+	if (r < 0)
+		goto out;
+
+	for (unsigned attempt = 0;; attempt++) {
+		_cleanup_free_ char *reason = NULL;
+		uint64_t elapsed;
+
+		r = reserve_attempt(t, o, dir, mode, ret, &reason);
+		if (r == ATTEMPT_OK)
+			return 0;
+		if (r < 0) {
+			why = TAKE_PTR(reason);
+			goto out;
+		}
+		/* Someone took a lock between our look and our flock: re-plan once, at once. */
+		if (attempt == 0)
+			continue;
+
+		if (o->no_wait) {
+			r = describe_blockers(dir, t, mode, reason, &why);
+			if (r >= 0)
+				r = -EBUSY;
+			goto out;
+		}
+		if (!waiting) {
+			_cleanup_free_ char *text = NULL;
+
+			r = describe_blockers(dir, t, mode, reason, &text);
+			if (r < 0)
+				goto out;
+			waiting = true;
+			wait_start = now_ms();
+			if (o->on_wait)
+				o->on_wait(text, o->userdata);
+		}
+		elapsed = now_ms() - wait_start;
+		if (o->timeout_ms && elapsed >= o->timeout_ms) {
+			r = describe_blockers(dir, t, mode, reason, &why);
+			if (r >= 0)
+				r = -ETIME;
+			goto out;
+		}
+		sleep_ms(o->timeout_ms ? (unsigned) MIN((uint64_t) LOCK_WAIT_STEP_MS,
+							 o->timeout_ms - elapsed)
+				       : LOCK_WAIT_STEP_MS);
+		if (o->on_tick)
+			o->on_tick((double) (now_ms() - wait_start) / 1000.0, o->userdata);
+	}
+out:
+	if (ret_why)
+		*ret_why = TAKE_PTR(why);
+	return r;
+}
+
+void lock_release(struct kts_reservation *r)
+{
+	if (!r)
+		return;
+	if (r->fds)
+		close_fds(r->fds, r->n_fds);
+	free(r->fds);
+	plan_done(&r->plan);
+	*r = (struct kts_reservation){ 0 };
+}

@@ -3,6 +3,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include "plan.h"
@@ -79,9 +80,51 @@ struct kts_reserve_opts {
  * Plans and acquires: non-blocking flock in ascending index order; on a
  * conflict drops everything and re-plans once; then either fails (-EBUSY,
  * with no_wait) or waits, re-planning every 250 ms. On -EBUSY/-ETIME/-ERANGE,
- * *ret_why describes the holders or the reason (caller frees).
+ * *ret_why describes the holders or the reason (caller frees). ret_why may be
+ * NULL; on any failure *ret_why is written (NULL when there is nothing to add
+ * to the errno, e.g. -ENOMEM), so the caller can free it unconditionally.
+ * Other failures: -EREMOTE (lock dir on a network filesystem; why names it),
+ * -EINVAL (malformed request; why from the planner); a lock file that is a
+ * symlink (-ELOOP), not a regular file (-EBADF, so -EINVAL keeps meaning "bad
+ * request") or unopenable (-EACCES, ...): why names the path.
  */
 int lock_reserve(const struct kts_topology *t, const struct kts_reserve_opts *o,
 		 struct kts_reservation *ret, char **ret_why);
 /* Releases every lock (closes the fds) and frees the plan. */
 void lock_release(struct kts_reservation *r);
+
+/*
+ * For tests: the parsers behind lock_holders(), over literal file contents, so
+ * they can be pinned without touching the host's /proc.
+ */
+
+/*
+ * Finds the mount covering path (canonical, absolute) in /proc/self/mountinfo
+ * text: the longest mount point that is a path-component prefix of path ("/tmp"
+ * covers "/tmp/a" but not "/tmpx"); among equal mount points the last line wins
+ * (it is mounted on top). Mount points are \NNN-unescaped first. Writes the
+ * decimal major:minor of field 3. -ENOENT when no line covers path.
+ */
+int lock_parse_mountinfo(const char *mountinfo, const char *path, unsigned *ret_major,
+			 unsigned *ret_minor);
+
+/*
+ * Parses /proc/locks text: FLOCK lines only (POSIX, OFDLCK, LEASE and "->"
+ * waiter lines are skipped) whose dev:inode field equals one of needles
+ * ("08:01:1234", as the kernel prints it). READ = shared, WRITE = exclusive;
+ * distinct pids in first-seen order (a pid seen with WRITE anywhere counts as
+ * exclusive). The returned holders have cmdline == NULL; free with
+ * lock_holders_free().
+ */
+int lock_parse_proc_locks(const char *proc_locks, const char *const *needles, size_t n_needles,
+			  struct kts_holder **ret, size_t *ret_n);
+
+/*
+ * /proc/PID/cmdline bytes → display string: NUL → space, other control bytes →
+ * '?', trailing whitespace trimmed, more than 100 characters → the first 100 +
+ * "…"; empty → "<unavailable>". Caller frees.
+ */
+int lock_cmdline_from_bytes(const char *buf, size_t len, char **ret);
+
+/* Display name of a network filesystem's statfs f_type ("NFS", "CIFS/SMB", ...), or NULL. */
+const char *lock_remote_fs_name(uint64_t f_type);
