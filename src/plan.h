@@ -44,15 +44,22 @@ struct kts_plan {
 unsigned plan_default_budget(unsigned allowed);
 
 /*
- * Computes a plan. load may be NULL (no holders). Returns 0 on success;
- * -EBUSY when holders leave too few eligible CPUs/LLCs (the caller may wait);
- * -ERANGE when the request can never fit this machine (budget > allowed CPUs,
- * K > LLCs with allowed CPUs); -EINVAL on a malformed request. On failure,
- * *ret_why (if not NULL) gets a one-line human reason (caller frees). *ret is
- * written only on success.
+ * Computes a plan. load may be NULL (no holders), else it has t->n_llcs entries.
+ * "Allowed CPUs" are the allowed CPUs that belong to an LLC (allowed ∩ online);
+ * req.cpus == 0 in shared mode means plan_default_budget() of their count. In
+ * exclusive mode excl_llcs, when given, wins over cpus; neither → one LLC.
+ * Returns 0 on success; -EBUSY when holders leave too few eligible CPUs/LLCs
+ * (the caller may wait); -ERANGE when the request can never fit this machine
+ * (budget > allowed CPUs, K > LLCs with allowed CPUs); -EINVAL on a malformed
+ * request (excl_llcs in shared mode, unknown mode); -ENOMEM. On -EBUSY, -ERANGE
+ * and -EINVAL, *ret_why (if not NULL) gets a one-line human reason naming the
+ * numbers and the held LLCs (caller frees; NULL if it could not be allocated);
+ * it is left alone on success. *ret is written only on success; release it
+ * with plan_done().
  */
 int plan_compute(const struct kts_topology *t, const struct kts_llc_load *load,
 		 const struct kts_plan_req *req, struct kts_plan *ret, char **ret_why);
+/* Frees a plan and zeroes it; a zeroed plan or NULL is fine. */
 void plan_done(struct kts_plan *p);
 
 const char *plan_mode_to_string(enum kts_plan_mode m);
