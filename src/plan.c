@@ -319,7 +319,8 @@ int plan_compute(const struct kts_topology *t, const struct kts_llc_load *load,
 		return fail(-EINVAL, ret_why, "unknown reservation mode %d", (int) req->mode);
 	excl = req->mode == KTS_PLAN_EXCLUSIVE;
 	if (!excl && req->excl_llcs > 0)
-		return fail(-EINVAL, ret_why, "a number of exclusive LLCs was given for a shared plan");
+		return fail(-EINVAL, ret_why,
+			    "a number of exclusive LLCs was given for a shared plan");
 
 	contrib = calloc(t->n_llcs ?: 1, sizeof(*contrib));
 	ranked = calloc(t->n_llcs ?: 1, sizeof(*ranked));

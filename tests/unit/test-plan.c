@@ -84,7 +84,8 @@ static void fake_topo(struct kts_topology *t, const struct fake_llc *llcs, size_
 	}
 	for (size_t a = 0; a < n_nodes; a++)
 		for (size_t b = 0; b < n_nodes; b++)
-			t->distance[a * n_nodes + b] = dist ? dist[a * n_nodes + b] : a == b ? 10 : 20;
+			t->distance[a * n_nodes + b] = dist ? dist[a * n_nodes + b]
+						       : a == b ? 10 : 20;
 	if (allowed)
 		assert_int_equal(cpuset_parse(allowed, &t->allowed), 0);
 	else
