@@ -28,6 +28,8 @@
 #define DISTANCE_REMOTE 20U
 #define DISTANCE_UNKNOWN 255U
 
+#define WS " \t\n"
+
 static void closedirp(DIR **d)
 {
 	if (*d)
@@ -224,7 +226,7 @@ static int cpu_read_llc_key(const struct kts_sysroot *root, unsigned cpu, unsign
 		(void) snprintf(rel, sizeof(rel), "%s/index%u/level", dir, idx);
 		r = read_uint(root, rel, true, &level, errpath);
 		if (r == -ENOENT) {
-			/* Not a cache leaf we can rank; sysfs always has it, so only odd snapshots. */
+			/* Not a leaf we can rank; sysfs always has it, so only odd snapshots. */
 			log_debug("topology: %s missing, leaf ignored", rel);
 			errno = 0;
 			continue;
@@ -347,7 +349,7 @@ static int load_allowed(const struct kts_sysroot *root, struct kts_topology *t, 
 		if (r >= 0)
 			return 0;
 		/* A seccomp'd or odd environment: /proc says the same thing. */
-		(void) log_debug_errno(r, "topology: sched_getaffinity failed (%m), trying /proc/self/status");
+		(void) log_debug_errno(r, "topology: sched_getaffinity: %m; trying proc/self/status");
 		r = read_status_allowed(root, false, &t->allowed, errpath);
 	} else {
 		r = read_status_allowed(root, true, &t->allowed, errpath);
@@ -382,11 +384,11 @@ static int load_distances(const struct kts_sysroot *root, struct kts_topology *t
 		(void) snprintf(rel, sizeof(rel), NODE_DIR "/node%u/distance", t->nodes[i].id);
 		r = sysroot_read_line(root, rel, &row);
 		if (r < 0) {
-			(void) log_debug_errno(r, "topology: %s unreadable (%m), using 10/20 distances", rel);
+			(void) log_debug_errno(r, "topology: %s: %m, using 10/20 distances", rel);
 			t->distance_fallback = true;
 			break;
 		}
-		for (tok = strtok_r(row, " \t\n", &save); tok; tok = strtok_r(NULL, " \t\n", &save)) {
+		for (tok = strtok_r(row, WS, &save); tok; tok = strtok_r(NULL, WS, &save)) {
 			unsigned v;
 
 			if (j >= n || parse_uint(tok, &v) < 0 || v > DISTANCE_UNKNOWN)
@@ -394,7 +396,7 @@ static int load_distances(const struct kts_sysroot *root, struct kts_topology *t
 			t->distance[i * n + j++] = v;
 		}
 		if (tok || j != n) {
-			log_debug("topology: %s malformed or not %zu entries, using 10/20 distances",
+			log_debug("topology: %s malformed or not %zu entries, using 10/20",
 				  rel, n);
 			t->distance_fallback = true;
 		}

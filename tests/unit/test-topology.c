@@ -120,6 +120,14 @@ static void put(const struct tmproot *t, const char *rel, const char *content)
 	assert_int_equal(fclose(f), 0);
 }
 
+/* put() for sys/devices/system/cpu/cpuN/rel. */
+static void put_cpu(const struct tmproot *t, unsigned cpu, const char *rel, const char *content)
+{
+	_cleanup_free_ char *p = xasprintf("sys/devices/system/cpu/cpu%u/%s", cpu, rel);
+
+	put(t, p, content);
+}
+
 static void mkdir_rel(const struct tmproot *t, const char *rel)
 {
 	_cleanup_free_ char *p = xasprintf("%s/.keep", rel);
@@ -251,7 +259,8 @@ static void check_snapshot(const char *name)
 			continue;
 
 		if (streq(kw, "error")) {
-			const char *ename = strtok_r(NULL, " ", &save), *rel = strtok_r(NULL, " ", &save);
+			const char *ename = strtok_r(NULL, " ", &save);
+			const char *rel = strtok_r(NULL, " ", &save);
 			_cleanup_free_ char *want = NULL;
 
 			assert_non_null(ename);
@@ -265,7 +274,8 @@ static void check_snapshot(const char *name)
 		}
 
 		if (!loaded)
-			fail_msg("%s: topo_load failed: %s at '%s'", name, strerror(-r), strempty(errpath));
+			fail_msg("%s: topo_load failed: %s at '%s'", name, strerror(-r),
+				 strempty(errpath));
 
 		if (streq(kw, "online") || streq(kw, "allowed")) {
 			const char *v = strtok_r(NULL, " ", &save);
@@ -277,7 +287,8 @@ static void check_snapshot(const char *name)
 			unsigned idx, id, node;
 			char cpus[4096];
 
-			if (sscanf(save, "%u id %u node %u cpus %4095s", &idx, &id, &node, cpus) != 4)
+			if (sscanf(save, "%u id %u node %u cpus %4095s", &idx, &id, &node,
+				   cpus) != 4)
 				fail_msg("%s: bad llc line '%s'", name, save);
 			if (n_llc >= t.n_llcs)
 				fail_msg("%s: expected more than %zu LLCs", name, t.n_llcs);
@@ -304,10 +315,12 @@ static void check_snapshot(const char *name)
 			if (n_dist >= t.n_nodes)
 				fail_msg("%s: more distance rows than %zu nodes", name, t.n_nodes);
 			for (char *v; (v = strtok_r(NULL, " ", &save)); j++) {
+				unsigned long want = strtoul(v, NULL, 10);
+
 				assert_true(j < t.n_nodes);
-				assert_int_equal(t.distance[n_dist * t.n_nodes + j], strtoul(v, NULL, 10));
+				assert_int_equal(t.distance[n_dist * t.n_nodes + j], want);
 				assert_int_equal(topo_distance(&t, t.nodes[n_dist].id, t.nodes[j].id),
-						 strtoul(v, NULL, 10));
+						 want);
 			}
 			assert_int_equal(j, t.n_nodes);
 			n_dist++;
@@ -511,14 +524,10 @@ static void test_cpu_without_cache_gets_own_llc(void **state)
 
 	put(tr, "sys/devices/system/cpu/online", "0-3\n");
 	for (unsigned c = 0; c < 4; c++) {
-		_cleanup_free_ char *lvl = NULL, *id = NULL;
-
 		if (c == 2)
 			continue;  /* cpu2: no cache directory at all */
-		lvl = xasprintf("sys/devices/system/cpu/cpu%u/cache/index3/level", c);
-		id = xasprintf("sys/devices/system/cpu/cpu%u/cache/index3/id", c);
-		put(tr, lvl, "3\n");
-		put(tr, id, "7\n");
+		put_cpu(tr, c, "cache/index3/level", "3\n");
+		put_cpu(tr, c, "cache/index3/id", "7\n");
 	}
 	assert_int_equal(load(tr->path, &t, NULL), 0);
 	assert_int_equal(t.n_llcs, 2);
@@ -539,17 +548,11 @@ static void test_highest_level_wins_and_leaf_without_level_ignored(void **state)
 
 	put(tr, "sys/devices/system/cpu/online", "0-1\n");
 	for (unsigned c = 0; c < 2; c++) {
-		_cleanup_free_ char *a = xasprintf("sys/devices/system/cpu/cpu%u/cache/index0/level", c);
-		_cleanup_free_ char *b = xasprintf("sys/devices/system/cpu/cpu%u/cache/index0/id", c);
-		_cleanup_free_ char *d = xasprintf("sys/devices/system/cpu/cpu%u/cache/index1/level", c);
-		_cleanup_free_ char *e = xasprintf("sys/devices/system/cpu/cpu%u/cache/index1/id", c);
-		_cleanup_free_ char *g = xasprintf("sys/devices/system/cpu/cpu%u/cache/index7/id", c);
-
-		put(tr, a, "2\n");  /* L2: private per CPU */
-		put(tr, b, c ? "11\n" : "10\n");
-		put(tr, d, "3\n");  /* L3: shared, id 5 */
-		put(tr, e, "5\n");
-		put(tr, g, "99\n"); /* a leaf without level: not rankable, ignored */
+		put_cpu(tr, c, "cache/index0/level", "2\n");  /* L2: private per CPU */
+		put_cpu(tr, c, "cache/index0/id", c ? "11\n" : "10\n");
+		put_cpu(tr, c, "cache/index1/level", "3\n");  /* L3: shared, id 5 */
+		put_cpu(tr, c, "cache/index1/id", "5\n");
+		put_cpu(tr, c, "cache/index7/id", "99\n");    /* no level: not rankable, ignored */
 	}
 	assert_int_equal(load(tr->path, &t, NULL), 0);
 	assert_int_equal(t.n_llcs, 1);
@@ -559,11 +562,8 @@ static void test_highest_level_wins_and_leaf_without_level_ignored(void **state)
 
 	/* two leaves at the top level (index1 and index4): the lower index number decides */
 	for (unsigned c = 0; c < 2; c++) {
-		_cleanup_free_ char *a = xasprintf("sys/devices/system/cpu/cpu%u/cache/index4/level", c);
-		_cleanup_free_ char *b = xasprintf("sys/devices/system/cpu/cpu%u/cache/index4/id", c);
-
-		put(tr, a, "3\n");
-		put(tr, b, c ? "8\n" : "6\n");
+		put_cpu(tr, c, "cache/index4/level", "3\n");
+		put_cpu(tr, c, "cache/index4/id", c ? "8\n" : "6\n");
 	}
 	assert_int_equal(load(tr->path, &t, NULL), 0);
 	assert_int_equal(t.n_llcs, 1);
@@ -579,14 +579,11 @@ static void test_cpu_node_is_its_own_llc_node_is_lowest_cpus(void **state)
 	/* one L3 across two sub-NUMA nodes (SNC): CPUs keep their own node */
 	put(tr, "sys/devices/system/cpu/online", "0-3\n");
 	for (unsigned c = 0; c < 4; c++) {
-		_cleanup_free_ char *n = xasprintf("sys/devices/system/cpu/cpu%u/node%u", c, c / 2);
-		_cleanup_free_ char *l = xasprintf("sys/devices/system/cpu/cpu%u/cache/index3/level", c);
-		_cleanup_free_ char *s = xasprintf("sys/devices/system/cpu/cpu%u/cache/index3/"
-						   "shared_cpu_list", c);
+		_cleanup_free_ char *n = xasprintf("node%u", c / 2);
 
-		put(tr, n, "");
-		put(tr, l, "3\n");
-		put(tr, s, "0-3\n");
+		put_cpu(tr, c, n, "");
+		put_cpu(tr, c, "cache/index3/level", "3\n");
+		put_cpu(tr, c, "cache/index3/shared_cpu_list", "0-3\n");
 	}
 	assert_int_equal(load(tr->path, &t, NULL), 0);
 	assert_int_equal(t.n_llcs, 1);
@@ -607,7 +604,9 @@ static void test_cpu_node_is_its_own_llc_node_is_lowest_cpus(void **state)
 static void test_distance_fallback_on_bad_rows(void **state)
 {
 	struct tmproot *tr = *state;
-	static const char *const row1[] = { "20 10 30\n", "20\n", "20 ten\n", "20 -10\n", "20 256\n" };
+	static const char *const row1[] = {
+		"20 10 30\n", "20\n", "20 ten\n", "20 -10\n", "20 256\n",
+	};
 
 	put(tr, "sys/devices/system/cpu/online", "0-1\n");
 	put(tr, "sys/devices/system/cpu/cpu0/node0", "");
