@@ -157,8 +157,8 @@ int lock_open(const char *path, const char **ret_fsname)
 		int r;
 
 		/*
-		 * Refuse what is visibly not a regular file before opening it, so
-		 * a device node is never opened at all. The fstat after the open
+		 * Refuse what is visibly not a regular file before opening it, so a
+		 * device node is never opened at all. The fstat after the open
 		 * is the authoritative check (the path may change in between).
 		 */
 		if (fstatat(AT_FDCWD, path, &st, AT_SYMLINK_NOFOLLOW) == 0) {
@@ -185,7 +185,7 @@ int lock_open(const char *path, const char **ret_fsname)
 				continue; /* lost the creation race: open the winner's file */
 			if (fd < 0)
 				return negative_errno();
-			/* Every user's ktscope and ktstr must be able to open it: 0666 despite umask. */
+			/* Every user's ktscope and ktstr must open it: 0666, not umask. */
 			if (fchmod(fd, 0666) < 0)
 				log_debug("fchmod 0666 on new lock file '%s' failed: %m", path);
 		}
@@ -816,16 +816,68 @@ static void sleep_ms(unsigned ms)
 		;
 }
 
-int lock_reserve(const struct kts_topology *t, const struct kts_reserve_opts *o,
-		 struct kts_reservation *ret, char **ret_why)
+/*
+ * lock_reserve() without the ret_why plumbing: *why (owned by the caller) is
+ * set on failure when a reason is known.
+ */
+static int reserve_loop(const struct kts_topology *t, const struct kts_reserve_opts *o,
+			const char *dir, struct kts_reservation *ret, char **why)
 {
 	enum kts_lock_mode mode =
 		o->req.mode == KTS_PLAN_EXCLUSIVE ? KTS_LOCK_EXCLUSIVE : KTS_LOCK_SHARED;
+	uint64_t wait_start = 0;
+	bool waiting = false;
+	int r;
+
+	for (unsigned attempt = 0;; attempt++) {
+		_cleanup_free_ char *reason = NULL;
+		uint64_t elapsed;
+
+		r = reserve_attempt(t, o, dir, mode, ret, &reason);
+		if (r == ATTEMPT_OK)
+			return 0;
+		if (r < 0) {
+			*why = TAKE_PTR(reason);
+			return r;
+		}
+		/* Someone took a lock between our look and our flock: re-plan once, at once. */
+		if (attempt == 0)
+			continue;
+
+		if (o->no_wait) {
+			r = describe_blockers(dir, t, mode, reason, why);
+			return r < 0 ? r : -EBUSY;
+		}
+		if (!waiting) {
+			_cleanup_free_ char *text = NULL;
+
+			r = describe_blockers(dir, t, mode, reason, &text);
+			if (r < 0)
+				return r;
+			waiting = true;
+			wait_start = now_ms();
+			if (o->on_wait)
+				o->on_wait(text, o->userdata);
+		}
+		elapsed = now_ms() - wait_start;
+		if (o->timeout_ms && elapsed >= o->timeout_ms) {
+			r = describe_blockers(dir, t, mode, reason, why);
+			return r < 0 ? r : -ETIME;
+		}
+		sleep_ms(o->timeout_ms ? (unsigned) MIN((uint64_t) LOCK_WAIT_STEP_MS,
+							 o->timeout_ms - elapsed)
+				       : LOCK_WAIT_STEP_MS);
+		if (o->on_tick)
+			o->on_tick((double) (now_ms() - wait_start) / 1000.0, o->userdata);
+	}
+}
+
+int lock_reserve(const struct kts_topology *t, const struct kts_reserve_opts *o,
+		 struct kts_reservation *ret, char **ret_why)
+{
 	const char *dir = o->lockdir ? o->lockdir : lock_dir_default();
 	_cleanup_free_ char *why = NULL;
 	const char *fsname = NULL;
-	uint64_t wait_start = 0;
-	bool waiting = false;
 	int r;
 
 	/* A network lock dir would "work" while coordinating nothing: refuse up front. */
@@ -836,56 +888,9 @@ int lock_reserve(const struct kts_topology *t, const struct kts_reserve_opts *o,
 				dir, fsname);
 	else if (r < 0)
 		(void) asprintf(&why, "cannot use lock directory '%s': %s", dir, strerror(-r));
-	if (r < 0)
-		goto out;
-
-	for (unsigned attempt = 0;; attempt++) {
-		_cleanup_free_ char *reason = NULL;
-		uint64_t elapsed;
-
-		r = reserve_attempt(t, o, dir, mode, ret, &reason);
-		if (r == ATTEMPT_OK)
-			return 0;
-		if (r < 0) {
-			why = TAKE_PTR(reason);
-			goto out;
-		}
-		/* Someone took a lock between our look and our flock: re-plan once, at once. */
-		if (attempt == 0)
-			continue;
-
-		if (o->no_wait) {
-			r = describe_blockers(dir, t, mode, reason, &why);
-			if (r >= 0)
-				r = -EBUSY;
-			goto out;
-		}
-		if (!waiting) {
-			_cleanup_free_ char *text = NULL;
-
-			r = describe_blockers(dir, t, mode, reason, &text);
-			if (r < 0)
-				goto out;
-			waiting = true;
-			wait_start = now_ms();
-			if (o->on_wait)
-				o->on_wait(text, o->userdata);
-		}
-		elapsed = now_ms() - wait_start;
-		if (o->timeout_ms && elapsed >= o->timeout_ms) {
-			r = describe_blockers(dir, t, mode, reason, &why);
-			if (r >= 0)
-				r = -ETIME;
-			goto out;
-		}
-		sleep_ms(o->timeout_ms ? (unsigned) MIN((uint64_t) LOCK_WAIT_STEP_MS,
-							 o->timeout_ms - elapsed)
-				       : LOCK_WAIT_STEP_MS);
-		if (o->on_tick)
-			o->on_tick((double) (now_ms() - wait_start) / 1000.0, o->userdata);
-	}
-out:
-	if (ret_why)
+	else
+		r = reserve_loop(t, o, dir, ret, &why);
+	if (r < 0 && ret_why)
 		*ret_why = TAKE_PTR(why);
 	return r;
 }
