@@ -1,3 +1,619 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* placeholder: implementation in progress */
+/*
+ * Transient scopes (DESIGN §4). The protocol follows systemd-run --scope
+ * (src/run/run.c) and its job waiter (src/shared/bus-wait-for-jobs.c): match
+ * JobRemoved and Subscribe before StartTransientUnit, so the job's completion
+ * cannot slip by between the reply and the match.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <systemd/sd-bus.h>
+
+#include "log.h"
+#include "macro.h"
 #include "scope.h"
+
+#define SD_DEST "org.freedesktop.systemd1"
+#define SD_PATH "/org/freedesktop/systemd1"
+#define SD_MANAGER "org.freedesktop.systemd1.Manager"
+#define SD_UNIT_PATH_PREFIX "/org/freedesktop/systemd1/unit"
+
+static void bus_message_unrefp(sd_bus_message **m)
+{
+	(void) sd_bus_message_unref(*m);
+}
+#define _cleanup_bus_message_ _cleanup_(bus_message_unrefp)
+
+static void bus_slot_unrefp(sd_bus_slot **s)
+{
+	(void) sd_bus_slot_unref(*s);
+}
+#define _cleanup_bus_slot_ _cleanup_(bus_slot_unrefp)
+
+#define _cleanup_bus_error_ _cleanup_(sd_bus_error_free)
+
+static uint64_t now_usec(void)
+{
+	struct timespec ts;
+
+	(void) clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t) ts.tv_sec * 1000000ULL + (uint64_t) ts.tv_nsec / 1000ULL;
+}
+
+const char *enforcement_to_string(enum kts_enforcement e)
+{
+	switch (e) {
+	case KTS_ENFORCE_AUTO:
+		return "auto";
+	case KTS_ENFORCE_CGROUP:
+		return "cgroup";
+	case KTS_ENFORCE_AFFINITY:
+		return "affinity";
+	case KTS_ENFORCE_NARROWED:
+		return "cgroup (narrowed)";
+	}
+	return "?";
+}
+
+int enforcement_from_string(const char *s, enum kts_enforcement *ret)
+{
+	if (streq(s, "auto"))
+		*ret = KTS_ENFORCE_AUTO;
+	else if (streq(s, "cgroup"))
+		*ret = KTS_ENFORCE_CGROUP;
+	else if (streq(s, "affinity"))
+		*ret = KTS_ENFORCE_AFFINITY;
+	else
+		return -EINVAL;
+	return 0;
+}
+
+int scope_job_result_to_errno(const char *result)
+{
+	static const struct {
+		const char *result;
+		int error;
+	} map[] = {
+		{ "done", 0 },
+		{ "failed", -EIO },
+		{ "timeout", -ETIMEDOUT },
+		{ "canceled", -ECANCELED },
+		{ "dependency", -ENOLINK },
+		{ "skipped", -ENOEXEC },
+		{ "invalid", -EINVAL },
+		{ "unsupported", -EOPNOTSUPP },
+		{ "collected", -ECANCELED },
+		{ "once", -ESTALE },
+	};
+
+	for (size_t i = 0; i < ELEMENTSOF(map); i++)
+		if (result && streq(result, map[i].result))
+			return map[i].error;
+	return -EIO;
+}
+
+/* ---------------------------------------------------------------- names */
+
+static bool unit_char_valid(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+	       c == ':' || c == '-' || c == '_' || c == '.' || c == '\\';
+}
+
+int scope_name_valid(const char *name)
+{
+	static const char suffix[] = ".scope";
+	size_t len, plen;
+	const char *at;
+
+	if (!name)
+		return -EINVAL;
+	len = strlen(name);
+	/* systemd's UNIT_NAME_MAX is 256 including the NUL. */
+	if (len <= strlen(suffix) || len > 255 || !streq(name + len - strlen(suffix), suffix))
+		return -EINVAL;
+	plen = len - strlen(suffix);
+	at = memchr(name, '@', plen);
+	for (size_t i = 0; i < plen; i++) {
+		if (name + i == at)
+			continue;
+		if (!unit_char_valid(name[i]))
+			return -EINVAL;
+	}
+	/* "foo@bar.scope": both halves non-empty, one '@' only. */
+	if (at && (at == name || at == name + plen - 1 || memchr(at + 1, '@', plen - (at - name) - 1)))
+		return -EINVAL;
+	return 0;
+}
+
+int scope_name_generate(const char *what, char **ret)
+{
+	uint32_t rnd = 0;
+	int fd;
+	char *s;
+
+	/* Random, not secret: only needs to differ between runs of one pid. */
+	fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	if (fd >= 0) {
+		if (read(fd, &rnd, sizeof(rnd)) != (ssize_t) sizeof(rnd))
+			rnd = 0;
+		(void) close(fd);
+	}
+	if (rnd == 0)
+		rnd = (uint32_t) now_usec() ^ ((uint32_t) getpid() << 16);
+	if (asprintf(&s, "ktscope-%s-%d-%08" PRIx32 ".scope", what, (int) getpid(), rnd) < 0)
+		return -ENOMEM;
+	*ret = s;
+	return 0;
+}
+
+/* ---------------------------------------------------------------- helpers */
+
+static char *why_from_error(const char *what, const sd_bus_error *e, int r)
+{
+	char *s = NULL;
+
+	if (e && sd_bus_error_is_set(e)) {
+		if (asprintf(&s, "%s: %s (%s)", what, e->message ? e->message : "?", e->name) < 0)
+			s = NULL;
+	} else if (asprintf(&s, "%s: %s", what, strerror(r < 0 ? -r : r)) < 0)
+		s = NULL;
+	return s;
+}
+
+/* Hands why (may be NULL) to the caller's *ret_why, replacing an earlier one. */
+static void set_why(char **ret_why, char *why)
+{
+	if (ret_why) {
+		free(*ret_why);
+		*ret_why = why;
+	} else
+		free(why);
+}
+
+static int unit_path(const char *name, char **ret)
+{
+	return sd_bus_path_encode(SD_UNIT_PATH_PREFIX, name, ret);
+}
+
+/* ("Name", ay bitmask) as one a(sv) element, in systemd's AllowedCPUs= layout. */
+static int append_bitmask(sd_bus_message *m, const char *prop, const struct kts_cpuset *set)
+{
+	_cleanup_free_ uint8_t *buf = NULL;
+	size_t len = 0;
+	int r;
+
+	r = cpuset_to_bitmask(set, &buf, &len);
+	if (r < 0)
+		return r;
+	r = sd_bus_message_open_container(m, 'r', "sv");
+	if (r < 0)
+		return r;
+	r = sd_bus_message_append(m, "s", prop);
+	if (r < 0)
+		return r;
+	r = sd_bus_message_open_container(m, 'v', "ay");
+	if (r < 0)
+		return r;
+	r = sd_bus_message_append_array(m, 'y', buf, len);
+	if (r < 0)
+		return r;
+	r = sd_bus_message_close_container(m);
+	if (r < 0)
+		return r;
+	return sd_bus_message_close_container(m);
+}
+
+static int build_start_message(sd_bus *bus, const struct kts_scope_params *p, bool use_pidfd,
+			       sd_bus_message **ret)
+{
+	_cleanup_bus_message_ sd_bus_message *m = NULL;
+	int r;
+
+	r = sd_bus_message_new_method_call(bus, &m, SD_DEST, SD_PATH, SD_MANAGER,
+					   "StartTransientUnit");
+	if (r < 0)
+		return r;
+	r = sd_bus_message_append(m, "ss", p->name, "fail");
+	if (r < 0)
+		return r;
+	r = sd_bus_message_open_container(m, 'a', "(sv)");
+	if (r < 0)
+		return r;
+	/* The process first: with PIDFDs the manager cannot be fooled by pid reuse. */
+	if (use_pidfd)
+		r = sd_bus_message_append(m, "(sv)", "PIDFDs", "ah", 1, p->pidfd);
+	else
+		r = sd_bus_message_append(m, "(sv)", "PIDs", "au", 1, (uint32_t) p->pid);
+	if (r < 0)
+		return r;
+	r = append_bitmask(m, "AllowedCPUs", p->cpus);
+	if (r < 0)
+		return r;
+	r = append_bitmask(m, "AllowedMemoryNodes", p->mems);
+	if (r < 0)
+		return r;
+	if (p->description) {
+		r = sd_bus_message_append(m, "(sv)", "Description", "s", p->description);
+		if (r < 0)
+			return r;
+	}
+	r = sd_bus_message_append(m, "(sv)(sv)", "Slice", "s",
+				  p->slice ? p->slice : SCOPE_DEFAULT_SLICE,
+				  "CollectMode", "s", "inactive-or-failed");
+	if (r < 0)
+		return r;
+	/*
+	 * AddRef ties the unit to our unique bus name, which a direct connection
+	 * does not have: the manager answers InvalidArgs (systemd-run asks for a
+	 * real bus whenever it wants AddRef, for the same reason).
+	 */
+	if (sd_bus_is_bus_client(bus) > 0) {
+		r = sd_bus_message_append(m, "(sv)", "AddRef", "b", 1);
+		if (r < 0)
+			return r;
+	}
+	if (p->cpu_weight > 0) {
+		r = sd_bus_message_append(m, "(sv)", "CPUWeight", "t", p->cpu_weight);
+		if (r < 0)
+			return r;
+	}
+	if (p->memory_high > 0) {
+		r = sd_bus_message_append(m, "(sv)", "MemoryHigh", "t", p->memory_high);
+		if (r < 0)
+			return r;
+	}
+	r = sd_bus_message_close_container(m);
+	if (r < 0)
+		return r;
+	/* No auxiliary units. */
+	r = sd_bus_message_append(m, "a(sa(sv))", 0);
+	if (r < 0)
+		return r;
+	*ret = TAKE_PTR(m);
+	return 0;
+}
+
+/*
+ * A manager without PIDFDs (systemd < 253) answers "Cannot set property PIDFDs,
+ * or unknown property." as PropertyReadOnly (252 here); newer code paths use
+ * UnknownProperty; be lenient with InvalidArgs that names the property.
+ */
+static bool pidfds_rejected(const sd_bus_error *e)
+{
+	if (sd_bus_error_has_name(e, SD_BUS_ERROR_PROPERTY_READ_ONLY) ||
+	    sd_bus_error_has_name(e, SD_BUS_ERROR_UNKNOWN_PROPERTY))
+		return true;
+	return sd_bus_error_has_name(e, SD_BUS_ERROR_INVALID_ARGS) && e->message &&
+	       strstr(e->message, "PIDFDs");
+}
+
+struct job_wait {
+	const char *job;   /* the path we wait for; NULL until StartTransientUnit answered */
+	char *result;      /* its result, once seen */
+};
+
+static int on_job_removed(sd_bus_message *m, void *userdata, sd_bus_error *ret_error)
+{
+	struct job_wait *w = userdata;
+	const char *path, *unit, *result;
+	uint32_t id;
+
+	if (sd_bus_message_read(m, "uoss", &id, &path, &unit, &result) < 0)
+		return 0;
+	if (w->job && streq(path, w->job) && !w->result) {
+		w->result = strdup(result);
+		if (!w->result)
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+/* Runs the bus until cond(userdata) holds or deadline (CLOCK_MONOTONIC µs) passes. */
+static int bus_run_until(sd_bus *bus, bool (*cond)(void *), void *userdata, uint64_t deadline)
+{
+	int r;
+
+	for (;;) {
+		uint64_t n;
+
+		if (cond(userdata))
+			return 0;
+		r = sd_bus_process(bus, NULL);
+		if (r < 0)
+			return r;
+		if (r > 0)
+			continue;
+		n = now_usec();
+		if (n >= deadline)
+			return -ETIME;
+		r = sd_bus_wait(bus, deadline - n);
+		if (r < 0 && r != -EINTR)
+			return r;
+	}
+}
+
+static bool job_seen(void *userdata)
+{
+	return ((struct job_wait *) userdata)->result != NULL;
+}
+
+static const char *manager_sender(sd_bus *bus)
+{
+	/* A direct connection to the private socket has no sender names. */
+	return sd_bus_is_bus_client(bus) > 0 ? SD_DEST : NULL;
+}
+
+int scope_start(struct sd_bus *bus, const struct kts_scope_params *p, char **ret_why)
+{
+	_cleanup_bus_error_ sd_bus_error error = SD_BUS_ERROR_NULL;
+	_cleanup_bus_message_ sd_bus_message *reply = NULL;
+	_cleanup_bus_slot_ sd_bus_slot *slot = NULL;
+	struct job_wait w = { 0 };
+	_cleanup_free_ char *result = NULL;
+	const char *job;
+	bool use_pidfd = p->pidfd >= 0;
+	uint64_t timeout = p->job_timeout_usec ? p->job_timeout_usec : SCOPE_JOB_TIMEOUT_USEC;
+	int r;
+
+	r = sd_bus_match_signal(bus, &slot, manager_sender(bus), SD_PATH, SD_MANAGER, "JobRemoved",
+				on_job_removed, &w);
+	if (r < 0) {
+		set_why(ret_why, why_from_error("cannot watch the manager's jobs", NULL, r));
+		return r;
+	}
+	r = sd_bus_call_method(bus, SD_DEST, SD_PATH, SD_MANAGER, "Subscribe", &error, NULL, "");
+	if (r < 0) {
+		set_why(ret_why, why_from_error("no systemd manager answered", &error, r));
+		log_debug_errno(r, "Subscribe: %m");
+		return -EHOSTDOWN;
+	}
+
+	for (;;) {
+		_cleanup_bus_message_ sd_bus_message *m = NULL;
+
+		r = build_start_message(bus, p, use_pidfd, &m);
+		if (r < 0) {
+			set_why(ret_why, why_from_error("cannot build the request", NULL, r));
+			return r;
+		}
+		sd_bus_error_free(&error);
+		r = sd_bus_call(bus, m, 0, &error, &reply);
+		if (r >= 0)
+			break;
+		if (use_pidfd && pidfds_rejected(&error)) {
+			log_debug("manager does not take PIDFDs (%s), retrying with PIDs",
+				  error.message ? error.message : error.name);
+			use_pidfd = false;
+			continue;
+		}
+		if (sd_bus_error_has_name(&error, "org.freedesktop.systemd1.UnitExists")) {
+			set_why(ret_why, why_from_error("the unit name is taken", &error, r));
+			return -EEXIST;
+		}
+		set_why(ret_why, why_from_error("the manager refused the scope", &error, r));
+		return r;
+	}
+	r = sd_bus_message_read(reply, "o", &job);
+	if (r < 0) {
+		set_why(ret_why, why_from_error("malformed StartTransientUnit reply", NULL, r));
+		goto fail;
+	}
+	w.job = job;
+	log_debug("scope %s: job %s queued (%s)", p->name, job, use_pidfd ? "PIDFDs" : "PIDs");
+
+	r = bus_run_until(bus, job_seen, &w, now_usec() + timeout);
+	result = TAKE_PTR(w.result);
+	if (r < 0) {
+		char *why = NULL;
+
+		if (r == -ETIME)
+			r = asprintf(&why, "the start job of %s did not finish within %" PRIu64 " s",
+				     p->name, timeout / 1000000) < 0 ? -ENOMEM : -ETIME;
+		else
+			why = why_from_error("lost the manager while waiting for the job", NULL, r);
+		set_why(ret_why, why);
+		goto fail;
+	}
+	r = scope_job_result_to_errno(result);
+	if (r < 0) {
+		char *why = NULL;
+
+		if (asprintf(&why, "the start job of %s finished with result '%s'", p->name,
+			     result) < 0)
+			why = NULL;
+		set_why(ret_why, why);
+		goto fail;
+	}
+	return 0;
+
+fail:
+	/* The unit exists (and is referenced by us): do not leave it behind. */
+	(void) scope_stop(bus, p->name, 0);
+	return r;
+}
+
+/* ---------------------------------------------------------------- verify */
+
+void scope_state_done(struct kts_scope_state *s)
+{
+	free(s->control_group);
+	s->control_group = NULL;
+	cpuset_done(&s->effective_cpus);
+	cpuset_done(&s->effective_mems);
+}
+
+enum kts_enforcement scope_classify(const struct kts_cpuset *plan_cpus,
+				    const struct kts_cpuset *plan_mems,
+				    const struct kts_scope_state *s)
+{
+	const struct kts_cpuset *eff[2] = { &s->effective_cpus, &s->effective_mems };
+	const struct kts_cpuset *plan[2] = { plan_cpus, plan_mems };
+	bool narrowed = false;
+
+	for (size_t i = 0; i < 2; i++) {
+		if (cpuset_equal(eff[i], plan[i]))
+			continue;
+		/* Empty: no cpuset controller; escaping the plan: the cgroup does not apply it. */
+		if (cpuset_empty(eff[i]) || !cpuset_is_subset(eff[i], plan[i]))
+			return KTS_ENFORCE_AFFINITY;
+		narrowed = true;
+	}
+	return narrowed ? KTS_ENFORCE_NARROWED : KTS_ENFORCE_CGROUP;
+}
+
+static int get_bitmask_property(sd_bus *bus, const char *path, const char *prop,
+				struct kts_cpuset *ret)
+{
+	_cleanup_bus_error_ sd_bus_error error = SD_BUS_ERROR_NULL;
+	_cleanup_bus_message_ sd_bus_message *reply = NULL;
+	const void *buf = NULL;
+	size_t len = 0;
+	int r;
+
+	r = sd_bus_get_property(bus, SD_DEST, path, "org.freedesktop.systemd1.Scope", prop, &error,
+				&reply, "ay");
+	if (r < 0) {
+		log_debug_errno(r, "reading %s of %s: %s", prop, path,
+				error.message ? error.message : "%m");
+		return r;
+	}
+	r = sd_bus_message_read_array(reply, 'y', &buf, &len);
+	if (r < 0)
+		return r;
+	return cpuset_from_bitmask(buf, len, ret);
+}
+
+int scope_verify(struct sd_bus *bus, const char *name, const struct kts_cpuset *plan_cpus,
+		 const struct kts_cpuset *plan_mems, struct kts_scope_state *ret_state,
+		 enum kts_enforcement *ret_enforcement)
+{
+	_cleanup_bus_error_ sd_bus_error error = SD_BUS_ERROR_NULL;
+	struct kts_scope_state s = { 0 };
+	_cleanup_free_ char *path = NULL;
+	int r;
+
+	r = unit_path(name, &path);
+	if (r < 0)
+		return r;
+	r = sd_bus_get_property_string(bus, SD_DEST, path, "org.freedesktop.systemd1.Scope",
+				       "ControlGroup", &error, &s.control_group);
+	if (r < 0) {
+		log_debug_errno(r, "reading ControlGroup of %s: %s", name,
+				error.message ? error.message : "%m");
+		return r;
+	}
+	r = get_bitmask_property(bus, path, "EffectiveCPUs", &s.effective_cpus);
+	if (r >= 0)
+		r = get_bitmask_property(bus, path, "EffectiveMemoryNodes", &s.effective_mems);
+	if (r < 0) {
+		scope_state_done(&s);
+		return r;
+	}
+	*ret_enforcement = scope_classify(plan_cpus, plan_mems, &s);
+	*ret_state = s;
+	return 0;
+}
+
+/* ---------------------------------------------------------------- stop */
+
+struct removal_wait {
+	const char *name;
+	bool removed;
+};
+
+static int on_unit_removed(sd_bus_message *m, void *userdata, sd_bus_error *ret_error)
+{
+	struct removal_wait *w = userdata;
+	const char *id, *path;
+
+	if (sd_bus_message_read(m, "so", &id, &path) >= 0 && streq(id, w->name))
+		w->removed = true;
+	return 0;
+}
+
+static bool unit_removed(void *userdata)
+{
+	return ((struct removal_wait *) userdata)->removed;
+}
+
+/* 1 when the manager still knows the unit, 0 when not, negative on bus failure. */
+static int unit_loaded(sd_bus *bus, const char *name)
+{
+	_cleanup_bus_error_ sd_bus_error error = SD_BUS_ERROR_NULL;
+	int r;
+
+	r = sd_bus_call_method(bus, SD_DEST, SD_PATH, SD_MANAGER, "GetUnit", &error, NULL, "s",
+			       name);
+	if (r >= 0)
+		return 1;
+	if (sd_bus_error_has_name(&error, "org.freedesktop.systemd1.NoSuchUnit"))
+		return 0;
+	return r;
+}
+
+int scope_stop(struct sd_bus *bus, const char *name, uint64_t timeout_usec)
+{
+	_cleanup_bus_error_ sd_bus_error error = SD_BUS_ERROR_NULL;
+	_cleanup_bus_slot_ sd_bus_slot *slot = NULL;
+	struct removal_wait w = { .name = name };
+	uint64_t start = now_usec(), timeout = timeout_usec ? timeout_usec : SCOPE_STOP_TIMEOUT_USEC;
+	bool killed = false;
+	int r;
+
+	/* Match first, so a removal between our calls and the wait is not missed. */
+	r = sd_bus_match_signal(bus, &slot, manager_sender(bus), SD_PATH, SD_MANAGER,
+				"UnitRemoved", on_unit_removed, &w);
+	if (r < 0)
+		return r;
+	r = sd_bus_call_method(bus, SD_DEST, SD_PATH, SD_MANAGER, "StopUnit", &error, NULL, "ss",
+			       name, "fail");
+	if (r < 0) {
+		if (sd_bus_error_has_name(&error, "org.freedesktop.systemd1.NoSuchUnit"))
+			return 0;
+		log_debug("StopUnit %s: %s", name, error.message ? error.message : strerror(-r));
+	}
+	/* Our AddRef keeps an inactive unit loaded; let CollectMode= collect it. */
+	if (sd_bus_is_bus_client(bus) > 0) {
+		sd_bus_error_free(&error);
+		r = sd_bus_call_method(bus, SD_DEST, SD_PATH, SD_MANAGER, "UnrefUnit", &error, NULL,
+				       "s", name);
+		if (r < 0)
+			log_debug("UnrefUnit %s: %s", name,
+				  error.message ? error.message : strerror(-r));
+	}
+
+	for (;;) {
+		uint64_t n = now_usec(), slice_end;
+
+		r = unit_loaded(bus, name);
+		if (r == 0)
+			return 0;
+		if (r < 0)
+			return r;
+		if (n - start >= timeout)
+			return -ETIME;
+		/* Something ignores SIGTERM for longer than we can wait: end it. */
+		if (!killed && n - start >= timeout / 2) {
+			sd_bus_error_free(&error);
+			r = sd_bus_call_method(bus, SD_DEST, SD_PATH, SD_MANAGER, "KillUnit", &error,
+					       NULL, "ssi", name, "all", (int32_t) SIGKILL);
+			log_debug("KillUnit %s SIGKILL: %s", name,
+				  r < 0 ? strempty(error.message) : "sent");
+			killed = true;
+		}
+		/* Wake on UnitRemoved, and re-ask now and then in case the signal is not ours to see. */
+		slice_end = MIN(n + 100000ULL, start + timeout);
+		r = bus_run_until(bus, unit_removed, &w, slice_end);
+		if (r < 0 && r != -ETIME)
+			return r;
+	}
+}

@@ -1,3 +1,476 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* placeholder: implementation in progress */
+/*
+ * fork/exec of COMMAND under a supervisor that follows its parent's life (see
+ * supervise.h for the process tree). Everything here runs before exec in a
+ * single-threaded process, so plain libc calls are safe after fork().
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "macro.h"
 #include "supervise.h"
+
+/* <linux/mempolicy.h> would pull in kernel headers for one constant. */
+#ifndef MPOL_BIND
+#define MPOL_BIND 2
+#endif
+
+#define GO_PLAIN 'g'
+#define GO_AFFINITY 'a'
+
+/* What the supervisor writes to the report pipe: one record, then it exits. */
+struct report_wire {
+	int32_t outcome;
+	int32_t step;
+	int32_t error;
+	int32_t wait_status;
+};
+
+const char *supervise_step_to_string(enum kts_child_step step)
+{
+	switch (step) {
+	case KTS_STEP_AFFINITY:
+		return "setting the CPU affinity";
+	case KTS_STEP_MEMPOLICY:
+		return "binding memory to the planned NUMA nodes";
+	case KTS_STEP_FORK:
+		return "forking the command";
+	case KTS_STEP_NONE:
+		break;
+	}
+	return "starting the command";
+}
+
+static void forwarded_set(sigset_t *s, bool with_chld)
+{
+	static const int sigs[] = SUPERVISE_FORWARDED_SIGNALS;
+
+	sigemptyset(s);
+	for (size_t i = 0; i < ELEMENTSOF(sigs); i++)
+		sigaddset(s, sigs[i]);
+	if (with_chld)
+		sigaddset(s, SIGCHLD);
+}
+
+static int pidfd_open_compat(pid_t pid)
+{
+#ifdef SYS_pidfd_open
+	int fd = (int) syscall(SYS_pidfd_open, pid, 0);
+
+	return fd >= 0 ? fd : -errno;
+#else
+	return -ENOSYS;
+#endif
+}
+
+static void write_all(int fd, const void *buf, size_t len)
+{
+	const char *p = buf;
+
+	while (len > 0) {
+		ssize_t n = write(fd, p, len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return;
+		p += n;
+		len -= (size_t) n;
+	}
+}
+
+/* ---------------------------------------------------------------- supervisor */
+
+static _noreturn_ void report_and_exit(int fd, enum kts_child_outcome o, enum kts_child_step step,
+				       int error, int wait_status)
+{
+	struct report_wire w = {
+		.outcome = o, .step = step, .error = error, .wait_status = wait_status,
+	};
+
+	write_all(fd, &w, sizeof(w));
+	_exit(o == KTS_CHILD_RAN ? 0 : 1);
+}
+
+static int apply_affinity(const struct kts_cpuset *cpus, const struct kts_cpuset *mems,
+			  enum kts_child_step *ret_step)
+{
+	int last = cpuset_last(cpus);
+
+	if (last >= 0) {
+		size_t size = CPU_ALLOC_SIZE(last + 1);
+		cpu_set_t *set = CPU_ALLOC(last + 1);
+		int r = 0;
+
+		if (!set)
+			return -ENOMEM;
+		CPU_ZERO_S(size, set);
+		CPUSET_FOREACH(cpu, cpus)
+			CPU_SET_S(cpu, size, set);
+		if (sched_setaffinity(0, size, set) < 0)
+			r = negative_errno();
+		CPU_FREE(set);
+		if (r < 0) {
+			*ret_step = KTS_STEP_AFFINITY;
+			return r;
+		}
+	}
+	last = cpuset_last(mems);
+	if (last >= 0) {
+		/* set_mempolicy takes a bitmap of unsigned longs and maxnode = highest node + 1. */
+		size_t bits = 8 * sizeof(unsigned long), n = (size_t) last / bits + 1;
+		unsigned long *mask = calloc(n, sizeof(unsigned long));
+
+		if (!mask)
+			return -ENOMEM;
+		CPUSET_FOREACH(node, mems)
+			mask[(size_t) node / bits] |= 1UL << ((size_t) node % bits);
+		if (syscall(SYS_set_mempolicy, MPOL_BIND, mask, (unsigned long) last + 2) < 0) {
+			int r = negative_errno();
+
+			free(mask);
+			*ret_step = KTS_STEP_MEMPOLICY;
+			return r;
+		}
+		free(mask);
+	}
+	return 0;
+}
+
+/* Closes every fd ≥ 3 except keep[] (sorted ascending). */
+static void close_all_except(const int *keep, size_t n)
+{
+	unsigned from = 3;
+
+	for (size_t i = 0; i <= n; i++) {
+		unsigned to = i < n ? (unsigned) keep[i] : ~0U;
+
+		if (to > from) {
+			if (close_range(from, to - 1, 0) < 0) {
+				/* Pre-5.9 kernel: close what a sane process could have open. */
+				long max = sysconf(_SC_OPEN_MAX);
+
+				for (long fd = from; fd < (long) to && fd < (max > 0 ? max : 1024); fd++)
+					(void) close((int) fd);
+			}
+		}
+		if (i < n)
+			from = MAX(from, (unsigned) keep[i] + 1);
+	}
+}
+
+static _noreturn_ void exec_command(char *const *argv, const sigset_t *mask, pid_t supervisor,
+				    int err_fd)
+{
+	int e;
+
+	/* Should the supervisor be killed outright, COMMAND goes with it. */
+	(void) prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (getppid() != supervisor)
+		_exit(1);
+	(void) sigprocmask(SIG_SETMASK, mask, NULL);
+	execvp(argv[0], argv);
+	e = errno;
+	write_all(err_fd, &e, sizeof(e));
+	_exit(e == ENOENT ? 127 : 126);
+}
+
+/* Kills the whole process group (ourselves last, implicitly) and never returns. */
+static _noreturn_ void kill_group_and_exit(void)
+{
+	(void) kill(0, SIGKILL);
+	_exit(1);
+}
+
+static _noreturn_ void supervisor_main(char *const *argv, pid_t parent, int go_rd, int report_wr,
+				       const struct kts_cpuset *cpus, const struct kts_cpuset *mems,
+				       const sigset_t *command_mask)
+{
+	enum kts_child_step step = KTS_STEP_NONE;
+	sigset_t ss;
+	int err_pipe[2], keep[3], sfd, e = 0, r;
+	pid_t command, self = getpid();
+	ssize_t n;
+	char go;
+
+	(void) setpgid(0, 0);
+	/* The pipe notices the parent's death; PDEATHSIG (into the signalfd) too. */
+	(void) prctl(PR_SET_PDEATHSIG, SIGTERM);
+	if (getppid() != parent)
+		_exit(1);
+
+	do
+		n = read(go_rd, &go, 1);
+	while (n < 0 && errno == EINTR);
+	if (n != 1)
+		_exit(0); /* aborted, or the parent died before the go-ahead */
+
+	if (go == GO_AFFINITY) {
+		r = apply_affinity(cpus, mems, &step);
+		if (r < 0)
+			report_and_exit(report_wr, KTS_CHILD_SETUP_FAILED, step, -r, 0);
+	}
+
+	forwarded_set(&ss, true);
+	sfd = signalfd(-1, &ss, SFD_CLOEXEC);
+	if (sfd < 0 || pipe2(err_pipe, O_CLOEXEC) < 0)
+		report_and_exit(report_wr, KTS_CHILD_SETUP_FAILED, KTS_STEP_FORK, errno, 0);
+	command = fork();
+	if (command < 0)
+		report_and_exit(report_wr, KTS_CHILD_SETUP_FAILED, KTS_STEP_FORK, errno, 0);
+	if (command == 0)
+		exec_command(argv, command_mask, self, err_pipe[1]);
+	(void) close(err_pipe[1]);
+	/* EOF: exec succeeded (the pipe is O_CLOEXEC); data: its errno. */
+	do
+		n = read(err_pipe[0], &e, sizeof(e));
+	while (n < 0 && errno == EINTR);
+	(void) close(err_pipe[0]);
+	if (n == (ssize_t) sizeof(e)) {
+		(void) waitpid(command, NULL, 0);
+		report_and_exit(report_wr, KTS_CHILD_EXEC_FAILED, KTS_STEP_NONE, e, 0);
+	}
+
+	/* Hold nothing of the parent's (bus socket, lock fds) while COMMAND runs. */
+	keep[0] = go_rd;
+	keep[1] = report_wr;
+	keep[2] = sfd;
+	for (int i = 0; i < 2; i++)
+		for (int j = 0; j < 2 - i; j++)
+			if (keep[j] > keep[j + 1]) {
+				int t = keep[j];
+				keep[j] = keep[j + 1];
+				keep[j + 1] = t;
+			}
+	close_all_except(keep, 3);
+
+	for (;;) {
+		struct pollfd p[2] = {
+			{ .fd = go_rd, .events = POLLIN },
+			{ .fd = sfd, .events = POLLIN },
+		};
+		struct signalfd_siginfo si;
+		int status;
+
+		if (poll(p, 2, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			kill_group_and_exit();
+		}
+		if (p[0].revents) {
+			/* Nothing more is ever written: readable means EOF, the parent is gone. */
+			kill_group_and_exit();
+		}
+		if (!(p[1].revents & POLLIN))
+			continue;
+		if (read(sfd, &si, sizeof(si)) != (ssize_t) sizeof(si))
+			continue;
+		if (si.ssi_signo != SIGCHLD) {
+			/* A forwarded signal reached COMMAND too (same group); PDEATHSIG did not. */
+			if (getppid() != parent)
+				kill_group_and_exit();
+			continue;
+		}
+		r = waitpid(command, &status, WNOHANG);
+		if (r == command)
+			report_and_exit(report_wr, KTS_CHILD_RAN, KTS_STEP_NONE, 0, status);
+	}
+}
+
+/* ---------------------------------------------------------------- parent */
+
+int supervise_fork(char *const *argv, const int *close_fds, size_t n_close_fds,
+		   const struct kts_cpuset *cpus, const struct kts_cpuset *mems,
+		   struct kts_child *ret)
+{
+	_cleanup_close_ int go_rd = -EBADF, go_wr = -EBADF, rep_rd = -EBADF, rep_wr = -EBADF;
+	_cleanup_close_ int sfd = -EBADF;
+	struct kts_child c = KTS_CHILD_INIT;
+	int go[2], rep[2];
+	sigset_t ss;
+	pid_t parent = getpid(), pid;
+
+	if (!argv || !argv[0])
+		return -EINVAL;
+	if (pipe2(go, O_CLOEXEC) < 0)
+		return negative_errno();
+	go_rd = go[0];
+	go_wr = go[1];
+	if (pipe2(rep, O_CLOEXEC) < 0)
+		return negative_errno();
+	rep_rd = rep[0];
+	rep_wr = rep[1];
+
+	forwarded_set(&ss, true);
+	if (sigprocmask(SIG_BLOCK, &ss, &c.saved_mask) < 0)
+		return negative_errno();
+	sfd = signalfd(-1, &ss, SFD_CLOEXEC | SFD_NONBLOCK);
+	if (sfd < 0) {
+		int r = negative_errno();
+
+		(void) sigprocmask(SIG_SETMASK, &c.saved_mask, NULL);
+		return r;
+	}
+
+	pid = fork();
+	if (pid < 0) {
+		int r = negative_errno();
+
+		(void) sigprocmask(SIG_SETMASK, &c.saved_mask, NULL);
+		return r;
+	}
+	if (pid == 0) {
+		/* The locks are the parent's alone. */
+		for (size_t i = 0; i < n_close_fds; i++)
+			(void) close(close_fds[i]);
+		(void) close(go_wr);
+		(void) close(rep_rd);
+		(void) close(sfd);
+		supervisor_main(argv, parent, go_rd, rep_wr, cpus, mems, &c.saved_mask);
+	}
+	/* Also here, so that forwarding to the group works before the child ran. */
+	(void) setpgid(pid, pid);
+	c.pid = c.pgid = pid;
+	c.pidfd = pidfd_open_compat(pid);
+	if (c.pidfd < 0) {
+		log_debug_errno(c.pidfd, "pidfd_open: %m; the manager gets the pid only");
+		c.pidfd = -EBADF;
+	}
+	c.go_fd = TAKE_FD(go_wr);
+	c.report_fd = TAKE_FD(rep_rd);
+	c.signal_fd = TAKE_FD(sfd);
+	*ret = c;
+	return 0;
+}
+
+int supervise_pending_signal(struct kts_child *c)
+{
+	struct signalfd_siginfo si;
+
+	/* The fd is non-blocking: drain until a forwarded signal or nothing. */
+	while (read(c->signal_fd, &si, sizeof(si)) == (ssize_t) sizeof(si))
+		if (si.ssi_signo != SIGCHLD)
+			return (int) si.ssi_signo;
+	return 0;
+}
+
+int supervise_release(struct kts_child *c, bool affinity)
+{
+	char go = affinity ? GO_AFFINITY : GO_PLAIN;
+	ssize_t n;
+
+	do
+		n = write(c->go_fd, &go, 1);
+	while (n < 0 && errno == EINTR);
+	return n == 1 ? 0 : negative_errno();
+}
+
+int supervise_kill_group(struct kts_child *c, int sig)
+{
+	if (c->pgid <= 0)
+		return -ESRCH;
+	return kill(-c->pgid, sig) < 0 ? negative_errno() : 0;
+}
+
+/* Reads the supervisor's record; 0 when there was none (it died first). */
+static int read_report(int fd, struct kts_child_report *ret)
+{
+	struct report_wire w;
+	ssize_t n;
+
+	do
+		n = read(fd, &w, sizeof(w));
+	while (n < 0 && errno == EINTR);
+	if (n != (ssize_t) sizeof(w))
+		return 0;
+	*ret = (struct kts_child_report){
+		.outcome = (enum kts_child_outcome) w.outcome,
+		.step = (enum kts_child_step) w.step,
+		.error = w.error,
+		.wait_status = w.wait_status,
+	};
+	return 1;
+}
+
+int supervise_wait(struct kts_child *c, struct kts_child_report *ret)
+{
+	int status;
+
+	for (;;) {
+		struct pollfd p = { .fd = c->signal_fd, .events = POLLIN };
+		struct signalfd_siginfo si;
+		pid_t r;
+
+		r = waitpid(c->pid, &status, WNOHANG);
+		if (r < 0 && errno != EINTR)
+			return negative_errno();
+		if (r == c->pid)
+			break;
+		if (poll(&p, 1, -1) < 0 && errno != EINTR)
+			return negative_errno();
+		while (read(c->signal_fd, &si, sizeof(si)) == (ssize_t) sizeof(si)) {
+			if (si.ssi_signo == SIGCHLD)
+				continue;
+			log_debug("forwarding signal %u to process group %d", si.ssi_signo,
+				  (int) c->pid);
+			(void) kill(-c->pgid, (int) si.ssi_signo);
+			c->last_forwarded = (int) si.ssi_signo;
+		}
+	}
+	/* The supervisor is reaped: its pid (still COMMAND's pgid while members live) is spent. */
+	c->pidfd = safe_close(c->pidfd);
+	if (!read_report(c->report_fd, ret))
+		*ret = (struct kts_child_report){ .outcome = KTS_CHILD_LOST, .wait_status = status };
+	c->report_fd = safe_close(c->report_fd);
+	c->pid = 0;
+	return 0;
+}
+
+void supervise_done(struct kts_child *c)
+{
+	if (c->pid > 0) {
+		/* Never released or never waited for: nothing of it may survive. */
+		(void) kill(-c->pgid, SIGKILL);
+		(void) kill(c->pid, SIGKILL);
+		while (waitpid(c->pid, NULL, 0) < 0 && errno == EINTR)
+			;
+	}
+	c->pid = c->pgid = 0;
+	c->pidfd = safe_close(c->pidfd);
+	c->go_fd = safe_close(c->go_fd);
+	c->report_fd = safe_close(c->report_fd);
+	if (c->signal_fd >= 0) {
+		c->signal_fd = safe_close(c->signal_fd);
+		(void) sigprocmask(SIG_SETMASK, &c->saved_mask, NULL);
+	}
+}
+
+int supervise_exit_code(const struct kts_child_report *r)
+{
+	switch (r->outcome) {
+	case KTS_CHILD_RAN:
+	case KTS_CHILD_LOST:
+		if (WIFEXITED(r->wait_status))
+			return WEXITSTATUS(r->wait_status);
+		if (WIFSIGNALED(r->wait_status))
+			return 128 + WTERMSIG(r->wait_status);
+		return 1;
+	case KTS_CHILD_EXEC_FAILED:
+		return r->error == ENOENT ? 127 : 126;
+	case KTS_CHILD_SETUP_FAILED:
+		return 1;
+	}
+	return 1;
+}

@@ -1,2 +1,106 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #pragma once
+
+#include <errno.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "cpuset.h"
+
+/*
+ * The child that runs COMMAND (DESIGN §4 steps 1, 5, 6). Process tree:
+ *
+ *   ktscope (parent: holds the locks and the bus)
+ *    └─ supervisor: leader of a new process group; this pid goes into the scope
+ *        └─ COMMAND (exec'd after the go-ahead, same process group)
+ *
+ * The supervisor blocks on the go pipe until the parent has put it into the
+ * scope, then forks and execs COMMAND. It keeps reading the go pipe: EOF means the
+ * parent died (kill -9 included), and it kills its process group, so no work
+ * outlives the locks. PR_SET_PDEATHSIG backs that up. It reports COMMAND's wait
+ * status, or why it could not run it, over a second pipe.
+ *
+ * Library code: no logging above debug; the caller reports.
+ */
+
+/* Signals the parent forwards to COMMAND's process group. */
+#define SUPERVISE_FORWARDED_SIGNALS { SIGINT, SIGTERM, SIGHUP }
+
+struct kts_child {
+	pid_t pid;       /* the supervisor; 0 when none or reaped */
+	pid_t pgid;      /* COMMAND's process group (= the supervisor's pid); 0 when none */
+	int pidfd;       /* pidfd of pid (for PIDFDs), or -EBADF on kernels without pidfd_open */
+	int go_fd;       /* write end of the go pipe; its closing tells the supervisor we died */
+	int report_fd;   /* read end of the report pipe */
+	int signal_fd;   /* signalfd for SIGCHLD and the forwarded signals */
+	sigset_t saved_mask; /* the parent's mask before supervise_fork() */
+	int last_forwarded;  /* last signal forwarded, 0 when none */
+};
+#define KTS_CHILD_INIT                                                                      \
+	((struct kts_child){ .pid = 0, .pgid = 0, .pidfd = -EBADF, .go_fd = -EBADF, .report_fd = -EBADF, \
+			     .signal_fd = -EBADF })
+
+enum kts_child_outcome {
+	KTS_CHILD_RAN,          /* COMMAND ran; wait_status is its status */
+	KTS_CHILD_EXEC_FAILED,  /* execvp failed with error */
+	KTS_CHILD_SETUP_FAILED, /* step failed with error before exec */
+	KTS_CHILD_LOST,         /* the supervisor died without a report; wait_status is its own */
+};
+
+enum kts_child_step {
+	KTS_STEP_NONE,
+	KTS_STEP_AFFINITY,  /* sched_setaffinity */
+	KTS_STEP_MEMPOLICY, /* set_mempolicy(MPOL_BIND) */
+	KTS_STEP_FORK,      /* forking COMMAND */
+};
+const char *supervise_step_to_string(enum kts_child_step step);
+
+struct kts_child_report {
+	enum kts_child_outcome outcome;
+	enum kts_child_step step;
+	int error;       /* positive errno for EXEC_FAILED / SETUP_FAILED */
+	int wait_status;
+};
+
+/*
+ * Blocks SIGCHLD and the forwarded signals in the parent (they are read from a
+ * signalfd from now on; COMMAND gets the old mask back), forks the supervisor,
+ * which waits for supervise_release(). close_fds (the lock fds) are closed in
+ * the supervisor at once: a flock lives as long as any copy of its fd. cpus and
+ * mems (copied by the fork) are what an affinity release applies.
+ * *ret is written only on success; on failure the mask is restored.
+ */
+int supervise_fork(char *const *argv, const int *close_fds, size_t n_close_fds,
+		   const struct kts_cpuset *cpus, const struct kts_cpuset *mems,
+		   struct kts_child *ret);
+
+/*
+ * The first forwarded signal (SIGINT/SIGTERM/SIGHUP) that arrived since
+ * supervise_fork() and was not yet forwarded, consumed; 0 when none. Lets the
+ * caller give up before releasing COMMAND.
+ */
+int supervise_pending_signal(struct kts_child *c);
+
+/* Lets COMMAND start; with affinity, the supervisor first binds itself to cpus/mems. */
+int supervise_release(struct kts_child *c, bool affinity);
+
+/*
+ * Waits for the supervisor to end, forwarding SIGINT/SIGTERM/SIGHUP to COMMAND's
+ * process group meanwhile. *ret is the report (always written on 0).
+ */
+int supervise_wait(struct kts_child *c, struct kts_child_report *ret);
+
+/* sig to COMMAND's process group (also after the wait: leftovers); 0, or -ESRCH. */
+int supervise_kill_group(struct kts_child *c, int sig);
+
+/*
+ * Tears down: without a prior supervise_wait(), kills the process group and reaps
+ * the supervisor; closes the fds; restores the signal mask. Safe on KTS_CHILD_INIT.
+ */
+void supervise_done(struct kts_child *c);
+
+/* run's exit code for a report: status, 128+N for signal N, 127 not found, 126 not
+ * executable, 1 for a setup failure. */
+int supervise_exit_code(const struct kts_child_report *r);

@@ -1,0 +1,91 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+# Shared helpers for the integration scripts (sourced, not run): TAP output,
+# skip rules, polling. Scripts set KTS_TOP_SRCDIR/KTS_TOP_BUILDDIR/KTSCOPE
+# (automake's AM_TESTS_ENVIRONMENT does) or run from a build directory.
+
+kts_ntest=0
+kts_nfail=0
+
+# Skip the whole script (exit 77), unless CI=true, where a missing capability
+# is a failure: CI machines are provisioned to run every test.
+kts_skip_all() {
+	if [ "${CI:-}" = true ]; then
+		echo "Bail out! CI=true but cannot run: $*"
+		exit 99
+	fi
+	echo "1..0 # SKIP $*"
+	exit 77
+}
+
+kts_plan() {
+	echo "1..$1"
+}
+
+kts_ok() {
+	kts_ntest=$((kts_ntest + 1))
+	echo "ok $kts_ntest - $*"
+}
+
+kts_not_ok() {
+	kts_ntest=$((kts_ntest + 1))
+	kts_nfail=$((kts_nfail + 1))
+	echo "not ok $kts_ntest - $*"
+}
+
+# kts_check DESC CMD...: one TAP line from CMD's status.
+kts_check() {
+	local desc=$1
+	shift
+	if "$@"; then
+		kts_ok "$desc"
+	else
+		kts_not_ok "$desc"
+	fi
+}
+
+# kts_diag TEXT...: TAP diagnostics, one "# " line per input line.
+kts_diag() {
+	printf '%s\n' "$*" | sed 's/^/# /'
+}
+
+# kts_wait_until SECONDS CMD...: polls CMD every 20 ms; 0 when it succeeded in time.
+kts_wait_until() {
+	local deadline=$(($(date +%s%N) + $1 * 1000000000))
+	shift
+	while ! "$@"; do
+		[ "$(date +%s%N)" -ge "$deadline" ] && return 1
+		sleep 0.02
+	done
+	return 0
+}
+
+# The built binary: $KTSCOPE from the harness, else ./ktscope of the build dir.
+kts_find_ktscope() {
+	if [ -z "${KTSCOPE:-}" ]; then
+		KTSCOPE=${KTS_TOP_BUILDDIR:-$PWD}/ktscope
+	fi
+	[ -x "$KTSCOPE" ] || kts_skip_all "ktscope binary not found at '$KTSCOPE' (build it first)"
+	export KTSCOPE
+}
+
+# Path of manager.sh next to this file.
+kts_manager_sh() {
+	echo "${KTS_TOP_SRCDIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}/tests/integration/manager.sh"
+}
+
+# kts_reexec_inside_manager "$0" "$@": re-runs the calling script inside the
+# confined systemd user manager of manager.sh, once (KTS_INSIDE_MANAGER marks the
+# inner run). Returns only in the inner run.
+kts_reexec_inside_manager() {
+	local script=$1
+	shift
+	[ "${KTS_INSIDE_MANAGER:-}" = 1 ] && return 0
+	exec bash "$(kts_manager_sh)" run-inside bash "$script" "$@"
+}
+
+# Processes in the scope's cgroup as seen by the manager: "systemctl show -p MainPID"
+# does not apply to scopes, so read the unit's ControlGroup and list it.
+kts_unit_exists() {
+	systemctl --user is-active --quiet "$1" 2>/dev/null ||
+		[ "$(systemctl --user show -p LoadState --value "$1" 2>/dev/null)" = loaded ]
+}
