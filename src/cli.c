@@ -724,6 +724,7 @@ static const char main_help[] =
 	"  run -- COMMAND     run COMMAND on a reservation, in a transient scope\n"
 	"  topology           show CPUs, LLCs, NUMA nodes and the plan you would get\n"
 	"  locks              show the LLC and cache lock files and their holders\n"
+	"  doctor             check this machine and print fixes\n"
 	"\n"
 	"Global options:\n"
 	"  --user             talk to the user's systemd manager (default unless root)\n"
@@ -823,6 +824,8 @@ int cli_main(int argc, char **argv)
 		return cmd_locks(argc, argv);
 	if (streq(cmd, "run"))
 		return cli_run(&o, argc, argv);
+	if (streq(cmd, "doctor"))
+		return cli_doctor(&o, argc, argv);
 	if (streq(cmd, "help")) {
 		fputs(main_help, stdout);
 		return KTS_EXIT_OK;

@@ -67,5 +67,8 @@ int cli_resolve_cpu_cap(const char *flag_value, unsigned *ret);
  */
 int cli_option_error(int c, char **argv, const char *cmd);
 
+/* `ktscope doctor`, implemented in cli-doctor.c; argv[0] is "doctor". */
+int cli_doctor(const struct kts_opts *o, int argc, char **argv);
+
 /* `ktscope run`, implemented in cli-run.c; argv[0] is "run". */
 int cli_run(const struct kts_opts *o, int argc, char **argv);
