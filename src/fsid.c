@@ -1,3 +1,225 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* placeholder: implementation in progress */
+/*
+ * Filesystem identity through libblkid, with mountinfo as the fallback. Non-root users may not
+ * open block devices, so after a direct probe we try what the system already knows: libblkid's
+ * cache (read only, never re-probed or written) and udev's /dev/disk/by-uuid links.
+ */
+#include <blkid.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+
 #include "fsid.h"
+#include "log.h"
+#include "macro.h"
+
+static void blkid_free_probep(blkid_probe *p)
+{
+	if (*p)
+		blkid_free_probe(*p);
+}
+
+static void closedirp(DIR **d)
+{
+	if (*d)
+		(void) closedir(*d);
+}
+
+/* Copies src into dst[size], truncating; NULL copies as "". */
+static void copy_str(char *dst, size_t size, const char *src)
+{
+	size_t n = strnlen(strempty(src), size - 1);
+
+	memcpy(dst, strempty(src), n);
+	dst[n] = '\0';
+}
+
+int fsid_probe(const char *devname, struct kts_fsid *ret)
+{
+	_cleanup_(blkid_free_probep) blkid_probe pr = NULL;
+	const char *uuid = NULL, *type = NULL;
+	struct kts_fsid f = {};
+	int r;
+
+	if (!devname || !ret)
+		return -EINVAL;
+
+	errno = 0;
+	pr = blkid_new_probe_from_filename(devname);
+	if (!pr)
+		return log_debug_errno(negative_errno(), "fsid: cannot probe '%s': %m", devname);
+
+	(void) blkid_probe_enable_superblocks(pr, 1);
+	(void) blkid_probe_set_superblocks_flags(pr, BLKID_SUBLKS_UUID | BLKID_SUBLKS_TYPE);
+	/* 0 found, 1 nothing, -2 ambivalent (two signatures), -1 error. */
+	r = blkid_do_safeprobe(pr);
+	if (r != 0)
+		return log_debug_errno(r == -1 ? -EIO : -ENODATA,
+				       "fsid: no filesystem recognised on '%s'", devname);
+
+	(void) blkid_probe_lookup_value(pr, "UUID", &uuid, NULL);
+	(void) blkid_probe_lookup_value(pr, "TYPE", &type, NULL);
+	if (!type)
+		return -ENODATA;
+
+	copy_str(f.uuid, sizeof(f.uuid), uuid);
+	copy_str(f.type, sizeof(f.type), type);
+	copy_str(f.source, sizeof(f.source), devname);
+	*ret = f;
+	return 0;
+}
+
+/* Reads what libblkid's cache file already records for devname, without probing or saving. */
+static void fsid_from_blkid_cache(const char *devname, struct kts_fsid *f)
+{
+	blkid_cache cache = NULL;
+	blkid_dev dev;
+	blkid_tag_iterate it;
+	const char *type, *value;
+
+	if (blkid_get_cache(&cache, NULL) < 0)
+		return;
+	dev = blkid_get_dev(cache, devname, BLKID_DEV_FIND);
+	if (dev) {
+		it = blkid_tag_iterate_begin(dev);
+		while (it && blkid_tag_next(it, &type, &value) == 0) {
+			if (streq(type, "UUID") && !f->uuid[0])
+				copy_str(f->uuid, sizeof(f->uuid), value);
+			else if (streq(type, "TYPE") && !f->type[0])
+				copy_str(f->type, sizeof(f->type), value);
+		}
+		if (it)
+			blkid_tag_iterate_end(it);
+	}
+	/* Unchanged caches are not written back, and we changed nothing. */
+	blkid_put_cache(cache);
+}
+
+/* udev's /dev/disk/by-uuid/<uuid> → ../../devnode links: readable by everyone. */
+static void fsid_from_udev(const char *devname, struct kts_fsid *f)
+{
+	_cleanup_(closedirp) DIR *d = NULL;
+	char want[PATH_MAX], got[PATH_MAX], link[PATH_MAX + 300];
+	struct dirent *de;
+
+	if (!realpath(devname, want))
+		return;
+	d = opendir("/dev/disk/by-uuid");
+	if (!d)
+		return;
+	while ((de = readdir(d))) {
+		if (de->d_name[0] == '.')
+			continue;
+		(void) snprintf(link, sizeof(link), "/dev/disk/by-uuid/%s", de->d_name);
+		if (realpath(link, got) && streq(got, want)) {
+			copy_str(f->uuid, sizeof(f->uuid), de->d_name);
+			return;
+		}
+	}
+}
+
+/* Decodes mountinfo's octal escapes ("\040" for a space) in place. */
+static void unescape_octal(char *s)
+{
+	char *w = s;
+
+	for (; *s; s++) {
+		if (s[0] == '\\' && s[1] >= '0' && s[1] <= '3' && s[2] >= '0' && s[2] <= '7' &&
+		    s[3] >= '0' && s[3] <= '7') {
+			*w++ = (char) (((s[1] - '0') << 6) | ((s[2] - '0') << 3) | (s[3] - '0'));
+			s += 3;
+		} else
+			*w++ = *s;
+	}
+	*w = '\0';
+}
+
+int fsid_from_mountinfo(FILE *f, dev_t dev, struct kts_fsid *ret)
+{
+	_cleanup_free_ char *line = NULL;
+	size_t cap = 0;
+
+	if (!f || !ret)
+		return -EINVAL;
+
+	/* "36 35 98:0 /mnt1 /mnt2 rw,noatime master:1 - ext3 /dev/root rw,errors=continue" */
+	while (getline(&line, &cap, f) > 0) {
+		unsigned maj, min;
+		char *sep, *type, *source, *save = NULL;
+		struct kts_fsid out = {};
+
+		if (sscanf(line, "%*s %*s %u:%u", &maj, &min) != 2)
+			continue;
+		if (makedev(maj, min) != dev)
+			continue;
+		/* Optional fields end at a lone "-"; type and source follow it. */
+		sep = strstr(line, " - ");
+		if (!sep)
+			continue;
+		type = strtok_r(sep + 3, " \n", &save);
+		source = type ? strtok_r(NULL, " \n", &save) : NULL;
+		if (!type)
+			continue;
+		unescape_octal(type);
+		if (source)
+			unescape_octal(source);
+		copy_str(out.type, sizeof(out.type), type);
+		copy_str(out.source, sizeof(out.source), source);
+		*ret = out;
+		return 0;
+	}
+	return -ENOENT;
+}
+
+int fsid_get(const char *path, struct kts_fsid *ret)
+{
+	_cleanup_free_ char *devname = NULL;
+	_cleanup_fclose_ FILE *mi = NULL;
+	struct kts_fsid f = {}, m = {}, p;
+	struct stat st;
+
+	if (!path || !ret)
+		return -EINVAL;
+
+	if (stat(path, &st) < 0) {
+		log_debug_errno(negative_errno(), "fsid: cannot stat '%s': %m", path);
+		*ret = f;
+		return 0;
+	}
+
+	mi = fopen("/proc/self/mountinfo", "re");
+	if (mi && fsid_from_mountinfo(mi, st.st_dev, &m) >= 0) {
+		copy_str(f.type, sizeof(f.type), m.type);
+		copy_str(f.source, sizeof(f.source), m.source);
+	}
+
+	/* Anonymous devices (major 0: tmpfs, overlay, btrfs subvolumes) have no node of their own;
+	 * a /dev source in mountinfo (btrfs) still names the disk. */
+	if (major(st.st_dev) != 0)
+		devname = blkid_devno_to_devname(st.st_dev);
+	if (!devname && startswith(f.source, "/dev/"))
+		devname = strdup(f.source);
+
+	if (devname) {
+		if (fsid_probe(devname, &p) >= 0) {
+			copy_str(f.uuid, sizeof(f.uuid), p.uuid);
+			/* A probe names the on-disk format; mountinfo may say "fuseblk" or similar. */
+			copy_str(f.type, sizeof(f.type), p.type);
+		} else {
+			fsid_from_blkid_cache(devname, &f);
+			if (!f.uuid[0])
+				fsid_from_udev(devname, &f);
+		}
+		if (!f.source[0])
+			copy_str(f.source, sizeof(f.source), devname);
+	}
+
+	log_debug("fsid: '%s' is on %s filesystem '%s' uuid '%s'", path, f.type[0] ? f.type : "unknown",
+		  f.source, f.uuid);
+	*ret = f;
+	return f.uuid[0] ? 1 : 0;
+}
