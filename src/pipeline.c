@@ -1,3 +1,584 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* placeholder: implementation in progress */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/utsname.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "kconfig.h"
+#include "log.h"
+#include "macro.h"
 #include "pipeline.h"
+#include "progress.h"
+#include "sha256.h"
+#include "strip.h"
+
+/* ---------------------------------------------------------------- toolchain */
+
+/* First line of `argv[0] --version` (stderr ignored), or NULL. */
+static char *first_line_of(const char *cmd)
+{
+	_cleanup_free_ char *line = NULL;
+	size_t n = 0;
+	ssize_t len;
+	FILE *f;
+
+	f = popen(cmd, "re");
+	if (!f)
+		return NULL;
+	len = getline(&line, &n, f);
+	if (pclose(f) != 0 || len <= 0)
+		return NULL;
+	while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == ' '))
+		line[--len] = 0;
+	return len > 0 ? TAKE_PTR(line) : NULL;
+}
+
+int pipeline_toolchain(struct kts_toolchain *ret)
+{
+	*ret = (struct kts_toolchain){
+		.cc = first_line_of("cc --version 2>/dev/null"),
+		.ld = first_line_of("ld --version 2>/dev/null"),
+		.pahole = first_line_of("pahole --version 2>/dev/null"),
+		.make = first_line_of("make --version 2>/dev/null"),
+	};
+	return 0;
+}
+
+void pipeline_toolchain_done(struct kts_toolchain *t)
+{
+	free(t->cc);
+	free(t->ld);
+	free(t->pahole);
+	free(t->make);
+	*t = (struct kts_toolchain){ 0 };
+}
+
+const char *pipeline_host_arch(void)
+{
+	static struct utsname u;
+
+	if (!u.machine[0] && uname(&u) < 0)
+		return "unknown";
+	return u.machine;
+}
+
+const char *pipeline_image_name(const char *arch)
+{
+	if (streq(arch, "x86_64"))
+		return "bzImage";
+	if (streq(arch, "aarch64"))
+		return "Image";
+	return NULL;
+}
+
+const char *pipeline_image_relpath(const char *arch)
+{
+	if (streq(arch, "x86_64"))
+		return "arch/x86/boot/bzImage";
+	if (streq(arch, "aarch64"))
+		return "arch/arm64/boot/Image";
+	return NULL;
+}
+
+bool pipeline_base_is_target(const char *base)
+{
+	return streq(base, "defconfig") || streq(base, "tinyconfig") || streq(base, "kvm_guest");
+}
+
+/* ---------------------------------------------------------------- files */
+
+int pipeline_copy_file(const char *from, const char *to)
+{
+	_cleanup_close_ int in = -EBADF, out = -EBADF;
+	struct stat st;
+	off_t left;
+
+	in = open(from, O_RDONLY | O_CLOEXEC);
+	if (in < 0)
+		return negative_errno();
+	if (fstat(in, &st) < 0)
+		return negative_errno();
+	out = open(to, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (out < 0)
+		return negative_errno();
+	for (left = st.st_size; left > 0;) {
+		ssize_t n = copy_file_range(in, NULL, out, NULL, (size_t) MIN(left, (off_t) 1 << 30), 0);
+
+		if (n < 0 && (errno == EXDEV || errno == ENOSYS || errno == EOPNOTSUPP)) {
+			char buf[65536];
+
+			n = read(in, buf, sizeof(buf));
+			if (n > 0 && write(out, buf, (size_t) n) != n)
+				return negative_errno();
+		}
+		if (n < 0)
+			return negative_errno();
+		if (n == 0)
+			break;
+		left -= n;
+	}
+	if (fsync(out) < 0)
+		return negative_errno();
+	return 0;
+}
+
+static uint64_t file_size(const char *path)
+{
+	struct stat st;
+
+	return stat(path, &st) == 0 ? (uint64_t) st.st_size : 0;
+}
+
+void pipeline_print_tail(const char *path, unsigned n)
+{
+	_cleanup_fclose_ FILE *f = fopen(path, "re");
+	char **ring;
+	char *line = NULL;
+	size_t cap = 0, count = 0;
+
+	if (!f)
+		return;
+	ring = calloc(n, sizeof(*ring));
+	if (!ring)
+		return;
+	while (getline(&line, &cap, f) > 0) {
+		free(ring[count % n]);
+		ring[count % n] = strdup(line);
+		count++;
+	}
+	free(line);
+	for (size_t i = count > n ? count - n : 0; i < count; i++)
+		fputs(ring[i % n] ? ring[i % n] : "", stderr);
+	for (size_t i = 0; i < n; i++)
+		free(ring[i]);
+	free(ring);
+}
+
+static unsigned read_count(const char *path)
+{
+	_cleanup_fclose_ FILE *f = NULL;
+	unsigned v = 0;
+
+	if (!path)
+		return 0;
+	f = fopen(path, "re");
+	if (!f || fscanf(f, "%u", &v) != 1)
+		return 0;
+	return v;
+}
+
+static void write_count(const char *path, unsigned v)
+{
+	_cleanup_free_ char *tmp = NULL;
+	FILE *f;
+
+	if (!path || v == 0 || asprintf(&tmp, "%s.%d", path, (int) getpid()) < 0)
+		return;
+	f = fopen(tmp, "we");
+	if (!f)
+		return;
+	fprintf(f, "%u\n", v);
+	if (fclose(f) == 0)
+		(void) rename(tmp, path);
+	else
+		(void) unlink(tmp);
+}
+
+/* ---------------------------------------------------------------- make */
+
+struct make_ctx {
+	const struct kts_pipeline_opts *o;
+	int log_fd;
+	const char *log_path;
+	struct timespec start;
+	unsigned objects;
+	unsigned expected; /* previous build's count, 0 = unknown */
+};
+
+static double elapsed_since(const struct timespec *t)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (double) (now.tv_sec - t->tv_sec) + (double) (now.tv_nsec - t->tv_nsec) / 1e9;
+}
+
+/* "  CC      kernel/fork.o", "  LD [M]  ...": kbuild's quiet command lines. */
+static bool is_object_line(const char *l)
+{
+	if (l[0] != ' ' || l[1] != ' ' || l[2] < 'A' || l[2] > 'Z')
+		return false;
+	for (l += 2; *l >= 'A' && *l <= 'Z'; l++)
+		;
+	return *l == ' ' || *l == '\t';
+}
+
+/*
+ * Runs make with targets, output appended to the log; counts objects and
+ * draws the progress line. Returns 0, or -EPROTO with *ret_why on a failed make.
+ */
+static int run_make(struct make_ctx *m, const char *phase, const char *const *targets,
+		    char **ret_why)
+{
+	const struct kts_pipeline_opts *o = m->o;
+	char *argv[32];
+	_cleanup_free_ char *jobs = NULL, *objdir = NULL;
+	size_t argc = 0;
+	int pipefd[2], status;
+	char buf[8192], line[4096];
+	size_t linelen = 0;
+	pid_t pid;
+	FILE *in;
+
+	if (asprintf(&jobs, "-j%u", o->jobs) < 0)
+		return -ENOMEM;
+	argv[argc++] = (char *) "make";
+	argv[argc++] = (char *) "-C";
+	argv[argc++] = (char *) o->src_dir;
+	if (o->build_dir) {
+		if (asprintf(&objdir, "O=%s", o->build_dir) < 0)
+			return -ENOMEM;
+		argv[argc++] = objdir;
+	}
+	argv[argc++] = jobs;
+	for (size_t i = 0; targets[i] && argc < ELEMENTSOF(argv) - 1; i++)
+		argv[argc++] = (char *) targets[i];
+	argv[argc] = NULL;
+
+	{
+		char header[512];
+		int hl = snprintf(header, sizeof(header), "### ktscope: make -C %s%s%s %s", o->src_dir,
+				  objdir ? " " : "", objdir ? objdir : "", jobs);
+
+		for (size_t i = 0; targets[i]; i++)
+			hl += snprintf(header + hl, sizeof(header) - (size_t) hl, " %s", targets[i]);
+		hl += snprintf(header + hl, sizeof(header) - (size_t) hl, "\n");
+		(void) !write(m->log_fd, header, (size_t) MIN(hl, (int) sizeof(header) - 1));
+	}
+	progress_event("phase", "\"phase\":%s,\"state\":\"start\"", progress_json_str(phase));
+	log_debug("running make %s in '%s'", targets[0], o->src_dir);
+
+	if (pipe2(pipefd, O_CLOEXEC) < 0)
+		return negative_errno();
+	pid = fork();
+	if (pid < 0) {
+		safe_close(pipefd[0]);
+		safe_close(pipefd[1]);
+		return negative_errno();
+	}
+	if (pid == 0) {
+		(void) dup2(pipefd[1], STDOUT_FILENO);
+		(void) dup2(pipefd[1], STDERR_FILENO);
+		int devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
+		if (devnull >= 0)
+			(void) dup2(devnull, STDIN_FILENO);
+		execvp(argv[0], argv);
+		fprintf(stderr, "ktscope: cannot execute make: %s\n", strerror(errno));
+		_exit(127);
+	}
+	safe_close(pipefd[1]);
+	in = fdopen(pipefd[0], "r");
+	if (!in) {
+		safe_close(pipefd[0]);
+		(void) kill(pid, SIGKILL);
+		(void) waitpid(pid, NULL, 0);
+		return -ENOMEM;
+	}
+	for (;;) {
+		size_t n = fread(buf, 1, sizeof(buf), in);
+
+		if (n == 0)
+			break;
+		(void) !write(m->log_fd, buf, n);
+		for (size_t i = 0; i < n; i++) {
+			if (buf[i] != '\n') {
+				if (linelen < sizeof(line) - 1)
+					line[linelen++] = buf[i];
+				continue;
+			}
+			line[linelen] = 0;
+			linelen = 0;
+			if (is_object_line(line))
+				m->objects++;
+		}
+		progress_line(phase, elapsed_since(&m->start), m->objects,
+			      m->expected ? (int) (100ULL * m->objects / m->expected) : -1);
+	}
+	fclose(in);
+	while (waitpid(pid, &status, 0) < 0)
+		if (errno != EINTR)
+			return negative_errno();
+	progress_line_end();
+	if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
+		progress_event("phase", "\"phase\":%s,\"state\":\"end\",\"objects\":%u",
+			       progress_json_str(phase), m->objects);
+		return 0;
+	}
+	if (ret_why) {
+		if (WIFSIGNALED(status))
+			(void) asprintf(ret_why, "make %s was killed by signal %d", targets[0],
+					WTERMSIG(status));
+		else
+			(void) asprintf(ret_why, "make %s failed with exit status %d", targets[0],
+					WEXITSTATUS(status));
+	}
+	progress_event("phase", "\"phase\":%s,\"state\":\"failed\"", progress_json_str(phase));
+	return -EPROTO;
+}
+
+/* ---------------------------------------------------------------- steps */
+
+static int path_in(const char *dir, const char *name, char **ret)
+{
+	return asprintf(ret, "%s/%s", dir, name) < 0 ? -ENOMEM : 0;
+}
+
+/* Appends text to path (the merged fragment onto .config). */
+static int append_text(const char *path, const char *text)
+{
+	_cleanup_close_ int fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC);
+	size_t len = strlen(text);
+
+	if (fd < 0)
+		return negative_errno();
+	if (write(fd, "\n", 1) != 1 || write(fd, text, len) != (ssize_t) len)
+		return negative_errno();
+	return 0;
+}
+
+static int configure(struct make_ctx *m, const struct kts_kconfig_merge *merged,
+		     const char *config, bool *ret_configured, char **ret_why)
+{
+	const struct kts_pipeline_opts *o = m->o;
+	_cleanup_free_ char *text = NULL;
+	int r;
+
+	r = kconfig_config_satisfies(config, &merged->lines, ret_why);
+	if (r < 0)
+		return r;
+	if (r > 0) {
+		log_notice("configure: '%s' already has every requested line; not reconfiguring", config);
+		*ret_configured = false;
+		return 0;
+	}
+
+	/* Base configuration. */
+	if (pipeline_base_is_target(o->base)) {
+		const char *const def[] = { "defconfig", NULL };
+		const char *const kvm[] = { "defconfig", "kvm_guest.config", NULL };
+		const char *const tiny[] = { "tinyconfig", NULL };
+
+		r = run_make(m, "configure",
+			     streq(o->base, "kvm_guest") ? kvm : streq(o->base, "tinyconfig") ? tiny : def,
+			     ret_why);
+		if (r < 0)
+			return r;
+	} else {
+		r = pipeline_copy_file(o->base, config);
+		if (r < 0) {
+			if (ret_why)
+				(void) asprintf(ret_why, "cannot copy base config '%s' to '%s': %s",
+						o->base, config, strerror(-r));
+			return r;
+		}
+	}
+
+	/* The embedded fragment and the extras, later lines winning, then olddefconfig. */
+	r = kconfig_format(&merged->lines, &text);
+	if (r < 0)
+		return r;
+	r = append_text(config, text);
+	if (r < 0) {
+		if (ret_why)
+			(void) asprintf(ret_why, "cannot append to '%s': %s", config, strerror(-r));
+		return r;
+	}
+	{
+		const char *const old[] = { "olddefconfig", NULL };
+
+		r = run_make(m, "configure", old, ret_why);
+		if (r < 0)
+			return r;
+	}
+	*ret_configured = true;
+	return 0;
+}
+
+/* Warns per override and per dropped line; writes kconfig-report.json into the stage. */
+static int report_config(const struct kts_pipeline_opts *o, const struct kts_kconfig_merge *merged,
+			 const struct kts_kconfig *final, unsigned *ret_dropped)
+{
+	_cleanup_(kconfig_report_donep) struct kts_kconfig_report rep = KTS_KCONFIG_REPORT_INIT;
+	int r;
+
+	for (size_t i = 0; i < merged->n_overrides; i++) {
+		const struct kts_kconfig_override *ov = &merged->overrides[i];
+
+		log_warning("'%s':%u overrides ktscope's %s=%s with %s", ov->source, ov->lineno,
+			    ov->symbol, ov->old_value, ov->new_value);
+	}
+	r = kconfig_report_build(&merged->lines, final, &rep);
+	if (r < 0)
+		return r;
+	for (size_t i = 0; i < rep.n; i++) {
+		const struct kts_kconfig_outcome *l = &rep.lines[i];
+
+		if (l->survived)
+			continue;
+		log_warning("%s=%s (from %s) did not survive olddefconfig: it is %s", l->symbol,
+			    l->requested, l->source, l->final ? l->final : "absent");
+	}
+	*ret_dropped = (unsigned) rep.n_dropped;
+	return kconfig_report_write(&rep, o->stage_dir);
+}
+
+int pipeline_run(const struct kts_pipeline_opts *o, struct kts_pipeline_result *ret, char **ret_why)
+{
+	_cleanup_(kconfig_merge_donep) struct kts_kconfig_merge merged = KTS_KCONFIG_MERGE_INIT;
+	_cleanup_kconfig_ struct kts_kconfig final = KTS_KCONFIG_INIT;
+	_cleanup_free_ char *log_path = NULL, *config = NULL, *image_src = NULL, *image_dst = NULL,
+			    *vmlinux_src = NULL, *vmlinux_dst = NULL, *config_dst = NULL;
+	_cleanup_close_ int log_fd = -EBADF;
+	const char *objdir = o->build_dir ? o->build_dir : o->src_dir;
+	const char *image_name = pipeline_image_name(o->arch), *image_rel = pipeline_image_relpath(o->arch);
+	struct kts_pipeline_result res = { 0 };
+	struct make_ctx m = { .o = o };
+	int r;
+
+	if (!image_name) {
+		if (ret_why)
+			(void) asprintf(ret_why, "architecture '%s' is not supported (x86_64, aarch64)",
+					o->arch);
+		return -EOPNOTSUPP;
+	}
+	r = kconfig_merge(o->extra, o->n_extra, &merged, ret_why);
+	if (r < 0)
+		return r;
+
+	if (path_in(o->stage_dir, "build.log", &log_path) < 0 || path_in(objdir, ".config", &config) < 0 ||
+	    path_in(objdir, image_rel, &image_src) < 0 || path_in(o->stage_dir, image_name, &image_dst) < 0 ||
+	    path_in(objdir, "vmlinux", &vmlinux_src) < 0 ||
+	    path_in(o->stage_dir, "vmlinux", &vmlinux_dst) < 0 ||
+	    path_in(o->stage_dir, "config", &config_dst) < 0)
+		return -ENOMEM;
+	log_fd = open(log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+	if (log_fd < 0) {
+		r = negative_errno();
+		if (ret_why)
+			(void) asprintf(ret_why, "cannot create '%s': %s", log_path, strerror(-r));
+		return r;
+	}
+	if (o->build_dir && mkdir(o->build_dir, 0755) < 0 && errno != EEXIST) {
+		r = negative_errno();
+		if (ret_why)
+			(void) asprintf(ret_why, "cannot create build directory '%s': %s", o->build_dir,
+					strerror(-r));
+		return r;
+	}
+	m.log_fd = log_fd;
+	m.log_path = log_path;
+	m.expected = read_count(o->count_file);
+	clock_gettime(CLOCK_MONOTONIC, &m.start);
+
+	if (o->clean) {
+		const char *const t[] = { "mrproper", NULL };
+
+		r = run_make(&m, "clean", t, ret_why);
+		if (r < 0)
+			goto make_failed;
+	}
+
+	r = configure(&m, &merged, config, &res.configured, ret_why);
+	if (r == -EPROTO)
+		goto make_failed;
+	if (r < 0)
+		return r;
+	r = kconfig_load(config, &final, ret_why);
+	if (r < 0)
+		return r;
+	r = report_config(o, &merged, &final, &res.n_dropped);
+	if (r < 0)
+		return r;
+	progress_event("phase", "\"phase\":\"validate\",\"state\":\"start\"");
+	r = kconfig_validate(&final, &merged, o->pahole_version, ret_why);
+	if (r < 0)
+		return r;
+
+	{
+		const char *const t[] = { image_name, "vmlinux", NULL };
+
+		m.objects = 0;
+		r = run_make(&m, "make", t, ret_why);
+		if (r < 0)
+			goto make_failed;
+		res.objects = m.objects;
+		/* A no-op rebuild counts nothing; keep the last real count for the %. */
+		if (m.objects > 0)
+			write_count(o->count_file, m.objects);
+	}
+
+	if (o->compile_commands) {
+		const char *const t[] = { "compile_commands.json", NULL };
+		_cleanup_free_ char *why = NULL;
+
+		if (run_make(&m, "compile_commands", t, &why) < 0)
+			log_warning("compile_commands.json was not written: %s (see '%s')", strempty(why),
+				    log_path);
+	}
+
+	progress_event("phase", "\"phase\":\"store\",\"state\":\"start\"");
+	if (access(image_src, F_OK) < 0) {
+		if (ret_why)
+			(void) asprintf(ret_why, "make did not produce '%s'", image_src);
+		return -ENOENT;
+	}
+	r = pipeline_copy_file(image_src, image_dst);
+	if (r < 0) {
+		if (ret_why)
+			(void) asprintf(ret_why, "cannot copy '%s' to '%s': %s", image_src, image_dst,
+					strerror(-r));
+		return r;
+	}
+	res.image_size = file_size(image_dst);
+	r = pipeline_copy_file(config, config_dst);
+	if (r < 0) {
+		if (ret_why)
+			(void) asprintf(ret_why, "cannot copy '%s': %s", config, strerror(-r));
+		return r;
+	}
+	r = sha256_file(config_dst, res.config_sha256);
+	if (r < 0)
+		return r;
+
+	{
+		_cleanup_free_ char *why = NULL;
+
+		r = strip_vmlinux_full(vmlinux_src, vmlinux_dst, &res.vmlinux_unstripped,
+				       &res.vmlinux_size, &why);
+		if (r < 0) {
+			if (ret_why)
+				(void) asprintf(ret_why, "cannot strip '%s': %s", vmlinux_src,
+						why ? why : strerror(-r));
+			return r;
+		}
+		log_notice("vmlinux stripped for the cache: %.1f MiB → %.1f MiB",
+			   (double) res.vmlinux_unstripped / 1048576.0,
+			   (double) res.vmlinux_size / 1048576.0);
+	}
+
+	*ret = res;
+	return 0;
+
+make_failed:
+	/* The caller shows the log's tail; the log stays in the stage directory. */
+	progress_line_end();
+	return r;
+}

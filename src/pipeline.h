@@ -1,2 +1,83 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "sha256.h"
+
+/*
+ * The build steps that run inside the transient scope (DESIGN §5):
+ * [mrproper] → configure (base, embedded fragment, extras, olddefconfig; skipped
+ * when .config already satisfies every merged line) → provenance report →
+ * validate → make -jN image → compile_commands.json → image → strip vmlinux.
+ * Artifacts land in a stage directory the caller owns (the cache's temporary
+ * entry): the image, vmlinux (stripped), config, kconfig-report.json, build.log.
+ *
+ * Also the toolchain fingerprint the cache key covers, which the parent reads
+ * before deciding whether to build at all.
+ */
+
+/* First line of `cc --version`, `ld --version`, `pahole --version`; NULL when missing. */
+struct kts_toolchain {
+	char *cc;
+	char *ld;
+	char *pahole;
+	char *make;
+};
+int pipeline_toolchain(struct kts_toolchain *ret);
+void pipeline_toolchain_done(struct kts_toolchain *t);
+
+/* "x86_64" / "aarch64" → "bzImage" / "Image" and its path under arch/; NULL if unsupported. */
+const char *pipeline_image_name(const char *arch);
+const char *pipeline_image_relpath(const char *arch);
+/* The running machine's arch as uname(2) says it. */
+const char *pipeline_host_arch(void);
+/* True for defconfig, tinyconfig, kvm_guest. */
+bool pipeline_base_is_target(const char *base);
+
+struct kts_pipeline_opts {
+	const char *src_dir;   /* the kernel tree */
+	const char *build_dir; /* O=, or NULL to build in the tree */
+	const char *base;      /* defconfig | tinyconfig | kvm_guest | a config file */
+	const char *const *extra; /* --extra-kconfig files, in order */
+	size_t n_extra;
+	const char *arch;
+	unsigned jobs;         /* make -jN, ≥ 1 */
+	const char *stage_dir; /* where the artifacts go */
+	bool clean;            /* make mrproper first */
+	bool compile_commands; /* write compile_commands.json (local trees) */
+	const char *pahole_version; /* for the BTF cause in validation messages */
+	/* Object count of the previous build of this tree: read for the %, rewritten after. */
+	const char *count_file;
+};
+
+struct kts_pipeline_result {
+	bool configured;   /* false: .config already satisfied the merged lines */
+	unsigned objects;  /* objects built (lines like "  CC      kernel/fork.o") */
+	uint64_t image_size;
+	uint64_t vmlinux_size;
+	uint64_t vmlinux_unstripped;
+	char config_sha256[SHA256_HEX_SIZE];
+	unsigned n_dropped; /* requested kconfig lines that did not survive */
+};
+
+/*
+ * Runs every step. Messages for the user (skipped configure, overrides,
+ * dropped lines, strip sizes) are logged at notice/warning level: this runs in
+ * the build's own process, which reports for itself. Errors:
+ *   -EPROTO   a make step failed: *ret_why names the target and its status;
+ *             {stage_dir}/build.log has the output (pipeline_print_tail())
+ *   -ENOTSUP  validation failed: *ret_why lists each missing symbol and cause
+ *   -ENOENT   the image or vmlinux was not produced
+ *   -EINVAL/-EILSEQ/-ENODATA/... from the extra fragments or base file
+ *   other     I/O errors; *ret_why names the file where one is at fault.
+ */
+int pipeline_run(const struct kts_pipeline_opts *o, struct kts_pipeline_result *ret, char **ret_why);
+
+/* Prints the last n lines of path to stderr (the build log on failure). */
+void pipeline_print_tail(const char *path, unsigned n);
+
+/* Copies a regular file (mode 0644), fsync'd. */
+int pipeline_copy_file(const char *from, const char *to);
