@@ -1,3 +1,1071 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* placeholder: implementation in progress */
+/*
+ * Kernel configuration lines: parse, merge with provenance, skip check,
+ * survived/dropped report, validation. See kconfig.h for the contracts.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <json-c/json.h>
+
 #include "kconfig.h"
+#include "log.h"
+#include "macro.h"
+
+/* Generated from src/ktscope.kconfig by the Makefile: static const char kconfig_fragment[]. */
+#include "ktscope-kconfig.h"
+
+#define OFF_TEXT "is not set"
+
+const char *const kconfig_critical_symbols[KCONFIG_N_CRITICAL] = {
+	"CONFIG_SCHED_CLASS_EXT", "CONFIG_BPF_SYSCALL", "CONFIG_DEBUG_INFO_BTF",
+	"CONFIG_FTRACE",	  "CONFIG_KPROBE_EVENTS", "CONFIG_BPF_EVENTS",
+};
+
+static void json_object_putp(struct json_object **o)
+{
+	if (*o)
+		(void) json_object_put(*o);
+}
+#define _cleanup_json_ _cleanup_(json_object_putp)
+
+/* Writes a formatted one-line reason to *ret_why when asked for; returns r. */
+_printf_(3, 4) static int set_why(char **ret_why, int r, const char *fmt, ...)
+{
+	va_list ap;
+	char *s;
+
+	if (!ret_why)
+		return r;
+	va_start(ap, fmt);
+	if (vasprintf(&s, fmt, ap) < 0)
+		s = NULL;
+	va_end(ap);
+	*ret_why = s;
+	return r;
+}
+
+/* --- lines and sets --- */
+
+static void line_free(struct kts_kconfig_line *l)
+{
+	free(l->symbol);
+	free(l->value);
+	free(l->source);
+	*l = (struct kts_kconfig_line){ 0 };
+}
+
+void kconfig_done(struct kts_kconfig *c)
+{
+	if (!c)
+		return;
+	for (size_t i = 0; i < c->n; i++)
+		line_free(&c->lines[i]);
+	free(c->lines);
+	*c = KTS_KCONFIG_INIT;
+}
+
+static const struct kts_kconfig_line *find_line(const struct kts_kconfig *c, const char *symbol)
+{
+	for (size_t i = 0; i < c->n; i++)
+		if (streq(c->lines[i].symbol, symbol))
+			return &c->lines[i];
+	return NULL;
+}
+
+const struct kts_kconfig_line *kconfig_get(const struct kts_kconfig *c, const char *symbol)
+{
+	return c && symbol ? find_line(c, symbol) : NULL;
+}
+
+bool kconfig_line_is_off(const struct kts_kconfig_line *l)
+{
+	return !l->value || streq(l->value, "n");
+}
+
+const char *kconfig_line_value(const struct kts_kconfig_line *l)
+{
+	return l->value ?: OFF_TEXT;
+}
+
+/* Same effective request: equal value text, or both off. */
+static bool line_same_value(const struct kts_kconfig_line *a, const struct kts_kconfig_line *b)
+{
+	if (kconfig_line_is_off(a) || kconfig_line_is_off(b))
+		return kconfig_line_is_off(a) && kconfig_line_is_off(b);
+	return streq(a->value, b->value);
+}
+
+/* Does the requested line hold in have? (see kconfig_satisfied()) */
+static bool line_holds(const struct kts_kconfig_line *want, const struct kts_kconfig *have)
+{
+	const struct kts_kconfig_line *h = find_line(have, want->symbol);
+
+	if (kconfig_line_is_off(want))
+		return !h || kconfig_line_is_off(h);
+	return h && !kconfig_line_is_off(h) && streq(h->value, want->value);
+}
+
+static int grow(struct kts_kconfig *c)
+{
+	struct kts_kconfig_line *n;
+	size_t na;
+
+	if (c->n < c->allocated)
+		return 0;
+	na = c->allocated ? c->allocated * 2 : 64;
+	n = reallocarray(c->lines, na, sizeof(*n));
+	if (!n)
+		return -ENOMEM;
+	c->lines = n;
+	c->allocated = na;
+	return 0;
+}
+
+/*
+ * Adds *l to c, or replaces the line for the same symbol in place (last one
+ * wins, first position kept). Takes the strings of *l and clears it on success.
+ */
+static int kconfig_put(struct kts_kconfig *c, struct kts_kconfig_line *l)
+{
+	for (size_t i = 0; i < c->n; i++)
+		if (streq(c->lines[i].symbol, l->symbol)) {
+			line_free(&c->lines[i]);
+			c->lines[i] = *l;
+			*l = (struct kts_kconfig_line){ 0 };
+			return 0;
+		}
+	if (grow(c) < 0)
+		return -ENOMEM;
+	c->lines[c->n++] = *l;
+	*l = (struct kts_kconfig_line){ 0 };
+	return 0;
+}
+
+/* --- parsing --- */
+
+static bool is_blank(char ch)
+{
+	return ch == ' ' || ch == '\t';
+}
+
+static bool is_sym_char(char ch)
+{
+	return (ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') ||
+	       ch == '_';
+}
+
+static bool is_digits(const char *s, size_t n, bool hex)
+{
+	if (n == 0)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		char ch = s[i];
+
+		if (!(ch >= '0' && ch <= '9') &&
+		    !(hex && ((ch >= 'a' && ch <= 'f') || (ch >= 'A' && ch <= 'F'))))
+			return false;
+	}
+	return true;
+}
+
+/* The value shapes kconfig writes: y/m/n, "string" with \" and \\ escapes, int, hex. */
+static bool value_valid(const char *v, size_t n)
+{
+	if (n == 1 && (v[0] == 'y' || v[0] == 'm' || v[0] == 'n'))
+		return true;
+	if (n >= 2 && v[0] == '"') {
+		for (size_t i = 1; i < n; i++) {
+			if (v[i] == '\\') {
+				i++;
+				continue;
+			}
+			if (v[i] == '"')
+				return i == n - 1;
+		}
+		return false; /* unterminated */
+	}
+	if (n > 2 && v[0] == '0' && (v[1] == 'x' || v[1] == 'X'))
+		return is_digits(v + 2, n - 2, true);
+	if (v[0] == '-')
+		return is_digits(v + 1, n - 1, false);
+	return is_digits(v, n, false);
+}
+
+/* Length of "CONFIG_[A-Za-z0-9_]+" at s (within n), or 0 when s does not start with one. */
+static size_t symbol_len(const char *s, size_t n)
+{
+	static const char prefix[] = "CONFIG_";
+	size_t i = sizeof(prefix) - 1;
+
+	if (n <= i || memcmp(s, prefix, i) != 0)
+		return 0;
+	while (i < n && is_sym_char(s[i]))
+		i++;
+	return i > sizeof(prefix) - 1 ? i : 0;
+}
+
+/*
+ * One trimmed line. 1 and *ret_symbol, *ret_value set for an assignment, 0 for
+ * a comment or blank, -EBADMSG for anything else.
+ */
+static int parse_line(const char *s, size_t n, char **ret_symbol, char **ret_value)
+{
+	_cleanup_free_ char *sym = NULL, *val = NULL;
+	size_t k, i;
+
+	if (n == 0)
+		return 0;
+	if (s[0] == '#') {
+		/* "# CONFIG_X is not set"; any other comment is ignored, as kconfig does. */
+		for (i = 1; i < n && is_blank(s[i]); i++)
+			;
+		k = symbol_len(s + i, n - i);
+		if (k == 0 || i + k >= n || !is_blank(s[i + k]))
+			return 0;
+		size_t j = i + k;
+		while (j < n && is_blank(s[j]))
+			j++;
+		if (n - j != strlen(OFF_TEXT) || memcmp(s + j, OFF_TEXT, n - j) != 0)
+			return 0;
+		sym = strndup(s + i, k);
+		if (!sym)
+			return -ENOMEM;
+		*ret_symbol = TAKE_PTR(sym);
+		*ret_value = NULL;
+		return 1;
+	}
+
+	k = symbol_len(s, n);
+	if (k == 0 || k >= n || s[k] != '=' || !value_valid(s + k + 1, n - k - 1))
+		return -EBADMSG;
+	sym = strndup(s, k);
+	val = strndup(s + k + 1, n - k - 1);
+	if (!sym || !val)
+		return -ENOMEM;
+	*ret_symbol = TAKE_PTR(sym);
+	*ret_value = TAKE_PTR(val);
+	return 1;
+}
+
+static unsigned line_of_offset(const char *text, size_t off)
+{
+	unsigned line = 1;
+
+	for (size_t i = 0; i < off; i++)
+		if (text[i] == '\n')
+			line++;
+	return line;
+}
+
+int kconfig_parse(const char *text, size_t len, const char *source, struct kts_kconfig *ret,
+		  char **ret_why)
+{
+	_cleanup_kconfig_ struct kts_kconfig c = KTS_KCONFIG_INIT;
+	const char *nul = memchr(text, '\0', len);
+	unsigned lineno = 0;
+	int r;
+
+	if (nul)
+		return set_why(ret_why, -EBADMSG, "%s:%u: NUL byte", source,
+			       line_of_offset(text, (size_t) (nul - text)));
+
+	for (size_t pos = 0; pos < len;) {
+		const char *s = text + pos, *eol = memchr(s, '\n', len - pos);
+		size_t n = eol ? (size_t) (eol - s) : len - pos;
+		struct kts_kconfig_line l = { 0 };
+
+		pos += n + (eol ? 1 : 0);
+		lineno++;
+		while (n > 0 && (is_blank(s[n - 1]) || s[n - 1] == '\r'))
+			n--;
+		while (n > 0 && is_blank(s[0]))
+			s++, n--;
+
+		r = parse_line(s, n, &l.symbol, &l.value);
+		if (r == -EBADMSG)
+			return set_why(ret_why, r, "%s:%u: not a kconfig assignment or comment: '%.*s'",
+				       source, lineno, (int) MIN(n, (size_t) 80), s);
+		if (r < 0)
+			return r;
+		if (r == 0)
+			continue;
+		l.lineno = lineno;
+		l.source = strdup(source);
+		if (!l.source) {
+			line_free(&l);
+			return -ENOMEM;
+		}
+		r = kconfig_put(&c, &l);
+		if (r < 0) {
+			line_free(&l);
+			return r;
+		}
+	}
+
+	*ret = c;
+	c = KTS_KCONFIG_INIT;
+	return 0;
+}
+
+/* --- files --- */
+
+/*
+ * Reads a whole regular file, NUL-terminated. -EISDIR for a directory,
+ * -EINVAL for other non-regular files (O_NONBLOCK so a FIFO cannot hang us),
+ * -EFBIG past KCONFIG_MAX_FILE_SIZE.
+ */
+static int read_file(const char *path, char **ret, size_t *ret_len)
+{
+	_cleanup_close_ int fd = -EBADF;
+	_cleanup_free_ char *buf = NULL;
+	size_t len = 0, allocated;
+	struct stat st;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	if (fd < 0)
+		return negative_errno();
+	if (fstat(fd, &st) < 0)
+		return negative_errno();
+	if (S_ISDIR(st.st_mode))
+		return -EISDIR;
+	if (!S_ISREG(st.st_mode))
+		return -EINVAL;
+	if ((uint64_t) st.st_size > KCONFIG_MAX_FILE_SIZE)
+		return -EFBIG;
+
+	allocated = (size_t) st.st_size + 1;
+	buf = malloc(allocated);
+	if (!buf)
+		return -ENOMEM;
+	for (;;) {
+		ssize_t n;
+
+		if (len + 1 == allocated) {
+			/* The file grew since fstat(); keep reading, within the limit. */
+			char *nb;
+
+			if (allocated > KCONFIG_MAX_FILE_SIZE)
+				return -EFBIG;
+			nb = realloc(buf, allocated * 2);
+			if (!nb)
+				return -ENOMEM;
+			buf = nb;
+			allocated *= 2;
+		}
+		n = read(fd, buf + len, allocated - 1 - len);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return negative_errno();
+		}
+		if (n == 0)
+			break;
+		len += (size_t) n;
+	}
+	if (len > KCONFIG_MAX_FILE_SIZE)
+		return -EFBIG;
+	buf[len] = '\0';
+	*ret = TAKE_PTR(buf);
+	*ret_len = len;
+	return 0;
+}
+
+/* Length of the UTF-8 sequence at s (1..4), or 0 when it is malformed or overlong. */
+static size_t utf8_seq_len(const unsigned char *s, size_t n)
+{
+	size_t need;
+	unsigned char lo = 0x80, hi = 0xbf;
+
+	if (s[0] < 0x80)
+		return 1;
+	if (s[0] >= 0xc2 && s[0] <= 0xdf)
+		need = 2;
+	else if (s[0] >= 0xe0 && s[0] <= 0xef) {
+		need = 3;
+		if (s[0] == 0xe0)
+			lo = 0xa0; /* overlong */
+		else if (s[0] == 0xed)
+			hi = 0x9f; /* surrogates */
+	} else if (s[0] >= 0xf0 && s[0] <= 0xf4) {
+		need = 4;
+		if (s[0] == 0xf0)
+			lo = 0x90;
+		else if (s[0] == 0xf4)
+			hi = 0x8f; /* > U+10FFFF */
+	} else
+		return 0;
+	if (n < need || s[1] < lo || s[1] > hi)
+		return 0;
+	for (size_t i = 2; i < need; i++)
+		if (s[i] < 0x80 || s[i] > 0xbf)
+			return 0;
+	return need;
+}
+
+/*
+ * Text means UTF-8 without NUL or control characters other than tab, LF, VT,
+ * FF and CR. -EILSEQ with *ret_why naming what and where otherwise.
+ */
+static int check_text(const char *path, const char *buf, size_t len, char **ret_why)
+{
+	const unsigned char *s = (const unsigned char *) buf;
+
+	for (size_t i = 0; i < len;) {
+		size_t k;
+
+		if (s[i] == 0)
+			return set_why(ret_why, -EILSEQ, "'%s' is binary (NUL byte on line %u)", path,
+				       line_of_offset(buf, i));
+		if ((s[i] < 0x20 && s[i] != '\t' && s[i] != '\n' && s[i] != '\v' && s[i] != '\f' &&
+		     s[i] != '\r') ||
+		    s[i] == 0x7f)
+			return set_why(ret_why, -EILSEQ,
+				       "'%s' is binary (control character 0x%02x on line %u)", path,
+				       s[i], line_of_offset(buf, i));
+		k = utf8_seq_len(s + i, len - i);
+		if (k == 0)
+			return set_why(ret_why, -EILSEQ,
+				       "'%s' is binary (byte 0x%02x on line %u is not UTF-8 text)", path,
+				       s[i], line_of_offset(buf, i));
+		i += k;
+	}
+	return 0;
+}
+
+static int file_error(const char *what, const char *path, int r, char **ret_why)
+{
+	switch (r) {
+	case -ENOENT:
+		return set_why(ret_why, r, "%s '%s' does not exist", what, path);
+	case -EISDIR:
+		return set_why(ret_why, r, "%s '%s' is a directory, not a file", what, path);
+	case -EINVAL:
+		return set_why(ret_why, r, "%s '%s' is not a regular file", what, path);
+	case -EFBIG:
+		return set_why(ret_why, r, "%s '%s' is larger than %u MiB", what, path,
+			       KCONFIG_MAX_FILE_SIZE / (1024U * 1024U));
+	default:
+		return set_why(ret_why, r, "%s '%s': %s", what, path, strerror(-r));
+	}
+}
+
+int kconfig_load(const char *path, struct kts_kconfig *ret, char **ret_why)
+{
+	_cleanup_free_ char *buf = NULL;
+	size_t len;
+	int r;
+
+	r = read_file(path, &buf, &len);
+	if (r < 0)
+		return file_error("config", path, r, ret_why);
+	r = check_text(path, buf, len, ret_why);
+	if (r < 0)
+		return r;
+	return kconfig_parse(buf, len, path, ret, ret_why);
+}
+
+int kconfig_read_extra(const char *path, struct kts_kconfig *ret,
+		       char ret_sha256[SHA256_HEX_SIZE], char **ret_why)
+{
+	_cleanup_kconfig_ struct kts_kconfig c = KTS_KCONFIG_INIT;
+	_cleanup_free_ char *buf = NULL;
+	size_t len, i;
+	int r;
+
+	r = read_file(path, &buf, &len);
+	if (r < 0)
+		return file_error("extra kconfig fragment", path, r, ret_why);
+	for (i = 0; i < len && (is_blank(buf[i]) || buf[i] == '\n' || buf[i] == '\r'); i++)
+		;
+	if (i == len)
+		return set_why(ret_why, -ENODATA, "extra kconfig fragment '%s' is empty", path);
+	r = check_text(path, buf, len, ret_why);
+	if (r < 0)
+		return r;
+	r = kconfig_parse(buf, len, path, &c, ret_why);
+	if (r < 0)
+		return r;
+
+	if (ret_sha256)
+		sha256_hex(buf, len, ret_sha256);
+	*ret = c;
+	c = KTS_KCONFIG_INIT;
+	log_debug("extra kconfig '%s': %zu lines", path, ret->n);
+	return 0;
+}
+
+/* --- the embedded fragment --- */
+
+const char *kconfig_fragment_text(size_t *ret_len)
+{
+	if (ret_len)
+		*ret_len = sizeof(kconfig_fragment) - 1;
+	return kconfig_fragment;
+}
+
+const char *kconfig_fragment_sha256(void)
+{
+	static char hex[SHA256_HEX_SIZE];
+
+	/* ktscope is single-threaded; computing twice would give the same bytes anyway. */
+	if (!hex[0])
+		sha256_hex(kconfig_fragment, sizeof(kconfig_fragment) - 1, hex);
+	return hex;
+}
+
+/* --- merge --- */
+
+static void override_free(struct kts_kconfig_override *o)
+{
+	free(o->symbol);
+	free(o->old_value);
+	free(o->new_value);
+	free(o->source);
+}
+
+void kconfig_merge_done(struct kts_kconfig_merge *m)
+{
+	if (!m)
+		return;
+	kconfig_done(&m->lines);
+	for (size_t i = 0; i < m->n_overrides; i++)
+		override_free(&m->overrides[i]);
+	free(m->overrides);
+	for (size_t i = 0; i < m->n_extras; i++)
+		free(m->extras[i].path);
+	free(m->extras);
+	*m = KTS_KCONFIG_MERGE_INIT;
+}
+
+static int add_override(struct kts_kconfig_merge *m, const struct kts_kconfig_line *baked,
+			const struct kts_kconfig_line *user)
+{
+	struct kts_kconfig_override o = {
+		.symbol = strdup(user->symbol),
+		.old_value = strdup(kconfig_line_value(baked)),
+		.new_value = strdup(kconfig_line_value(user)),
+		.source = strdup(user->source),
+		.lineno = user->lineno,
+	};
+	struct kts_kconfig_override *n;
+
+	n = reallocarray(m->overrides, m->n_overrides + 1, sizeof(*n));
+	if (n)
+		m->overrides = n;
+	if (!n || !o.symbol || !o.old_value || !o.new_value || !o.source) {
+		override_free(&o);
+		return -ENOMEM;
+	}
+	m->overrides[m->n_overrides++] = o;
+	log_debug("'%s':%u overrides %s (was %s, now %s)", o.source, o.lineno, o.symbol,
+		  o.old_value, o.new_value);
+	return 0;
+}
+
+/* Lays add over m->lines (moving its strings), recording overrides of builtin's values. */
+static int merge_apply(struct kts_kconfig_merge *m, const struct kts_kconfig *builtin,
+		       struct kts_kconfig *add)
+{
+	int r;
+
+	for (size_t i = 0; i < add->n; i++) {
+		struct kts_kconfig_line *l = &add->lines[i];
+		const struct kts_kconfig_line *b = find_line(builtin, l->symbol);
+
+		if (b && !line_same_value(b, l)) {
+			r = add_override(m, b, l);
+			if (r < 0)
+				return r;
+		}
+		r = kconfig_put(&m->lines, l);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+int kconfig_merge(const char *const *extra_paths, size_t n_extra, struct kts_kconfig_merge *ret,
+		  char **ret_why)
+{
+	_cleanup_kconfig_merge_ struct kts_kconfig_merge m = KTS_KCONFIG_MERGE_INIT;
+	_cleanup_kconfig_ struct kts_kconfig builtin = KTS_KCONFIG_INIT;
+	size_t len;
+	const char *text = kconfig_fragment_text(&len);
+	int r;
+
+	r = kconfig_parse(text, len, KCONFIG_SOURCE_BUILTIN, &builtin, ret_why);
+	if (r < 0)
+		return r;
+	r = kconfig_parse(text, len, KCONFIG_SOURCE_BUILTIN, &m.lines, ret_why);
+	if (r < 0)
+		return r;
+
+	if (n_extra > 0) {
+		m.extras = calloc(n_extra, sizeof(*m.extras));
+		if (!m.extras)
+			return -ENOMEM;
+	}
+	for (size_t i = 0; i < n_extra; i++) {
+		_cleanup_kconfig_ struct kts_kconfig add = KTS_KCONFIG_INIT;
+		struct kts_kconfig_extra *e = &m.extras[m.n_extras];
+
+		r = kconfig_read_extra(extra_paths[i], &add, e->sha256, ret_why);
+		if (r < 0)
+			return r;
+		e->path = strdup(extra_paths[i]);
+		if (!e->path)
+			return -ENOMEM;
+		m.n_extras++;
+		r = merge_apply(&m, &builtin, &add);
+		if (r < 0)
+			return r;
+	}
+
+	*ret = m;
+	m = KTS_KCONFIG_MERGE_INIT;
+	return 0;
+}
+
+/* --- skip check --- */
+
+bool kconfig_satisfied(const struct kts_kconfig *want, const struct kts_kconfig *have,
+		       const struct kts_kconfig_line **ret_unmet)
+{
+	for (size_t i = 0; i < want->n; i++)
+		if (!line_holds(&want->lines[i], have)) {
+			if (ret_unmet)
+				*ret_unmet = &want->lines[i];
+			return false;
+		}
+	if (ret_unmet)
+		*ret_unmet = NULL;
+	return true;
+}
+
+int kconfig_config_satisfies(const char *config_path, const struct kts_kconfig *want,
+			     char **ret_why)
+{
+	_cleanup_kconfig_ struct kts_kconfig have = KTS_KCONFIG_INIT;
+	_cleanup_free_ char *why = NULL;
+	const struct kts_kconfig_line *unmet;
+	int r;
+
+	r = kconfig_load(config_path, &have, &why);
+	if (r == -ENOENT) {
+		log_debug("'%s' does not exist: configure needed", config_path);
+		return 0;
+	}
+	if (r == -EBADMSG || r == -EILSEQ) {
+		log_debug("%s: configure needed", strempty(why));
+		return 0;
+	}
+	if (r < 0) {
+		if (ret_why)
+			*ret_why = TAKE_PTR(why);
+		return r;
+	}
+	if (!kconfig_satisfied(want, &have, &unmet)) {
+		log_debug("'%s' does not satisfy %s:%u (%s %s): configure needed", config_path,
+			  unmet->source, unmet->lineno, unmet->symbol, kconfig_line_value(unmet));
+		return 0;
+	}
+	return 1;
+}
+
+/* --- the merged fragment file --- */
+
+int kconfig_format(const struct kts_kconfig *c, char **ret)
+{
+	_cleanup_free_ char *buf = NULL;
+	size_t size = 1, off = 0;
+
+	for (size_t i = 0; i < c->n; i++)
+		size += strlen(c->lines[i].symbol) + strlen(kconfig_line_value(&c->lines[i])) + 4;
+	buf = malloc(size);
+	if (!buf)
+		return -ENOMEM;
+	buf[0] = '\0';
+	for (size_t i = 0; i < c->n; i++) {
+		const struct kts_kconfig_line *l = &c->lines[i];
+		int n;
+
+		if (l->value)
+			n = snprintf(buf + off, size - off, "%s=%s\n", l->symbol, l->value);
+		else
+			n = snprintf(buf + off, size - off, "# %s " OFF_TEXT "\n", l->symbol);
+		if (n < 0 || (size_t) n >= size - off)
+			return -EOVERFLOW; /* cannot happen: size counts every byte */
+		off += (size_t) n;
+	}
+	*ret = TAKE_PTR(buf);
+	return 0;
+}
+
+static int write_all(int fd, const char *data, size_t len)
+{
+	while (len > 0) {
+		ssize_t n = write(fd, data, len);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return negative_errno();
+		}
+		data += n;
+		len -= (size_t) n;
+	}
+	return 0;
+}
+
+/*
+ * Creates path atomically: a hidden temporary file beside it, fsync, rename.
+ * Readers see the old file, no file, or the complete new one.
+ */
+static int write_file_atomic(const char *path, const char *data, size_t len, mode_t mode)
+{
+	_cleanup_free_ char *tmp = NULL;
+	_cleanup_close_ int fd = -EBADF;
+	const char *slash = strrchr(path, '/');
+	int dirlen = slash ? (int) (slash - path + 1) : 0;
+	int r;
+
+	if (asprintf(&tmp, "%.*s.%s.XXXXXX", dirlen, path, path + dirlen) < 0)
+		return -ENOMEM;
+	fd = mkostemp(tmp, O_CLOEXEC);
+	if (fd < 0)
+		return negative_errno();
+	r = write_all(fd, data, len);
+	if (r >= 0 && fchmod(fd, mode) < 0)
+		r = negative_errno();
+	if (r >= 0 && fsync(fd) < 0)
+		r = negative_errno();
+	if (r >= 0 && rename(tmp, path) < 0)
+		r = negative_errno();
+	if (r < 0)
+		(void) unlink(tmp);
+	return r;
+}
+
+int kconfig_write(const struct kts_kconfig *c, const char *path)
+{
+	_cleanup_free_ char *text = NULL;
+	int r;
+
+	r = kconfig_format(c, &text);
+	if (r < 0)
+		return r;
+	return write_file_atomic(path, text, strlen(text), 0644);
+}
+
+/* --- report --- */
+
+static void outcome_free(struct kts_kconfig_outcome *o)
+{
+	free(o->symbol);
+	free(o->requested);
+	free(o->final);
+	free(o->source);
+}
+
+void kconfig_report_done(struct kts_kconfig_report *r)
+{
+	if (!r)
+		return;
+	for (size_t i = 0; i < r->n; i++)
+		outcome_free(&r->lines[i]);
+	free(r->lines);
+	*r = KTS_KCONFIG_REPORT_INIT;
+}
+
+int kconfig_report_build(const struct kts_kconfig *want, const struct kts_kconfig *final,
+			 struct kts_kconfig_report *ret)
+{
+	_cleanup_kconfig_report_ struct kts_kconfig_report rep = KTS_KCONFIG_REPORT_INIT;
+
+	if (want->n > 0) {
+		rep.lines = calloc(want->n, sizeof(*rep.lines));
+		if (!rep.lines)
+			return -ENOMEM;
+	}
+	for (size_t i = 0; i < want->n; i++) {
+		const struct kts_kconfig_line *w = &want->lines[i];
+		const struct kts_kconfig_line *f = find_line(final, w->symbol);
+		struct kts_kconfig_outcome *o = &rep.lines[rep.n++];
+
+		o->symbol = strdup(w->symbol);
+		o->requested = strdup(kconfig_line_value(w));
+		o->final = f ? strdup(kconfig_line_value(f)) : NULL;
+		o->source = strdup(w->source);
+		o->lineno = w->lineno;
+		o->survived = line_holds(w, final);
+		if (!o->symbol || !o->requested || (f && !o->final) || !o->source)
+			return -ENOMEM;
+		if (!o->survived) {
+			rep.n_dropped++;
+			log_debug("%s:%u %s %s did not survive (final: %s)", o->source, o->lineno,
+				  o->symbol, o->requested, o->final ?: "absent");
+		}
+	}
+	*ret = rep;
+	rep = KTS_KCONFIG_REPORT_INIT;
+	return 0;
+}
+
+/* json_object_object_add() that fails cleanly when the value could not be allocated. */
+static int json_add(struct json_object *obj, const char *key, struct json_object *val)
+{
+	if (!val || json_object_object_add(obj, key, val) < 0) {
+		json_object_putp(&val);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+int kconfig_report_to_json(const struct kts_kconfig_report *r, char **ret)
+{
+	_cleanup_json_ struct json_object *doc = json_object_new_object();
+	struct json_object *lines;
+	const char *s;
+	char *dup;
+
+	if (!doc || json_add(doc, "schema", json_object_new_int(1)) < 0 ||
+	    json_add(doc, "fragment_sha256", json_object_new_string(kconfig_fragment_sha256())) <
+		    0)
+		return -ENOMEM;
+	/* Owned by doc once added; json_add() releases it if adding fails. */
+	lines = json_object_new_array();
+	if (json_add(doc, "lines", lines) < 0)
+		return -ENOMEM;
+
+	for (size_t i = 0; i < r->n; i++) {
+		const struct kts_kconfig_outcome *o = &r->lines[i];
+		struct json_object *l = json_object_new_object();
+
+		if (!l || json_object_array_add(lines, l) < 0) {
+			json_object_putp(&l);
+			return -ENOMEM;
+		}
+		if (json_add(l, "symbol", json_object_new_string(o->symbol)) < 0 ||
+		    json_add(l, "requested", json_object_new_string(o->requested)) < 0 ||
+		    (o->final ? json_add(l, "final", json_object_new_string(o->final))
+			      : json_object_object_add(l, "final", NULL)) < 0 ||
+		    json_add(l, "source", json_object_new_string(o->source)) < 0 ||
+		    json_add(l, "survived", json_object_new_boolean(o->survived)) < 0)
+			return -ENOMEM;
+	}
+
+	s = json_object_to_json_string_ext(doc, JSON_C_TO_STRING_PRETTY |
+							JSON_C_TO_STRING_SPACED |
+							JSON_C_TO_STRING_NOSLASHESCAPE);
+	if (!s)
+		return -ENOMEM;
+	if (asprintf(&dup, "%s\n", s) < 0)
+		return -ENOMEM;
+	*ret = dup;
+	return 0;
+}
+
+int kconfig_report_write(const struct kts_kconfig_report *r, const char *dir)
+{
+	_cleanup_free_ char *text = NULL, *path = NULL;
+	int k;
+
+	k = kconfig_report_to_json(r, &text);
+	if (k < 0)
+		return k;
+	if (asprintf(&path, "%s/%s", dir, KCONFIG_REPORT_FILE) < 0)
+		return -ENOMEM;
+	return write_file_atomic(path, text, strlen(text), 0644);
+}
+
+/* --- validation --- */
+
+/*
+ * Why each critical symbol goes missing, and which user-settable symbols can
+ * take it out (kconfig dependencies in Linux 6.12: kernel/Kconfig.preempt,
+ * lib/Kconfig.debug, kernel/trace/Kconfig, arch/Kconfig). A user line setting
+ * one of these is the likely culprit.
+ */
+static const struct {
+	const char *symbol; /* as in kconfig_critical_symbols[], same order */
+	const char *cause; /* NULL: built at run time (BTF, needs the pahole version) */
+	const char *deps[10];
+} critical_info[KCONFIG_N_CRITICAL] = {
+	{ "CONFIG_SCHED_CLASS_EXT", "depends on BPF_SYSCALL, BPF_JIT and DEBUG_INFO_BTF",
+	  { "CONFIG_BPF_SYSCALL", "CONFIG_BPF_JIT", "CONFIG_DEBUG_INFO_BTF", "CONFIG_DEBUG_INFO",
+	    "CONFIG_DEBUG_KERNEL", "CONFIG_DEBUG_INFO_NONE", "CONFIG_DEBUG_INFO_REDUCED",
+	    "CONFIG_DEBUG_INFO_SPLIT", "CONFIG_64BIT" } },
+	{ "CONFIG_BPF_SYSCALL",
+	  "the bpf() system call has no dependency to miss: the base config or a fragment turned it off",
+	  { "CONFIG_BPF" } },
+	{ "CONFIG_DEBUG_INFO_BTF", NULL,
+	  { "CONFIG_DEBUG_INFO", "CONFIG_DEBUG_KERNEL", "CONFIG_DEBUG_INFO_NONE",
+	    "CONFIG_DEBUG_INFO_DWARF_TOOLCHAIN_DEFAULT", "CONFIG_DEBUG_INFO_DWARF4",
+	    "CONFIG_DEBUG_INFO_DWARF5", "CONFIG_DEBUG_INFO_REDUCED", "CONFIG_DEBUG_INFO_SPLIT",
+	    "CONFIG_BPF_SYSCALL" } },
+	{ "CONFIG_FTRACE",
+	  "depends on TRACING_SUPPORT; some base configs (arm64 defconfig) turn it off, and "
+	  "KPROBE_EVENTS and BPF_EVENTS go with it",
+	  { 0 } },
+	{ "CONFIG_KPROBE_EVENTS", "depends on FTRACE and KPROBES",
+	  { "CONFIG_FTRACE", "CONFIG_KPROBES" } },
+	{ "CONFIG_BPF_EVENTS", "depends on BPF_SYSCALL, KPROBE_EVENTS and PERF_EVENTS",
+	  { "CONFIG_BPF_SYSCALL", "CONFIG_KPROBE_EVENTS", "CONFIG_FTRACE", "CONFIG_KPROBES",
+	    "CONFIG_PERF_EVENTS" } },
+};
+
+/* "v1.24" or "1.24" -> 124 (the kernel's PAHOLE_VERSION encoding); -1 if unparsable. */
+static int pahole_number(const char *s)
+{
+	unsigned long major, minor;
+	char *end;
+
+	while (is_blank(*s))
+		s++;
+	if (*s == 'v')
+		s++;
+	if (*s < '0' || *s > '9')
+		return -1;
+	major = strtoul(s, &end, 10);
+	if (*end != '.' || end[1] < '0' || end[1] > '9')
+		return -1;
+	minor = strtoul(end + 1, &end, 10);
+	if (major > 1000 || minor > 99)
+		return -1;
+	return (int) (major * 100 + minor);
+}
+
+static int btf_cause(const char *pahole_version, const struct kts_kconfig *final, char **ret)
+{
+	const struct kts_kconfig_line *pv = find_line(final, "CONFIG_PAHOLE_VERSION");
+	int v = pahole_version ? pahole_number(pahole_version) : -1;
+	int seen = -1, k;
+
+	/* kconfig records the pahole it found while configuring (scripts/pahole-version.sh). */
+	if (pv && pv->value && is_digits(pv->value, strlen(pv->value), false))
+		seen = atoi(pv->value);
+	if (seen >= 0 && seen < 116) {
+		_cleanup_free_ char *saw = NULL;
+
+		if (seen == 0)
+			saw = strdup("no pahole (PAHOLE_VERSION=0)");
+		else if (asprintf(&saw, "pahole %d.%02d", seen / 100, seen % 100) < 0)
+			saw = NULL;
+		if (!saw)
+			return -ENOMEM;
+		if (pahole_version)
+			k = asprintf(ret, "needs pahole >= 1.16 (dwarves package) while configuring; "
+					  "kconfig saw %s, pahole on PATH now is %s",
+				     saw, pahole_version);
+		else
+			k = asprintf(ret, "needs pahole >= 1.16 (dwarves package) while configuring; "
+					  "kconfig saw %s, and none is on PATH",
+				     saw);
+	} else if (!pahole_version)
+		k = asprintf(ret, "needs pahole >= 1.16 (dwarves package) while configuring, and "
+				  "no pahole was found");
+	else if (v < 0)
+		k = asprintf(ret, "needs pahole >= 1.16 (dwarves package); pahole reports version "
+				  "'%s', which could not be read", pahole_version);
+	else if (v < 116)
+		k = asprintf(ret, "needs pahole >= 1.16 (dwarves package), found pahole %s",
+			     pahole_version);
+	else if (v < 121)
+		k = asprintf(ret, "needs pahole >= 1.21 with DWARF 5 debug info (found pahole %s), "
+				  "or DEBUG_INFO_DWARF4",
+			     pahole_version);
+	else
+		k = asprintf(ret, "needs DEBUG_INFO without DEBUG_INFO_REDUCED or DEBUG_INFO_SPLIT, "
+				  "and pahole >= 1.16 (found pahole %s)",
+			     pahole_version);
+	return k < 0 ? -ENOMEM : 0;
+}
+
+/* The first extra-fragment line in merged that sets sym or one of its dependencies. */
+static const struct kts_kconfig_line *find_culprit(const struct kts_kconfig_merge *merged,
+						   size_t idx)
+{
+	if (!merged)
+		return NULL;
+	for (size_t i = 0; i < merged->lines.n; i++) {
+		const struct kts_kconfig_line *l = &merged->lines.lines[i];
+
+		if (streq(l->source, KCONFIG_SOURCE_BUILTIN))
+			continue;
+		if (streq(l->symbol, critical_info[idx].symbol))
+			return l;
+		for (size_t d = 0; d < ELEMENTSOF(critical_info[idx].deps) &&
+				   critical_info[idx].deps[d];
+		     d++)
+			if (streq(l->symbol, critical_info[idx].deps[d]))
+				return l;
+	}
+	return NULL;
+}
+
+int kconfig_validate(const struct kts_kconfig *final, const struct kts_kconfig_merge *merged,
+		     const char *pahole_version, char **ret_why)
+{
+	_cleanup_free_ char *msg = NULL;
+	size_t msglen = 0;
+	bool unexplained = false;
+	unsigned missing = 0;
+	_cleanup_(fclosep) FILE *f = open_memstream(&msg, &msglen);
+
+	if (!f)
+		return -ENOMEM;
+	for (size_t i = 0; i < KCONFIG_N_CRITICAL; i++) {
+		const char *sym = critical_info[i].symbol;
+		const struct kts_kconfig_line *l = find_line(final, sym);
+		const struct kts_kconfig_line *culprit;
+		_cleanup_free_ char *cause = NULL;
+
+		if (l && l->value && streq(l->value, "y"))
+			continue;
+		if (!critical_info[i].cause) {
+			if (btf_cause(pahole_version, final, &cause) < 0)
+				return -ENOMEM;
+		}
+		fprintf(f, "%s%s ", missing++ ? "; " : "", sym);
+		if (!l)
+			fputs("is absent", f);
+		else if (kconfig_line_is_off(l))
+			fputs(OFF_TEXT, f);
+		else
+			fprintf(f, "is %s", l->value);
+		fprintf(f, ": %s", cause ?: critical_info[i].cause);
+		culprit = find_culprit(merged, i);
+		if (culprit && culprit->value)
+			fprintf(f, " (likely culprit: line %u of '%s': %s=%s)", culprit->lineno,
+				culprit->source, culprit->symbol, culprit->value);
+		else if (culprit)
+			fprintf(f, " (likely culprit: line %u of '%s': # %s " OFF_TEXT ")",
+				culprit->lineno, culprit->source, culprit->symbol);
+		else
+			unexplained = true;
+	}
+	if (missing == 0)
+		return 0;
+
+	if (unexplained && merged && merged->n_extras > 0) {
+		fputs("; likely culprit: --extra-kconfig", f);
+		for (size_t i = 0; i < merged->n_extras; i++)
+			fprintf(f, "%s'%s'", i ? ", " : " ", merged->extras[i].path);
+	}
+	if (fflush(f) != 0 || ferror(f))
+		return -ENOMEM;
+	(void) fclose(f);
+	f = NULL;
+	log_debug("kernel config lacks %u critical symbol(s): %s", missing, msg);
+	if (ret_why)
+		*ret_why = TAKE_PTR(msg);
+	return -ENOTSUP;
+}
