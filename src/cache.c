@@ -195,17 +195,20 @@ static int mkdir_parents(const char *path, mode_t mode)
 {
 	_cleanup_free_ char *p = strdup(path);
 	struct stat st;
+	int r;
 
 	if (!p)
 		return -ENOMEM;
 	for (char *s = strchr(p + 1, '/'); s; s = strchr(s + 1, '/')) {
 		*s = '\0';
-		if (mkdir_if_missing(p, mode) < 0)
-			return negative_errno();
+		r = mkdir_if_missing(p, mode);
+		if (r < 0)
+			return r;
 		*s = '/';
 	}
-	if (mkdir_if_missing(p, mode) < 0)
-		return negative_errno();
+	r = mkdir_if_missing(p, mode);
+	if (r < 0)
+		return r;
 	if (stat(p, &st) < 0)
 		return negative_errno();
 	return S_ISDIR(st.st_mode) ? 0 : -ENOTDIR;
@@ -329,6 +332,16 @@ int cache_lock_path(const char *root, const char *key, char **ret)
 	if (cache_key_validate(key) < 0)
 		return -EINVAL;
 	return asprintf(ret, "%s/" LOCKS_DIR "/%s.lock", root, key) < 0 ? -ENOMEM : 0;
+}
+
+int cache_source_lock_path(const char *root, const char *canonical_path, char **ret)
+{
+	char hex[SHA256_HEX_SIZE];
+
+	if (!canonical_path || canonical_path[0] != '/')
+		return -EINVAL;
+	sha256_hex(canonical_path, strlen(canonical_path), hex);
+	return asprintf(ret, "%s/" LOCKS_DIR "/source-%.16s.lock", root, hex) < 0 ? -ENOMEM : 0;
 }
 
 int cache_lock_entry(const char *root, const char *key, bool exclusive, bool wait, int *ret_fd)

@@ -29,7 +29,17 @@
  * cache is not an error.
  */
 
+/*
+ * Leaves room under NAME_MAX (255) for the derived names: "{key}.lock",
+ * ".clean-{key}.{pid}".
+ */
 #define CACHE_KEY_MAX 200
+
+/* Files of an entry besides metadata.json (METADATA_FILENAME) and the image. */
+#define CACHE_FILE_VMLINUX "vmlinux"
+#define CACHE_FILE_CONFIG "config"
+#define CACHE_FILE_KCONFIG_REPORT "kconfig-report.json"
+#define CACHE_FILE_BUILD_LOG "build.log"
 
 /*
  * Cache root (DESIGN §7): KTSCOPE_CACHE_DIR, else $XDG_CACHE_HOME/ktscope,
@@ -67,7 +77,8 @@ int cache_key(const char *label, const char *arch, const char *inputs_sha256_hex
  */
 struct kts_cache_inputs {
 	const char *source_identity;  /* "local-{commit12}[-dirty-{state12}]", "6.12.3", ... */
-	const char *base;             /* "defconfig" | "tinyconfig" | "kvm_guest" | "file:{sha256}" */
+	/* "defconfig" | "tinyconfig" | "kvm_guest" | "file:{sha256}" */
+	const char *base;
 	const char *fragment_sha256;  /* SHA-256 of the embedded fragment */
 	const char *const *extra_sha256; /* SHA-256 of each --extra-kconfig's bytes, in order */
 	size_t n_extra;
@@ -149,7 +160,9 @@ static inline void cache_store_freep(struct kts_cache_store **s)
  * Removes every .tmp/{name}.{pid} whose pid is dead (kill(pid, 0) fails with
  * ESRCH); live pids, EPERM (alive, another user's) and names without a pid
  * suffix are left alone. Symlinks are removed, never followed. Returns the
- * number of directories removed; a missing .tmp is 0.
+ * number of directories removed; a missing .tmp is 0. Pids are those of this
+ * pid namespace: a cache shared between containers with separate pid
+ * namespaces is not supported (ktstr has the same limit).
  */
 int cache_sweep_tmp(const char *root);
 
@@ -221,6 +234,14 @@ int cache_list(const char *root, const char *fragment_sha256, struct kts_cache_e
  * "{root}/.locks/{key}.lock". Caller frees. -EINVAL for an invalid key.
  */
 int cache_lock_path(const char *root, const char *key, char **ret);
+
+/*
+ * The source-tree lock of DESIGN §3: "{root}/.locks/source-{first 16 hex of
+ * SHA-256(canonical_path)}.lock". canonical_path must be absolute. Caller frees.
+ * Take it with lock_open() + flock(LOCK_EX); cache_lock_entry() also works
+ * with the key "source-{16 hex}" (the basename without ".lock").
+ */
+int cache_source_lock_path(const char *root, const char *canonical_path, char **ret);
 
 /*
  * Takes the entry's lock (creating .locks and the lock file as needed) and

@@ -242,8 +242,8 @@ int metadata_validate(const struct kts_metadata *m, char **ret_why)
 	    (r = check_enum(m->source.kind, source_kinds, "source.kind", ret_why)) < 0)
 		return r;
 	if (m->source.commit && !is_commit_hex(m->source.commit))
-		return why_set(ret_why, -EINVAL,
-			       "field 'source.commit': invalid (want 40 or 64 lowercase hex digits)");
+		return why_set(ret_why, -EINVAL, "field 'source.commit': invalid "
+			       "(want 40 or 64 lowercase hex digits)");
 	if ((r = check_sha(m->source.state_sha256, true, "source.state_sha256", ret_why)) < 0 ||
 	    (r = check_sha(m->source.tarball_sha256, true, "source.tarball_sha256", ret_why)) < 0 ||
 	    (r = check_enum(m->arch, arches, "arch", ret_why)) < 0 ||
@@ -283,7 +283,8 @@ int metadata_validate(const struct kts_metadata *m, char **ret_why)
 		return r;
 	if ((r = check_size(m->sizes.image, "sizes.image", ret_why)) < 0 ||
 	    (r = check_size(m->sizes.vmlinux, "sizes.vmlinux", ret_why)) < 0 ||
-	    (r = check_size(m->sizes.vmlinux_unstripped, "sizes.vmlinux_unstripped", ret_why)) < 0 ||
+	    (r = check_size(m->sizes.vmlinux_unstripped, "sizes.vmlinux_unstripped",
+			    ret_why)) < 0 ||
 	    (r = check_required(m->ktscope_version, "ktscope_version", ret_why)) < 0)
 		return r;
 	return 0;
@@ -369,7 +370,8 @@ static int build_json(const struct kts_metadata *m, struct json_object **ret)
 		json_object_array_add(vars, jstr(m->make_vars[i]));
 
 	json_object_object_add(o, "built_at", json_object_new_string(when));
-	json_object_object_add(o, "build_seconds", json_object_new_double_s(m->build_seconds, secs));
+	json_object_object_add(o, "build_seconds",
+			       json_object_new_double_s(m->build_seconds, secs));
 	json_object_object_add(o, "make_jobs", json_object_new_int64(m->make_jobs));
 
 	if (m->plan.present) {
@@ -591,7 +593,6 @@ static int get_uint(struct json_object *o, const char *prefix, const char *name,
 	if ((r = member(o, path, name, &v, ret_why)) < 0 ||
 	    (r = want_type(v, json_type_int, false, path, ret_why)) < 0)
 		return r;
-	errno = 0;
 	n = json_object_get_int64(v);
 	if (n < 0)
 		return why_set(ret_why, -EBADMSG, "field '%s': invalid (negative)", path);
@@ -770,7 +771,8 @@ int metadata_parse(const char *text, size_t len, struct kts_metadata **ret, char
 			       json_tokener_error_desc(jerr), end);
 	for (size_t i = end; i < len; i++)
 		if (!strchr(" \t\r\n", text[i]))
-			return why_set(ret_why, -EBADMSG, "trailing data after JSON at byte %zu", i);
+			return why_set(ret_why, -EBADMSG, "trailing data after JSON at byte %zu",
+				       i);
 	if (json_object_get_type(o) != json_type_object)
 		return why_set(ret_why, -EBADMSG, "not a JSON object (got %s)",
 			       json_type_word(json_object_get_type(o)));

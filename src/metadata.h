@@ -54,7 +54,8 @@ struct kts_metadata_plan {
 struct kts_metadata_sizes {
 	uint64_t image;              /* bytes of the cached image */
 	uint64_t vmlinux;            /* bytes of the cached (stripped) vmlinux; 0 = none cached */
-	uint64_t vmlinux_unstripped; /* bytes of the build tree's vmlinux before stripping; 0 = none */
+	/* bytes of the build tree's vmlinux before stripping; 0 = none */
+	uint64_t vmlinux_unstripped;
 };
 
 struct kts_metadata {
@@ -64,7 +65,8 @@ struct kts_metadata {
 	struct kts_metadata_source source;
 	char *arch;            /* "x86_64" | "aarch64" (required) */
 	char *image;           /* image file name: "bzImage" | "Image" (required) */
-	char *base;            /* "defconfig" | "tinyconfig" | "kvm_guest" | a file path (required) */
+	/* "defconfig" | "tinyconfig" | "kvm_guest" | a file path (required) */
+	char *base;
 	char *fragment_sha256; /* SHA-256 of the embedded fragment used, or NULL (untracked) */
 	struct kts_metadata_extra *extra_kconfig;
 	size_t n_extra_kconfig;

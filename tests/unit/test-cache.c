@@ -18,6 +18,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -68,6 +69,23 @@ static int teardown(void **state)
 
 	free(f);
 	return r;
+}
+
+/*
+ * Filesystems without RENAME_EXCHANGE (ZFS before 2.2, some FUSE) cannot be
+ * mounted here, so the refusal is injected: this definition takes the place
+ * of libc's for the statically linked cache.o. Off unless a test sets it.
+ */
+static bool refuse_exchange;
+
+int renameat2(int olddirfd, const char *oldpath, int newdirfd, const char *newpath,
+	      unsigned int flags)
+{
+	if (refuse_exchange && (flags & RENAME_EXCHANGE)) {
+		errno = EINVAL;
+		return -1;
+	}
+	return (int) syscall(SYS_renameat2, olddirfd, oldpath, newdirfd, newpath, flags);
 }
 
 /* ------------------------------------------------------------------ helpers */
@@ -442,6 +460,33 @@ static void test_store_over_existing_swaps_whole_entry(void **state)
 	cache_entry_free(e);
 
 	/* The displaced old entry is gone too. */
+	assert_int_equal(count_dir(f->root, ".tmp"), 0);
+	assert_int_equal(count_dir(f->root, "kernels"), 1);
+}
+
+static void test_store_over_existing_without_exchange(void **state)
+{
+	struct fixture *f = *state;
+	const struct spec v1 = { "k-x86_64-0123456789ab", NOW - DAY, FRAG, false, false, "old" };
+	const struct spec v2 = { "k-x86_64-0123456789ab", NOW, FRAG, false, false, "new" };
+	struct kts_cache_entry *e = NULL;
+	_cleanup_free_ char *img = NULL;
+	char entry[256];
+
+	store(f->root, &v1);
+	snprintf(entry, sizeof(entry), "%s/kernels/%s", f->root, v1.key);
+	write_file(entry, "only-in-old", "x");
+
+	refuse_exchange = true;
+	store(f->root, &v2);
+	refuse_exchange = false;
+
+	assert_int_equal(cache_lookup(f->root, v2.key, FRAG, &e, NULL), 1);
+	assert_int_equal(e->meta->built_at, NOW);
+	img = read_file(entry, "bzImage");
+	assert_string_equal(img, "new");
+	assert_false(exists(entry, "only-in-old"));
+	cache_entry_free(e);
 	assert_int_equal(count_dir(f->root, ".tmp"), 0);
 	assert_int_equal(count_dir(f->root, "kernels"), 1);
 }
@@ -856,6 +901,25 @@ static void test_list_order_statuses_and_corrupt_reasons(void **state)
 	cache_entries_free(list, n);
 }
 
+static void test_lock_paths(void **state)
+{
+	_cleanup_free_ char *a = NULL, *b = NULL, *c = NULL;
+	char hex[SHA256_HEX_SIZE], want[256];
+
+	(void) state;
+	assert_int_equal(cache_lock_path("/c", "k-x86_64-0123456789ab", &a), 0);
+	assert_string_equal(a, "/c/.locks/k-x86_64-0123456789ab.lock");
+	assert_int_equal(cache_lock_path("/c", "../x", &b), -EINVAL);
+
+	/* source-{sha256(path)[:16]}: same path, same lock; the digest is the path's. */
+	sha256_hex("/home/dev/linux", strlen("/home/dev/linux"), hex);
+	snprintf(want, sizeof(want), "/c/.locks/source-%.16s.lock", hex);
+	assert_int_equal(cache_source_lock_path("/c", "/home/dev/linux", &c), 0);
+	assert_string_equal(c, want);
+	assert_int_equal(cache_source_lock_path("/c", "relative/linux", &b), -EINVAL);
+	assert_null(b);
+}
+
 static void test_status(void **state)
 {
 	(void) state;
@@ -1161,6 +1225,7 @@ int main(void)
 		cmocka_unit_test(test_inputs_hash_covers_every_input),
 		T(test_store_into_empty_cache),
 		T(test_store_over_existing_swaps_whole_entry),
+		T(test_store_over_existing_without_exchange),
 		T(test_commit_refuses_incomplete_entries),
 		T(test_store_abort_and_reuse),
 		T(test_killed_store_leaves_old_entry),
@@ -1168,6 +1233,7 @@ int main(void)
 		T(test_lookup),
 		T(test_list_order_statuses_and_corrupt_reasons),
 		cmocka_unit_test(test_status),
+		cmocka_unit_test(test_lock_paths),
 		T(test_clean_selection),
 		T(test_clean_dry_run_and_removal),
 		T(test_clean_skips_entry_in_use),

@@ -517,8 +517,11 @@ static void test_is_sha256_hex(void **state)
 	assert_false(metadata_is_sha256_hex(NULL));
 	assert_false(metadata_is_sha256_hex(""));
 	assert_false(metadata_is_sha256_hex(SHA_B "0"));
-	assert_false(metadata_is_sha256_hex("ABCDEF6789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"));
-	assert_false(metadata_is_sha256_hex("g123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"));
+	/* Uppercase and non-hex, at the right length. */
+	assert_false(metadata_is_sha256_hex("ABCDEF6789abcdef0123456789abcdef"
+					    "0123456789abcdef0123456789abcdef"));
+	assert_false(metadata_is_sha256_hex("g123456789abcdef0123456789abcdef"
+					    "0123456789abcdef0123456789abcdef"));
 }
 
 int main(void)
