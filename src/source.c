@@ -1599,6 +1599,12 @@ static int fetch_tarball(struct kts_source *s, const char *workdir, const struct
 
 /* ---- git remotes --------------------------------------------------------------------------- */
 
+static void free_want(char *(*v)[3])
+{
+	for (size_t i = 0; i < ELEMENTSOF(*v); i++)
+		free((*v)[i]);
+}
+
 /*
  * Asks the remote which commit REF names (like git ls-remote): "refs/..." as given, then
  * refs/heads/REF, then refs/tags/REF (peeled to its commit). -ENOENT when none matches, which
@@ -1610,7 +1616,7 @@ static int git_ls_ref(const char *url, const char *ref, git_oid *ret_oid, char *
 	_cleanup_(git_remote_freep) git_remote *remote = NULL;
 	git_remote_callbacks cb = {};
 	const git_remote_head **heads;
-	_cleanup_free_ char *want[3] = {};
+	_cleanup_(free_want) char *want[3] = {};
 	size_t n;
 	int r;
 
