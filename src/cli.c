@@ -721,9 +721,14 @@ static const char main_help[] =
 	"this machine's CPUs, inside a systemd transient scope.\n"
 	"\n"
 	"Commands:\n"
+	"  build [SPEC]       build a kernel on a reservation, in a transient scope,\n"
+	"                     and cache it\n"
+	"  kernel list|show|path|clean\n"
+	"                     the kernel cache\n"
 	"  run -- COMMAND     run COMMAND on a reservation, in a transient scope\n"
 	"  topology           show CPUs, LLCs, NUMA nodes and the plan you would get\n"
 	"  locks              show the LLC and cache lock files and their holders\n"
+	"  kconfig            print the kconfig fragment every build uses\n"
 	"  doctor             check this machine and print fixes\n"
 	"\n"
 	"Global options:\n"
@@ -824,6 +829,14 @@ int cli_main(int argc, char **argv)
 		return cmd_locks(argc, argv);
 	if (streq(cmd, "run"))
 		return cli_run(&o, argc, argv);
+	if (streq(cmd, "build"))
+		return cli_build(&o, argc, argv);
+	if (streq(cmd, "__build-inner"))
+		return cli_build_inner(argc, argv);
+	if (streq(cmd, "kernel"))
+		return cli_kernel(&o, argc, argv);
+	if (streq(cmd, "kconfig"))
+		return cli_kconfig(&o, argc, argv);
 	if (streq(cmd, "doctor"))
 		return cli_doctor(&o, argc, argv);
 	if (streq(cmd, "help")) {

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <stdbool.h>
+#include <stdint.h>
 
 /* Documented exit codes (DESIGN §1). */
 enum {
@@ -69,6 +70,36 @@ int cli_option_error(int c, char **argv, const char *cmd);
 
 /* `ktscope doctor`, implemented in cli-doctor.c; argv[0] is "doctor". */
 int cli_doctor(const struct kts_opts *o, int argc, char **argv);
+
+/* `ktscope build` and its in-scope half, implemented in cli-build.c. */
+int cli_build(const struct kts_opts *o, int argc, char **argv);
+int cli_build_inner(int argc, char **argv);
+
+/* `ktscope kernel ...` and `ktscope kconfig`, implemented in cli-kernel.c. */
+int cli_kernel(const struct kts_opts *o, int argc, char **argv);
+int cli_kconfig(const struct kts_opts *o, int argc, char **argv);
+
+/*
+ * What `run` does between the reservation and the release of its locks, for
+ * `run` and `build` alike: fork argv, start the transient scope
+ * ktscope-{what}-PID-RANDOM.scope (or unit), verify the enforcement, run, stop
+ * the unit and wait until it is gone. The reservation stays the caller's: it
+ * is released by the caller, after this returns. Returns the exit code
+ * (argv's status, 128+N on signal N, or KTS_EXIT_*); *ret_enforcement gets the
+ * enforcement level that applied (when argv ran).
+ */
+struct cli_scoped_spec {
+	enum kts_manager manager;
+	const char *what;         /* "run" | "build" */
+	char *const *argv;
+	struct kts_reservation *res;
+	int want;                 /* enum kts_enforcement: auto, cgroup or affinity */
+	const char *unit;         /* NULL: generated */
+	const char *slice;        /* NULL: ktscope.slice */
+	unsigned cpu_weight;      /* 0: not set */
+	uint64_t memory_high;     /* 0: not set */
+};
+int cli_run_scoped(const struct cli_scoped_spec *s, int *ret_enforcement);
 
 /* `ktscope run`, implemented in cli-run.c; argv[0] is "run". */
 int cli_run(const struct kts_opts *o, int argc, char **argv);

@@ -213,6 +213,16 @@ int lock_try(int fd, enum kts_lock_mode mode)
 	}
 }
 
+int lock_wait(int fd, enum kts_lock_mode mode)
+{
+	int op = mode == KTS_LOCK_EXCLUSIVE ? LOCK_EX : LOCK_SH;
+
+	while (flock(fd, op) < 0)
+		if (errno != EINTR)
+			return negative_errno();
+	return 0;
+}
+
 void lock_holders_free(struct kts_holder *h, size_t n)
 {
 	if (!h)

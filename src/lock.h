@@ -47,6 +47,9 @@ int lock_check_fs(const char *dir, const char **ret_fsname);
 /* Non-blocking flock. 0 on success, -EWOULDBLOCK when held, other negative errno. */
 int lock_try(int fd, enum kts_lock_mode mode);
 
+/* Blocking flock (EINTR retried): waits until the lock is ours. */
+int lock_wait(int fd, enum kts_lock_mode mode);
+
 /* Holders of the lock file at path (distinct pids, first-seen order). */
 int lock_holders(const char *path, struct kts_holder **ret, size_t *ret_n);
 void lock_holders_free(struct kts_holder *h, size_t n);
