@@ -455,6 +455,9 @@ static int strip_write(struct strip_ctx *c, int fd)
 			return strip_fail(c, -EIO, "libelf: %s", elf_errmsg(-1));
 		if (!gelf_getshdr(iscn, &shdr))
 			return strip_fail(c, -ENOEXEC, "unreadable section header %zu", i);
+		/* 0 and 1 both mean "no constraint"; libelf's layout check wants at least 1. */
+		if (shdr.sh_addralign == 0)
+			shdr.sh_addralign = 1;
 
 		switch (c->action[i]) {
 		case STRIP_KEEP: {
@@ -517,7 +520,9 @@ static int strip_write(struct strip_ctx *c, int fd)
 	if (!gelf_update_ehdr(out, &eh))
 		return strip_fail(c, -EIO, "libelf: %s", elf_errmsg(-1));
 
-	(void) elf_flagelf(out, ELF_C_SET, ELF_F_LAYOUT);
+	/* Our layout; and headers are copied as found, not re-validated (a size that is not
+	 * a multiple of sh_entsize in the input is not ours to refuse). */
+	(void) elf_flagelf(out, ELF_C_SET, ELF_F_LAYOUT | ELF_F_PERMISSIVE);
 	errno = 0;
 	if (elf_update(out, ELF_C_WRITE) < 0) {
 		/* A failed write leaves its errno (ENOSPC, EIO, ...); the rest is libelf's. */
@@ -576,7 +581,8 @@ static int strip_run(struct strip_ctx *c, const char *in, const char *out,
 	struct stat st;
 	int r;
 
-	in_fd = open(in, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	/* O_NONBLOCK: a FIFO given by mistake must not hang us; no effect on regular files. */
+	in_fd = open(in, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 	if (in_fd < 0)
 		return negative_errno();
 	if (fstat(in_fd, &st) < 0)

@@ -203,6 +203,22 @@ static void assert_readelf_clean(const struct fixture *fx, const char *opts, con
 	(void) unlink(err);
 }
 
+/* The 64-bit section header of the named section inside an in-memory copy of fx->prog. */
+static Elf64_Shdr *raw_shdr(const struct fixture *fx, char *bytes, const char *name)
+{
+	struct elf_file ef;
+	Elf64_Ehdr eh;
+	size_t idx;
+
+	elf_file_open(&ef, fx->prog);
+	idx = elf_ndxscn(find_scn(&ef, name));
+	elf_file_close(&ef);
+	assert_true(idx > 0);
+	memcpy(&eh, bytes, sizeof(eh));
+	assert_int_equal(eh.e_ident[EI_CLASS], ELFCLASS64);
+	return (Elf64_Shdr *) (void *) (bytes + eh.e_shoff + idx * eh.e_shentsize);
+}
+
 /* Strips fx->prog into the named file of the fixture directory. */
 static void strip_prog(const struct fixture *fx, const char *name, char *out, size_t size)
 {
@@ -725,34 +741,57 @@ static void test_section_past_end_is_enoexec(void **state)
 	char in[256], out[256];
 	size_t size = 0;
 	char *why = NULL;
-	struct elf_file ef;
-	GElf_Shdr sh;
-	size_t idx;
 
 	/* Headers intact, but .symtab claims bytes beyond the end of the file. */
 	bytes = read_all(fx->prog, &size);
 	assert_non_null(bytes);
-	elf_file_open(&ef, fx->prog);
-	idx = elf_ndxscn(find_scn(&ef, ".symtab"));
-	assert_non_null(gelf_getshdr(elf_getscn(ef.elf, idx), &sh));
-	elf_file_close(&ef);
+	raw_shdr(fx, bytes, ".symtab")->sh_size = (Elf64_Xword) size * 2;
 	path_in(fx, "oversized", in, sizeof(in));
 	path_in(fx, "out-oversized", out, sizeof(out));
-	{
-		Elf64_Ehdr eh;
-		Elf64_Shdr *s;
-
-		memcpy(&eh, bytes, sizeof(eh));
-		assert_int_equal(eh.e_ident[EI_CLASS], ELFCLASS64);
-		s = (Elf64_Shdr *) (void *) (bytes + eh.e_shoff + idx * eh.e_shentsize);
-		s->sh_size = (Elf64_Xword) size * 2;
-	}
 	write_bytes(in, bytes, size);
 	assert_int_equal(strip_vmlinux_full(in, out, NULL, NULL, &why), -ENOEXEC);
 	assert_non_null(why);
 	assert_non_null(strstr(why, ".symtab"));
 	free(why);
 	assert_false(exists(out));
+}
+
+static void test_alignment_zero_is_accepted(void **state)
+{
+	const struct fixture *fx = *state;
+	_cleanup_free_ char *bytes = NULL;
+	char in[256], out[256];
+	size_t size = 0;
+	struct elf_file ef;
+
+	/* sh_addralign 0 means "no constraint", like 1: legal on kept and dropped sections. */
+	bytes = read_all(fx->prog, &size);
+	assert_non_null(bytes);
+	raw_shdr(fx, bytes, ".strtab")->sh_addralign = 0;
+	raw_shdr(fx, bytes, ".comment")->sh_addralign = 0;
+	raw_shdr(fx, bytes, ".text")->sh_addralign = 0;
+	path_in(fx, "align0", in, sizeof(in));
+	path_in(fx, "out-align0", out, sizeof(out));
+	write_bytes(in, bytes, size);
+	assert_int_equal(strip_vmlinux(in, out, NULL, NULL), 0);
+	elf_file_open(&ef, out);
+	assert_int_equal(shdr_of(&ef, ".strtab").sh_type, SHT_STRTAB);
+	assert_int_equal(shdr_of(&ef, ".text").sh_type, SHT_NOBITS);
+	elf_file_close(&ef);
+	assert_readelf_clean(fx, "-a -W", out);
+}
+
+static void test_fifo_input_does_not_hang(void **state)
+{
+	const struct fixture *fx = *state;
+	char in[256], out[256];
+
+	path_in(fx, "fifo", in, sizeof(in));
+	path_in(fx, "out-fifo", out, sizeof(out));
+	assert_int_equal(mkfifo(in, 0600), 0);
+	assert_int_equal(strip_vmlinux(in, out, NULL, NULL), -ENOEXEC);
+	assert_false(exists(out));
+	(void) unlink(in);
 }
 
 static void test_no_symtab_is_enodata(void **state)
@@ -850,6 +889,8 @@ int main(void)
 		cmocka_unit_test(test_missing_input_is_enoent),
 		cmocka_unit_test(test_truncated_elf_is_enoexec),
 		cmocka_unit_test(test_section_past_end_is_enoexec),
+		cmocka_unit_test(test_alignment_zero_is_accepted),
+		cmocka_unit_test(test_fifo_input_does_not_hang),
 		cmocka_unit_test(test_no_symtab_is_enodata),
 		cmocka_unit_test(test_failure_keeps_existing_output),
 		cmocka_unit_test(test_replaces_output_and_strips_in_place),
