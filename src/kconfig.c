@@ -149,6 +149,53 @@ static int kconfig_put(struct kts_kconfig *c, struct kts_kconfig_line *l)
 	return 0;
 }
 
+static int cmp_line_index(const void *a, const void *b, void *userdata)
+{
+	const struct kts_kconfig_line *lines = userdata;
+	size_t i = *(const size_t *) a, j = *(const size_t *) b;
+	int k = strcmp(lines[i].symbol, lines[j].symbol);
+
+	return k != 0 ? k : (i > j) - (i < j);
+}
+
+/*
+ * Gives c unique symbols the way kconfig_put() would have, in O(n log n): a
+ * .config can have ten thousand lines and is parsed on every build.
+ */
+static int dedup_last_wins(struct kts_kconfig *c)
+{
+	_cleanup_free_ size_t *idx = NULL;
+	size_t out = 0;
+
+	if (c->n < 2)
+		return 0;
+	idx = reallocarray(NULL, c->n, sizeof(*idx));
+	if (!idx)
+		return -ENOMEM;
+	for (size_t i = 0; i < c->n; i++)
+		idx[i] = i;
+	qsort_r(idx, c->n, sizeof(*idx), cmp_line_index, c->lines);
+
+	for (size_t s = 0, e; s < c->n; s = e) {
+		for (e = s + 1; e < c->n && streq(c->lines[idx[e]].symbol, c->lines[idx[s]].symbol);
+		     e++)
+			;
+		if (e - s == 1)
+			continue;
+		/* The last value wins, at the position of the first line. */
+		line_free(&c->lines[idx[s]]);
+		c->lines[idx[s]] = c->lines[idx[e - 1]];
+		c->lines[idx[e - 1]] = (struct kts_kconfig_line){ 0 };
+		for (size_t k = s + 1; k < e - 1; k++)
+			line_free(&c->lines[idx[k]]);
+	}
+	for (size_t i = 0; i < c->n; i++)
+		if (c->lines[i].symbol)
+			c->lines[out++] = c->lines[i];
+	c->n = out;
+	return 0;
+}
+
 /* --- parsing --- */
 
 static bool is_blank(char ch)
@@ -176,7 +223,11 @@ static bool is_digits(const char *s, size_t n, bool hex)
 	return true;
 }
 
-/* The value shapes kconfig writes: y/m/n, "string" with \" and \\ escapes, int, hex. */
+/*
+ * The value shapes kconfig writes: y/m/n, "string" with \" and \\ escapes, int,
+ * and hex with or without "0x" (it keeps a hex default as the Kconfig file spells
+ * it: allyesconfig has CONFIG_RADIO_GEMTEK_PORT=34c).
+ */
 static bool value_valid(const char *v, size_t n)
 {
 	if (n == 1 && (v[0] == 'y' || v[0] == 'm' || v[0] == 'n'))
@@ -196,7 +247,7 @@ static bool value_valid(const char *v, size_t n)
 		return is_digits(v + 2, n - 2, true);
 	if (v[0] == '-')
 		return is_digits(v + 1, n - 1, false);
-	return is_digits(v, n, false);
+	return is_digits(v, n, true);
 }
 
 /* Length of "CONFIG_[A-Za-z0-9_]+" at s (within n), or 0 when s does not start with one. */
@@ -303,13 +354,17 @@ int kconfig_parse(const char *text, size_t len, const char *source, struct kts_k
 			line_free(&l);
 			return -ENOMEM;
 		}
-		r = kconfig_put(&c, &l);
-		if (r < 0) {
+		/* Appended as is; duplicates are resolved once at the end. */
+		if (grow(&c) < 0) {
 			line_free(&l);
-			return r;
+			return -ENOMEM;
 		}
+		c.lines[c.n++] = l;
 	}
 
+	r = dedup_last_wins(&c);
+	if (r < 0)
+		return r;
 	*ret = c;
 	c = KTS_KCONFIG_INIT;
 	return 0;
@@ -466,9 +521,10 @@ int kconfig_load(const char *path, struct kts_kconfig *ret, char **ret_why)
 	r = read_file(path, &buf, &len);
 	if (r < 0)
 		return file_error("config", path, r, ret_why);
-	r = check_text(path, buf, len, ret_why);
-	if (r < 0)
-		return r;
+	/*
+	 * No text check: kconfig copies string values byte for byte, so a .config
+	 * may hold any encoding. A NUL byte is still refused by the parser.
+	 */
 	return kconfig_parse(buf, len, path, ret, ret_why);
 }
 
@@ -892,32 +948,31 @@ int kconfig_report_write(const struct kts_kconfig_report *r, const char *dir)
  * Why each critical symbol goes missing, and which user-settable symbols can
  * take it out (kconfig dependencies in Linux 6.12: kernel/Kconfig.preempt,
  * lib/Kconfig.debug, kernel/trace/Kconfig, arch/Kconfig). A user line setting
- * one of these is the likely culprit.
+ * one of these is the likely culprit. Indexed like kconfig_critical_symbols[].
  */
 static const struct {
-	const char *symbol; /* as in kconfig_critical_symbols[], same order */
 	const char *cause; /* NULL: built at run time (BTF, needs the pahole version) */
 	const char *deps[10];
 } critical_info[KCONFIG_N_CRITICAL] = {
-	{ "CONFIG_SCHED_CLASS_EXT", "depends on BPF_SYSCALL, BPF_JIT and DEBUG_INFO_BTF",
+	{ /* CONFIG_SCHED_CLASS_EXT */ "depends on BPF_SYSCALL, BPF_JIT and DEBUG_INFO_BTF",
 	  { "CONFIG_BPF_SYSCALL", "CONFIG_BPF_JIT", "CONFIG_DEBUG_INFO_BTF", "CONFIG_DEBUG_INFO",
 	    "CONFIG_DEBUG_KERNEL", "CONFIG_DEBUG_INFO_NONE", "CONFIG_DEBUG_INFO_REDUCED",
 	    "CONFIG_DEBUG_INFO_SPLIT", "CONFIG_64BIT" } },
-	{ "CONFIG_BPF_SYSCALL",
+	{ /* CONFIG_BPF_SYSCALL */
 	  "the bpf() system call has no dependency to miss: the base config or a fragment turned it off",
 	  { "CONFIG_BPF" } },
-	{ "CONFIG_DEBUG_INFO_BTF", NULL,
+	{ /* CONFIG_DEBUG_INFO_BTF */ NULL,
 	  { "CONFIG_DEBUG_INFO", "CONFIG_DEBUG_KERNEL", "CONFIG_DEBUG_INFO_NONE",
 	    "CONFIG_DEBUG_INFO_DWARF_TOOLCHAIN_DEFAULT", "CONFIG_DEBUG_INFO_DWARF4",
 	    "CONFIG_DEBUG_INFO_DWARF5", "CONFIG_DEBUG_INFO_REDUCED", "CONFIG_DEBUG_INFO_SPLIT",
 	    "CONFIG_BPF_SYSCALL" } },
-	{ "CONFIG_FTRACE",
+	{ /* CONFIG_FTRACE */
 	  "depends on TRACING_SUPPORT; some base configs (arm64 defconfig) turn it off, and "
 	  "KPROBE_EVENTS and BPF_EVENTS go with it",
 	  { 0 } },
-	{ "CONFIG_KPROBE_EVENTS", "depends on FTRACE and KPROBES",
+	{ /* CONFIG_KPROBE_EVENTS */ "depends on FTRACE and KPROBES",
 	  { "CONFIG_FTRACE", "CONFIG_KPROBES" } },
-	{ "CONFIG_BPF_EVENTS", "depends on BPF_SYSCALL, KPROBE_EVENTS and PERF_EVENTS",
+	{ /* CONFIG_BPF_EVENTS */ "depends on BPF_SYSCALL, KPROBE_EVENTS and PERF_EVENTS",
 	  { "CONFIG_BPF_SYSCALL", "CONFIG_KPROBE_EVENTS", "CONFIG_FTRACE", "CONFIG_KPROBES",
 	    "CONFIG_PERF_EVENTS" } },
 };
@@ -1000,7 +1055,7 @@ static const struct kts_kconfig_line *find_culprit(const struct kts_kconfig_merg
 
 		if (streq(l->source, KCONFIG_SOURCE_BUILTIN))
 			continue;
-		if (streq(l->symbol, critical_info[idx].symbol))
+		if (streq(l->symbol, kconfig_critical_symbols[idx]))
 			return l;
 		for (size_t d = 0; d < ELEMENTSOF(critical_info[idx].deps) &&
 				   critical_info[idx].deps[d];
@@ -1023,7 +1078,7 @@ int kconfig_validate(const struct kts_kconfig *final, const struct kts_kconfig_m
 	if (!f)
 		return -ENOMEM;
 	for (size_t i = 0; i < KCONFIG_N_CRITICAL; i++) {
-		const char *sym = critical_info[i].symbol;
+		const char *sym = kconfig_critical_symbols[i];
 		const struct kts_kconfig_line *l = find_line(final, sym);
 		const struct kts_kconfig_line *culprit;
 		_cleanup_free_ char *cause = NULL;

@@ -78,8 +78,9 @@ int kconfig_parse(const char *text, size_t len, const char *source, struct kts_k
 
 /*
  * Reads and parses a .config (or any config file) at path. An empty file is an
- * empty set. -ENOENT, -EACCES, -EISDIR, -EFBIG, -EILSEQ (binary content),
- * -EBADMSG (malformed line); *ret_why names the file.
+ * empty set; string values may hold any bytes but NUL (kconfig copies them
+ * verbatim). -ENOENT, -EACCES, -EISDIR, -EINVAL (not a regular file), -EFBIG,
+ * -EBADMSG (malformed line or NUL byte); *ret_why names the file.
  */
 int kconfig_load(const char *path, struct kts_kconfig *ret, char **ret_why);
 
@@ -162,7 +163,7 @@ bool kconfig_satisfied(const struct kts_kconfig *want, const struct kts_kconfig 
 /*
  * The skip-configure check on a file: 1 when the .config at config_path
  * satisfies want, 0 when it does not, is missing, or is not something kconfig
- * wrote (binary or malformed: olddefconfig will rewrite it), negative errno on
+ * wrote (malformed, NUL bytes: olddefconfig will rewrite it), negative errno on
  * other errors (-EACCES, ...; *ret_why names the file).
  */
 int kconfig_config_satisfies(const char *config_path, const struct kts_kconfig *want,
