@@ -148,10 +148,22 @@ static int strip_check_input(struct strip_ctx *c)
 	if (elf_getphdrnum(c->in, &c->phnum) < 0)
 		return strip_fail(c, -ENOEXEC, "unreadable program header table: %s",
 				  elf_errmsg(-1));
-	if (c->phnum > 0 && (c->ehdr.e_phoff > c->in_size ||
-			     (uint64_t) c->phnum * c->ehdr.e_phentsize > c->in_size - c->ehdr.e_phoff))
+	if (c->phnum > 0 &&
+	    (c->ehdr.e_phoff > c->in_size ||
+	     (uint64_t) c->phnum * c->ehdr.e_phentsize > c->in_size - c->ehdr.e_phoff))
 		return strip_fail(c, -ENOEXEC, "the program header table extends past the end "
 				  "of the file (truncated?)");
+	for (size_t i = 0; i < c->phnum; i++) {
+		GElf_Phdr ph;
+
+		if (!gelf_getphdr(c->in, (int) i, &ph))
+			return strip_fail(c, -ENOEXEC, "unreadable program header %zu: %s", i,
+					  elf_errmsg(-1));
+		if (ph.p_filesz > 0 &&
+		    (ph.p_offset > c->in_size || ph.p_filesz > c->in_size - ph.p_offset))
+			return strip_fail(c, -ENOEXEC, "segment %zu extends past the end of the "
+					  "file (truncated?)", i);
+	}
 	/* libelf reports no sections at all when their table does not fit in the file. */
 	if (c->ehdr.e_shoff > 0) {
 		uint64_t n = MAX(c->shnum, (size_t) MAX(c->ehdr.e_shnum, 1));
@@ -398,7 +410,7 @@ static void strip_segment(const struct strip_ctx *c, const GElf_Phdr *in, GElf_P
 			break;
 		shift = it->off - it->out;
 		have_shift = true;
-		end = MIN(b, it->off + it->size);
+		end = MAX(end, MIN(b, it->off + it->size));
 	}
 
 	if (have_shift && end > a && a >= shift) {

@@ -412,7 +412,8 @@ static void test_only_keep_list_carries_bytes(void **state)
 		      streq(name, ".shstrtab") || streq(name, ".BTF") || streq(name, ".rodata") ||
 		      streq(name, ".interp") ||
 		      (sh.sh_type == SHT_NOTE && (sh.sh_flags & SHF_ALLOC))))
-			fail_msg("section %s still carries %ju bytes", name, (uintmax_t) sh.sh_size);
+			fail_msg("section %s still carries %ju bytes", name,
+				 (uintmax_t) sh.sh_size);
 	}
 	assert_true(debug >= 3);
 	elf_file_close(&out);
