@@ -959,7 +959,8 @@ static const struct {
 	    "CONFIG_DEBUG_KERNEL", "CONFIG_DEBUG_INFO_NONE", "CONFIG_DEBUG_INFO_REDUCED",
 	    "CONFIG_DEBUG_INFO_SPLIT", "CONFIG_64BIT" } },
 	{ /* CONFIG_BPF_SYSCALL */
-	  "the bpf() system call has no dependency to miss: the base config or a fragment turned it off",
+	  "the bpf() system call has no dependency to miss: the base config or a fragment "
+	  "turned it off",
 	  { "CONFIG_BPF" } },
 	{ /* CONFIG_DEBUG_INFO_BTF */ NULL,
 	  { "CONFIG_DEBUG_INFO", "CONFIG_DEBUG_KERNEL", "CONFIG_DEBUG_INFO_NONE",

@@ -145,8 +145,8 @@ static inline void kconfig_merge_donep(struct kts_kconfig_merge *m)
 
 /*
  * Embedded fragment + extra_paths[0..n_extra) (may be NULL when n_extra is 0).
- * Errors are kconfig_read_extra()'s, for the first bad file. *ret is written
- * only on success.
+ * Errors are kconfig_read_extra()'s for the first bad file (its *ret_why names
+ * it), or -ENOMEM. *ret is written only on success.
  */
 int kconfig_merge(const char *const *extra_paths, size_t n_extra, struct kts_kconfig_merge *ret,
 		  char **ret_why);
