@@ -153,12 +153,12 @@ static bool slice_name_valid(const char *s)
 }
 
 /* "ktscope run: COMMAND ARG..." cut at a readable length. */
-static char *make_description(char *const *argv)
+static char *make_description(const char *what, char *const *argv)
 {
 	char buf[256];
 	size_t len;
 
-	len = (size_t) snprintf(buf, sizeof(buf), "ktscope run:");
+	len = (size_t) snprintf(buf, sizeof(buf), "ktscope %s:", what);
 	for (size_t i = 0; argv[i] && len < sizeof(buf) - 1; i++)
 		len += (size_t) snprintf(buf + len, sizeof(buf) - len, " %s", argv[i]);
 	return strdup(buf);
@@ -250,6 +250,126 @@ static int report_child(const struct kts_child_report *rep, const char *command)
 	return supervise_exit_code(rep);
 }
 
+
+/*
+ * The scope part of `run`, shared with `build` (see cli.h). ctx here owns the
+ * child, the bus and the unit, never the reservation: torn down on return,
+ * before the caller releases the locks.
+ */
+int cli_run_scoped(const struct cli_scoped_spec *s, int *ret_enforcement)
+{
+	struct run_ctx ctx _cleanup_(run_ctx_done) = { .child = KTS_CHILD_INIT };
+	_cleanup_free_ char *why = NULL, *description = NULL;
+	enum kts_enforcement want = (enum kts_enforcement) s->want, got;
+	struct kts_scope_state state = { 0 };
+	struct kts_child_report rep;
+	bool no_scope = getenv_nonempty("KTSCOPE_SCOPE") != NULL;
+	int r, sig;
+
+	/* print_placement() reads the LLCs from here; release stays with the caller. */
+	ctx.res = *s->res;
+	ctx.have_res = false;
+
+	r = supervise_fork(s->argv, s->res->fds, s->res->n_fds, &s->res->plan.cpus,
+			   &s->res->plan.mems, &ctx.child);
+	if (r < 0)
+		return log_error_errno(r, "cannot fork: %m"), KTS_EXIT_FAILURE;
+
+	if (no_scope) {
+		log_notice("KTSCOPE_SCOPE=none: no systemd scope; the CPUs are kept by the locks and "
+			   "CPU affinity only");
+		got = KTS_ENFORCE_AFFINITY;
+	} else {
+		enum kts_bus_kind kind = s->manager == KTS_MANAGER_USER     ? KTS_BUS_USER
+					 : s->manager == KTS_MANAGER_SYSTEM ? KTS_BUS_SYSTEM
+									 : bus_kind_default();
+		struct kts_scope_params sp = {
+			.pid = ctx.child.pid,
+			.pidfd = ctx.child.pidfd,
+			.cpus = &s->res->plan.cpus,
+			.mems = &s->res->plan.mems,
+			.slice = s->slice,
+			.cpu_weight = s->cpu_weight,
+			.memory_high = s->memory_high,
+		};
+
+		r = bus_open(kind, &ctx.bus, &why);
+		if (r < 0) {
+			log_error_errno(r, "cannot reach the systemd %s manager (tried %s): %m; %s",
+					bus_kind_to_string(kind), strempty(why), bus_fix_hint(kind));
+			return KTS_EXIT_ENV;
+		}
+		ctx.unit = s->unit ? strdup(s->unit) : NULL;
+		if (!s->unit && scope_name_generate(s->what, &ctx.unit) < 0)
+			return log_error("out of memory"), KTS_EXIT_FAILURE;
+		description = make_description(s->what, s->argv);
+		sp.name = ctx.unit;
+		sp.description = description;
+		r = scope_start(ctx.bus, &sp, &why);
+		if (r < 0)
+			return scope_start_failed(&ctx, kind, r, why);
+		ctx.unit_started = true;
+
+		if (want == KTS_ENFORCE_AFFINITY)
+			got = KTS_ENFORCE_AFFINITY;
+		else {
+			r = scope_verify(ctx.bus, ctx.unit, &s->res->plan.cpus, &s->res->plan.mems,
+					 &state, &got);
+			if (r < 0)
+				return log_error_errno(r, "cannot read back unit '%s': %m", ctx.unit),
+				       KTS_EXIT_FAILURE;
+			log_debug("unit %s: cgroup %s", ctx.unit, state.control_group);
+		}
+		if (got == KTS_ENFORCE_AFFINITY && want == KTS_ENFORCE_CGROUP) {
+			scope_state_done(&state);
+			log_error("the %s manager does not enforce AllowedCPUs= on '%s' (no cpuset "
+				  "controller for its cgroups) and --enforce cgroup was given; see "
+				  "'ktscope doctor'", bus_kind_to_string(kind), ctx.unit);
+			return KTS_EXIT_ENV;
+		}
+		if (got == KTS_ENFORCE_NARROWED) {
+			_cleanup_free_ char *ec = fmt_set(&state.effective_cpus),
+					    *em = fmt_set(&state.effective_mems);
+
+			if (want == KTS_ENFORCE_CGROUP) {
+				log_error("a parent slice narrowed '%s' to CPUs %s, nodes %s, and "
+					  "--enforce cgroup was given", ctx.unit, ec, em);
+				scope_state_done(&state);
+				return KTS_EXIT_ENV;
+			}
+			log_warning("a parent slice narrowed '%s' to CPUs %s, nodes %s; running there",
+				    ctx.unit, ec, em);
+		}
+		if (got == KTS_ENFORCE_AFFINITY && want == KTS_ENFORCE_AUTO)
+			log_notice("the %s manager does not enforce AllowedCPUs= (no cpuset controller "
+				   "for its cgroups); binding COMMAND with CPU affinity and MPOL_BIND "
+				   "instead; see 'ktscope doctor'", bus_kind_to_string(kind));
+	}
+
+	/* A Ctrl-C while the scope was being set up: COMMAND never starts. */
+	sig = supervise_pending_signal(&ctx.child);
+	if (sig > 0) {
+		scope_state_done(&state);
+		log_notice("interrupted by signal %d before '%s' started", sig, s->argv[0]);
+		return 128 + sig;
+	}
+
+	if (got == KTS_ENFORCE_NARROWED)
+		print_placement(&ctx, &state.effective_cpus, &state.effective_mems, got);
+	else
+		print_placement(&ctx, &s->res->plan.cpus, &s->res->plan.mems, got);
+	scope_state_done(&state);
+
+	r = supervise_release(&ctx.child, got == KTS_ENFORCE_AFFINITY);
+	if (r < 0)
+		return log_error_errno(r, "cannot start '%s': %m", s->argv[0]), KTS_EXIT_FAILURE;
+	r = supervise_wait(&ctx.child, &rep);
+	if (r < 0)
+		return log_error_errno(r, "lost track of '%s': %m", s->argv[0]), KTS_EXIT_FAILURE;
+	*ret_enforcement = got;
+	return report_child(&rep, s->argv[0]);
+}
+
 int cli_run(const struct kts_opts *o, int argc, char **argv)
 {
 	static const struct option options[] = {
@@ -268,18 +388,15 @@ int cli_run(const struct kts_opts *o, int argc, char **argv)
 	};
 	struct run_ctx ctx _cleanup_(run_ctx_done) = { .child = KTS_CHILD_INIT };
 	struct kts_topology t _cleanup_(topo_donep) = { 0 };
-	_cleanup_free_ char *why = NULL, *description = NULL;
 	const char *cpu_cap = NULL, *excl_k = NULL, *unit = NULL, *slice = NULL, *scope_env;
-	enum kts_enforcement want = KTS_ENFORCE_AUTO, got;
+	enum kts_enforcement want = KTS_ENFORCE_AUTO;
 	enum kts_manager manager = o->manager;
 	struct kts_plan_req req = { .mode = KTS_PLAN_SHARED };
-	struct kts_child_report rep;
-	struct kts_scope_state state = { 0 };
 	unsigned cpu_weight = 0;
 	uint64_t memory_high = 0;
 	bool exclusive = false, no_wait = false, no_scope;
 	char **command;
-	int c, r, sig;
+	int c, r;
 
 	while ((c = getopt_long(argc, argv, "+:h", options, NULL)) >= 0) {
 		switch (c) {
@@ -399,101 +516,21 @@ int cli_run(const struct kts_opts *o, int argc, char **argv)
 		return r;
 	ctx.have_res = true;
 
-	r = supervise_fork(command, ctx.res.fds, ctx.res.n_fds, &ctx.res.plan.cpus,
-			   &ctx.res.plan.mems, &ctx.child);
-	if (r < 0)
-		return log_error_errno(r, "cannot fork: %m"), KTS_EXIT_FAILURE;
-
-	if (no_scope) {
-		log_notice("KTSCOPE_SCOPE=none: no systemd scope; the CPUs are kept by the locks and "
-			   "CPU affinity only");
-		got = KTS_ENFORCE_AFFINITY;
-	} else {
-		enum kts_bus_kind kind = manager == KTS_MANAGER_USER     ? KTS_BUS_USER
-					 : manager == KTS_MANAGER_SYSTEM ? KTS_BUS_SYSTEM
-									 : bus_kind_default();
-		struct kts_scope_params sp = {
-			.pid = ctx.child.pid,
-			.pidfd = ctx.child.pidfd,
-			.cpus = &ctx.res.plan.cpus,
-			.mems = &ctx.res.plan.mems,
+	{
+		struct cli_scoped_spec ss = {
+			.manager = manager,
+			.what = "run",
+			.argv = command,
+			.res = &ctx.res,
+			.want = want,
+			.unit = unit,
 			.slice = slice,
 			.cpu_weight = cpu_weight,
 			.memory_high = memory_high,
 		};
+		int enforcement;
 
-		r = bus_open(kind, &ctx.bus, &why);
-		if (r < 0) {
-			log_error_errno(r, "cannot reach the systemd %s manager (tried %s): %m; %s",
-					bus_kind_to_string(kind), strempty(why), bus_fix_hint(kind));
-			return KTS_EXIT_ENV;
-		}
-		ctx.unit = unit ? strdup(unit) : NULL;
-		if (!unit && scope_name_generate("run", &ctx.unit) < 0)
-			return log_error("out of memory"), KTS_EXIT_FAILURE;
-		description = make_description(command);
-		sp.name = ctx.unit;
-		sp.description = description;
-		r = scope_start(ctx.bus, &sp, &why);
-		if (r < 0)
-			return scope_start_failed(&ctx, kind, r, why);
-		ctx.unit_started = true;
-
-		if (want == KTS_ENFORCE_AFFINITY)
-			got = KTS_ENFORCE_AFFINITY;
-		else {
-			r = scope_verify(ctx.bus, ctx.unit, &ctx.res.plan.cpus, &ctx.res.plan.mems,
-					 &state, &got);
-			if (r < 0)
-				return log_error_errno(r, "cannot read back unit '%s': %m", ctx.unit),
-				       KTS_EXIT_FAILURE;
-			log_debug("unit %s: cgroup %s", ctx.unit, state.control_group);
-		}
-		if (got == KTS_ENFORCE_AFFINITY && want == KTS_ENFORCE_CGROUP) {
-			scope_state_done(&state);
-			log_error("the %s manager does not enforce AllowedCPUs= on '%s' (no cpuset "
-				  "controller for its cgroups) and --enforce cgroup was given; see "
-				  "'ktscope doctor'", bus_kind_to_string(kind), ctx.unit);
-			return KTS_EXIT_ENV;
-		}
-		if (got == KTS_ENFORCE_NARROWED) {
-			_cleanup_free_ char *ec = fmt_set(&state.effective_cpus),
-					    *em = fmt_set(&state.effective_mems);
-
-			if (want == KTS_ENFORCE_CGROUP) {
-				log_error("a parent slice narrowed '%s' to CPUs %s, nodes %s, and "
-					  "--enforce cgroup was given", ctx.unit, ec, em);
-				scope_state_done(&state);
-				return KTS_EXIT_ENV;
-			}
-			log_warning("a parent slice narrowed '%s' to CPUs %s, nodes %s; running there",
-				    ctx.unit, ec, em);
-		}
-		if (got == KTS_ENFORCE_AFFINITY && want == KTS_ENFORCE_AUTO)
-			log_notice("the %s manager does not enforce AllowedCPUs= (no cpuset controller "
-				   "for its cgroups); binding COMMAND with CPU affinity and MPOL_BIND "
-				   "instead; see 'ktscope doctor'", bus_kind_to_string(kind));
+		/* The locks are released by run_ctx_done(), after the unit is gone. */
+		return cli_run_scoped(&ss, &enforcement);
 	}
-
-	/* A Ctrl-C while the scope was being set up: COMMAND never starts. */
-	sig = supervise_pending_signal(&ctx.child);
-	if (sig > 0) {
-		scope_state_done(&state);
-		log_notice("interrupted by signal %d before '%s' started", sig, command[0]);
-		return 128 + sig;
-	}
-
-	if (got == KTS_ENFORCE_NARROWED)
-		print_placement(&ctx, &state.effective_cpus, &state.effective_mems, got);
-	else
-		print_placement(&ctx, &ctx.res.plan.cpus, &ctx.res.plan.mems, got);
-	scope_state_done(&state);
-
-	r = supervise_release(&ctx.child, got == KTS_ENFORCE_AFFINITY);
-	if (r < 0)
-		return log_error_errno(r, "cannot start '%s': %m", command[0]), KTS_EXIT_FAILURE;
-	r = supervise_wait(&ctx.child, &rep);
-	if (r < 0)
-		return log_error_errno(r, "lost track of '%s': %m", command[0]), KTS_EXIT_FAILURE;
-	return report_child(&rep, command[0]);
 }
