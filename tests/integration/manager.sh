@@ -140,7 +140,10 @@ outer() {
 		grep -qx "[0-9]*:name=systemd:/$name" /proc/$$/cgroup ||
 			{ echo "Bail out! not confined (name=systemd)"; exit 99; }
 	fi
-	# In the background so that a signal runs the cleanup trap at once.
+	# In the background so that a signal runs the cleanup trap at once; with job
+	# control on, so that the tests do not inherit SIGINT/SIGQUIT ignored (what a
+	# non-interactive shell does to its background jobs).
+	set -m
 	KTS_MGR_LAYOUT=$layout KTS_MGR_SYSTEMD=$systemd \
 		unshare --cgroup --mount --propagation private --fork -- \
 		bash "$here/manager.sh" __inner "$@" <&0 &

@@ -1,2 +1,316 @@
-#!/bin/sh
-echo 1..0
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
+#
+# `ktscope run` against a real systemd user manager (confined, see manager.sh):
+# the scope's properties read back over the bus, COMMAND's cgroup and affinity,
+# exit statuses, signals, parent death, lock contention, name clashes, and the
+# order "unit gone, then locks free". Lock files live in a private directory.
+set -u
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+. "$here/lib.sh"
+
+kts_find_ktscope
+kts_reexec_inside_manager "$here/run.sh" "$@"
+
+# Background jobs in their own process groups, and with SIGINT not ignored.
+set -m
+
+work=$(mktemp -d /tmp/ktscope-run-test.XXXXXX)
+export KTSCOPE_LOCK_DIR=$work/locks
+mkdir "$work/locks"
+unset KTSCOPE_CPU_CAP KTSCOPE_SCOPE KTSCOPE_SYSROOT KTSCOPE_BYPASS_LOCKS
+bg_pids=()
+
+cleanup() {
+	local p
+	for p in "${bg_pids[@]}"; do
+		kill -KILL "$p" 2>/dev/null
+	done
+	wait 2>/dev/null
+	rm -rf "$work"
+}
+trap cleanup EXIT
+
+K() { "$KTSCOPE" --user run "$@"; }
+
+# start_bg NAME ARGS...: `ktscope --user run ARGS` in the background; pid in $NAME_pid,
+# stderr in $work/NAME.err.
+start_bg() {
+	local name=$1
+	shift
+	"$KTSCOPE" --user run "$@" 2>"$work/$name.err" &
+	eval "${name}_pid=$!"
+	bg_pids+=($!)
+}
+
+# Field of the placement line "unit U cpus C llcs L nodes N enforcement E" in FILE.
+placement() {
+	sed -n "s/^ktscope: unit \([^ ]*\) cpus \([^ ]*\) llcs \([^ ]*\) nodes \([^ ]*\) enforcement \(.*\)$/\\$2/p" "$1" | head -n 1
+}
+
+unit_state() { systemctl --user show -p LoadState --value "$1" 2>/dev/null; }
+unit_gone() { [ "$(unit_state "$1")" != loaded ]; }
+unit_active() { [ "$(systemctl --user show -p ActiveState --value "$1" 2>/dev/null)" = active ]; }
+unit_prop() { systemctl --user show -p "$2" --value "$1" 2>/dev/null; }
+pid_gone() { ! kill -0 "$1" 2>/dev/null; }
+# Every LLC lock free: an exclusive flock on each succeeds at once.
+locks_free() {
+	local f
+	for f in "$KTSCOPE_LOCK_DIR"/ktstr-llc-*.lock; do
+		[ -e "$f" ] || continue
+		flock -n -x "$f" true || return 1
+	done
+	return 0
+}
+locks_held() { ! locks_free; }
+wait_file() { kts_wait_until "${2:-10}" test -e "$1"; }
+
+kts_plan 39
+
+# ---- 1. the scope while COMMAND runs ----------------------------------------------
+d=$work/t1
+mkdir "$d"
+start_bg t1 -- sh -c "cat /proc/self/cgroup >$d/cgroup; grep -E '^(Cpus|Mems)_allowed_list' \
+/proc/self/status >$d/status; touch $d/ready; while [ ! -e $d/go ]; do sleep 0.02; done"
+if wait_file "$d/ready"; then
+	unit=$(placement "$work/t1.err" 1)
+	cpus=$(placement "$work/t1.err" 2)
+	nodes=$(placement "$work/t1.err" 4)
+	enf=$(placement "$work/t1.err" 5)
+	kts_diag "placement: unit=$unit cpus=$cpus nodes=$nodes enforcement=$enf"
+	kts_check "the unit exists and is active while COMMAND runs" unit_active "$unit"
+	kts_check "the unit is named ktscope-run-PID-RANDOM.scope" \
+		grep -qE "^ktscope-run-${t1_pid}-[0-9a-f]{8}\.scope\$" <<<"$unit"
+	kts_check "AllowedCPUs read over the bus is the plan ($cpus)" \
+		test "$(unit_prop "$unit" AllowedCPUs)" = "$cpus"
+	kts_check "AllowedMemoryNodes read over the bus is the plan ($nodes)" \
+		test "$(unit_prop "$unit" AllowedMemoryNodes)" = "$nodes"
+	kts_check "the unit sits in ktscope.slice" test "$(unit_prop "$unit" Slice)" = ktscope.slice
+	kts_check "COMMAND's /proc/self/cgroup is the scope" \
+		grep -q "^0::/ktscope.slice/$unit\$" "$d/cgroup"
+	kts_check "COMMAND's Cpus_allowed_list is the plan" \
+		grep -qx "Cpus_allowed_list:[[:space:]]*$cpus" "$d/status"
+	kts_check "COMMAND's Mems_allowed_list is within the plan's nodes" \
+		grep -qx "Mems_allowed_list:[[:space:]]*$nodes" "$d/status"
+	# No cpuset controller on this host's unified hierarchy: the fallback must say so.
+	kts_check "enforcement is affinity, with a notice pointing at ktscope doctor" \
+		eval "[ '$enf' = affinity ] && grep -q \"ktscope doctor\" '$work/t1.err'"
+	kts_check "the LLC locks are held while COMMAND runs" locks_held
+	touch "$d/go"
+	wait "$t1_pid"
+	rc=$?
+	kts_check "exit 0 passes through" test $rc = 0
+	kts_check "the unit is gone once ktscope returned" unit_gone "$unit"
+	kts_check "the locks are free once ktscope returned" locks_free
+else
+	for i in $(seq 13); do kts_not_ok "scope test: COMMAND never started"; done
+	kts_diag "$(cat "$work/t1.err")"
+fi
+
+# ---- 2. exit status passthrough ------------------------------------------------------
+K -- sh -c 'exit 7' 2>/dev/null
+kts_check "exit 7 passes through" test $? = 7
+printf 'not a program\n' >"$work/notexec"
+chmod 0644 "$work/notexec"
+K -- "$work/notexec" 2>"$work/t2.err"
+rc=$?
+kts_check "a COMMAND that is not executable exits 126 with a message" \
+	eval "[ $rc = 126 ] && grep -q \"'$work/notexec'\" '$work/t2.err'"
+K -- ktscope-no-such-command 2>"$work/t2.err"
+rc=$?
+kts_check "a COMMAND that does not exist exits 127 with a message" \
+	eval "[ $rc = 127 ] && grep -q \"'ktscope-no-such-command': command not found\" '$work/t2.err'"
+K -- sh -c 'kill -TERM $$' 2>/dev/null
+kts_check "death by SIGTERM exits 128+15" test $? = 143
+
+# ---- 3. SIGINT to ktscope ---------------------------------------------------------------
+d=$work/t3
+mkdir "$d"
+# SIGINT at its default for ktscope and COMMAND, whatever the caller of this script ignores.
+env --default-signal=INT "$KTSCOPE" --user run --unit "ktscope-int-$$.scope" -- \
+	sh -c "echo \$\$ >$d/pid; exec sleep 100" 2>"$work/t3.err" &
+t3_pid=$!
+bg_pids+=($t3_pid)
+if wait_file "$d/pid"; then
+	cmd_pid=$(cat "$d/pid")
+	kill -INT "$t3_pid"
+	wait "$t3_pid"
+	rc=$?
+	kts_check "SIGINT to ktscope reaches COMMAND, which exits 130" test $rc = 130
+	kts_check "after SIGINT, COMMAND is gone" pid_gone "$cmd_pid"
+	kts_check "after SIGINT, the unit is gone" unit_gone "ktscope-int-$$.scope"
+else
+	for i in 1 2 3; do kts_not_ok "SIGINT test: COMMAND never started"; done
+fi
+
+# ---- 4. kill -9 of ktscope --------------------------------------------------------------
+d=$work/t4
+mkdir "$d"
+start_bg t4 --unit "ktscope-kill-$$.scope" -- \
+	sh -c "sleep 100 & echo \$! >$d/bgpid; echo \$\$ >$d/pid; wait"
+if wait_file "$d/pid" && wait_file "$d/bgpid"; then
+	cmd_pid=$(cat "$d/pid")
+	bg_pid=$(cat "$d/bgpid")
+	kill -KILL "$t4_pid"
+	wait "$t4_pid" 2>/dev/null
+	kts_check "kill -9 of ktscope: COMMAND and its children are gone within 2 s" \
+		kts_wait_until 2 eval "pid_gone $cmd_pid && pid_gone $bg_pid"
+	kts_check "kill -9 of ktscope: the unit is gone within 5 s" \
+		kts_wait_until 5 unit_gone "ktscope-kill-$$.scope"
+	kts_check "kill -9 of ktscope: the locks are free" locks_free
+else
+	for i in 1 2 3; do kts_not_ok "kill -9 test: COMMAND never started"; done
+fi
+
+# ---- 5. two --exclusive runs on a 1-LLC machine serialize --------------------------------
+d=$work/t5
+mkdir "$d"
+start_bg t5a --exclusive -- sh -c "touch $d/a-ready; while [ ! -e $d/go ]; do sleep 0.02; done"
+if wait_file "$d/a-ready"; then
+	K --exclusive --no-wait -- touch "$d/b-ran" 2>"$work/t5b.err"
+	rc=$?
+	kts_check "a second --exclusive --no-wait exits 3 naming the holder" \
+		eval "[ $rc = 3 ] && grep -q '$t5a_pid' '$work/t5b.err' && [ ! -e '$d/b-ran' ]"
+	start_bg t5c --exclusive -- touch "$d/c-ran"
+	sleep 1
+	kts_check "a second --exclusive waits while the first runs" \
+		eval "kill -0 $t5c_pid 2>/dev/null && [ ! -e '$d/c-ran' ]"
+	touch "$d/go"
+	wait "$t5a_pid"
+	kts_check "the waiting --exclusive run goes once the first is done" \
+		eval "wait $t5c_pid && [ -e '$d/c-ran' ]"
+else
+	for i in 1 2 3; do kts_not_ok "exclusive test: first run never started"; done
+	kts_diag "$(cat "$work/t5a.err")"
+fi
+
+# ---- 6. two shared runs coexist ---------------------------------------------------------------
+d=$work/t6
+mkdir "$d"
+start_bg t6a --cpu-cap 1 -- sh -c "touch $d/a; while [ ! -e $d/go ]; do sleep 0.02; done"
+start_bg t6b --cpu-cap 1 -- sh -c "touch $d/b; while [ ! -e $d/go ]; do sleep 0.02; done"
+kts_check "two shared runs hold their reservations at the same time" \
+	eval "wait_file '$d/a' && wait_file '$d/b'"
+touch "$d/go"
+wait "$t6a_pid" && wait "$t6b_pid"
+kts_check "both shared runs exit 0" test $? = 0
+
+# ---- 7. a unit name that exists -------------------------------------------------------------
+taken=ktscope-taken-$$.scope
+systemd-run --user --scope --unit="$taken" -q sleep 60 &
+taken_pid=$!
+bg_pids+=($taken_pid)
+if kts_wait_until 5 unit_active "$taken"; then
+	K --exclusive --unit "$taken" -- touch "$work/t7-ran" 2>"$work/t7.err"
+	rc=$?
+	kts_diag "$(cat "$work/t7.err")"
+	kts_check "--unit naming an existing unit fails with a clear error" \
+		eval "[ $rc = 1 ] && grep -q \"'$taken' already exists\" '$work/t7.err'"
+	kts_check "... COMMAND never ran, the locks are free, the other unit is untouched" \
+		eval "[ ! -e '$work/t7-ran' ] && locks_free && unit_active $taken"
+	kill "$taken_pid" 2>/dev/null
+	wait "$taken_pid" 2>/dev/null
+else
+	for i in 1 2; do kts_not_ok "unit-exists test: systemd-run did not start"; done
+fi
+
+# ---- 8. the locks are released only after the unit is gone -----------------------------------
+# COMMAND leaves a process behind that ignores SIGTERM for a while, so stopping the
+# unit takes time. A watcher samples "lock free?" and then "unit loaded?": a sample
+# with the lock free and the unit still loaded proves the wrong order.
+d=$work/t8
+mkdir "$d"
+order_unit=ktscope-order-$$.scope
+start_bg t8 --unit "$order_unit" -- \
+	sh -c "(trap '' TERM; sleep 1.5) </dev/null >/dev/null 2>&1 & touch $d/started"
+wait_file "$d/started"
+: >"$d/samples"
+while kill -0 "$t8_pid" 2>/dev/null || ! locks_free || ! unit_gone "$order_unit"; do
+	if locks_free; then lf=1; else lf=0; fi
+	echo "$lf $(unit_state "$order_unit")" >>"$d/samples"
+	[ "$(wc -l <"$d/samples")" -gt 2000 ] && break
+done
+wait "$t8_pid"
+rc=$?
+kts_diag "order samples: $(sort "$d/samples" | uniq -c | tr '\n' ';')"
+kts_check "stop waits for a process that ignores SIGTERM (lock held while the unit lingers)" \
+	grep -qx '0 loaded' "$d/samples"
+kts_check "never was a lock free while the unit still existed" \
+	eval "! grep -qx '1 loaded' '$d/samples' && [ $rc = 0 ]"
+
+# ---- 9. no manager reachable --------------------------------------------------------------------
+env -u DBUS_SESSION_BUS_ADDRESS XDG_RUNTIME_DIR=/nonexistent-ktscope \
+	"$KTSCOPE" --user run -- touch "$work/t9-ran" 2>"$work/t9.err"
+rc=$?
+kts_check "no manager reachable: exit 4 naming the bus and KTSCOPE_SCOPE=none" \
+	eval "[ $rc = 4 ] && grep -q /nonexistent-ktscope/bus '$work/t9.err' && \
+	grep -q KTSCOPE_SCOPE=none '$work/t9.err' && [ ! -e '$work/t9-ran' ] && locks_free"
+dbus-daemon --session --address="unix:path=$work/bare-bus" --nofork --nopidfile \
+	</dev/null >/dev/null 2>&1 &
+bare_bus=$!
+bg_pids+=($bare_bus)
+kts_wait_until 5 test -S "$work/bare-bus"
+env DBUS_SESSION_BUS_ADDRESS="unix:path=$work/bare-bus" XDG_RUNTIME_DIR=/nonexistent-ktscope \
+	"$KTSCOPE" --user run -- touch "$work/t9-ran" 2>"$work/t9.err"
+rc=$?
+kts_check "a bus without a systemd manager: exit 4 saying so" \
+	eval "[ $rc = 4 ] && grep -q 'no systemd user manager answers' '$work/t9.err' && \
+	[ ! -e '$work/t9-ran' ] && locks_free"
+kill "$bare_bus"
+wait "$bare_bus" 2>/dev/null
+
+# ---- 10. KTSCOPE_SCOPE=none, --enforce cgroup, properties, bad values ---------------------------
+KTSCOPE_SCOPE=none K -- sh -c "grep Cpus_allowed_list /proc/self/status >$work/t10; exit 5" \
+	2>"$work/t10.err"
+rc=$?
+kts_check "KTSCOPE_SCOPE=none: runs with affinity only, says so" \
+	eval "[ $rc = 5 ] && grep -q 'KTSCOPE_SCOPE=none' '$work/t10.err' && \
+	grep -qx \"Cpus_allowed_list:[[:space:]]*\$(placement '$work/t10.err' 2)\" '$work/t10'"
+
+K --enforce cgroup --unit "ktscope-enf-$$.scope" -- touch "$work/t10-ran" 2>"$work/t10.err"
+rc=$?
+kts_check "--enforce cgroup without a cpuset controller: exit 4, nothing left" \
+	eval "[ $rc = 4 ] && [ ! -e '$work/t10-ran' ] && unit_gone ktscope-enf-$$.scope && locks_free"
+
+d=$work/t10p
+mkdir "$d"
+start_bg t10p --unit "ktscope-props-$$.scope" --slice "ktscope-test.slice" --cpu-weight 42 \
+	--memory-high 64M -- sh -c "touch $d/ready; while [ ! -e $d/go ]; do sleep 0.02; done"
+if wait_file "$d/ready"; then
+	u=ktscope-props-$$.scope
+	kts_check "--slice, --cpu-weight, --memory-high reach the unit" \
+		eval "[ \"\$(unit_prop $u Slice)\" = ktscope-test.slice ] && \
+		[ \"\$(unit_prop $u CPUWeight)\" = 42 ] && \
+		[ \"\$(unit_prop $u MemoryHigh)\" = 67108864 ] && \
+		[ \"\$(unit_prop $u Description)\" = \"ktscope run: sh -c touch $d/ready; while [ ! -e $d/go ]; do sleep 0.02; done\" ]"
+else
+	kts_not_ok "properties test: COMMAND never started"
+fi
+touch "$d/go"
+wait "$t10p_pid"
+
+bad=0
+for args in "--unit foo" "--unit bad/name.scope" "--cpu-weight 0" "--cpu-weight 10001" \
+	"--memory-high 12Q" "--memory-high -1" "--enforce maybe" "--slice x.scope" \
+	"--cpu-cap 0" "--exclusive=2 --cpu-cap 1"; do
+	K $args -- touch "$work/t10-bad" 2>"$work/t10.err"
+	rc=$?
+	value=${args##* }
+	value=${value#--exclusive=}
+	if [ $rc != 2 ] || ! grep -q -- "$value" "$work/t10.err" || [ -e "$work/t10-bad" ]; then
+		kts_diag "'run $args' gave $rc: $(cat "$work/t10.err")"
+		bad=1
+	fi
+done
+kts_check "bad values exit 2 naming the value, and run nothing" test $bad = 0
+
+help=$("$KTSCOPE" run --help)
+missing=
+for flag in --cpu-cap --exclusive --enforce --no-wait --unit --slice --cpu-weight \
+	--memory-high --user --system 126 127 128+N; do
+	grep -q -- "$flag" <<<"$help" || missing="$missing $flag"
+done
+kts_check "run --help documents every flag and exit code${missing:+ (missing:$missing)}" \
+	test -z "$missing"
+
+[ $kts_nfail = 0 ]
