@@ -47,6 +47,7 @@ struct fixture {
 	char prog[256];    /* linked with -g, plus an allocated fake .BTF: the "vmlinux" */
 	char obj[256];     /* relocatable object with -g, plus a fake .BTF */
 	char realbtf[256]; /* linked, with a pahole-made .BTF; empty when pahole is missing */
+	char obj32[256];   /* obj converted to ELFCLASS32 (x32); empty if objcopy cannot */
 	bool have_bpftool;
 };
 
@@ -284,6 +285,8 @@ static int group_setup(void **state)
 		fx->dir) == 0)
 		(void) snprintf(fx->realbtf, sizeof(fx->realbtf), "%s/probe.btf", fx->dir);
 	fx->have_bpftool = have_tool("bpftool");
+	if (run("cd '%s' && objcopy -O elf32-x86-64 probe.o probe32.o 2>/dev/null", fx->dir) == 0)
+		(void) snprintf(fx->obj32, sizeof(fx->obj32), "%s/probe32.o", fx->dir);
 
 	*state = fx;
 	return 0;
@@ -644,6 +647,43 @@ static void test_relocatable_object(void **state)
 	elf_file_close(&in);
 }
 
+static void test_elfclass32_object(void **state)
+{
+	const struct fixture *fx = *state;
+	struct elf_file in, out;
+	Elf_Data *da, *db;
+	uint64_t before = 0, after = 0;
+	char path[256];
+
+	if (!fx->obj32[0]) {
+		print_message("# objcopy cannot write elf32-x86-64 here: 32-bit ELF not checked\n");
+		skip();
+	}
+	path_in(fx, "out-object32.o", path, sizeof(path));
+	assert_int_equal(strip_vmlinux(fx->obj32, path, &before, &after), 0);
+	assert_true(after < before);
+	assert_readelf_clean(fx, "-a -W", path);
+	elf_file_open(&in, fx->obj32);
+	elf_file_open(&out, path);
+	assert_int_equal(gelf_getclass(out.elf), ELFCLASS32);
+	assert_int_equal(shdr_of(&out, ".text").sh_type, SHT_NOBITS);
+	assert_int_equal(shdr_of(&out, ".debug_info").sh_size, 0);
+	da = elf_rawdata(find_scn(&in, ".symtab"), NULL);
+	db = elf_rawdata(find_scn(&out, ".symtab"), NULL);
+	assert_non_null(da);
+	assert_non_null(db);
+	assert_int_equal(db->d_size, da->d_size);
+	assert_memory_equal(db->d_buf, da->d_buf, da->d_size);
+	da = elf_rawdata(find_scn(&in, ".BTF"), NULL);
+	db = elf_rawdata(find_scn(&out, ".BTF"), NULL);
+	assert_non_null(da);
+	assert_non_null(db);
+	assert_int_equal(db->d_size, da->d_size);
+	assert_memory_equal(db->d_buf, da->d_buf, da->d_size);
+	elf_file_close(&out);
+	elf_file_close(&in);
+}
+
 static void test_bpftool_reads_real_btf_after_strip(void **state)
 {
 	const struct fixture *fx = *state;
@@ -885,6 +925,7 @@ int main(void)
 		cmocka_unit_test(test_readelf_reads_output_without_complaint),
 		cmocka_unit_test(test_program_headers_stay_consistent),
 		cmocka_unit_test(test_relocatable_object),
+		cmocka_unit_test(test_elfclass32_object),
 		cmocka_unit_test(test_bpftool_reads_real_btf_after_strip),
 		cmocka_unit_test(test_not_elf_is_enoexec_and_leaves_nothing),
 		cmocka_unit_test(test_missing_input_is_enoent),
