@@ -668,6 +668,13 @@ int cli_build(const struct kts_opts *o, int argc, char **argv)
 			  "path", strempty(root_var), r == -ENOENT ? "unset" : "not an absolute path");
 		return KTS_EXIT_ENV;
 	}
+	r = mkdir_p_work(b.root);
+	if (r < 0) {
+		source_spec_done(&spec);
+		log_error_errno(r, "cannot create the cache directory '%s': %m (set KTSCOPE_CACHE_DIR "
+				"to a writable place)", b.root);
+		return KTS_EXIT_ENV;
+	}
 	(void) pipeline_toolchain(&tc);
 	if (!tc.make || !tc.cc) {
 		source_spec_done(&spec);
@@ -700,11 +707,10 @@ int cli_build(const struct kts_opts *o, int argc, char **argv)
 	}
 
 	/* Sources known only after download (URLs, abbreviated commits) are fetched first. */
-	if (!b.src->identity || b.src->kind != KTS_SOURCE_LOCAL) {
-		if (asprintf(&b.workdir, "%s/.tmp/src.%d", b.root, (int) getpid()) < 0)
-			return KTS_EXIT_FAILURE;
-	}
-	if (!b.src->identity) {
+	if (b.src->kind != KTS_SOURCE_LOCAL &&
+	    asprintf(&b.workdir, "%s/.tmp/src.%d", b.root, (int) getpid()) < 0)
+		return KTS_EXIT_FAILURE;
+	if (!b.src->identity && b.src->kind != KTS_SOURCE_LOCAL) {
 		r = mkdir_p_work(b.workdir);
 		if (r < 0)
 			return log_error_errno(r, "cannot create '%s': %m", b.workdir), KTS_EXIT_ENV;

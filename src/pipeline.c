@@ -34,6 +34,13 @@ static char *first_line_of(const char *cmd)
 	if (!f)
 		return NULL;
 	len = getline(&line, &n, f);
+	/* Read to the end, so the tool does not die of SIGPIPE and fail pclose(). */
+	{
+		char sink[4096];
+
+		while (fread(sink, 1, sizeof(sink), f) > 0)
+			;
+	}
 	if (pclose(f) != 0 || len <= 0)
 		return NULL;
 	while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == ' '))

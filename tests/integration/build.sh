@@ -53,7 +53,7 @@ locks_free() {
 }
 no_build_processes() { ! pgrep -f "__build-inner --src $1" >/dev/null && ! pgrep -f "make -C $1" >/dev/null; }
 
-kts_plan 44
+kts_plan 55
 
 # ---- 1. a clean git tree: built in the scope, stored, listed ---------------------------
 T=$(new_tree t1)
@@ -122,7 +122,7 @@ git -C "$T" checkout -q fake.c
 
 # ---- 4. an edit during the build: built, not cached ----------------------------------------
 T4=$(new_tree t4)
-FAKE_KERNEL_SLEEP=0.3 B --source "$T4" >"$work/b4.out" 2>"$work/b4.err" &
+FAKE_KERNEL_SLEEP=0.3 "$KTSCOPE" --user build --source "$T4" >"$work/b4.out" 2>"$work/b4.err" &
 b4=$!
 bg_pids+=($b4)
 kts_wait_until 20 test -s "$T4/fakecc.log"
@@ -135,11 +135,11 @@ kts_check "… but is not cached, and the reason is printed" \
 
 # ---- 5. two concurrent builds of one tree: the second waits, then hits the cache -----------
 T5=$(new_tree t5)
-FAKE_KERNEL_SLEEP=0.3 B --source "$T5" >"$work/b5a.out" 2>"$work/b5a.err" &
+FAKE_KERNEL_SLEEP=0.3 "$KTSCOPE" --user build --source "$T5" >"$work/b5a.out" 2>"$work/b5a.err" &
 b5a=$!
 bg_pids+=($b5a)
 kts_wait_until 20 test -s "$T5/fakecc.log"
-B --source "$T5" >"$work/b5b.out" 2>"$work/b5b.err" &
+"$KTSCOPE" --user build --source "$T5" >"$work/b5b.out" 2>"$work/b5b.err" &
 b5b=$!
 bg_pids+=($b5b)
 wait $b5a
@@ -156,7 +156,7 @@ kts_check "the compilers ran once (8 objects + vmlinux link)" test "$(cc_runs "$
 for sig in INT KILL; do
 	T6=$(new_tree t6-$sig)
 	before=$(entries)
-	FAKE_KERNEL_SLEEP=1 B --source "$T6" >"$work/b6.out" 2>"$work/b6-$sig.err" &
+	FAKE_KERNEL_SLEEP=1 "$KTSCOPE" --user build --source "$T6" >"$work/b6.out" 2>"$work/b6-$sig.err" &
 	b6=$!
 	bg_pids+=($b6)
 	kts_wait_until 20 test -s "$T6/fakecc.log"
