@@ -710,9 +710,11 @@ static void verify_with(struct fake *f, const uint8_t *cpus, size_t nc, const ui
 
 	plan_sets_init(&ps);
 	pthread_mutex_lock(&f->lock);
-	memcpy(f->eff_cpus, cpus, nc);
+	if (nc > 0)
+		memcpy(f->eff_cpus, cpus, nc);
 	f->n_eff_cpus = nc;
-	memcpy(f->eff_mems, mems, nm);
+	if (nm > 0)
+		memcpy(f->eff_mems, mems, nm);
 	f->n_eff_mems = nm;
 	pthread_mutex_unlock(&f->lock);
 	assert_int_equal(scope_verify(f->client, UNIT, &ps.cpus, &ps.mems, &st, &e), 0);
