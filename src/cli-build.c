@@ -675,6 +675,10 @@ int cli_build(const struct kts_opts *o, int argc, char **argv)
 				"to a writable place)", b.root);
 		return KTS_EXIT_ENV;
 	}
+	/* Leftovers of builds that died (kill -9, power loss) go first. */
+	r = cache_sweep_tmp(b.root);
+	if (r > 0)
+		log_debug("removed %d leftover temporary director%s of dead builds", r, r == 1 ? "y" : "ies");
 	(void) pipeline_toolchain(&tc);
 	if (!tc.make || !tc.cc) {
 		source_spec_done(&spec);

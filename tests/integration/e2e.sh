@@ -1,0 +1,102 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
+#
+# End to end on a real kernel: Debian's linux-source-6.12 built by ktscope inside a
+# real transient scope of the confined user manager, twice: from the tarball and as
+# a git tree (the package's .gitignore ignores everything: those lines are dropped).
+# Each build takes minutes, so this runs once per CI run (KTS_E2E=1, set by
+# tests/run-all.sh for the main `make check`), not again under ASan or distcheck.
+set -u
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+. "$here/lib.sh"
+
+tarball=${KTS_E2E_TARBALL:-/usr/src/linux-source-6.12.tar.xz}
+if [ "${KTS_E2E:-}" != 1 ]; then
+	echo "1..0 # SKIP the real-kernel builds run once per CI run, in the main 'make check' (set KTS_E2E=1)"
+	exit 77
+fi
+[ -r "$tarball" ] || kts_skip_all "no kernel tarball '$tarball' (apt-get install linux-source-6.12)"
+for tool in make gcc flex bison bc pahole; do
+	command -v $tool >/dev/null || kts_skip_all "no '$tool' (apt-get install build-essential flex bison bc dwarves libelf-dev libssl-dev)"
+done
+
+kts_find_ktscope
+kts_reexec_inside_manager "$here/e2e.sh" "$@"
+
+work=$(mktemp -d /var/tmp/ktscope-e2e.XXXXXX)
+export KTSCOPE_LOCK_DIR=$work/locks KTSCOPE_CACHE_DIR=$work/cache
+mkdir "$work/locks"
+unset KTSCOPE_CPU_CAP KTSCOPE_SCOPE KTSCOPE_SYSROOT KTSCOPE_BYPASS_LOCKS
+trap 'rm -rf "$work"' EXIT
+ncpu=$(nproc)
+
+kts_plan 13
+
+# ---- the tarball -----------------------------------------------------------------------
+start=$(date +%s)
+"$KTSCOPE" --user build --tarball "$tarball" --base tinyconfig --cpu-cap "$ncpu" \
+	>"$work/t.out" 2>"$work/t.err"
+rc=$?
+kts_diag "tarball build: exit $rc in $(($(date +%s) - start)) s"
+kts_check "the tarball builds with --base tinyconfig inside a scope (exit 0)" test $rc = 0
+[ $rc = 0 ] || kts_diag "$(tail -n 50 "$work/t.err")"
+img=$(tail -n 1 "$work/t.out")
+kts_check "the image is a bzImage (x86 boot sector magic)" \
+	eval "[ -f '$img' ] && [ \"\$(od -An -tx1 -j 510 -N 2 '$img' | tr -d ' ')\" = 55aa ]"
+entry=$(dirname "$img")
+kts_check "the critical symbols are =y in the cached config" eval "
+	for s in SCHED_CLASS_EXT BPF_SYSCALL DEBUG_INFO_BTF FTRACE KPROBE_EVENTS BPF_EVENTS; do
+		grep -qx \"CONFIG_\$s=y\" '$entry/config' || exit 1
+	done"
+kts_check "the build ran in a ktscope-build scope and said how it was enforced" \
+	grep -qE "unit ktscope-build-[0-9]+-[0-9a-f]{8}\.scope .* enforcement (affinity|cgroup)" "$work/t.err"
+kts_check "the stripped vmlinux keeps .BTF and .symtab and is smaller" python3 -c '
+import json, subprocess, sys
+m = json.load(open(sys.argv[1] + "/metadata.json"))
+assert 0 < m["sizes"]["vmlinux"] < m["sizes"]["vmlinux_unstripped"], m["sizes"]
+out = subprocess.run(["readelf", "-S", "-W", sys.argv[1] + "/vmlinux"], capture_output=True, text=True).stdout
+assert " .BTF " in out and " .symtab " in out, out[:400]
+' "$entry"
+key=$(basename "$entry")
+kts_check "kernel list shows it as matching" \
+	eval "'$KTSCOPE' kernel list | grep -qE '^$key +matches'"
+kts_check "kernel path KEY gives the bzImage" test "$("$KTSCOPE" kernel path "$key")" = "$img"
+kts_check "the extracted tree was removed after the build" \
+	test -z "$(ls -A "$KTSCOPE_CACHE_DIR/.tmp" 2>/dev/null)"
+start=$(date +%s%N)
+"$KTSCOPE" --user build --tarball "$tarball" --base tinyconfig --cpu-cap "$ncpu" \
+	>"$work/t2.out" 2>"$work/t2.err"
+rc=$?
+kts_diag "tarball cache hit: $((($(date +%s%N) - start) / 1000000)) ms"
+kts_check "the second tarball build is a cache hit" \
+	eval "[ $rc = 0 ] && grep -q 'cached: $key' '$work/t2.err'"
+
+# ---- the same source as a git tree (the local-tree path) ----------------------------------
+tree=$work/linux
+mkdir "$tree"
+tar -xf "$tarball" -C "$tree" --strip-components=1
+sed -i '/^\/\*$/d; /^!\/debian\/$/d' "$tree/.gitignore"
+git -C "$tree" init -q
+git -C "$tree" add -A
+git -C "$tree" -c user.name=e2e -c user.email=e2e@ktscope commit -qm "linux-source-6.12"
+kts_check "the git tree is clean before the build" test -z "$(git -C "$tree" status --porcelain)"
+start=$(date +%s)
+"$KTSCOPE" --user build --source "$tree" --base tinyconfig --cpu-cap "$ncpu" \
+	>"$work/g.out" 2>"$work/g.err"
+rc=$?
+kts_diag "git tree build: exit $rc in $(($(date +%s) - start)) s"
+kts_check "the git tree builds (exit 0) under a local-{commit12} key" \
+	eval "[ $rc = 0 ] && grep -q '/local-$(git -C "$tree" rev-parse HEAD | cut -c1-12)-' '$work/g.out'"
+[ $rc = 0 ] || kts_diag "$(tail -n 50 "$work/g.err")"
+kts_check "the tree is still clean after the build (build outputs are ignored)" \
+	test -z "$(git -C "$tree" status --porcelain)"
+"$KTSCOPE" --user build --source "$tree" --base tinyconfig --cpu-cap "$ncpu" \
+	>"$work/g2.out" 2>"$work/g2.err"
+kts_check "the second build of the git tree is a cache hit" grep -q "cached: " "$work/g2.err"
+
+# Left for the benchmark (bench/cache-hit) when asked to.
+if [ -n "${KTS_E2E_KEEP:-}" ]; then
+	mkdir -p "$KTS_E2E_KEEP"
+	mv "$tree" "$KTS_E2E_KEEP/linux" && mv "$KTSCOPE_CACHE_DIR" "$KTS_E2E_KEEP/cache"
+fi
+exit $((kts_nfail > 0))
