@@ -1207,7 +1207,8 @@ static int http_get_file(const char *url, const char *what, const char *site, co
 
 static const char *fetch_mirror(const struct kts_fetch_opts *o)
 {
-	const char *m = o && o->mirror && *o->mirror ? o->mirror : getenv_nonempty("KTSCOPE_KERNEL_MIRROR");
+	const char *m = o && o->mirror && *o->mirror ? o->mirror
+						     : getenv_nonempty("KTSCOPE_KERNEL_MIRROR");
 
 	return m ? m : SOURCE_DEFAULT_MIRROR;
 }
@@ -1534,8 +1535,8 @@ static int open_release(const char *spec, const struct kts_fetch_opts *opts, str
 	return 0;
 }
 
-static int fetch_release(struct kts_source *s, const char *workdir, const struct kts_fetch_opts *opts,
-			 char **why)
+static int fetch_release(struct kts_source *s, const char *workdir,
+			 const struct kts_fetch_opts *opts, char **why)
 {
 	_cleanup_free_ char *file = NULL;
 	const char *base = strrchr(s->url, '/');
@@ -1570,8 +1571,8 @@ static int fetch_release(struct kts_source *s, const char *workdir, const struct
 	return r;
 }
 
-static int fetch_tarball(struct kts_source *s, const char *workdir, const struct kts_fetch_opts *opts,
-			 char **why)
+static int fetch_tarball(struct kts_source *s, const char *workdir,
+			 const struct kts_fetch_opts *opts, char **why)
 {
 	_cleanup_free_ char *file = NULL;
 	const char *base;

@@ -33,7 +33,8 @@
  *                   extract, or clone/fetch + checkout). No-op for local trees. The caller
  *                   removes the work dir afterwards.
  * `identity` may still be NULL after source_open() when it cannot be known without the bulk
- * data (a tarball URL, a git commit given as an abbreviated id); source_fetch() then sets it.
+ * data (a tarball URL, a git commit given as an abbreviated id, a release candidate);
+ * source_fetch() then sets it. It stays NULL for a local tree that is not in git (never cached).
  *
  * Errors are negative errno. Where a user needs details (which URL, which two hashes, which
  * file is missing), the functions also return a one-line explanation in *ret_why (malloc'd,

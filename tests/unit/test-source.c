@@ -1353,7 +1353,8 @@ static int group_setup(void **state)
 {
 	const char *tmp = getenv("TMPDIR");
 
-	(void) snprintf(g_root, sizeof(g_root), "%s/ktscope-test-source.XXXXXX", tmp && *tmp ? tmp : "/tmp");
+	(void) snprintf(g_root, sizeof(g_root), "%s/ktscope-test-source.XXXXXX",
+			tmp && *tmp ? tmp : "/tmp");
 	if (!mkdtemp(g_root))
 		return -1;
 	assert_int_equal(git_libgit2_init() > 0, 1);
