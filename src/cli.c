@@ -22,6 +22,7 @@
 #include "log.h"
 #include "macro.h"
 #include "plan.h"
+#include "progress.h"
 #include "topology.h"
 
 static void json_putp(struct json_object **j)
@@ -172,6 +173,8 @@ int cli_load_topology(const char *sysroot, struct kts_topology *ret)
 static void on_wait(const char *holders, void *userdata)
 {
 	log_notice("waiting for the reservation; held by:\n%s", holders);
+	progress_event("reservation", "\"state\":\"waiting\",\"holders\":%s",
+		       progress_json_str(holders));
 }
 
 static void on_tick(double elapsed, void *userdata)

@@ -208,6 +208,7 @@ struct make_ctx {
 	struct timespec start;
 	unsigned objects;
 	unsigned expected; /* previous build's count, 0 = unknown */
+	double last_event; /* elapsed time of the last progress event */
 };
 
 static double elapsed_since(const struct timespec *t)
@@ -316,8 +317,18 @@ static int run_make(struct make_ctx *m, const char *phase, const char *const *ta
 			if (is_object_line(line))
 				m->objects++;
 		}
-		progress_line(phase, elapsed_since(&m->start), m->objects,
-			      m->expected ? (int) (100ULL * m->objects / m->expected) : -1);
+		{
+			double el = elapsed_since(&m->start);
+			int pct = m->expected ? (int) MIN(99ULL, 100ULL * m->objects / m->expected) : -1;
+
+			progress_line(phase, el, m->objects, pct);
+			/* An NDJSON progress event at most every 2 s. */
+			if (el - m->last_event >= 2.0) {
+				m->last_event = el;
+				progress_event("progress", "\"phase\":%s,\"elapsed\":%.1f,\"objects\":%u,"
+					       "\"percent\":%d", progress_json_str(phase), el, m->objects, pct);
+			}
+		}
 	}
 	fclose(in);
 	while (waitpid(pid, &status, 0) < 0)
