@@ -45,7 +45,7 @@ tags() {
 	plain "$1" | awk 'tp { print; tp = 0 } /^\.TP/ { tp = 1 }'
 }
 
-# has_word TEXTFILE OPTION: OPTION occurs not as part of a longer option name.
+# has_option TEXTFILE OPTION: OPTION occurs, not as part of a longer option name.
 has_option() {
 	grep -qE -- "(^|[^a-z0-9-])$2([^a-z0-9-]|\$)" "$1"
 }
@@ -54,23 +54,31 @@ lint() {
 	local page=$1 out rc=0
 	if $have_mandoc; then
 		out=$(mandoc -Tlint -Wwarning "$page" 2>&1) || rc=1
-		[ -z "$out" ] || rc=1
+		[ -z "$out" ] || { rc=1; kts_diag "$out"; }
 	fi
 	if $have_groff; then
-		out+=$(groff -ww -z -man "$page" 2>&1) || rc=1
-		[ -z "$out" ] || rc=1
+		out=$(groff -ww -z -man "$page" 2>&1) || rc=1
+		[ -z "$out" ] || { rc=1; kts_diag "$out"; }
 	fi
-	[ $rc = 0 ] || kts_diag "$out"
 	return $rc
 }
 
 renders() {
-	local page=$1 name out
+	local page=$1 name out err
 	name=$(basename "$page" .1)
+	# Both the UTF-8 and the ASCII rendering, without a warning (a glyph that
+	# has no ASCII form warns in groff).
 	if $have_mandoc; then
-		out=$(mandoc -Tutf8 -man "$page" 2>/dev/null | col -b)
+		mandoc -Tascii -man "$page" >/dev/null 2>"$tmp/err"
+		out=$(mandoc -Tutf8 -man "$page" 2>>"$tmp/err" | col -b)
 	else
-		out=$(groff -man -Tutf8 "$page" 2>/dev/null | col -b)
+		groff -man -Tascii -ww "$page" >/dev/null 2>"$tmp/err"
+		out=$(groff -man -Tutf8 -ww "$page" 2>>"$tmp/err" | col -b)
+	fi
+	err=$(cat "$tmp/err")
+	if [ -n "$err" ]; then
+		kts_diag "rendering $page: $err"
+		return 1
 	fi
 	# The NAME section's line: "ktscope-build - ...".
 	if ! grep -A1 '^NAME' <<<"$out" | grep -qE "^ +$name +- "; then
