@@ -14,6 +14,7 @@
 set -u
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=tests/integration/lib.sh
 . "$here/lib.sh"
 srcdir=${KTS_TOP_SRCDIR:-$(cd "$here/../.." && pwd)}
 mandir=$srcdir/man
@@ -98,9 +99,11 @@ documents_help() {
 	help=$("$KTSCOPE" $cmd --help 2>&1) || { kts_diag "ktscope $cmd --help failed"; return 1; }
 	tags "$page" >"$tmp/tags"
 	plain "$page" >"$tmp/plain"
+	# shellcheck disable=SC2013 # options and variable names are single words
 	for o in $(grep -o -- '--[a-z][a-z0-9-]*' <<<"$help" | sort -u); do
 		has_option "$tmp/tags" "$o" || missing+=("$o (no item heading)")
 	done
+	# shellcheck disable=SC2013
 	for o in $(grep -oE '\b(KTSCOPE_[A-Z_]+|NO_COLOR)\b' <<<"$help" | sort -u); do
 		grep -qw -- "$o" "$tmp/plain" || missing+=("$o")
 	done
