@@ -10,7 +10,8 @@
 #     in ktscope(1)); likewise every environment variable --help names appears in
 #     the page;
 #   - every ktscope page named in a SEE ALSO exists, and man/Makemodule.am
-#     installs every page there is.
+#     installs every page there is;
+#   - every NDJSON event name the sources emit is in ktscope(1)'s schema.
 set -u
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -122,6 +123,17 @@ see_also_exists() {
 	[ ${#bad[@]} = 0 ] || { kts_diag "$(basename "$page"): SEE ALSO names missing pages: ${bad[*]}"; return 1; }
 }
 
+# Every NDJSON event name the sources emit is in ktscope(1)'s --json-events schema.
+documents_events() {
+	local e missing=()
+	plain "$(page_of "")" >"$tmp/plain"
+	# shellcheck disable=SC2013 # event names are single words
+	for e in $(grep -ohE 'progress_event\("[a-z_]+"' "$srcdir"/src/*.c | cut -d'"' -f2 | sort -u); do
+		grep -qF "{\"event\":\"$e\"" "$tmp/plain" || missing+=("$e")
+	done
+	[ ${#missing[@]} = 0 ] || { kts_diag "events not documented in ktscope.1: ${missing[*]}"; return 1; }
+}
+
 installs_every_page() {
 	local p missing=()
 	for p in "$mandir"/*.1; do
@@ -144,6 +156,7 @@ for cmd in "${commands[@]}"; do
 	kts_check "$name: every ktscope page in SEE ALSO exists" see_also_exists "$page"
 done
 kts_check "man/Makemodule.am installs every man/*.1" installs_every_page
+kts_check "ktscope.1 documents every --json-events event the sources emit" documents_events
 
 kts_plan "$kts_ntest"
 [ "$kts_nfail" = 0 ]
