@@ -20,8 +20,7 @@ like "COMMAND runs in a ktscope scope under ktscope.slice" "$(probe_value cgroup
 	'^/ktscope\.slice/ktscope-run-[0-9]+-[^/]+\.scope$'
 is "the scope's cpuset.cpus.effective is the plan" "$(probe_value eff_cpus)" 0-1
 is "the scope's cpuset.mems.effective is the plan" "$(probe_value eff_mems)" 0
-check "taskset -c $outside inside the scope is refused" test "$(probe_value taskset_rc)" != 0 -a \
-	-n "$(probe_value taskset_rc)"
+check "taskset -c $outside inside the scope is refused" taskset_refused
 check "the unit is gone after the run" no_ktscope_units
 check "the LLC locks are released after the run" locks_free
 

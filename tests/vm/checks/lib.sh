@@ -9,6 +9,9 @@ KTS_USER=kts
 KTS_UID=1000
 PROBE=$KTS_VM_CHECKS/probe
 _lib_failed=0
+# The marker file whose creation ends this check's background commands (release_bg).
+_lib_release=/run/kts-release.$$
+rm -f "$_lib_release"
 _lib_bg=() # PIDs this check started in the background: killed on exit
 
 ok() { echo "ok - $*"; }
@@ -84,6 +87,13 @@ probe_value() {
 	sed -n "s/^$1=//p" <<<"$out" | head -n1
 }
 
+# taskset_refused: the probe's taskset onto a CPU outside the plan failed.
+taskset_refused() {
+	local v
+	v=$(probe_value taskset_rc)
+	[[ -n $v && $v != 0 ]]
+}
+
 # no_ktscope_units: no ktscope scope is loaded in the system manager (or, with
 # --user, in the test user's manager): the run cleaned up after itself.
 no_ktscope_units() {
@@ -97,11 +107,10 @@ no_ktscope_units() {
 
 # locks_free: no flock on any ktstr LLC lock file in /tmp (the default lock dir).
 locks_free() {
-	local f ino
+	local f
 	for f in /tmp/ktstr-llc-*.lock; do
 		[[ -e $f ]] || continue
-		ino=$(stat -c %i "$f")
-		grep -qE "FLOCK .*:$ino " /proc/locks && return 1
+		file_locked "$f" && return 1
 	done
 	return 0
 }
@@ -114,38 +123,44 @@ user_manager_ready() {
 	[[ $state == running || $state == degraded ]]
 }
 
-# hold_lock FILE MODE: a foreign, ktstr-style holder (flock(1), like any other tool on
-# the host) of one LLC lock file until release_locks; MODE is -s or -x.
-_lib_release=
-hold_lock() {
-	local file=$1 mode=$2
-	[[ -n $_lib_release ]] || _lib_release=$(mktemp -u /run/kts-release.XXXXXX)
-	flock "$mode" "$file" sh -c "while [ ! -e '$_lib_release' ]; do sleep 0.1; done" &
-	_lib_bg+=($!)
-	wait_until 10 grep -qE "FLOCK .*:$(stat -c %i "$file" 2>/dev/null || echo x) " /proc/locks
+# file_locked FILE: somebody holds a flock on FILE (/proc/locks, by inode).
+file_locked() {
+	local ino
+	ino=$(stat -c %i "$1" 2>/dev/null) || return 1
+	grep -qE "FLOCK .*:$ino " /proc/locks
 }
 
-# release_bg: ends everything hold_lock and run_bg started, and waits for it.
+# hold_lock FILE MODE: a foreign, ktstr-style holder (flock(1), like any other tool on
+# the host) of one LLC lock file until release_bg; MODE is -s or -x.
+hold_lock() {
+	local file=$1 mode=$2 release
+	release=$(release_file)
+	flock "$mode" "$file" sh -c "while [ ! -e '$release' ]; do sleep 0.1; done" &
+	_lib_bg+=($!)
+	wait_until 10 file_locked "$file"
+}
+
+# release_bg: ends everything hold_lock and the check started in the background
+# (commands that wait for "$(release_file)"), and waits for it.
 release_bg() {
 	local p
-	[[ -n $_lib_release ]] && : >"$_lib_release"
+	: >"$_lib_release"
 	for p in "${_lib_bg[@]}"; do
 		wait "$p" 2>/dev/null
 	done
 	_lib_bg=()
-	[[ -n $_lib_release ]] && rm -f "$_lib_release"
-	_lib_release=
+	rm -f "$_lib_release"
 }
 
-# the release marker file, for background commands of a check
+# release_file: the marker path for a background command to wait for.
 release_file() {
-	[[ -n $_lib_release ]] || _lib_release=$(mktemp -u /run/kts-release.XXXXXX)
 	echo "$_lib_release"
 }
 
 _lib_exit() {
 	local p
-	[[ -n $_lib_release ]] && : >"$_lib_release"
+	((${#_lib_bg[@]})) || return 0
+	: >"$_lib_release"
 	sleep 0.3
 	for p in "${_lib_bg[@]}"; do
 		kill -TERM "$p" 2>/dev/null
@@ -153,7 +168,7 @@ _lib_exit() {
 	for p in "${_lib_bg[@]}"; do
 		wait "$p" 2>/dev/null
 	done
-	[[ -n $_lib_release ]] && rm -f "$_lib_release"
+	rm -f "$_lib_release"
 }
 trap _lib_exit EXIT
 
