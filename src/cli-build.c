@@ -172,7 +172,6 @@ int cli_build_inner(int argc, char **argv)
 		if (asprintf(&log_path, "%s/build.log", po.stage_dir) >= 0) {
 			log_error("%s; last 40 lines of the log:", strempty(why));
 			pipeline_print_tail(log_path, 40);
-			log_error("full log: '%s'", log_path);
 		}
 		return KTS_EXIT_FAILURE;
 	}
@@ -392,6 +391,29 @@ static int take_source_lock(struct build_ctx *b, const char *tree)
 	return 1;
 }
 
+/*
+ * A failed build's log outlives its stage directory: {root}/logs/{key}.log
+ * (the newest failure of that key). Returns 0 and the path, or negative errno.
+ */
+static int keep_failed_log(const char *root, const char *key, const char *stage, char **ret)
+{
+	_cleanup_free_ char *dir = NULL, *from = NULL, *to = NULL;
+	int r;
+
+	if (asprintf(&dir, "%s/logs", root) < 0 || asprintf(&from, "%s/build.log", stage) < 0 ||
+	    asprintf(&to, "%s/%s.log", dir, key) < 0)
+		return -ENOMEM;
+	if (access(from, F_OK) < 0)
+		return -ENOENT;
+	r = mkdir_p_work(dir);
+	if (r < 0)
+		return r;
+	if (rename(from, to) < 0)
+		return negative_errno();
+	*ret = TAKE_PTR(to);
+	return 0;
+}
+
 /* metadata.json for the stage directory. */
 static int write_metadata(const struct build_ctx *b, const char *key, const char *stage,
 			  const char *base, const struct kts_kconfig_merge *merged,
@@ -590,6 +612,18 @@ int cli_build(const struct kts_opts *o, int argc, char **argv)
 		return KTS_EXIT_USAGE;
 	}
 	progress_set_tty(o->verbosity >= 0 && !progress_events_enabled());
+	{
+		const char *scope_env = getenv_nonempty("KTSCOPE_SCOPE");
+
+		if (scope_env && !streq(scope_env, "none")) {
+			log_error("invalid KTSCOPE_SCOPE '%s': the only value is 'none'", scope_env);
+			return KTS_EXIT_USAGE;
+		}
+		if (scope_env && want == KTS_ENFORCE_CGROUP) {
+			log_error("--enforce cgroup needs a systemd scope, but KTSCOPE_SCOPE=none");
+			return KTS_EXIT_USAGE;
+		}
+	}
 
 	/* Which source. */
 	n_sources = !!positional + !!source_dir + !!tarball + !!git_url;
@@ -888,10 +922,15 @@ int cli_build(const struct kts_opts *o, int argc, char **argv)
 		clock_gettime(CLOCK_MONOTONIC, &t1);
 	}
 	if (rc != KTS_EXIT_OK) {
+		_cleanup_free_ char *kept = NULL;
+
 		progress_event("result", "\"status\":\"failed\",\"exit\":%d", rc);
 		if (rc > 128)
 			log_notice("the build was interrupted (signal %d); nothing was stored", rc - 128);
-		return rc == KTS_EXIT_USAGE ? KTS_EXIT_USAGE : rc > 128 ? rc : KTS_EXIT_FAILURE;
+		else if (keep_failed_log(b.root, key, stage, &kept) == 0)
+			log_error("the build of '%s' failed; full log: '%s'", b.src->label, kept);
+		/* The in-scope half exits 1 or 2; the scope part 1, 3 or 4; a signal 128+N. */
+		return (rc >= KTS_EXIT_FAILURE && rc <= KTS_EXIT_ENV) || rc > 128 ? rc : KTS_EXIT_FAILURE;
 	}
 
 	/* Did the tree change while it was built? */
