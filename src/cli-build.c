@@ -612,6 +612,10 @@ int cli_build(const struct kts_opts *o, int argc, char **argv)
 		return KTS_EXIT_USAGE;
 	}
 	progress_set_tty(o->verbosity >= 0 && !progress_events_enabled());
+	if (getenv_nonempty("KTSCOPE_SYSROOT")) {
+		log_error("KTSCOPE_SYSROOT is set: 'build' works on this host only; unset it");
+		return KTS_EXIT_USAGE;
+	}
 	{
 		const char *scope_env = getenv_nonempty("KTSCOPE_SCOPE");
 

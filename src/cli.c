@@ -184,7 +184,7 @@ static void on_tick(double elapsed, void *userdata)
 
 	/* A quiet counter: one line every 10 s, and only on a terminal. */
 	if (now / 10 != last / 10 && now >= 10 && isatty(STDERR_FILENO))
-		log_info("still waiting for the reservation (%d s)", now);
+		log_notice("still waiting for the reservation (%d s)", now);
 	last = now;
 }
 

@@ -538,6 +538,14 @@ int pipeline_run(const struct kts_pipeline_opts *o, struct kts_pipeline_result *
 		if (r < 0)
 			goto make_failed;
 		res.objects = m.objects;
+		/* make's syncconfig may have changed .config (another compiler, pahole): check again. */
+		kconfig_done(&final);
+		r = kconfig_load(config, &final, ret_why);
+		if (r < 0)
+			return r;
+		r = kconfig_validate(&final, &merged, o->pahole_version, ret_why);
+		if (r < 0)
+			return r;
 		/* A no-op rebuild counts nothing; keep the last real count for the %. */
 		if (m.objects > 0)
 			write_count(o->count_file, m.objects);
