@@ -33,6 +33,8 @@ static const char run_help[] =
 	"limited to them (AllowedCPUs=, AllowedMemoryNodes=). Where the manager does not\n"
 	"enforce that (no cpuset controller), COMMAND is bound with CPU affinity and an\n"
 	"MPOL_BIND memory policy instead. The locks are held until the scope is gone.\n"
+	"When stdin is the terminal, COMMAND runs in its foreground (an interactive shell\n"
+	"works; Ctrl-C and Ctrl-Z act on COMMAND, and ktscope stops and continues with it).\n"
 	"\n"
 	"Options:\n"
 	"  --cpu-cap N          reserve exactly N CPUs, shared with other builds/runs\n"

@@ -16,6 +16,7 @@
 #include <sys/signalfd.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <termios.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -27,8 +28,14 @@
 #define MPOL_BIND 2
 #endif
 
-#define GO_PLAIN 'g'
-#define GO_AFFINITY 'a'
+/* The go-ahead byte: GO_BASE | flags. */
+#define GO_BASE 0x40
+#define GO_AFFINITY 0x01    /* bind to cpus/mems first */
+#define GO_JOB_CONTROL 0x02 /* stdin is our controlling terminal: follow COMMAND's stops */
+#define GO_TERMINAL 0x04    /* ktscope is in the foreground: give the terminal to COMMAND */
+
+/* The stops a supervisor follows; COMMAND gets the inherited dispositions back. */
+static const int stop_signals[] = { SIGTSTP, SIGTTIN, SIGTTOU };
 
 /* What the supervisor writes to the report pipe: one record, then it exits. */
 struct report_wire {
@@ -73,6 +80,32 @@ static int pidfd_open_compat(pid_t pid)
 #else
 	return -ENOSYS;
 #endif
+}
+
+/* Foreground process group of the terminal on stdin; -1 when stdin is no controlling tty. */
+static pid_t tty_foreground(void)
+{
+	return tcgetpgrp(STDIN_FILENO);
+}
+
+/*
+ * Makes pgrp the foreground group of the terminal on stdin. Called from a
+ * background group, tcsetpgrp() sends SIGTTOU unless the caller blocks or ignores
+ * it (tcsetpgrp(3), POSIX): it is blocked around the call, as shells do.
+ */
+static int tty_set_foreground(pid_t pgrp)
+{
+	sigset_t ss, old;
+	int r = 0;
+
+	sigemptyset(&ss);
+	sigaddset(&ss, SIGTTOU);
+	if (sigprocmask(SIG_BLOCK, &ss, &old) < 0)
+		return negative_errno();
+	if (tcsetpgrp(STDIN_FILENO, pgrp) < 0)
+		r = negative_errno();
+	(void) sigprocmask(SIG_SETMASK, &old, NULL);
+	return r;
 }
 
 static void write_all(int fd, const void *buf, size_t len)
@@ -171,8 +204,9 @@ static void close_all_except(const int *keep, size_t n)
 	}
 }
 
-static _noreturn_ void exec_command(char *const *argv, const sigset_t *mask, pid_t supervisor,
-				    int err_fd)
+/* stop_actions: the dispositions of stop_signals[] to restore, NULL to keep them. */
+static _noreturn_ void exec_command(char *const *argv, const sigset_t *mask,
+				    const struct sigaction *stop_actions, pid_t supervisor, int err_fd)
 {
 	int e;
 
@@ -180,6 +214,9 @@ static _noreturn_ void exec_command(char *const *argv, const sigset_t *mask, pid
 	(void) prctl(PR_SET_PDEATHSIG, SIGKILL);
 	if (getppid() != supervisor)
 		_exit(1);
+	/* An ignored signal stays ignored across exec: COMMAND must stop on Ctrl-Z. */
+	for (size_t i = 0; stop_actions && i < ELEMENTSOF(stop_signals); i++)
+		(void) sigaction(stop_signals[i], &stop_actions[i], NULL);
 	(void) sigprocmask(SIG_SETMASK, mask, NULL);
 	execvp(argv[0], argv);
 	e = errno;
@@ -194,11 +231,42 @@ static _noreturn_ void kill_group_and_exit(void)
 	_exit(1);
 }
 
-static _noreturn_ void supervisor_main(char *const *argv, pid_t parent, int go_rd, int report_wr,
-				       const struct kts_cpuset *cpus, const struct kts_cpuset *mems,
-				       const sigset_t *command_mask)
+/*
+ * COMMAND stopped with sig: stop ourselves with the same signal, so that the parent
+ * (which waits with WUNTRACED) sees the job stop, and go on when it continues us.
+ * The stop signals are ignored here, so sig gets its default action for the moment.
+ * SIGSTOP and the like become SIGSTOP.
+ */
+static void supervisor_follow_stop(pid_t parent, pid_t command, int sig)
 {
+	static const struct sigaction dfl = { .sa_handler = SIG_DFL }, ign = { .sa_handler = SIG_IGN };
+	bool tty_sig = sig == SIGTSTP || sig == SIGTTIN || sig == SIGTTOU;
+
+	/* Stopped, we watch no pipe: a parent that dies meanwhile must wake us up. */
+	(void) prctl(PR_SET_PDEATHSIG, SIGCONT);
+	if (getppid() != parent)
+		kill_group_and_exit();
+	if (tty_sig) {
+		(void) sigaction(sig, &dfl, NULL);
+		(void) kill(getpid(), sig);
+		(void) sigaction(sig, &ign, NULL);
+	} else
+		(void) kill(getpid(), SIGSTOP);
+	(void) prctl(PR_SET_PDEATHSIG, SIGTERM);
+	if (getppid() != parent)
+		kill_group_and_exit();
+	/* The parent continued our group; COMMAND may have left it (a job-control shell). */
+	(void) kill(command, SIGCONT);
+}
+
+static _noreturn_ void supervisor_main(char *const *argv, pid_t parent, pid_t parent_pgrp,
+				       int go_rd, int report_wr, const struct kts_cpuset *cpus,
+				       const struct kts_cpuset *mems, const sigset_t *command_mask)
+{
+	static const struct sigaction ign = { .sa_handler = SIG_IGN };
+	struct sigaction stop_actions[ELEMENTSOF(stop_signals)];
 	enum kts_child_step step = KTS_STEP_NONE;
+	bool job_control;
 	sigset_t ss;
 	int err_pipe[2], keep[3], sfd, e = 0, r;
 	pid_t command, self = getpid();
@@ -217,11 +285,23 @@ static _noreturn_ void supervisor_main(char *const *argv, pid_t parent, int go_r
 	if (n != 1)
 		_exit(0); /* aborted, or the parent died before the go-ahead */
 
-	if (go == GO_AFFINITY) {
+	if (go & GO_AFFINITY) {
 		r = apply_affinity(cpus, mems, &step);
 		if (r < 0)
 			report_and_exit(report_wr, KTS_CHILD_SETUP_FAILED, step, -r, 0);
 	}
+
+	/*
+	 * Job control: COMMAND stops on Ctrl-Z and we follow it (supervisor_follow_stop())
+	 * rather than being stopped by the terminal ourselves; COMMAND gets the terminal
+	 * before it starts, unless the parent lost the foreground in the meantime.
+	 */
+	job_control = go & GO_JOB_CONTROL;
+	if (job_control)
+		for (size_t i = 0; i < ELEMENTSOF(stop_signals); i++)
+			(void) sigaction(stop_signals[i], &ign, &stop_actions[i]);
+	if ((go & GO_TERMINAL) && tty_foreground() == parent_pgrp)
+		(void) tty_set_foreground(self);
 
 	forwarded_set(&ss, true);
 	sfd = signalfd(-1, &ss, SFD_CLOEXEC);
@@ -231,7 +311,8 @@ static _noreturn_ void supervisor_main(char *const *argv, pid_t parent, int go_r
 	if (command < 0)
 		report_and_exit(report_wr, KTS_CHILD_SETUP_FAILED, KTS_STEP_FORK, errno, 0);
 	if (command == 0)
-		exec_command(argv, command_mask, self, err_pipe[1]);
+		exec_command(argv, command_mask, job_control ? stop_actions : NULL, self,
+			     err_pipe[1]);
 	(void) close(err_pipe[1]);
 	/* EOF: exec succeeded (the pipe is O_CLOEXEC); data: its errno. */
 	do
@@ -283,8 +364,10 @@ static _noreturn_ void supervisor_main(char *const *argv, pid_t parent, int go_r
 				kill_group_and_exit();
 			continue;
 		}
-		r = waitpid(command, &status, WNOHANG);
-		if (r == command)
+		r = waitpid(command, &status, WNOHANG | (job_control ? WUNTRACED : 0));
+		if (r == command && WIFSTOPPED(status))
+			supervisor_follow_stop(parent, command, WSTOPSIG(status));
+		else if (r == command)
 			report_and_exit(report_wr, KTS_CHILD_RAN, KTS_STEP_NONE, 0, status);
 	}
 }
@@ -300,7 +383,7 @@ int supervise_fork(char *const *argv, const int *close_fds, size_t n_close_fds,
 	struct kts_child c = KTS_CHILD_INIT;
 	int go[2], rep[2];
 	sigset_t ss;
-	pid_t parent = getpid(), pid;
+	pid_t parent = getpid(), parent_pgrp = getpgrp(), pid;
 
 	if (!argv || !argv[0])
 		return -EINVAL;
@@ -338,7 +421,8 @@ int supervise_fork(char *const *argv, const int *close_fds, size_t n_close_fds,
 		(void) close(go_wr);
 		(void) close(rep_rd);
 		(void) close(sfd);
-		supervisor_main(argv, parent, go_rd, rep_wr, cpus, mems, &c.saved_mask);
+		supervisor_main(argv, parent, parent_pgrp, go_rd, rep_wr, cpus, mems,
+				&c.saved_mask);
 	}
 	/* Also here, so that forwarding to the group works before the child ran. */
 	(void) setpgid(pid, pid);
@@ -351,6 +435,8 @@ int supervise_fork(char *const *argv, const int *close_fds, size_t n_close_fds,
 	c.go_fd = TAKE_FD(go_wr);
 	c.report_fd = TAKE_FD(rep_rd);
 	c.signal_fd = TAKE_FD(sfd);
+	/* stdin is our controlling terminal (tcgetpgrp() fails on any other fd). */
+	c.job_control = isatty(STDIN_FILENO) && tty_foreground() > 0;
 	*ret = c;
 	return 0;
 }
@@ -368,13 +454,53 @@ int supervise_pending_signal(struct kts_child *c)
 
 int supervise_release(struct kts_child *c, bool affinity)
 {
-	char go = affinity ? GO_AFFINITY : GO_PLAIN;
+	/* Only a foreground job may hand the terminal on; a background one keeps off it. */
+	bool terminal = c->job_control && tty_foreground() == getpgrp();
+	char go = (char) (GO_BASE | (affinity ? GO_AFFINITY : 0) |
+			  (c->job_control ? GO_JOB_CONTROL : 0) | (terminal ? GO_TERMINAL : 0));
 	ssize_t n;
 
 	do
 		n = write(c->go_fd, &go, 1);
 	while (n < 0 && errno == EINTR);
-	return n == 1 ? 0 : negative_errno();
+	if (n != 1)
+		return negative_errno();
+	c->tty_handed = terminal;
+	return 0;
+}
+
+/* Our process group gets the terminal back, if COMMAND's side was given it. */
+static void take_terminal_back(struct kts_child *c)
+{
+	int r;
+
+	if (!c->tty_handed)
+		return;
+	c->tty_handed = false;
+	r = tty_set_foreground(getpgrp());
+	if (r < 0)
+		log_debug_errno(r, "cannot take the terminal back: %m");
+}
+
+/*
+ * The supervisor stopped with sig, following COMMAND: a job-control shell's view
+ * of us must be "stopped" too. Takes the terminal back, stops our process group
+ * (which the terminal would have stopped, had it been in the foreground) and, once
+ * continued, hands the terminal over again if we are in the foreground (fg, not
+ * bg) and continues COMMAND's group. In an orphaned process group the kernel
+ * discards the stop signal and COMMAND simply goes on.
+ */
+static void parent_follow_stop(struct kts_child *c, int sig)
+{
+	int own = sig == SIGTTIN || sig == SIGTTOU ? sig : SIGTSTP;
+
+	log_debug("process group %d stopped by signal %d; stopping ours", (int) c->pgid, sig);
+	take_terminal_back(c);
+	(void) kill(0, own);
+	if (tty_foreground() == getpgrp() && tty_set_foreground(c->pgid) >= 0)
+		c->tty_handed = true;
+	log_debug("continued; continuing process group %d", (int) c->pgid);
+	(void) kill(-c->pgid, SIGCONT);
 }
 
 int supervise_kill_group(struct kts_child *c, int sig)
@@ -413,9 +539,13 @@ int supervise_wait(struct kts_child *c, struct kts_child_report *ret)
 		struct signalfd_siginfo si;
 		pid_t r;
 
-		r = waitpid(c->pid, &status, WNOHANG);
+		r = waitpid(c->pid, &status, WNOHANG | (c->job_control ? WUNTRACED : 0));
 		if (r < 0 && errno != EINTR)
 			return negative_errno();
+		if (r == c->pid && WIFSTOPPED(status)) {
+			parent_follow_stop(c, WSTOPSIG(status));
+			continue;
+		}
 		if (r == c->pid)
 			break;
 		if (poll(&p, 1, -1) < 0 && errno != EINTR)
@@ -423,12 +553,23 @@ int supervise_wait(struct kts_child *c, struct kts_child_report *ret)
 		while (read(c->signal_fd, &si, sizeof(si)) == (ssize_t) sizeof(si)) {
 			if (si.ssi_signo == SIGCHLD)
 				continue;
+			/*
+			 * COMMAND's group has the terminal, so a Ctrl-C reached it from there;
+			 * a SIGINT sent to the whole job reaches us as well and must not be
+			 * delivered a second time.
+			 */
+			if (si.ssi_signo == SIGINT && c->tty_handed && tty_foreground() == c->pgid) {
+				log_debug("SIGINT not forwarded: process group %d has the terminal",
+					  (int) c->pgid);
+				continue;
+			}
 			log_debug("forwarding signal %u to process group %d", si.ssi_signo,
 				  (int) c->pid);
 			(void) kill(-c->pgid, (int) si.ssi_signo);
 			c->last_forwarded = (int) si.ssi_signo;
 		}
 	}
+	take_terminal_back(c);
 	/* The supervisor is reaped: its pid (still COMMAND's pgid while members live) is spent. */
 	c->pidfd = safe_close(c->pidfd);
 	if (!read_report(c->report_fd, ret))
@@ -447,6 +588,7 @@ void supervise_done(struct kts_child *c)
 		while (waitpid(c->pid, NULL, 0) < 0 && errno == EINTR)
 			;
 	}
+	take_terminal_back(c);
 	c->pid = c->pgid = 0;
 	c->pidfd = safe_close(c->pidfd);
 	c->go_fd = safe_close(c->go_fd);

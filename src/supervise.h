@@ -22,6 +22,22 @@
  * outlives the locks. PR_SET_PDEATHSIG backs that up. It reports COMMAND's wait
  * status, or why it could not run it, over a second pipe.
  *
+ * The terminal (job control), when stdin is ktscope's controlling terminal:
+ * COMMAND's process group is not ktscope's, so a COMMAND that reads the terminal
+ * (`ktscope run -- bash`) would be stopped by SIGTTIN. As a shell does for a
+ * foreground job, the supervisor makes its group the terminal's foreground group
+ * before it forks COMMAND, when ktscope itself is in the foreground at release;
+ * Ctrl-C and Ctrl-Z then reach COMMAND directly. The parent takes the terminal
+ * back when the supervisor ends (supervise_wait(), or supervise_done() on any
+ * other path). A stop of COMMAND (Ctrl-Z, or SIGTTIN/SIGTTOU in the background)
+ * is followed: the supervisor stops itself with the same signal, the parent sees
+ * that, takes the terminal back and stops its own process group with it (the
+ * shell reports the job stopped); once continued (fg or bg), it hands the terminal
+ * over again if it is in the foreground and continues COMMAND's group. Where the
+ * parent's group is orphaned (no job-control shell above it), the kernel discards
+ * that stop and COMMAND just goes on. Without a controlling terminal on stdin
+ * none of this happens: no handover, stops are not followed.
+ *
  * Library code: no logging above debug; the caller reports.
  */
 
@@ -37,6 +53,8 @@ struct kts_child {
 	int signal_fd;   /* signalfd for SIGCHLD and the forwarded signals */
 	sigset_t saved_mask; /* the parent's mask before supervise_fork() */
 	int last_forwarded;  /* last signal forwarded, 0 when none */
+	bool job_control;    /* stdin is our controlling terminal: handover, stops followed */
+	bool tty_handed;     /* COMMAND's side has the terminal; we take it back at the end */
 };
 #define KTS_CHILD_INIT                                                                      \
 	((struct kts_child){ .pid = 0, .pgid = 0, .pidfd = -EBADF, .go_fd = -EBADF, .report_fd = -EBADF, \
@@ -83,12 +101,19 @@ int supervise_fork(char *const *argv, const int *close_fds, size_t n_close_fds,
  */
 int supervise_pending_signal(struct kts_child *c);
 
-/* Lets COMMAND start; with affinity, the supervisor first binds itself to cpus/mems. */
+/*
+ * Lets COMMAND start; with affinity, the supervisor first binds itself to cpus/mems.
+ * With job control and ktscope in the terminal's foreground, the supervisor gives
+ * the terminal to COMMAND's process group before COMMAND starts.
+ */
 int supervise_release(struct kts_child *c, bool affinity);
 
 /*
  * Waits for the supervisor to end, forwarding SIGINT/SIGTERM/SIGHUP to COMMAND's
- * process group meanwhile. *ret is the report (always written on 0).
+ * process group meanwhile; SIGINT is not forwarded while COMMAND's group is the
+ * terminal's foreground group (the terminal delivered Ctrl-C to it already).
+ * Follows COMMAND's stops with job control (see above), and takes the terminal
+ * back before it returns. *ret is the report (always written on 0).
  */
 int supervise_wait(struct kts_child *c, struct kts_child_report *ret);
 
@@ -97,7 +122,8 @@ int supervise_kill_group(struct kts_child *c, int sig);
 
 /*
  * Tears down: without a prior supervise_wait(), kills the process group and reaps
- * the supervisor; closes the fds; restores the signal mask. Safe on KTS_CHILD_INIT.
+ * the supervisor; takes the terminal back if COMMAND's side had it; closes the
+ * fds; restores the signal mask. Safe on KTS_CHILD_INIT.
  */
 void supervise_done(struct kts_child *c);
 

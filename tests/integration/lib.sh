@@ -68,6 +68,16 @@ kts_find_ktscope() {
 	export KTSCOPE
 }
 
+# kts_find_python: KTS_PYTHON = the python3 interpreter itself (sys.executable),
+# resolved once; a version manager's shim (pyenv) costs seconds on every call.
+# python3 is a test dependency (.ci/run installs it).
+kts_find_python() {
+	[ -n "${KTS_PYTHON:-}" ] && return 0
+	KTS_PYTHON=$(python3 -c 'import sys; print(sys.executable)' 2>/dev/null)
+	[ -x "$KTS_PYTHON" ] || KTS_PYTHON=python3
+	export KTS_PYTHON
+}
+
 # Path of manager.sh next to this file.
 kts_manager_sh() {
 	echo "${KTS_TOP_SRCDIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}/tests/integration/manager.sh"

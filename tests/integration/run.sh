@@ -11,6 +11,7 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 
 kts_find_ktscope
 kts_reexec_inside_manager "$here/run.sh" "$@"
+kts_find_python
 
 # Background jobs in their own process groups, and with SIGINT not ignored.
 set -m
@@ -65,7 +66,80 @@ locks_free() {
 locks_held() { ! locks_free; }
 wait_file() { kts_wait_until "${2:-10}" test -e "$1"; }
 
-kts_plan 39
+# pty_drive TRANSCRIPT STEP... -- CMD...: runs CMD as the session leader of a new
+# pseudo-terminal (its controlling tty and stdin/stdout/stderr) and plays STEPs:
+# expect:REGEX (in the output after the previous match), send:TEXT (Python escapes:
+# \n, \x03 for Ctrl-C, \x1a for Ctrl-Z), file:PATH (wait until it exists), sleep:S.
+# Each step waits at most 10 s. Exits with CMD's status (128+N on signal N), or
+# 124 after SIGKILLing CMD on a timeout; the output goes to TRANSCRIPT.
+pty_drive() {
+	"$KTS_PYTHON" - "$@" <<'EOF'
+import os, pty, re, select, signal, sys, time
+
+transcript, steps, args = sys.argv[1], [], sys.argv[2:]
+while args[0] != "--":
+    steps.append(args.pop(0))
+pid, fd = pty.fork()
+if pid == 0:
+    try:
+        os.execvp(args[1], args[1:])
+    finally:
+        os._exit(127)
+out, pos, eof = b"", 0, False
+
+def pump(timeout):
+    global out, eof
+    if eof:
+        time.sleep(timeout)
+        return
+    if select.select([fd], [], [], timeout)[0]:
+        try:
+            data = os.read(fd, 4096)
+        except OSError:  # EIO: every holder of the terminal is gone
+            data = b""
+        eof = not data
+        out += data
+
+def finish(why=None):
+    open(transcript, "wb").write(out)
+    if why:
+        sys.stderr.write("pty_drive: %s\n" % why)
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+        sys.exit(124)
+
+for step in steps:
+    kind, _, arg = step.partition(":")
+    start = time.monotonic()
+    deadline = start + 10
+    if kind == "send":
+        os.write(fd, arg.encode().decode("unicode_escape").encode())
+        continue
+    while True:
+        if kind == "expect":
+            m = re.compile(arg.encode()).search(out, pos)
+            if m:
+                pos = m.end()
+                break
+        elif kind == "file" and os.path.exists(arg):
+            break
+        elif kind == "sleep" and time.monotonic() >= start + float(arg):
+            break
+        if time.monotonic() > deadline:
+            finish("timed out at '%s'" % step)
+        pump(0.02)
+deadline = time.monotonic() + 10
+while not eof and time.monotonic() < deadline:
+    pump(0.05)
+if not eof:
+    finish("timed out waiting for the end of the output")
+finish()
+status = os.waitpid(pid, 0)[1]
+sys.exit(os.WEXITSTATUS(status) if os.WIFEXITED(status) else 128 + os.WTERMSIG(status))
+EOF
+}
+
+kts_plan 48
 
 # ---- 1. the scope while COMMAND runs ----------------------------------------------
 d=$work/t1
@@ -305,6 +379,70 @@ for args in "--unit foo" "--unit bad/name.scope" "--cpu-weight 0" "--cpu-weight 
 	fi
 done
 kts_check "bad values exit 2 naming the value, and run nothing" test $bad = 0
+
+# ---- 11. COMMAND on a terminal ------------------------------------------------------------
+# On a real pseudo-terminal, COMMAND must get the terminal (a read from it would stop
+# a background process group with SIGTTIN, and ktscope would hang), Ctrl-C must reach
+# it, and Ctrl-Z must stop the job for a job-control shell, which `fg` resumes.
+d=$work/t11
+mkdir "$d"
+export KTSCOPE d
+# COMMAND reads a line from the terminal; the shell around ktscope reads the next one,
+# which works only if ktscope took the terminal back when COMMAND ended.
+pty_drive "$d/read.out" "expect:enforcement" "send:hello from the tty\n" \
+	"expect:got:hello from the tty" "send:back\n" "expect:after:back" -- \
+	bash -c '"$KTSCOPE" --user run -- sh -c "read -r l; echo got:\$l"; echo rc:$?;
+		read -r x; echo after:$x' 2>"$d/read.err"
+rc=$?
+[ -s "$d/read.err" ] && kts_diag "$(cat "$d/read.err")"
+kts_check "a COMMAND that reads the terminal gets its line (no SIGTTIN hang) and exits 0" \
+	eval "[ $rc = 0 ] && grep -q '^rc:0' '$d/read.out'"
+kts_check "the terminal is ktscope's again once COMMAND ended" grep -q '^after:back' "$d/read.out"
+
+tty_unit=ktscope-tty-int-$$.scope
+pty_drive "$d/int.out" "file:$d/int-ready" "sleep:0.2" "send:\x03" -- \
+	"$KTSCOPE" --user run --unit "$tty_unit" -- \
+	sh -c "touch $d/int-ready; read -r l; echo not-reached" 2>"$d/int.err"
+rc=$?
+[ -s "$d/int.err" ] && kts_diag "$(cat "$d/int.err")"
+kts_check "Ctrl-C on the terminal ends a COMMAND that reads it: exit 130" test $rc = 130
+kts_check "after Ctrl-C on the terminal, the unit is gone and the locks are free" \
+	eval "unit_gone $tty_unit && locks_free && ! grep -q not-reached '$d/int.out'"
+
+# Ctrl-Z under a job-control shell (set -m): the job stops (128+SIGTSTP) with the
+# unit and the locks kept, and fg gives COMMAND the terminal again.
+tty_unit=ktscope-tty-stop-$$.scope
+export tty_unit
+pty_drive "$d/stop.out" "file:$d/stop-ready" "sleep:0.3" "send:\x1a" "expect:stopped:148" \
+	"expect:fg:" "sleep:0.3" "send:after fg\n" "expect:got:after fg" "expect:rc:0" -- \
+	bash -c 'set -m
+		"$KTSCOPE" --user run --unit "$tty_unit" -- \
+			sh -c "touch $d/stop-ready; read -r l; echo got:\$l"
+		echo stopped:$?
+		echo "unit:$(systemctl --user show -p ActiveState --value "$tty_unit")"
+		for f in "$KTSCOPE_LOCK_DIR"/ktstr-llc-*.lock; do
+			flock -n -x "$f" true || echo "locks:held"
+		done
+		jobs -l
+		echo fg:
+		fg >/dev/null
+		echo rc:$?' 2>"$d/stop.err"
+rc=$?
+[ -s "$d/stop.err" ] && kts_diag "$(cat "$d/stop.err")"
+kts_diag "$(grep -E '^(stopped|unit|locks|\[1\])' "$d/stop.out")"
+kts_check "Ctrl-Z stops the whole job: the shell sees ktscope stopped (exit 148)" \
+	eval "[ $rc = 0 ] && grep -q '^stopped:148' '$d/stop.out' && \
+	grep -q 'Stopped' '$d/stop.out'"
+kts_check "while stopped, the unit stays active and the locks stay held" \
+	eval "grep -q '^unit:active' '$d/stop.out' && grep -q '^locks:held' '$d/stop.out'"
+kts_check "fg resumes COMMAND in the foreground: it reads the terminal and exits 0" \
+	eval "grep -q '^got:after fg' '$d/stop.out' && grep -q '^rc:0' '$d/stop.out'"
+kts_check "after the stopped run ended, the unit is gone and the locks are free" \
+	eval "unit_gone $tty_unit && locks_free"
+
+# Without a terminal on stdin nothing changes: COMMAND reads stdin as before.
+out=$(echo piped | K -- sh -c 'read -r l; echo got:$l' 2>/dev/null)
+kts_check "stdin not a terminal: COMMAND reads it as before" test "$out" = "got:piped"
 
 help=$("$KTSCOPE" run --help)
 missing=
