@@ -524,6 +524,11 @@ static void cgroup_probe(const struct kts_sysroot *root, struct cgroup_info *ret
 	}
 }
 
+static const char *controllers_or(const struct cgroup_info *c)
+{
+	return c->controllers ? (*c->controllers ? c->controllers : "none") : "unreadable";
+}
+
 static void check_cgroup(struct doctor *d, const struct cgroup_info *c)
 {
 	if (streq(c->layout, "unified")) {
@@ -535,9 +540,7 @@ static void check_cgroup(struct doctor *d, const struct cgroup_info *c)
 		else
 			add(d, "cgroup-hierarchy", CHECK_WARN,
 			    strf("unified (cgroup v2 at %s), but without the cpuset controller "
-				 "(controllers: %s)", c->v2_path,
-				 c->controllers ? (*c->controllers ? c->controllers : "none")
-						: "unreadable"),
+				 "(controllers: %s)", c->v2_path, controllers_or(c)),
 			    strf("a kernel with CONFIG_CPUSETS=y is needed for AllowedCPUs= to be "
 				 "enforced by the cgroup; until then CPU affinity is used"));
 		return;
@@ -546,9 +549,9 @@ static void check_cgroup(struct doctor *d, const struct cgroup_info *c)
 		add(d, "cgroup-hierarchy", CHECK_WARN,
 		    strf("hybrid: cgroup v2 at %s (controllers: %s), the cpuset controller on "
 			 "cgroup v1, where systemd does not apply AllowedCPUs=", c->v2_path,
-			 c->controllers ? (*c->controllers ? c->controllers : "none") : "unreadable"),
-		    strf("boot with 'systemd.unified_cgroup_hierarchy=1' on the kernel command line "
-			 "(pure cgroup v2); until then CPU affinity is used"));
+			 controllers_or(c)),
+		    strf("boot with 'systemd.unified_cgroup_hierarchy=1' on the kernel command "
+			 "line (pure cgroup v2); until then CPU affinity is used"));
 		return;
 	}
 	add(d, "cgroup-hierarchy", CHECK_WARN,
@@ -606,17 +609,18 @@ static void check_enforcement(struct doctor *d, const struct probe *p,
 		return;
 	case KTS_ENFORCE_NARROWED:
 		add(d, "cpu-enforcement", CHECK_WARN,
-		    strf("narrowed: a parent slice of the %s manager limits the probe scope to CPUs "
-			 "%s (allowed %s)", kind, strempty(p->effective), strempty(p->plan)),
-		    strf("check AllowedCPUs= of the slices above ktscope.slice ('systemctl%s show "
-			 "-p AllowedCPUs ktscope.slice')", p->kind == KTS_BUS_USER ? " --user" : ""));
+		    strf("narrowed: a parent slice of the %s manager limits the probe scope to "
+			 "CPUs %s (allowed %s)", kind, strempty(p->effective), strempty(p->plan)),
+		    strf("check AllowedCPUs= of the slices above ktscope.slice ('systemctl%s "
+			 "show -p AllowedCPUs ktscope.slice')",
+			 p->kind == KTS_BUS_USER ? " --user" : ""));
 		return;
 	default:
 		add(d, "cpu-enforcement", CHECK_WARN,
 		    strf("affinity: the %s manager accepts AllowedCPUs= but its cgroups have no "
-			 "cpuset controller (probe scope: allowed %s, effective %s); builds and runs "
-			 "are bound with CPU affinity and MPOL_BIND instead", kind, strempty(p->plan),
-			 p->effective && *p->effective ? p->effective : "none"),
+			 "cpuset controller (probe scope: allowed %s, effective %s); builds and "
+			 "runs are bound with CPU affinity and MPOL_BIND instead", kind,
+			 strempty(p->plan), p->effective && *p->effective ? p->effective : "none"),
 		    p->kind == KTS_BUS_USER
 			    ? dropin_fix(c)
 			    : strf("PID 1 gets cpuset only on the unified hierarchy: boot with "
@@ -691,8 +695,8 @@ static void check_cache_dir(struct doctor *d)
 	if (r < 0) {
 		add(d, "cache-dir", CHECK_FAIL,
 		    exists ? strf("cache directory '%s' is not writable: %s", root, strerror(-r))
-			   : strf("cache directory '%s' cannot be created: '%s' is not writable: %s",
-				  root, base, strerror(-r)),
+			   : strf("cache directory '%s' cannot be created: '%s' is not "
+				  "writable: %s", root, base, strerror(-r)),
 		    strf("make '%s' writable for this user, or point KTSCOPE_CACHE_DIR at a "
 			 "writable directory", base));
 		return;
@@ -787,7 +791,8 @@ static void check_pahole(struct doctor *d)
 		return;
 	}
 	if (parse_version(line, &major, &minor) < 0) {
-		add(d, "pahole", CHECK_WARN, strf("pahole version '%s' not understood", line), NULL);
+		add(d, "pahole", CHECK_WARN, strf("pahole version '%s' not understood", line),
+		    NULL);
 		return;
 	}
 	if (major < 1 || (major == 1 && minor < 16)) {
@@ -873,12 +878,13 @@ static void check_sched_ext(struct doctor *d, const struct kts_sysroot *root)
 	}
 	if (r > 0)
 		add(d, "sched-ext", CHECK_OK,
-		    strf("the running kernel %s has CONFIG_SCHED_CLASS_EXT=y (%s)", u.release, source),
+		    strf("the running kernel %s has CONFIG_SCHED_CLASS_EXT=y (%s)", u.release,
+			 source),
 		    NULL);
 	else
 		add(d, "sched-ext", CHECK_WARN,
-		    r == 0 ? strf("the running kernel %s has no sched_ext (CONFIG_SCHED_CLASS_EXT is "
-				  "not set in %s)", u.release, source)
+		    r == 0 ? strf("the running kernel %s has no sched_ext "
+				  "(CONFIG_SCHED_CLASS_EXT is not set in %s)", u.release, source)
 			   : strf("cannot tell whether the running kernel %s has sched_ext: no "
 				  "/sys/kernel/sched_ext, no readable /proc/config.gz or "
 				  "/boot/config-%s", u.release, u.release),
@@ -922,7 +928,8 @@ static void print_human(const struct doctor *d)
 		printf("\n%u check%s failed: builds and runs will not work until fixed.\n", n_fail,
 		       n_fail == 1 ? "" : "s");
 	else
-		printf("\nBuilds and runs will work%s.\n", n_warn ? " (see the warnings above)" : "");
+		printf("\nBuilds and runs will work%s.\n",
+		       n_warn ? " (see the warnings above)" : "");
 }
 
 static int print_json(const struct doctor *d)
@@ -944,7 +951,8 @@ static int print_json(const struct doctor *d)
 		json_object_object_add(o, "name", json_object_new_string(c->name));
 		json_object_object_add(o, "status",
 				       json_object_new_string(status_to_string(c->status)));
-		json_object_object_add(o, "detail", json_object_new_string(c->detail ? c->detail : "?"));
+		json_object_object_add(o, "detail",
+				       json_object_new_string(c->detail ? c->detail : "?"));
 		json_object_object_add(o, "fix", c->fix ? json_object_new_string(c->fix) : NULL);
 		json_object_array_add(a, o);
 	}
@@ -1067,8 +1075,8 @@ int cli_doctor(const struct kts_opts *o, int argc, char **argv)
 	check_pahole(&d);
 	check_header(&d, "libelf", (const char *const[]){ "/usr/include/libelf.h",
 							  "/usr/include/gelf.h", NULL },
-		     "objtool and resolve_btfids need libelf", "libelf-dev", "elfutils-libelf-devel",
-		     "libelf");
+		     "objtool and resolve_btfids need libelf", "libelf-dev",
+		     "elfutils-libelf-devel", "libelf");
 	check_header(&d, "openssl", (const char *const[]){ "/usr/include/openssl/ssl.h", NULL },
 		     "certificate and module-signing tools need OpenSSL", "libssl-dev",
 		     "openssl-devel", "openssl");

@@ -9,7 +9,7 @@
 # directory), as `make dist`/`make distcheck` leaves it. rpmbuild runs with
 # --nodeps (Debian's rpm knows no Fedora packages) and --nocheck (`make check` runs
 # on its own in CI) in a private _topdir. As root, a missing rpmbuild is installed
-# with apt-get (Debian's `rpm` package); otherwise the script skips (77), except
+# with apt-get (Debian's `rpm` and `cpio` packages); otherwise the script skips (77), except
 # under CI=true. The PKGBUILD is checked for syntax and its version.
 set -u
 
@@ -26,12 +26,14 @@ tarball=$(cd "$(dirname "$tarball")" && pwd)/$(basename "$tarball")
 version=$(basename "$tarball" .tar.xz)
 version=${version#ktscope-}
 
-if ! command -v rpmbuild >/dev/null; then
+if ! command -v rpmbuild >/dev/null || ! command -v cpio >/dev/null; then
 	if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends rpm \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends rpm cpio \
 			>/dev/null 2>&1
 	fi
-	command -v rpmbuild >/dev/null || kts_skip_all "rpmbuild not found (Debian: apt-get install rpm)"
+	for c in rpmbuild rpm2cpio cpio; do
+		command -v $c >/dev/null || kts_skip_all "$c not found (Debian: apt-get install rpm cpio)"
+	done
 fi
 
 kts_plan 13
