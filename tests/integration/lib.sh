@@ -48,6 +48,36 @@ kts_diag() {
 	printf '%s\n' "$*" | sed 's/^/# /'
 }
 
+# kts_capture CMD...: runs CMD; sets rc (its exit status), out (its stdout) and err
+# (its stderr), trailing newlines stripped.
+kts_capture() {
+	local o e
+	o=$(mktemp) && e=$(mktemp) || { rc=99 out= err="mktemp failed"; return; }
+	"$@" >"$o" 2>"$e"
+	rc=$?
+	out=$(cat "$o")
+	err=$(cat "$e")
+	rm -f "$o" "$e"
+}
+
+# kts_expect WANT_RC REGEX DESC CMD...: one TAP line that passes when CMD exits with
+# WANT_RC and, unless REGEX is empty, its stderr matches REGEX (grep -E); a failure
+# shows the stderr as diagnostics. Leaves rc/out/err as kts_capture does.
+kts_expect() {
+	local want=$1 re=$2 desc=$3
+	shift 3
+	kts_capture "$@"
+	if [ "$rc" != "$want" ]; then
+		kts_not_ok "$desc (exit $rc, want $want)"
+		kts_diag "stderr: $err"
+	elif [ -n "$re" ] && ! grep -qE -- "$re" <<<"$err"; then
+		kts_not_ok "$desc (stderr does not match /$re/)"
+		kts_diag "stderr: $err"
+	else
+		kts_ok "$desc"
+	fi
+}
+
 # kts_wait_until SECONDS CMD...: polls CMD every 20 ms; 0 when it succeeded in time.
 kts_wait_until() {
 	local deadline=$(($(date +%s%N) + $1 * 1000000000))
