@@ -3,8 +3,9 @@
 #
 # `ktscope run` against a real systemd user manager (confined, see manager.sh):
 # the scope's properties read back over the bus, COMMAND's cgroup and affinity,
-# exit statuses, signals, parent death, lock contention, name clashes, and the
-# order "unit gone, then locks free". Lock files live in a private directory.
+# exit statuses, signals, parent death, lock contention, name clashes, the order
+# "unit gone, then locks free", and COMMAND on a real pseudo-terminal (reads it,
+# Ctrl-C, Ctrl-Z and fg). Lock files live in a private directory.
 set -u
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 . "$here/lib.sh"
@@ -394,7 +395,7 @@ pty_drive "$d/read.out" "expect:enforcement" "send:hello from the tty\n" \
 	bash -c '"$KTSCOPE" --user run -- sh -c "read -r l; echo got:\$l"; echo rc:$?;
 		read -r x; echo after:$x' 2>"$d/read.err"
 rc=$?
-[ -s "$d/read.err" ] && kts_diag "$(cat "$d/read.err")"
+[ $rc = 0 ] || kts_diag "exit $rc; $(cat "$d/read.err" "$d/read.out")"
 kts_check "a COMMAND that reads the terminal gets its line (no SIGTTIN hang) and exits 0" \
 	eval "[ $rc = 0 ] && grep -q '^rc:0' '$d/read.out'"
 kts_check "the terminal is ktscope's again once COMMAND ended" grep -q '^after:back' "$d/read.out"
@@ -404,7 +405,7 @@ pty_drive "$d/int.out" "file:$d/int-ready" "sleep:0.2" "send:\x03" -- \
 	"$KTSCOPE" --user run --unit "$tty_unit" -- \
 	sh -c "touch $d/int-ready; read -r l; echo not-reached" 2>"$d/int.err"
 rc=$?
-[ -s "$d/int.err" ] && kts_diag "$(cat "$d/int.err")"
+[ $rc = 130 ] || kts_diag "exit $rc; $(cat "$d/int.err" "$d/int.out")"
 kts_check "Ctrl-C on the terminal ends a COMMAND that reads it: exit 130" test $rc = 130
 kts_check "after Ctrl-C on the terminal, the unit is gone and the locks are free" \
 	eval "unit_gone $tty_unit && locks_free && ! grep -q not-reached '$d/int.out'"
@@ -428,8 +429,7 @@ pty_drive "$d/stop.out" "file:$d/stop-ready" "sleep:0.3" "send:\x1a" "expect:sto
 		fg >/dev/null
 		echo rc:$?' 2>"$d/stop.err"
 rc=$?
-[ -s "$d/stop.err" ] && kts_diag "$(cat "$d/stop.err")"
-kts_diag "$(grep -E '^(stopped|unit|locks|\[1\])' "$d/stop.out")"
+[ $rc = 0 ] || kts_diag "exit $rc; $(cat "$d/stop.err" "$d/stop.out")"
 kts_check "Ctrl-Z stops the whole job: the shell sees ktscope stopped (exit 148)" \
 	eval "[ $rc = 0 ] && grep -q '^stopped:148' '$d/stop.out' && \
 	grep -q 'Stopped' '$d/stop.out'"
