@@ -1,4 +1,4 @@
-# shellcheck shell=bash
+# shellcheck shell=bash disable=SC2034 # PROBE, rc, out, err are for the checks
 # SPDX-License-Identifier: GPL-2.0-or-later
 # Sourced by the guest checks (run by checks/driver, as root, in the guest).
 # TAP lines are unnumbered: the driver numbers them across checks.
