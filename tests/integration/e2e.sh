@@ -13,7 +13,7 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 tarball=${KTS_E2E_TARBALL:-/usr/src/linux-source-6.12.tar.xz}
 if [ "${KTS_E2E:-}" != 1 ]; then
 	echo "1..0 # SKIP the real-kernel builds run once per CI run, in the main 'make check' (set KTS_E2E=1)"
-	exit 77
+	exit 0
 fi
 [ -r "$tarball" ] || kts_skip_all "no kernel tarball '$tarball' (apt-get install linux-source-6.12)"
 for tool in make gcc flex bison bc pahole; do

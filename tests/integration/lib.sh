@@ -6,7 +6,8 @@
 kts_ntest=0
 kts_nfail=0
 
-# Skip the whole script (exit 77), unless CI=true, where a missing capability
+# Skip the whole script (TAP "1..0 # SKIP", exit 0: the TAP driver counts a
+# non-zero exit as an error), unless CI=true, where a missing capability
 # is a failure: CI machines are provisioned to run every test.
 kts_skip_all() {
 	if [ "${CI:-}" = true ]; then
@@ -14,7 +15,7 @@ kts_skip_all() {
 		exit 99
 	fi
 	echo "1..0 # SKIP $*"
-	exit 77
+	exit 0
 }
 
 kts_plan() {
