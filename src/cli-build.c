@@ -717,7 +717,13 @@ int cli_build(const struct kts_opts *o, int argc, char **argv)
 	r = cache_sweep_tmp(b.root);
 	if (r > 0)
 		log_debug("removed %d leftover temporary director%s of dead builds", r, r == 1 ? "y" : "ies");
-	(void) pipeline_toolchain(&tc);
+	{
+		_cleanup_free_ char *tc_cache = NULL;
+
+		if (asprintf(&tc_cache, "%s/.toolchain", b.root) < 0)
+			return KTS_EXIT_FAILURE;
+		(void) pipeline_toolchain(tc_cache, &tc);
+	}
 	if (!tc.make || !tc.cc) {
 		source_spec_done(&spec);
 		log_error("no %s found: install the kernel build toolchain (Debian: build-essential "

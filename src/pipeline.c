@@ -22,14 +22,16 @@
 
 /* ---------------------------------------------------------------- toolchain */
 
-/* First line of `argv[0] --version` (stderr ignored), or NULL. */
-static char *first_line_of(const char *cmd)
+/* First line of `tool --version` (stderr ignored), or NULL. */
+static char *first_line_of(const char *tool)
 {
-	_cleanup_free_ char *line = NULL;
+	_cleanup_free_ char *line = NULL, *cmd = NULL;
 	size_t n = 0;
 	ssize_t len;
 	FILE *f;
 
+	if (asprintf(&cmd, "'%s' --version 2>/dev/null", tool) < 0)
+		return NULL;
 	f = popen(cmd, "re");
 	if (!f)
 		return NULL;
@@ -48,13 +50,109 @@ static char *first_line_of(const char *cmd)
 	return len > 0 ? TAKE_PTR(line) : NULL;
 }
 
-int pipeline_toolchain(struct kts_toolchain *ret)
+/* The executable name resolves to through PATH, canonical; NULL when not found. */
+static char *which(const char *name)
 {
+	const char *path = getenv("PATH");
+	_cleanup_free_ char *copy = NULL;
+	char *save = NULL;
+
+	if (!path || !*path)
+		return NULL;
+	copy = strdup(path);
+	if (!copy)
+		return NULL;
+	for (char *dir = strtok_r(copy, ":", &save); dir; dir = strtok_r(NULL, ":", &save)) {
+		_cleanup_free_ char *p = NULL;
+
+		if (asprintf(&p, "%s/%s", *dir ? dir : ".", name) < 0)
+			return NULL;
+		if (access(p, X_OK) == 0)
+			return realpath(p, NULL);
+	}
+	return NULL;
+}
+
+/*
+ * "{path} {dev} {ino} {size} {mtime_ns}": what a version string is cached under.
+ * A tool replaced or upgraded changes it. NULL when the tool is not there.
+ */
+static char *tool_stamp(const char *name)
+{
+	_cleanup_free_ char *p = which(name);
+	struct stat st;
+	char *stamp;
+
+	if (!p || stat(p, &st) < 0)
+		return NULL;
+	if (asprintf(&stamp, "%s %llu %llu %lld %lld", p, (unsigned long long) st.st_dev,
+		     (unsigned long long) st.st_ino, (long long) st.st_size,
+		     (long long) st.st_mtim.tv_sec * 1000000000LL + st.st_mtim.tv_nsec) < 0)
+		return NULL;
+	return stamp;
+}
+
+/* Looks stamp up in the cache file's "stamp\tversion" lines. */
+static char *cached_version(const char *cache_file, const char *stamp)
+{
+	_cleanup_fclose_ FILE *f = NULL;
+	_cleanup_free_ char *line = NULL;
+	size_t n = 0, sl = strlen(stamp);
+	ssize_t len;
+
+	if (!cache_file || !(f = fopen(cache_file, "re")))
+		return NULL;
+	while ((len = getline(&line, &n, f)) > 0) {
+		if (line[len - 1] == '\n')
+			line[--len] = 0;
+		if ((size_t) len > sl + 1 && strncmp(line, stamp, sl) == 0 && line[sl] == '\t')
+			return strdup(line + sl + 1);
+	}
+	return NULL;
+}
+
+int pipeline_toolchain(const char *cache_file, struct kts_toolchain *ret)
+{
+	static const char *const names[] = { "cc", "ld", "pahole", "make" };
+	char *versions[ELEMENTSOF(names)] = { 0 };
+	char *stamps[ELEMENTSOF(names)] = { 0 };
+	bool dirty = false;
+
+	/*
+	 * Running four `--version`s costs more than the rest of a cache hit; the
+	 * answers are kept next to the cache, keyed by each binary's identity.
+	 */
+	for (size_t i = 0; i < ELEMENTSOF(names); i++) {
+		stamps[i] = tool_stamp(names[i]);
+		if (!stamps[i])
+			continue;
+		versions[i] = cached_version(cache_file, stamps[i]);
+		if (!versions[i]) {
+			versions[i] = first_line_of(names[i]);
+			dirty = dirty || versions[i];
+		}
+	}
+	if (dirty && cache_file) {
+		_cleanup_free_ char *tmp = NULL;
+		FILE *f;
+
+		if (asprintf(&tmp, "%s.%d", cache_file, (int) getpid()) >= 0 && (f = fopen(tmp, "we"))) {
+			for (size_t i = 0; i < ELEMENTSOF(names); i++)
+				if (stamps[i] && versions[i])
+					fprintf(f, "%s\t%s\n", stamps[i], versions[i]);
+			if (fclose(f) == 0)
+				(void) rename(tmp, cache_file);
+			else
+				(void) unlink(tmp);
+		}
+	}
+	for (size_t i = 0; i < ELEMENTSOF(names); i++)
+		free(stamps[i]);
 	*ret = (struct kts_toolchain){
-		.cc = first_line_of("cc --version 2>/dev/null"),
-		.ld = first_line_of("ld --version 2>/dev/null"),
-		.pahole = first_line_of("pahole --version 2>/dev/null"),
-		.make = first_line_of("make --version 2>/dev/null"),
+		.cc = versions[0],
+		.ld = versions[1],
+		.pahole = versions[2],
+		.make = versions[3],
 	};
 	return 0;
 }
@@ -244,7 +342,6 @@ static int run_make(struct make_ctx *m, const char *phase, const char *const *ta
 	char buf[8192], line[4096];
 	size_t linelen = 0;
 	pid_t pid;
-	FILE *in;
 
 	if (asprintf(&jobs, "-j%u", o->jobs) < 0)
 		return -ENOMEM;
@@ -293,20 +390,16 @@ static int run_make(struct make_ctx *m, const char *phase, const char *const *ta
 		_exit(127);
 	}
 	safe_close(pipefd[1]);
-	in = fdopen(pipefd[0], "r");
-	if (!in) {
-		safe_close(pipefd[0]);
-		(void) kill(pid, SIGKILL);
-		(void) waitpid(pid, NULL, 0);
-		return -ENOMEM;
-	}
+	/* read(2), not stdio: the log and the progress line follow make as it prints. */
 	for (;;) {
-		size_t n = fread(buf, 1, sizeof(buf), in);
+		ssize_t n = read(pipefd[0], buf, sizeof(buf));
 
-		if (n == 0)
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
 			break;
-		(void) !write(m->log_fd, buf, n);
-		for (size_t i = 0; i < n; i++) {
+		(void) !write(m->log_fd, buf, (size_t) n);
+		for (ssize_t i = 0; i < n; i++) {
 			if (buf[i] != '\n') {
 				if (linelen < sizeof(line) - 1)
 					line[linelen++] = buf[i];
@@ -330,7 +423,7 @@ static int run_make(struct make_ctx *m, const char *phase, const char *const *ta
 			}
 		}
 	}
-	fclose(in);
+	safe_close(pipefd[0]);
 	while (waitpid(pid, &status, 0) < 0)
 		if (errno != EINTR)
 			return negative_errno();

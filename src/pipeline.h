@@ -19,14 +19,18 @@
  * before deciding whether to build at all.
  */
 
-/* First line of `cc --version`, `ld --version`, `pahole --version`; NULL when missing. */
+/*
+ * First line of `cc --version`, `ld --version`, `pahole --version`, `make --version`;
+ * NULL when missing. With cache_file (may be NULL), the answers are kept there,
+ * keyed by each binary's path, inode, size and mtime, so a cache hit runs none.
+ */
 struct kts_toolchain {
 	char *cc;
 	char *ld;
 	char *pahole;
 	char *make;
 };
-int pipeline_toolchain(struct kts_toolchain *ret);
+int pipeline_toolchain(const char *cache_file, struct kts_toolchain *ret);
 void pipeline_toolchain_done(struct kts_toolchain *t);
 
 /* "x86_64" / "aarch64" → "bzImage" / "Image" and its path under arch/; NULL if unsupported. */

@@ -53,7 +53,7 @@ locks_free() {
 }
 no_build_processes() { ! pgrep -f "__build-inner --src $1" >/dev/null && ! pgrep -f "make -C $1" >/dev/null; }
 
-kts_plan 55
+kts_plan 57
 
 # ---- 1. a clean git tree: built in the scope, stored, listed ---------------------------
 T=$(new_tree t1)
@@ -99,6 +99,18 @@ kts_check "a second build of the same tree is a cache hit (exit 0, 'cached')" \
 	eval "[ $rc = 0 ] && grep -q 'cached: $key' '$work/b2.err'"
 kts_check "the cache hit ran no compiler" test "$(cc_runs "$T")" = "$n"
 kts_check "the cache hit prints the same image path" test "$(tail -n 1 "$work/b2.out")" = "$img"
+
+# ---- 2b. the toolchain fingerprint is probed once per binary, not per build ---------------
+mkdir -p "$work/bin"
+printf '#!/bin/sh\necho probe >>%s/pahole.calls\necho v1.24\n' "$work" >"$work/bin/pahole"
+chmod +x "$work/bin/pahole"
+PATH=$work/bin:$PATH B --source "$T" >/dev/null 2>&1
+PATH=$work/bin:$PATH B --source "$T" >/dev/null 2>&1
+kts_check "pahole --version ran once for two builds (fingerprint cached by the binary's identity)" \
+	test "$(wc -l <"$work/pahole.calls")" = 1
+touch -d '2001-01-01' "$work/bin/pahole"
+PATH=$work/bin:$PATH B --source "$T" >/dev/null 2>&1
+kts_check "a changed binary is probed again" test "$(wc -l <"$work/pahole.calls")" = 2
 
 # ---- 3. a dirty tree is cached under a dirty key -----------------------------------------
 echo "/* local change */" >>"$T/fake.c"
