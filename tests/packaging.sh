@@ -9,7 +9,7 @@
 # directory), as `make dist`/`make distcheck` leaves it. rpmbuild runs with
 # --nodeps (Debian's rpm knows no Fedora packages) and --nocheck (`make check` runs
 # on its own in CI) in a private _topdir. As root, a missing rpmbuild is installed
-# with apt-get (Debian's `rpm` and `cpio` packages); otherwise the script skips (77), except
+# with apt-get (Debian's `rpm` and `cpio` packages); otherwise the script skips, except
 # under CI=true. The PKGBUILD is checked for syntax and its version.
 set -u
 
