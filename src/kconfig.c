@@ -35,23 +35,6 @@ static void json_object_putp(struct json_object **o)
 		(void) json_object_put(*o);
 }
 #define _cleanup_json_ _cleanup_(json_object_putp)
-
-/* Writes a formatted one-line reason to *ret_why when asked for; returns r. */
-_printf_(3, 4) static int set_why(char **ret_why, int r, const char *fmt, ...)
-{
-	va_list ap;
-	char *s;
-
-	if (!ret_why)
-		return r;
-	va_start(ap, fmt);
-	if (vasprintf(&s, fmt, ap) < 0)
-		s = NULL;
-	va_end(ap);
-	*ret_why = s;
-	return r;
-}
-
 /* --- lines and sets --- */
 
 static void line_free(struct kts_kconfig_line *l)
@@ -325,7 +308,7 @@ int kconfig_parse(const char *text, size_t len, const char *source, struct kts_k
 	int r;
 
 	if (nul)
-		return set_why(ret_why, -EBADMSG, "%s:%u: NUL byte", source,
+		return why_set(ret_why, -EBADMSG, "%s:%u: NUL byte", source,
 			       line_of_offset(text, (size_t) (nul - text)));
 
 	for (size_t pos = 0; pos < len;) {
@@ -342,7 +325,7 @@ int kconfig_parse(const char *text, size_t len, const char *source, struct kts_k
 
 		r = parse_line(s, n, &l.symbol, &l.value);
 		if (r == -EBADMSG)
-			return set_why(ret_why, r, "%s:%u: not a kconfig assignment or comment: '%.*s'",
+			return why_set(ret_why, r, "%s:%u: not a kconfig assignment or comment: '%.*s'",
 				       source, lineno, (int) MIN(n, (size_t) 80), s);
 		if (r < 0)
 			return r;
@@ -477,17 +460,17 @@ static int check_text(const char *path, const char *buf, size_t len, char **ret_
 		size_t k;
 
 		if (s[i] == 0)
-			return set_why(ret_why, -EILSEQ, "'%s' is binary (NUL byte on line %u)", path,
+			return why_set(ret_why, -EILSEQ, "'%s' is binary (NUL byte on line %u)", path,
 				       line_of_offset(buf, i));
 		if ((s[i] < 0x20 && s[i] != '\t' && s[i] != '\n' && s[i] != '\v' && s[i] != '\f' &&
 		     s[i] != '\r') ||
 		    s[i] == 0x7f)
-			return set_why(ret_why, -EILSEQ,
+			return why_set(ret_why, -EILSEQ,
 				       "'%s' is binary (control character 0x%02x on line %u)", path,
 				       s[i], line_of_offset(buf, i));
 		k = utf8_seq_len(s + i, len - i);
 		if (k == 0)
-			return set_why(ret_why, -EILSEQ,
+			return why_set(ret_why, -EILSEQ,
 				       "'%s' is binary (byte 0x%02x on line %u is not UTF-8 text)", path,
 				       s[i], line_of_offset(buf, i));
 		i += k;
@@ -499,16 +482,16 @@ static int file_error(const char *what, const char *path, int r, char **ret_why)
 {
 	switch (r) {
 	case -ENOENT:
-		return set_why(ret_why, r, "%s '%s' does not exist", what, path);
+		return why_set(ret_why, r, "%s '%s' does not exist", what, path);
 	case -EISDIR:
-		return set_why(ret_why, r, "%s '%s' is a directory, not a file", what, path);
+		return why_set(ret_why, r, "%s '%s' is a directory, not a file", what, path);
 	case -EINVAL:
-		return set_why(ret_why, r, "%s '%s' is not a regular file", what, path);
+		return why_set(ret_why, r, "%s '%s' is not a regular file", what, path);
 	case -EFBIG:
-		return set_why(ret_why, r, "%s '%s' is larger than %u MiB", what, path,
+		return why_set(ret_why, r, "%s '%s' is larger than %u MiB", what, path,
 			       KCONFIG_MAX_FILE_SIZE / (1024U * 1024U));
 	default:
-		return set_why(ret_why, r, "%s '%s': %s", what, path, strerror(-r));
+		return why_set(ret_why, r, "%s '%s': %s", what, path, strerror(-r));
 	}
 }
 
@@ -542,7 +525,7 @@ int kconfig_read_extra(const char *path, struct kts_kconfig *ret,
 	for (i = 0; i < len && (is_blank(buf[i]) || buf[i] == '\n' || buf[i] == '\r'); i++)
 		;
 	if (i == len)
-		return set_why(ret_why, -ENODATA, "extra kconfig fragment '%s' is empty", path);
+		return why_set(ret_why, -ENODATA, "extra kconfig fragment '%s' is empty", path);
 	r = check_text(path, buf, len, ret_why);
 	if (r < 0)
 		return r;

@@ -91,3 +91,18 @@ int log_internal(int level, int error, const char *fmt, ...)
 
 	return error > 0 ? -error : -EIO;
 }
+
+int why_set(char **ret_why, int r, const char *fmt, ...)
+{
+	va_list ap;
+	char *s = NULL;
+
+	if (!ret_why)
+		return r;
+	va_start(ap, fmt);
+	if (vasprintf(&s, fmt, ap) < 0)
+		s = NULL;
+	va_end(ap);
+	*ret_why = s;
+	return r;
+}

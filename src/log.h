@@ -37,3 +37,10 @@ int log_internal(int level, int error, const char *fmt, ...) _printf_(3, 4);
 #define log_debug_errno(e, ...) log_full_errno(LOG_DEBUG, e, __VA_ARGS__)
 #define log_warning_errno(e, ...) log_full_errno(LOG_WARNING, e, __VA_ARGS__)
 #define log_error_errno(e, ...) log_full_errno(LOG_ERR, e, __VA_ARGS__)
+
+/*
+ * For library modules' one-line reasons: sets *ret_why (when ret_why is not
+ * NULL) to the formatted text and returns r, so "return why_set(ret_why, -EINVAL,
+ * ...)" works. A failed allocation leaves *ret_why NULL: r still tells the story.
+ */
+int why_set(char **ret_why, int r, const char *fmt, ...) _printf_(3, 4);

@@ -29,26 +29,6 @@ static void json_putp(struct json_object **j)
 		(void) json_object_put(*j);
 }
 #define _cleanup_json_ _cleanup_(json_putp)
-
-/*
- * Stores a formatted reason in *ret_why (if asked for) and returns err. A
- * failed allocation leaves *ret_why NULL: the error code still tells the story.
- */
-_printf_(3, 4) static int why_set(char **ret_why, int err, const char *fmt, ...)
-{
-	va_list ap;
-	char *s;
-
-	if (!ret_why)
-		return err;
-	va_start(ap, fmt);
-	if (vasprintf(&s, fmt, ap) < 0)
-		s = NULL;
-	va_end(ap);
-	*ret_why = s;
-	return err;
-}
-
 static void strv_free(char **v, size_t n)
 {
 	if (!v)

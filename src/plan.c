@@ -33,6 +33,7 @@
 #include <string.h>
 
 #include "macro.h"
+#include "log.h"
 #include "plan.h"
 
 /* Distance reported for a node the table does not know: sorts after every real one. */
@@ -95,26 +96,6 @@ _printf_(2, 3) static int appendf(char **s, const char *fmt, ...)
 	*s = n;
 	return 0;
 }
-
-/*
- * Hands a reason to the caller when it asked for one, and returns r. A reason
- * that could not be built (out of memory) is simply not given: r still is.
- */
-_printf_(3, 4) static int fail(int r, char **ret_why, const char *fmt, ...)
-{
-	va_list ap;
-	char *s = NULL;
-
-	if (!ret_why)
-		return r;
-	va_start(ap, fmt);
-	if (vasprintf(&s, fmt, ap) < 0)
-		s = NULL;
-	va_end(ap);
-	*ret_why = s;
-	return r;
-}
-
 /* Distance between node ids a and b from the topology's table, like topo_distance(). */
 static unsigned node_distance(const struct kts_topology *t, unsigned a, unsigned b)
 {
@@ -316,10 +297,10 @@ int plan_compute(const struct kts_topology *t, const struct kts_llc_load *load,
 	if (!t || !req || !ret)
 		return -EINVAL;
 	if (req->mode != KTS_PLAN_SHARED && req->mode != KTS_PLAN_EXCLUSIVE)
-		return fail(-EINVAL, ret_why, "unknown reservation mode %d", (int) req->mode);
+		return why_set(ret_why, -EINVAL, "unknown reservation mode %d", (int) req->mode);
 	excl = req->mode == KTS_PLAN_EXCLUSIVE;
 	if (!excl && req->excl_llcs > 0)
-		return fail(-EINVAL, ret_why,
+		return why_set(ret_why, -EINVAL,
 			    "a number of exclusive LLCs was given for a shared plan");
 
 	contrib = calloc(t->n_llcs ?: 1, sizeof(*contrib));
@@ -354,17 +335,17 @@ int plan_compute(const struct kts_topology *t, const struct kts_llc_load *load,
 	if (excl && req->excl_llcs > 0) {
 		need = req->excl_llcs;
 		if (need > n_avail)
-			return fail(-ERANGE, ret_why,
+			return why_set(ret_why, -ERANGE,
 				    "%u exclusive LLCs requested, but only %u LLCs have CPUs this "
 				    "process may use", need, n_avail);
 	} else if (excl && req->cpus == 0) {
 		need = 1;
 		if (n_avail == 0)
-			return fail(-ERANGE, ret_why, "no LLC has a CPU this process may use");
+			return why_set(ret_why, -ERANGE, "no LLC has a CPU this process may use");
 	} else {
 		need = req->cpus > 0 ? req->cpus : plan_default_budget(allowed);
 		if (need > allowed)
-			return fail(-ERANGE, ret_why,
+			return why_set(ret_why, -ERANGE,
 				    "a budget of %u CPUs exceeds the %u CPUs this process may use",
 				    need, allowed);
 	}
@@ -382,14 +363,14 @@ int plan_compute(const struct kts_topology *t, const struct kts_llc_load *load,
 		if (r < 0)
 			return r;
 		if (!excl)
-			return fail(-EBUSY, ret_why,
+			return why_set(ret_why, -EBUSY,
 				    "%u CPUs needed, but only %u are in LLCs without an exclusive "
 				    "holder; held exclusively: %s", need, reached, held);
 		if (by_llcs)
-			return fail(-EBUSY, ret_why,
+			return why_set(ret_why, -EBUSY,
 				    "%u free LLCs needed, but only %u have no holder; held: %s",
 				    need, reached, held);
-		return fail(-EBUSY, ret_why,
+		return why_set(ret_why, -EBUSY,
 			    "%u CPUs in whole free LLCs needed, but the LLCs with no holder have "
 			    "only %u; held: %s", need, reached, held);
 	}

@@ -31,10 +31,11 @@ extern char **environ;
 
 /* ---- small helpers ------------------------------------------------------------------------ */
 
-/* Records the first (innermost) explanation of a failure; returns r so callers can
- * "return why_set(why, -ENOENT, ...)". Allocation failure just leaves *why NULL. */
-static int why_set(char **why, int r, const char *fmt, ...) _printf_(3, 4);
-static int why_set(char **why, int r, const char *fmt, ...)
+/* Records the first (innermost) explanation of a failure (unlike why_set(), a later one
+ * does not replace it); returns r so callers can
+ * "return why_first(why, -ENOENT, ...)". Allocation failure just leaves *why NULL. */
+static int why_first(char **why, int r, const char *fmt, ...) _printf_(3, 4);
+static int why_first(char **why, int r, const char *fmt, ...)
 {
 	va_list ap;
 	char *s = NULL;
@@ -344,7 +345,7 @@ static int git_fail(char **why, int r, const char *what)
 	default:
 		err = e && e->klass == GIT_ERROR_NET ? -EHOSTUNREACH : -EIO;
 	}
-	return why_set(why, err, "%s: %s", what, e && e->message ? e->message : "libgit2 error");
+	return why_first(why, err, "%s: %s", what, e && e->message ? e->message : "libgit2 error");
 }
 
 /* ---- local trees --------------------------------------------------------------------------- */
@@ -378,7 +379,7 @@ static int dirty_record(const char *root, const char *path, struct dirty_entry *
 			(void) snprintf(e->rec, sizeof(e->rec), "d:deleted");
 			return 0;
 		}
-		return why_set(why, negative_errno(), "cannot stat '%s': %m", full);
+		return why_first(why, negative_errno(), "cannot stat '%s': %m", full);
 	}
 	if (S_ISLNK(st.st_mode)) {
 		struct kts_sha256 c;
@@ -386,7 +387,7 @@ static int dirty_record(const char *root, const char *path, struct dirty_entry *
 
 		n = readlink(full, target, sizeof(target));
 		if (n < 0)
-			return why_set(why, negative_errno(), "cannot read link '%s': %m", full);
+			return why_first(why, negative_errno(), "cannot read link '%s': %m", full);
 		sha256_init(&c);
 		sha256_update(&c, target, (size_t) n);
 		sha256_final(&c, d);
@@ -397,7 +398,7 @@ static int dirty_record(const char *root, const char *path, struct dirty_entry *
 	if (S_ISREG(st.st_mode)) {
 		r = sha256_file(full, hex);
 		if (r < 0)
-			return why_set(why, r, "cannot read '%s': %s", full, strerror(-r));
+			return why_first(why, r, "cannot read '%s': %s", full, strerror(-r));
 		(void) snprintf(e->rec, sizeof(e->rec), "%c:%s", (st.st_mode & 0111) ? 'x' : 'f',
 				hex);
 		return 0;
@@ -480,11 +481,11 @@ static int local_state(const char *dir, struct kts_local_state *ret, char **why)
 	int r;
 
 	if (!realpath(dir, canon))
-		return why_set(why, negative_errno(), "cannot resolve '%s': %m", dir);
+		return why_first(why, negative_errno(), "cannot resolve '%s': %m", dir);
 	if (stat(canon, &st) < 0)
-		return why_set(why, negative_errno(), "cannot stat '%s': %m", canon);
+		return why_first(why, negative_errno(), "cannot stat '%s': %m", canon);
 	if (!S_ISDIR(st.st_mode))
-		return why_set(why, -ENOTDIR, "'%s' is not a directory", canon);
+		return why_first(why, -ENOTDIR, "'%s' is not a directory", canon);
 
 	r = git_repository_open_ext(&repo, canon, 0, NULL);
 	if (r == GIT_ENOTFOUND) {
@@ -500,7 +501,7 @@ static int local_state(const char *dir, struct kts_local_state *ret, char **why)
 		return r < 0 ? r : local_state_take(&s, ret);
 	}
 	if (!realpath(wd, root))
-		return why_set(why, negative_errno(), "cannot resolve '%s': %m", wd);
+		return why_first(why, negative_errno(), "cannot resolve '%s': %m", wd);
 	s.repo_root = strdup(root);
 	if (!s.repo_root)
 		return -ENOMEM;
@@ -509,7 +510,7 @@ static int local_state(const char *dir, struct kts_local_state *ret, char **why)
 
 		/* The tree is a subdirectory of the repository: judge that subtree only. */
 		if (strncmp(canon, root, l) != 0 || canon[l] != '/')
-			return why_set(why, -EIO, "'%s' is not inside its repository '%s'", canon,
+			return why_first(why, -EIO, "'%s' is not inside its repository '%s'", canon,
 				       root);
 		s.subdir = strdup(canon + l + 1);
 		if (!s.subdir)
@@ -643,7 +644,7 @@ static int check_kernel_tree(const char *dir, char **why)
 		if (!p)
 			return -ENOMEM;
 		if (stat(p, &st) < 0 || !S_ISREG(st.st_mode))
-			return why_set(why, -ENOEXEC, "'%s' is not a kernel source tree: it has no %s",
+			return why_first(why, -ENOEXEC, "'%s' is not a kernel source tree: it has no %s",
 				       dir, need[i]);
 	}
 	return 0;
@@ -657,11 +658,11 @@ static int open_local(const char *path, struct kts_source *s, char **why)
 	int r;
 
 	if (stat(path, &sb) < 0)
-		return why_set(why, negative_errno(), "cannot access '%s': %m", path);
+		return why_first(why, negative_errno(), "cannot access '%s': %m", path);
 	if (!S_ISDIR(sb.st_mode))
-		return why_set(why, -ENOTDIR, "'%s' is not a directory", path);
+		return why_first(why, -ENOTDIR, "'%s' is not a directory", path);
 	if (!realpath(path, canon))
-		return why_set(why, negative_errno(), "cannot resolve '%s': %m", path);
+		return why_first(why, negative_errno(), "cannot resolve '%s': %m", path);
 	r = check_kernel_tree(canon, why);
 	if (r < 0)
 		return r;
@@ -814,15 +815,15 @@ static int open_tarball(const char *file, struct kts_source *s, char **why)
 		return 0;
 	}
 	if (stat(file, &st) < 0)
-		return why_set(why, negative_errno(), "cannot access tarball '%s': %m", file);
+		return why_first(why, negative_errno(), "cannot access tarball '%s': %m", file);
 	if (S_ISDIR(st.st_mode))
-		return why_set(why, -EISDIR, "'%s' is a directory, not a tarball (use --source)",
+		return why_first(why, -EISDIR, "'%s' is a directory, not a tarball (use --source)",
 			       file);
 	if (!realpath(file, canon))
-		return why_set(why, negative_errno(), "cannot resolve '%s': %m", file);
+		return why_first(why, negative_errno(), "cannot resolve '%s': %m", file);
 	r = sha256_file(canon, sha);
 	if (r < 0)
-		return why_set(why, r, "cannot read tarball '%s': %s", canon, strerror(-r));
+		return why_first(why, r, "cannot read tarball '%s': %s", canon, strerror(-r));
 	if (strdup_to(&s->path, canon) < 0)
 		return -ENOMEM;
 	return tarball_identify(s, canon, sha);
@@ -914,10 +915,10 @@ static int tarball_extract(const char *file, const char *workdir, char **ret_dir
 	if (!dest || !tmp)
 		return -ENOMEM;
 	if (access(dest, F_OK) == 0)
-		return why_set(why, -EEXIST, "'%s' already exists; extract into a fresh work dir",
+		return why_first(why, -EEXIST, "'%s' already exists; extract into a fresh work dir",
 			       dest);
 	if (mkdir(tmp, 0755) < 0)
-		return why_set(why, negative_errno(), "cannot create '%s': %m", tmp);
+		return why_first(why, negative_errno(), "cannot create '%s': %m", tmp);
 
 	{
 		char *argv[] = { (char *) "tar", (char *) "-x", (char *) "-f", (char *) file,
@@ -926,15 +927,15 @@ static int tarball_extract(const char *file, const char *workdir, char **ret_dir
 		r = run_capture(argv, &err);
 	}
 	if (r < 0)
-		return why_set(why, r == -ECHILD ? -EIO : r, "cannot run tar: %s",
+		return why_first(why, r == -ECHILD ? -EIO : r, "cannot run tar: %s",
 			       r == -ECHILD ? "killed by a signal" : strerror(-r));
 	if (r != 0)
-		return why_set(why, -EIO, "tar failed to extract '%s' (exit %d): %s", file, r,
+		return why_first(why, -EIO, "tar failed to extract '%s' (exit %d): %s", file, r,
 			       err && *err ? err : "no message");
 
 	d = opendir(tmp);
 	if (!d)
-		return why_set(why, negative_errno(), "cannot read '%s': %m", tmp);
+		return why_first(why, negative_errno(), "cannot read '%s': %m", tmp);
 	while ((de = readdir(d))) {
 		if (streq(de->d_name, ".") || streq(de->d_name, ".."))
 			continue;
@@ -950,10 +951,10 @@ static int tarball_extract(const char *file, const char *workdir, char **ret_dir
 		if (!tree)
 			return -ENOMEM;
 		if (rename(tree, dest) < 0)
-			return why_set(why, negative_errno(), "cannot move '%s': %m", tree);
+			return why_first(why, negative_errno(), "cannot move '%s': %m", tree);
 		(void) rmdir(tmp);
 	} else if (rename(tmp, dest) < 0)
-		return why_set(why, negative_errno(), "cannot move '%s': %m", tmp);
+		return why_first(why, negative_errno(), "cannot move '%s': %m", tmp);
 
 	r = check_kernel_tree(dest, why);
 	if (r < 0)
@@ -1081,7 +1082,7 @@ static int http_get(const char *url, const char *what, const char *site, struct 
 
 	r = http_init();
 	if (r < 0)
-		return why_set(why, r, "cannot initialise libcurl");
+		return why_first(why, r, "cannot initialise libcurl");
 	c = curl_easy_init();
 	if (!c)
 		return -ENOMEM;
@@ -1125,35 +1126,35 @@ static int http_get(const char *url, const char *what, const char *site, struct 
 		break;
 	case CURLE_WRITE_ERROR:
 		if (k->error == -EFBIG)
-			return why_set(why, -EFBIG, "%s from %s is implausibly large", what, url);
-		return why_set(why, k->error < 0 ? k->error : -EIO, "cannot store %s from %s: %s",
+			return why_first(why, -EFBIG, "%s from %s is implausibly large", what, url);
+		return why_first(why, k->error < 0 ? k->error : -EIO, "cannot store %s from %s: %s",
 			       what, url, strerror(k->error < 0 ? -k->error : EIO));
 	case CURLE_COULDNT_CONNECT:
-		return why_set(why, -ECONNREFUSED, "cannot connect to mirror '%s': %s", site,
+		return why_first(why, -ECONNREFUSED, "cannot connect to mirror '%s': %s", site,
 			       *errbuf ? errbuf : curl_easy_strerror(cc));
 	case CURLE_COULDNT_RESOLVE_HOST:
 	case CURLE_COULDNT_RESOLVE_PROXY:
-		return why_set(why, -EHOSTUNREACH, "cannot resolve the host of mirror '%s': %s", site,
+		return why_first(why, -EHOSTUNREACH, "cannot resolve the host of mirror '%s': %s", site,
 			       *errbuf ? errbuf : curl_easy_strerror(cc));
 	case CURLE_OPERATION_TIMEDOUT:
-		return why_set(why, -ETIMEDOUT, "mirror '%s' timed out: %s", site,
+		return why_first(why, -ETIMEDOUT, "mirror '%s' timed out: %s", site,
 			       *errbuf ? errbuf : curl_easy_strerror(cc));
 	case CURLE_FILE_COULDNT_READ_FILE:
 	case CURLE_REMOTE_FILE_NOT_FOUND:
-		return why_set(why, -ENOENT, "%s not found: %s", what, url);
+		return why_first(why, -ENOENT, "%s not found: %s", what, url);
 	default:
-		return why_set(why, -EIO, "cannot download %s from %s: %s", what, url,
+		return why_first(why, -EIO, "cannot download %s from %s: %s", what, url,
 			       *errbuf ? errbuf : curl_easy_strerror(cc));
 	}
 
 	/* status 0: file:// has no HTTP status. */
 	if (status == 404 || status == 410)
-		return why_set(why, -ENOENT, "%s not found: %s answered HTTP %ld", what, url, status);
+		return why_first(why, -ENOENT, "%s not found: %s answered HTTP %ld", what, url, status);
 	if (status != 0 && (status < 200 || status > 299))
-		return why_set(why, -EIO, "cannot download %s: %s answered HTTP %ld", what, url,
+		return why_first(why, -EIO, "cannot download %s: %s answered HTTP %ld", what, url,
 			       status);
 	if ((ctype && strcasestr(ctype, "text/html")) || looks_like_html(k->head, k->head_len))
-		return why_set(why, -EMEDIUMTYPE, "%s answered with an HTML page instead of the %s "
+		return why_first(why, -EMEDIUMTYPE, "%s answered with an HTML page instead of the %s "
 			       "(is the mirror URL right?)", url, what);
 	return 0;
 }
@@ -1189,11 +1190,11 @@ static int http_get_file(const char *url, const char *what, const char *site, co
 
 	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
 	if (fd < 0)
-		return why_set(why, negative_errno(), "cannot create '%s': %m", path);
+		return why_first(why, negative_errno(), "cannot create '%s': %m", path);
 	k.fd = fd;
 	r = http_get(url, what, site, &k, why);
 	if (r >= 0 && fsync(fd) < 0)
-		r = why_set(why, negative_errno(), "cannot write '%s': %m", path);
+		r = why_first(why, negative_errno(), "cannot write '%s': %m", path);
 	if (r < 0) {
 		(void) unlink(path);
 		return r;
@@ -1377,18 +1378,18 @@ static int resolve_from_json(const char *body, const char *url, const char *spec
 
 	root = json_tokener_parse_verbose(body, &jerr);
 	if (!root || !json_object_is_type(root, json_type_object))
-		return why_set(why, -EPROTO, "%s is not valid JSON: %s", url,
+		return why_first(why, -EPROTO, "%s is not valid JSON: %s", url,
 			       root ? "not an object" : json_tokener_error_desc(jerr));
 
 	if (streq(spec, "stable")) {
 		(void) json_object_object_get_ex(root, "latest_stable", &latest);
 		found = json_str(latest, "version");
 		if (!found)
-			return why_set(why, -EPROTO, "%s has no latest_stable.version", url);
+			return why_first(why, -EPROTO, "%s has no latest_stable.version", url);
 	} else {
 		if (!json_object_object_get_ex(root, "releases", &rels) ||
 		    !json_object_is_type(rels, json_type_array))
-			return why_set(why, -EPROTO, "%s has no releases array", url);
+			return why_first(why, -EPROTO, "%s has no releases array", url);
 		for (size_t i = 0; i < json_object_array_length(rels); i++) {
 			struct json_object *e = json_object_array_get_idx(rels, i);
 			const char *moniker = json_str(e, "moniker"), *ver = json_str(e, "version");
@@ -1406,13 +1407,13 @@ static int resolve_from_json(const char *body, const char *url, const char *spec
 			}
 		}
 		if (!found)
-			return why_set(why, -ENOENT, streq(spec, "mainline")
+			return why_first(why, -ENOENT, streq(spec, "mainline")
 						     ? "%s lists no mainline release%s"
 						     : "%s lists no %s.y release", url,
 				       streq(spec, "mainline") ? "" : spec);
 	}
 	if (!version_parse(found, NULL, NULL, NULL))
-		return why_set(why, -EPROTO, "%s names a malformed version '%s'", url, found);
+		return why_first(why, -EPROTO, "%s names a malformed version '%s'", url, found);
 	s = strdup(found);
 	if (!s)
 		return -ENOMEM;
@@ -1432,7 +1433,7 @@ static int release_resolve(const char *spec, const struct kts_fetch_opts *opts, 
 	int r;
 
 	if (!source_is_release_spec(spec))
-		return why_set(why, -EINVAL, "'%s' is not a kernel release (6.12.3, 6.12, stable, "
+		return why_first(why, -EINVAL, "'%s' is not a kernel release (6.12.3, 6.12, stable, "
 			       "mainline)", spec);
 	if (version_parse(spec, v, &rc, &segs) && (segs == 3 || rc > 0)) {
 		ver = strdup(spec);
@@ -1458,7 +1459,7 @@ static int release_resolve(const char *spec, const struct kts_fetch_opts *opts, 
 		return 0;
 	}
 	if (r != -ENOENT || !version_parse(spec, NULL, NULL, NULL))
-		return why_set(why, r, "%s", json_why ? json_why : "cannot resolve the release");
+		return why_first(why, r, "%s", json_why ? json_why : "cannot resolve the release");
 
 	/* An end-of-life series is gone from releases.json, but its tarballs are still listed
 	 * in the mirror's checksum file. */
@@ -1467,7 +1468,7 @@ static int release_resolve(const char *spec, const struct kts_fetch_opts *opts, 
 		return -ENOMEM;
 	if (http_get_small(sums, "checksum list", fetch_mirror(opts), &sbody, NULL) < 0 ||
 	    sums_lookup(sbody, NULL, spec, sha, &ver) < 0)
-		return why_set(why, -ENOENT, "release %s.y not found: not in %s nor in %s", spec,
+		return why_first(why, -ENOENT, "release %s.y not found: not in %s nor in %s", spec,
 			       url, sums);
 	*ret = TAKE_PTR(ver);
 	return 0;
@@ -1521,11 +1522,11 @@ static int open_release(const char *spec, const struct kts_fetch_opts *opts, str
 		return -ENOMEM;
 	r = http_get_small(sums, "checksum list", fetch_mirror(opts), &body, why);
 	if (r == -ENOENT)
-		return why_set(why, r, "version %s not found: no checksum list at %s", ver, sums);
+		return why_first(why, r, "version %s not found: no checksum list at %s", ver, sums);
 	if (r < 0)
 		return r;
 	if (sums_lookup(body, ver, NULL, s->tarball_sha256, NULL) < 0)
-		return why_set(why, -ENOENT, "version %s not found: linux-%s.tar.xz is not listed in %s",
+		return why_first(why, -ENOENT, "version %s not found: linux-%s.tar.xz is not listed in %s",
 			       ver, ver, sums);
 	if (asprintf(&s->identity, "release %s %s", ver, s->tarball_sha256) < 0) {
 		s->identity = NULL;
@@ -1548,14 +1549,14 @@ static int fetch_release(struct kts_source *s, const char *workdir,
 		return -ENOMEM;
 	r = http_get_file(s->url, "tarball", fetch_mirror(opts), file, opts, sha, why);
 	if (r == -ENOENT)
-		return why_set(why, r, "version %s not found: %s answered 404", s->version, s->url);
+		return why_first(why, r, "version %s not found: %s answered 404", s->version, s->url);
 	if (r < 0)
 		return r;
 
 	if (s->tarball_sha256[0]) {
 		if (!streq(sha, s->tarball_sha256)) {
 			(void) unlink(file);
-			return why_set(why, -EBADMSG, "checksum mismatch for %s: the mirror lists %s, "
+			return why_first(why, -EBADMSG, "checksum mismatch for %s: the mirror lists %s, "
 				       "the download has %s; the file was removed", s->url,
 				       s->tarball_sha256, sha);
 		}
@@ -1684,7 +1685,7 @@ static int open_git(const char *url, const char *ref, struct kts_source *s, char
 			s->commit[GIT_OID_HEXSZ] = '\0';
 		}
 	} else if (r == -ENOENT)
-		return why_set(why, r, "'%s' is neither a branch, a tag nor a commit id of %s", ref,
+		return why_first(why, r, "'%s' is neither a branch, a tag nor a commit id of %s", ref,
 			       url);
 	else if (r < 0)
 		return r;
@@ -1733,7 +1734,7 @@ static int fetch_git(struct kts_source *s, const char *workdir, char **why)
 	(void) git_fetch_options_init(&fo, GIT_FETCH_OPTIONS_VERSION);
 	(void) git_checkout_options_init(&co, GIT_CHECKOUT_OPTIONS_VERSION);
 	if (mkdir(dir, 0755) < 0 && errno != EEXIST)
-		return why_set(why, negative_errno(), "cannot create '%s': %m", dir);
+		return why_first(why, negative_errno(), "cannot create '%s': %m", dir);
 	r = git_open_or_init(dir, &repo, why);
 	if (r < 0)
 		return r;
@@ -1754,7 +1755,7 @@ static int fetch_git(struct kts_source *s, const char *workdir, char **why)
 		specs[1] = (char *) "+refs/tags/*:refs/ktscope/tags/*";
 		refspecs.count = 2;
 	} else if (r == -ENOENT)
-		return why_set(why, r, "'%s' is neither a branch, a tag nor a commit id of %s", s->ref,
+		return why_first(why, r, "'%s' is neither a branch, a tag nor a commit id of %s", s->ref,
 			       s->url);
 	else
 		return r;
@@ -1773,7 +1774,7 @@ static int fetch_git(struct kts_source *s, const char *workdir, char **why)
 		r = git_revparse_single(&obj, repo, s->ref);
 	if (r < 0)
 		return r == GIT_ENOTFOUND || r == GIT_EAMBIGUOUS
-			       ? why_set(why, -ENOENT, "commit '%s' is not on any branch or tag of %s",
+			       ? why_first(why, -ENOENT, "commit '%s' is not on any branch or tag of %s",
 					 s->ref, s->url)
 			       : git_fail(why, r, "cannot resolve the fetched ref");
 	r = git_object_peel(&commit, obj, GIT_OBJECT_COMMIT);
@@ -1786,7 +1787,7 @@ static int fetch_git(struct kts_source *s, const char *workdir, char **why)
 		size_t l = strlen(s->ref);
 
 		if (strncasecmp(hex, s->ref, l) != 0)
-			return why_set(why, -ENOENT, "'%s' resolves to %s, not to a commit with that "
+			return why_first(why, -ENOENT, "'%s' resolves to %s, not to a commit with that "
 				       "id", s->ref, hex);
 	}
 
