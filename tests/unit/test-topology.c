@@ -233,8 +233,10 @@ static int errno_from_name(const char *name)
 
 static void check_snapshot(const char *name)
 {
-	_cleanup_free_ char *dir = xasprintf("%s/%s", SYSFS_DATA, name);
-	_cleanup_free_ char *exp_path = xasprintf("%s/expected-topology", dir);
+	/* Canonical, as sysroot_open() makes it (distcheck's srcdir is "_build/sub/../.."). */
+	_cleanup_free_ char *raw = xasprintf("%s/%s", SYSFS_DATA, name);
+	_cleanup_free_ char *dir = realpath(raw, NULL);
+	_cleanup_free_ char *exp_path = xasprintf("%s/expected-topology", dir ? dir : raw);
 	_cleanup_free_ char *errpath = NULL, *line = NULL;
 	_cleanup_fclose_ FILE *f = NULL;
 	struct kts_topology t = { 0 };
@@ -242,6 +244,8 @@ static void check_snapshot(const char *name)
 	bool seen_online = false, seen_allowed = false, seen_fallback = false, loaded;
 	int r;
 
+	if (!dir)
+		fail_msg("snapshot directory '%s': %s", raw, strerror(errno));
 	f = fopen(exp_path, "re");
 	if (!f)
 		fail_msg("snapshot '%s' has no readable expected-topology (%s): every snapshot "
