@@ -130,3 +130,38 @@ kts_unit_exists() {
 	systemctl --user is-active --quiet "$1" 2>/dev/null ||
 		[ "$(systemctl --user show -p LoadState --value "$1" 2>/dev/null)" = loaded ]
 }
+
+# kts_run_inside N SCRIPT ARGS...: runs "bash SCRIPT ARGS" inside the confined user
+# manager and turns its "PASS desc" / "FAIL desc" / "DIAG text" lines into N TAP
+# results named "in the user manager: desc". A manager that cannot start (TAP
+# "1..0 # SKIP") skips all N; results that never came are failures.
+kts_run_inside() {
+	local want=$1 out err rc n=0 i line reason
+	shift
+	out=$(mktemp) err=$(mktemp)
+	bash "$(kts_manager_sh)" run-inside bash "$@" >"$out" 2>"$err"
+	rc=$?
+	if grep -q '^1\.\.0 # SKIP' "$out"; then
+		reason=$(sed -n 's/^1\.\.0 # SKIP //p' "$out")
+		for ((i = 0; i < want; i++)); do
+			kts_ntest=$((kts_ntest + 1))
+			echo "ok $kts_ntest - in the user manager: test $((i + 1)) # SKIP ${reason:-no manager}"
+		done
+	else
+		while IFS= read -r line; do
+			case $line in
+			"PASS "*) kts_ok "in the user manager: ${line#PASS }"; n=$((n + 1)) ;;
+			"FAIL "*) kts_not_ok "in the user manager: ${line#FAIL }"; n=$((n + 1)) ;;
+			"DIAG "*) kts_diag "${line#DIAG }" ;;
+			*) kts_diag "$line" ;;
+			esac
+		done <"$out"
+		if [ $n != "$want" ] || [ $rc != 0 ]; then
+			kts_diag "manager.sh exited $rc after $n of $want results: $(cat "$err")"
+			for ((i = n; i < want; i++)); do
+				kts_not_ok "in the user manager: result $((i + 1)) missing"
+			done
+		fi
+	fi
+	rm -f "$out" "$err"
+}

@@ -256,29 +256,5 @@ else
 fi
 
 # ---- the confined user manager ---------------------------------------------------
-bash "$(kts_manager_sh)" run-inside bash "$0" --inside >"$tmp/inside.out" 2>"$tmp/inside.err"
-rc=$?
-n=0
-# manager.sh skips (TAP "1..0 # SKIP reason") when the machine cannot host a manager.
-if grep -q '^1\.\.0 # SKIP' "$tmp/inside.out"; then
-	reason=$(sed -n 's/^1\.\.0 # SKIP //p' "$tmp/inside.out")
-	for ((i = 0; i < N_INSIDE; i++)); do
-		kts_skip "in the user manager: test $((i + 1))" "${reason:-no user manager}"
-	done
-else
-	while IFS= read -r line; do
-		case $line in
-		"PASS "*) kts_ok "in the user manager: ${line#PASS }"; n=$((n + 1)) ;;
-		"FAIL "*) kts_not_ok "in the user manager: ${line#FAIL }"; n=$((n + 1)) ;;
-		"DIAG "*) kts_diag "${line#DIAG }" ;;
-		*) kts_diag "$line" ;;
-		esac
-	done <"$tmp/inside.out"
-	if [ $n != $N_INSIDE ] || [ $rc != 0 ]; then
-		kts_diag "manager.sh exited $rc after $n of $N_INSIDE results: $(cat "$tmp/inside.err")"
-		for ((i = n; i < N_INSIDE; i++)); do
-			kts_not_ok "in the user manager: result $((i + 1)) missing"
-		done
-	fi
-fi
+kts_run_inside "$N_INSIDE" "$0" --inside
 [ $kts_nfail = 0 ]
