@@ -254,11 +254,6 @@ static void rm_rf(const char *path)
 			;
 }
 
-static void topo_donep(struct kts_topology *t)
-{
-	topo_done(t);
-}
-
 static void toolchain_donep(struct kts_toolchain *t)
 {
 	pipeline_toolchain_done(t);

@@ -964,11 +964,6 @@ static int print_json(const struct doctor *d)
 
 /* ------------------------------------------------------------------ main */
 
-static void topo_donep(struct kts_topology *t)
-{
-	topo_done(t);
-}
-
 static void sysroot_closep(struct kts_sysroot *r)
 {
 	sysroot_close(r);

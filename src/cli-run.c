@@ -99,11 +99,6 @@ static void run_ctx_done(struct run_ctx *c)
 	c->have_res = false;
 }
 
-static void topo_donep(struct kts_topology *t)
-{
-	topo_done(t);
-}
-
 /* Strict decimal with an optional K/M/G/T (1024-based) suffix; no sign, no spaces. */
 static int parse_size(const char *s, uint64_t *ret)
 {

@@ -32,11 +32,6 @@ static void json_putp(struct json_object **j)
 }
 #define _cleanup_json_ _cleanup_(json_putp)
 
-static void topo_donep(struct kts_topology *t)
-{
-	topo_done(t);
-}
-
 static void plan_donep(struct kts_plan *p)
 {
 	plan_done(p);

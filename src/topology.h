@@ -61,6 +61,10 @@ struct kts_topology {
  */
 int topo_load(const struct kts_sysroot *root, struct kts_topology *ret, char **ret_errpath);
 void topo_done(struct kts_topology *t);
+static inline void topo_donep(struct kts_topology *t)
+{
+	topo_done(t);
+}
 
 /* Distance between two node ids; 255 when either is unknown. */
 unsigned topo_distance(const struct kts_topology *t, unsigned node_a, unsigned node_b);
