@@ -10,8 +10,12 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <git2.h>
+#include <git2/sys/mempack.h>
+#include <git2/sys/odb_backend.h>
 #include <json-c/json.h>
 #include <limits.h>
+#include <pthread.h>
+#include <sched.h>
 #include <spawn.h>
 #include <stdarg.h>
 #include <string.h>
@@ -350,6 +354,357 @@ static int git_fail(char **why, int r, const char *what)
 
 /* ---- local trees --------------------------------------------------------------------------- */
 
+
+static void git_odb_freep(git_odb **p)
+{
+	if (*p)
+		git_odb_free(*p);
+}
+static void git_commit_freep(git_commit **p)
+{
+	if (*p)
+		git_commit_free(*p);
+}
+
+/*
+ * Whether the index records exactly HEAD's tree: then HEAD-to-index has nothing to report
+ * and the status walk can be index-to-workdir only, which is what makes a cache hit on a
+ * kernel tree cost about what `git status` costs (the full HEAD-to-index comparison reads
+ * ~5,000 tree objects; git itself skips it the same way, through the index's cache-tree).
+ *
+ * The index's tree comes from git_index_write_tree(), which returns the cache-tree's id
+ * when the index has a valid one and otherwise hashes the missing trees. It writes those
+ * to the repository's object database, so an in-memory backend is put in front of it
+ * first: nothing reaches the user's .git. Any failure (a conflict in the index, an odd
+ * object store) answers false, and the caller does the full walk.
+ */
+static bool index_matches_head(git_repository *repo, git_index *index, const git_oid *head)
+{
+	_cleanup_(git_odb_freep) git_odb *odb = NULL;
+	_cleanup_(git_commit_freep) git_commit *commit = NULL;
+	git_odb_backend *mem = NULL;
+	git_oid tree;
+
+	if (git_repository_odb(&odb, repo) < 0 || git_mempack_new(&mem) < 0)
+		return false;
+	/* The highest priority: writes go to the first backend that can write. */
+	if (git_odb_add_backend(odb, mem, 1000) < 0) {
+		mem->free(mem);
+		return false;
+	}
+	if (git_index_write_tree(&tree, index) < 0)
+		return false;
+	if (git_commit_lookup(&commit, repo, head) < 0)
+		return false;
+	return git_oid_equal(&tree, git_commit_tree_id(commit));
+}
+
+/*
+ * The work-tree half of a status walk is a stat of every tracked file and a read of every
+ * directory: ~86,000 and ~6,000 on a kernel tree, which git spreads over threads (its
+ * preload-index) and libgit2 does not. So a walk of a whole repository is split into shares
+ * by top-level entry, each walked by its own thread with its own repository object (libgit2
+ * objects are not shared between threads), balanced by the number of tracked files.
+ * source_status_threads(): 0 = one per allowed CPU, at most STATUS_THREADS_MAX.
+ */
+#define STATUS_THREADS_MAX 4
+static unsigned status_threads_wanted;
+
+void source_set_status_threads(unsigned n)
+{
+	status_threads_wanted = n;
+}
+
+static unsigned status_threads(void)
+{
+	cpu_set_t set;
+	int n;
+
+	if (status_threads_wanted > 0)
+		return MIN(status_threads_wanted, (unsigned) STATUS_THREADS_MAX);
+	if (sched_getaffinity(0, sizeof(set), &set) < 0)
+		return 1;
+	n = CPU_COUNT(&set);
+	return (unsigned) MAX(1, MIN(n, STATUS_THREADS_MAX));
+}
+
+struct top_entry {
+	char *name;
+	size_t weight; /* tracked files under it (1 for an untracked entry) */
+	unsigned share;
+};
+
+static int top_entry_by_name(const void *a, const void *b)
+{
+	return strcmp(((const struct top_entry *) a)->name, ((const struct top_entry *) b)->name);
+}
+
+static int top_entry_by_weight(const void *a, const void *b)
+{
+	const struct top_entry *x = a, *y = b;
+
+	if (x->weight != y->weight)
+		return x->weight < y->weight ? 1 : -1;
+	return strcmp(x->name, y->name);
+}
+
+static void top_entries_free(struct top_entry *t, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(t[i].name);
+	free(t);
+}
+
+static int top_entry_add(struct top_entry **t, size_t *n, size_t *alloc, const char *name,
+			 size_t len, size_t weight)
+{
+	if (*n == *alloc) {
+		size_t a = *alloc ? *alloc * 2 : 64;
+		struct top_entry *nt = reallocarray(*t, a, sizeof(**t));
+
+		if (!nt)
+			return -ENOMEM;
+		*t = nt;
+		*alloc = a;
+	}
+	(*t)[*n] = (struct top_entry) { .name = strndup(name, len), .weight = weight };
+	if (!(*t)[*n].name)
+		return -ENOMEM;
+	(*n)++;
+	return 0;
+}
+
+/* Adds NAME (weight 1) unless the first N_SORTED entries of T, sorted by name, have it. */
+static int top_entry_add_new(struct top_entry **t, size_t *n, size_t *alloc, size_t n_sorted,
+			     const char *name)
+{
+	struct top_entry key = { .name = (char *) name };
+
+	if (bsearch(&key, *t, n_sorted, sizeof(**t), top_entry_by_name))
+		return 0;
+	for (size_t i = n_sorted; i < *n; i++)
+		if (streq((*t)[i].name, name))
+			return 0;
+	return top_entry_add(t, n, alloc, name, strlen(name), 1);
+}
+
+/*
+ * The top-level entries of the repository: the first path component of every index entry
+ * (the index is sorted, so each one's entries are adjacent), then the entries of HEAD's
+ * tree (a path removed from the index is still a change) and whatever else the top
+ * directory holds (untracked entries); ".git" is never one.
+ */
+static int top_entries(git_repository *repo, git_index *index, const git_oid *head,
+		       const char *root, struct top_entry **ret, size_t *ret_n)
+{
+	_cleanup_(closedirp_) DIR *d = NULL;
+	_cleanup_(git_commit_freep) git_commit *commit = NULL;
+	git_tree *tree = NULL;
+	struct top_entry *t = NULL;
+	size_t n = 0, alloc = 0, n_tracked, count = git_index_entrycount(index);
+	struct dirent *de;
+	int r = 0;
+
+	for (size_t i = 0; i < count && r >= 0; i++) {
+		const git_index_entry *e = git_index_get_byindex(index, i);
+		size_t len;
+
+		if (!e)
+			continue;
+		len = strcspn(e->path, "/");
+		if (n > 0 && strlen(t[n - 1].name) == len && memcmp(t[n - 1].name, e->path, len) == 0)
+			t[n - 1].weight++;
+		else
+			r = top_entry_add(&t, &n, &alloc, e->path, len, 1);
+	}
+	if (r < 0)
+		goto fail;
+	/* Conflict stages repeat a path; a name can then appear twice, which is harmless
+	 * below only if merged: sort and fold. */
+	qsort(t, n, sizeof(*t), top_entry_by_name);
+	n_tracked = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (n_tracked > 0 && streq(t[n_tracked - 1].name, t[i].name)) {
+			t[n_tracked - 1].weight += t[i].weight;
+			free(t[i].name);
+			continue;
+		}
+		t[n_tracked++] = t[i];
+	}
+	n = n_tracked;
+
+	if (git_commit_lookup(&commit, repo, head) < 0 || git_commit_tree(&tree, commit) < 0) {
+		r = -EIO;
+		goto fail;
+	}
+	for (size_t i = 0; i < git_tree_entrycount(tree) && r >= 0; i++)
+		r = top_entry_add_new(&t, &n, &alloc, n_tracked,
+				      git_tree_entry_name(git_tree_entry_byindex(tree, i)));
+	git_tree_free(tree);
+	if (r < 0)
+		goto fail;
+
+	d = opendir(root);
+	if (!d) {
+		r = negative_errno();
+		goto fail;
+	}
+	while ((errno = 0, de = readdir(d))) {
+		if (streq(de->d_name, ".") || streq(de->d_name, "..") || streq(de->d_name, ".git"))
+			continue;
+		r = top_entry_add_new(&t, &n, &alloc, n_tracked, de->d_name);
+		if (r < 0)
+			goto fail;
+	}
+	if (errno != 0) {
+		r = negative_errno();
+		goto fail;
+	}
+	*ret = t;
+	*ret_n = n;
+	return 0;
+fail:
+	top_entries_free(t, n);
+	return r;
+}
+
+/* One share of a status walk. */
+struct status_share {
+	const char *open_path;   /* what the first git_repository_open_ext() was given */
+	git_status_options opts; /* pathspec: the share's top-level entries, literally */
+	char **names;
+	size_t n_names;
+	size_t weight;
+	git_repository *repo;
+	git_status_list *list;
+	int r;
+	char *msg; /* libgit2's message when r < 0: its errors are per thread */
+	pthread_t thread;
+	bool started;
+};
+
+static void *status_share_run(void *userdata)
+{
+	struct status_share *sh = userdata;
+
+	sh->r = git_repository_open_ext(&sh->repo, sh->open_path, 0, NULL);
+	if (sh->r >= 0)
+		sh->r = git_status_list_new(&sh->list, sh->repo, &sh->opts);
+	if (sh->r < 0) {
+		const git_error *e = git_error_last();
+
+		sh->msg = strdup(e && e->message ? e->message : "libgit2 error");
+	}
+	return NULL;
+}
+
+struct status_walk {
+	struct status_share *shares;
+	size_t n_shares;
+	struct top_entry *top;
+	size_t n_top;
+};
+
+static void status_walk_done(struct status_walk *w)
+{
+	for (size_t i = 0; i < w->n_shares; i++) {
+		struct status_share *sh = &w->shares[i];
+
+		if (sh->started)
+			(void) pthread_join(sh->thread, NULL);
+		if (sh->list)
+			git_status_list_free(sh->list);
+		if (sh->repo)
+			git_repository_free(sh->repo);
+		free(sh->names);
+		free(sh->msg);
+	}
+	free(w->shares);
+	top_entries_free(w->top, w->n_top);
+	*w = (struct status_walk) {};
+}
+
+/*
+ * The status of the whole work tree of the repository at ROOT (opened from OPEN_PATH) in
+ * shares, walked side by side; with one share (one thread allowed, or a single top-level
+ * entry) in this thread, with no pathspec. OPTS: show and flags for every share.
+ */
+static int status_walk_run(struct status_walk *w, git_repository *repo, git_index *index,
+			   const git_oid *head, const char *open_path, const char *root,
+			   const git_status_options *opts, char **why)
+{
+	unsigned n_threads = status_threads();
+	size_t n;
+	int r;
+
+	if (n_threads > 1) {
+		r = top_entries(repo, index, head, root, &w->top, &w->n_top);
+		if (r < 0)
+			return why_first(why, r, "cannot list '%s': %m", root);
+	}
+	n = MIN((size_t) n_threads, MAX(w->n_top, (size_t) 1));
+	w->shares = calloc(n, sizeof(*w->shares));
+	if (!w->shares)
+		return -ENOMEM;
+	w->n_shares = n;
+	for (size_t i = 0; i < n; i++) {
+		w->shares[i].open_path = open_path;
+		w->shares[i].opts = *opts;
+	}
+	if (n > 1) {
+		/* Largest first, each to the lightest share so far. */
+		qsort(w->top, w->n_top, sizeof(*w->top), top_entry_by_weight);
+		for (size_t i = 0; i < w->n_top; i++) {
+			size_t best = 0;
+
+			for (size_t j = 1; j < n; j++)
+				if (w->shares[j].weight < w->shares[best].weight)
+					best = j;
+			w->top[i].share = (unsigned) best;
+			w->shares[best].weight += w->top[i].weight;
+			w->shares[best].n_names++;
+		}
+		for (size_t j = 0; j < n; j++) {
+			w->shares[j].names = calloc(w->shares[j].n_names, sizeof(char *));
+			if (!w->shares[j].names)
+				return -ENOMEM;
+			w->shares[j].opts.pathspec.strings = w->shares[j].names;
+			w->shares[j].opts.pathspec.count = 0;
+			/* Literal paths: a name matches itself and what lies under it. */
+			w->shares[j].opts.flags |= GIT_STATUS_OPT_DISABLE_PATHSPEC_MATCH;
+		}
+		for (size_t i = 0; i < w->n_top; i++) {
+			struct status_share *sh = &w->shares[w->top[i].share];
+
+			sh->names[sh->opts.pathspec.count++] = w->top[i].name;
+		}
+		for (size_t j = 1; j < n; j++)
+			/* A share whose thread cannot start is walked below, in this thread. */
+			w->shares[j].started = pthread_create(&w->shares[j].thread, NULL,
+							      status_share_run, &w->shares[j]) == 0;
+	}
+	for (size_t j = 0; j < n; j++) {
+		struct status_share *sh = &w->shares[j];
+
+		if (j == 0 || !sh->started)
+			(void) status_share_run(sh);
+	}
+	for (size_t j = 0; j < n; j++) {
+		struct status_share *sh = &w->shares[j];
+
+		if (sh->started) {
+			(void) pthread_join(sh->thread, NULL);
+			sh->started = false;
+		}
+	}
+	for (size_t j = 0; j < n; j++)
+		if (w->shares[j].r < 0)
+			return why_first(why, -EIO, "cannot compute the git status: %s",
+					 w->shares[j].msg ? w->shares[j].msg : "out of memory");
+	log_debug("git status of '%s': %zu share(s), %zu top-level entries", root, n, w->n_top);
+	return 0;
+}
+
 struct dirty_entry {
 	char *path;
 	char rec[80]; /* kind letter + ':' + digest or marker */
@@ -471,6 +826,7 @@ static int local_state(const char *dir, struct kts_local_state *ret, char **why)
 	_cleanup_(git_status_list_freep) git_status_list *list = NULL;
 	_cleanup_(git_index_freep) git_index *index = NULL;
 	_cleanup_(source_local_state_done) struct kts_local_state s = { .cacheable = true };
+	_cleanup_(status_walk_done) struct status_walk walk = {};
 	git_status_options opts = {};
 	struct dirty_entry *ents = NULL;
 	size_t n_ents = 0, count, prefix_len = 0;
@@ -544,28 +900,55 @@ static int local_state(const char *dir, struct kts_local_state *ret, char **why)
 	}
 
 	s.git = true;
+	if (!index) {
+		r = git_repository_index(&index, repo);
+		if (r < 0)
+			return git_fail(why, r, "cannot read the git index");
+	}
 	(void) git_status_options_init(&opts, GIT_STATUS_OPTIONS_VERSION);
-	opts.show = GIT_STATUS_SHOW_INDEX_AND_WORKDIR;
+	opts.show = index_matches_head(repo, index, &head) ? GIT_STATUS_SHOW_WORKDIR_ONLY
+							    : GIT_STATUS_SHOW_INDEX_AND_WORKDIR;
+	log_debug("git status of '%s': %s", canon, opts.show == GIT_STATUS_SHOW_WORKDIR_ONLY ?
+		  "the index is HEAD's tree, index to work tree only" : "HEAD, index and work tree");
 	opts.flags = GIT_STATUS_OPT_INCLUDE_UNTRACKED | GIT_STATUS_OPT_RECURSE_UNTRACKED_DIRS |
 		     GIT_STATUS_OPT_SORT_CASE_SENSITIVELY;
 	if (s.subdir) {
+		/* A subtree: one walk, limited to it. */
 		pathspec[0] = s.subdir;
 		opts.pathspec.strings = pathspec;
 		opts.pathspec.count = 1;
+		r = git_status_list_new(&list, repo, &opts);
+		if (r < 0)
+			return git_fail(why, r, "cannot compute the git status");
+		count = git_status_list_entrycount(list);
+	} else {
+		r = status_walk_run(&walk, repo, index, &head, canon, root, &opts, why);
+		if (r < 0)
+			return r;
+		count = 0;
+		for (size_t j = 0; j < walk.n_shares; j++)
+			count += git_status_list_entrycount(walk.shares[j].list);
 	}
-	r = git_status_list_new(&list, repo, &opts);
-	if (r < 0)
-		return git_fail(why, r, "cannot compute the git status");
 
-	count = git_status_list_entrycount(list);
 	ents = calloc(count ? count : 1, sizeof(*ents));
 	if (!ents)
 		return -ENOMEM;
-	for (size_t i = 0; i < count; i++) {
-		const git_status_entry *e = git_status_byindex(list, i);
+	r = 0;
+	for (size_t k = 0, j = 0, i = 0; k < count; k++, i++) {
+		git_status_list *from = list;
+		const git_status_entry *e;
 		const git_diff_delta *d;
 		const char *path;
 
+		if (!list) {
+			/* The next entry of the shares, one after the other. */
+			while (i >= git_status_list_entrycount(walk.shares[j].list)) {
+				j++;
+				i = 0;
+			}
+			from = walk.shares[j].list;
+		}
+		e = git_status_byindex(from, i);
 		if (!e || e->status == GIT_STATUS_CURRENT || (e->status & GIT_STATUS_IGNORED))
 			continue;
 		d = e->index_to_workdir ? e->index_to_workdir : e->head_to_index;

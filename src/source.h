@@ -190,6 +190,13 @@ int source_release_url(const char *version, const struct kts_fetch_opts *opts, c
 int source_local_state(const char *dir, struct kts_local_state *ret, char **ret_why);
 
 /*
+ * How many threads source_local_state() walks a whole repository's work tree with: 0 (the
+ * default) = one per CPU this process may run on, at most 4; 1 = one walk in the calling
+ * thread. The result never depends on it (tests and bench/ compare the two).
+ */
+void source_set_status_threads(unsigned n);
+
+/*
  * After a build: recomputes the state of a local source and compares it with the one
  * source_open() saw. *ret_changed = true and *ret_reason set (malloc'd) when the commit, the
  * dirty state or cacheability changed ("the tree changed during the build: ..."). Non-local

@@ -40,6 +40,7 @@ static char g_mirror[300];   /* the directory the fake mirror serves */
 static char g_url[128];      /* http://127.0.0.1:PORT */
 static pid_t g_mirror_pid;
 static int g_counter;
+static int g_counter_objects;
 
 static void write_file(const char *root, const char *rel, const char *content)
 {
@@ -491,6 +492,109 @@ static void test_local_state_api(void **state)
 	assert_string_equal(st.repo_root, sb->dir);
 	assert_null(st.subdir);
 	source_local_state_done(&st);
+}
+
+static int count_objects(const char *path, const struct stat *st, int type, struct FTW *ftw)
+{
+	(void) st;
+	(void) ftw;
+	(void) path;
+	if (type == FTW_F)
+		g_counter_objects++;
+	return 0;
+}
+
+/* The number of files under the repository's object store. */
+static int objects_in(const char *dir)
+{
+	char p[1100];
+
+	(void) snprintf(p, sizeof(p), "%s/.git/objects", dir);
+	g_counter_objects = 0;
+	assert_int_equal(nftw(p, count_objects, 32, FTW_PHYS), 0);
+	return g_counter_objects;
+}
+
+/* The state with THREADS status threads; the state hash is returned in OUT. */
+static unsigned state_with_threads(const char *dir, unsigned threads, char out[65])
+{
+	struct kts_local_state st = {};
+	char *why = NULL;
+	unsigned n;
+	int r;
+
+	source_set_status_threads(threads);
+	r = source_local_state(dir, &st, &why);
+	source_set_status_threads(0);
+	if (r < 0)
+		fail_msg("source_local_state(%s) with %u thread(s): %s", dir, threads, why ? why : "");
+	assert_true(st.git);
+	memcpy(out, st.state, 65);
+	n = st.n_dirty;
+	source_local_state_done(&st);
+	return n;
+}
+
+/*
+ * The work tree is walked in shares by top-level entry, one thread each: every kind of
+ * change must land in exactly one share, whatever the number of threads, so the state is
+ * the one of a single walk. Also: computing the index's tree for the HEAD comparison writes
+ * nothing into the repository.
+ */
+static void test_local_threads_agree(void **state)
+{
+	struct sandbox *sb = *state;
+	char one[65], many[65], p[1100];
+	unsigned n1;
+	git_index *index;
+	int before;
+
+	/* Top-level entries to spread: files and directories, tracked and not. */
+	write_file(sb->dir, "drivers/base/core.c", "core\n");
+	write_file(sb->dir, "fs/open.c", "open\n");
+	write_file(sb->dir, "README", "readme\n");
+	write_file(sb->dir, "COPYING", "gpl\n");
+	{
+		git_oid oid;
+
+		commit_all(sb->repo, "more", &oid);
+	}
+	n1 = state_with_threads(sb->dir, 1, one);
+	assert_int_equal(n1, 0);
+
+	write_file(sb->dir, "drivers/base/core.c", "core v2\n");     /* tracked edit */
+	write_file(sb->dir, "Makefile2", "a prefix of no one\n");   /* untracked, name-prefix */
+	write_file(sb->dir, "a*b", "glob characters\n");            /* untracked, literal */
+	write_file(sb->dir, "newdir/sub/f.c", "f\n");               /* untracked directory */
+	write_file(sb->dir, "fs/new.o", "ignored\n");               /* ignored */
+	(void) snprintf(p, sizeof(p), "%s/COPYING", sb->dir);
+	assert_int_equal(unlink(p), 0);                              /* deleted, still indexed */
+	/* README renamed in the index: README is then in HEAD only, README.new in the index. */
+	(void) snprintf(p, sizeof(p), "%s/README", sb->dir);
+	{
+		char q[1100];
+
+		(void) snprintf(q, sizeof(q), "%s/README.new", sb->dir);
+		assert_int_equal(rename(p, q), 0);
+	}
+	assert_int_equal(git_repository_index(&index, sb->repo), 0);
+	assert_int_equal(git_index_remove_bypath(index, "README"), 0);
+	assert_int_equal(git_index_add_bypath(index, "README.new"), 0);
+	assert_int_equal(git_index_write(index), 0);
+	git_index_free(index);
+
+	before = objects_in(sb->dir);
+	n1 = state_with_threads(sb->dir, 1, one);
+	/* core.c, Makefile2, a*b, newdir/sub/f.c, COPYING, README, README.new */
+	assert_int_equal(n1, 7);
+	for (unsigned t = 2; t <= 4; t++) {
+		assert_int_equal(state_with_threads(sb->dir, t, many), n1);
+		assert_string_equal(many, one);
+	}
+	assert_int_equal(state_with_threads(sb->dir, 0, many), n1);
+	assert_string_equal(many, one);
+	/* The staged rename made an index tree that is not in .git: it was not written. */
+	assert_int_equal(objects_in(sb->dir), before);
 }
 
 static void test_local_nested_in_other_repo(void **state)
@@ -1395,6 +1499,8 @@ int main(void)
 						sandbox_teardown),
 		cmocka_unit_test_setup_teardown(test_local_recheck, sandbox_setup, sandbox_teardown),
 		cmocka_unit_test_setup_teardown(test_local_state_api, sandbox_setup, sandbox_teardown),
+		cmocka_unit_test_setup_teardown(test_local_threads_agree, sandbox_setup,
+						sandbox_teardown),
 		cmocka_unit_test_setup_teardown(test_local_nested_in_other_repo, sandbox_setup,
 						sandbox_teardown),
 		cmocka_unit_test(test_local_nogit_not_cacheable),
