@@ -793,6 +793,11 @@ int cli_build(const struct kts_opts *o, int argc, char **argv)
 	if (cacheable && !force && check_cache(b.root, key) > 0)
 		return KTS_EXIT_OK;
 
+	/* Not cached: nothing below is worth doing without a manager to build in. */
+	rc = cli_check_manager(manager);
+	if (rc != KTS_EXIT_OK)
+		return rc;
+
 	/* One build per tree at a time; the one that waited may find the result cached. */
 	if (b.src->kind == KTS_SOURCE_LOCAL && !getenv_nonempty("KTSCOPE_BYPASS_LOCKS")) {
 		r = take_source_lock(&b, b.src->dir);

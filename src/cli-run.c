@@ -248,6 +248,35 @@ static int report_child(const struct kts_child_report *rep, const char *command)
 }
 
 
+static enum kts_bus_kind manager_bus_kind(enum kts_manager m)
+{
+	return m == KTS_MANAGER_USER ? KTS_BUS_USER
+	       : m == KTS_MANAGER_SYSTEM ? KTS_BUS_SYSTEM
+					 : bus_kind_default();
+}
+
+static int manager_unreachable(enum kts_bus_kind kind, int r, const char *why)
+{
+	log_error_errno(r, "cannot reach the systemd %s manager (tried %s): %m; %s",
+			bus_kind_to_string(kind), strempty(why), bus_fix_hint(kind));
+	return KTS_EXIT_ENV;
+}
+
+int cli_check_manager(enum kts_manager m)
+{
+	_cleanup_free_ char *why = NULL;
+	struct sd_bus *bus = NULL;
+	int r;
+
+	if (getenv_nonempty("KTSCOPE_SCOPE"))
+		return KTS_EXIT_OK;
+	r = bus_open(manager_bus_kind(m), &bus, &why);
+	if (r < 0)
+		return manager_unreachable(manager_bus_kind(m), r, why);
+	bus_close(bus);
+	return KTS_EXIT_OK;
+}
+
 /*
  * The scope part of `run`, shared with `build` (see cli.h). ctx here owns the
  * child, the bus and the unit, never the reservation: torn down on return,
@@ -277,9 +306,7 @@ int cli_run_scoped(const struct cli_scoped_spec *s, int *ret_enforcement)
 			   "CPU affinity only");
 		got = KTS_ENFORCE_AFFINITY;
 	} else {
-		enum kts_bus_kind kind = s->manager == KTS_MANAGER_USER     ? KTS_BUS_USER
-					 : s->manager == KTS_MANAGER_SYSTEM ? KTS_BUS_SYSTEM
-									 : bus_kind_default();
+		enum kts_bus_kind kind = manager_bus_kind(s->manager);
 		struct kts_scope_params sp = {
 			.pid = ctx.child.pid,
 			.pidfd = ctx.child.pidfd,
@@ -291,11 +318,8 @@ int cli_run_scoped(const struct cli_scoped_spec *s, int *ret_enforcement)
 		};
 
 		r = bus_open(kind, &ctx.bus, &why);
-		if (r < 0) {
-			log_error_errno(r, "cannot reach the systemd %s manager (tried %s): %m; %s",
-					bus_kind_to_string(kind), strempty(why), bus_fix_hint(kind));
-			return KTS_EXIT_ENV;
-		}
+		if (r < 0)
+			return manager_unreachable(kind, r, why);
 		ctx.unit = s->unit ? strdup(s->unit) : NULL;
 		if (!s->unit && scope_name_generate(s->what, &ctx.unit) < 0)
 			return log_error("out of memory"), KTS_EXIT_FAILURE;

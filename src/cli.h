@@ -101,5 +101,12 @@ struct cli_scoped_spec {
 };
 int cli_run_scoped(const struct cli_scoped_spec *s, int *ret_enforcement);
 
+/*
+ * Fails early (KTS_EXIT_ENV, logged as cli_run_scoped() would) when manager M cannot be
+ * reached, so a build does not unpack a tree or wait for CPUs first; KTS_EXIT_OK, also
+ * under KTSCOPE_SCOPE=none.
+ */
+int cli_check_manager(enum kts_manager m);
+
 /* `ktscope run`, implemented in cli-run.c; argv[0] is "run". */
 int cli_run(const struct kts_opts *o, int argc, char **argv);

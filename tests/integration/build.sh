@@ -53,7 +53,7 @@ locks_free() {
 }
 no_build_processes() { ! pgrep -f "__build-inner --src $1" >/dev/null && ! pgrep -f "make -C $1" >/dev/null; }
 
-kts_plan 57
+kts_plan 58
 
 # ---- 1. a clean git tree: built in the scope, stored, listed ---------------------------
 T=$(new_tree t1)
@@ -227,6 +227,15 @@ kts_check "an unwritable cache directory: exit 4 with a message naming it" \
 KTSCOPE_CACHE_DIR=relative/cache B --source "$T7" >/dev/null 2>"$work/b13.err"
 kts_check "a relative KTSCOPE_CACHE_DIR: exit 4 naming the variable" \
 	eval "[ $? = 4 ] && grep -q KTSCOPE_CACHE_DIR '$work/b13.err'"
+# No manager: exit 4 before a tarball is unpacked (or CPUs are waited for).
+tar -cJf "$work/fake.tar.xz" -C "$work" t7
+DBUS_SESSION_BUS_ADDRESS=unix:path=$work/no-bus XDG_RUNTIME_DIR=$work/no-runtime \
+	B --tarball "$work/fake.tar.xz" >/dev/null 2>"$work/b13b.err"
+rc=$?
+kts_check "no user manager: exit 4 with the fix, before anything is unpacked" \
+	eval "[ $rc = 4 ] && grep -q 'cannot reach the systemd user manager' '$work/b13b.err' &&
+	      ! grep -q unpacking '$work/b13b.err' &&
+	      [ -z \"\$(ls -A '$KTSCOPE_CACHE_DIR/.tmp' 2>/dev/null)\" ]"
 
 # ---- 8. fragments: overrides and dropped lines are reported --------------------------------
 T8=$(new_tree t8)
