@@ -35,7 +35,7 @@
 #include "topology.h"
 
 static const char build_help[] =
-	"Usage: ktscope [--user|--system] build [SPEC] [OPTIONS]\n"
+	"Usage: ktscope [--user|--system] build [SPEC] [OPTIONS] [-- NAME=VALUE...]\n"
 	"\n"
 	"Build a sched_ext-capable kernel on a CPU reservation, inside a systemd\n"
 	"transient scope, and store it in the kernel cache. A build whose inputs are\n"
@@ -65,6 +65,13 @@ static const char build_help[] =
 	"  --enforce MODE         auto (default), cgroup (fail with exit 4 unless the\n"
 	"                         scope's cgroup enforces the CPUs), or affinity\n"
 	"  --no-wait              fail (exit 3) instead of waiting for CPUs held by others\n"
+	"\n"
+	"Make variables (last, after --; part of the cache key):\n"
+	"  -- NAME=VALUE...       for every make run, e.g. -- LLVM=1, -- CC=clang-16,\n"
+	"                         -- KCFLAGS=-Og; CC, LD and LLVM choose the compiler\n"
+	"                         and linker the key fingerprints. Not allowed: O (use\n"
+	"                         --build-dir), ARCH, SRCARCH, CROSS_COMPILE,\n"
+	"                         KCONFIG_CONFIG\n"
 	"\n"
 	"Cache:\n"
 	"  --force                rebuild even when the inputs are cached\n"
@@ -106,18 +113,23 @@ int cli_build_inner(int argc, char **argv)
 		{ "count-file", required_argument, NULL, 'n' },
 		{ "json-events", no_argument, NULL, 'e' },
 		{ "progress", no_argument, NULL, 'P' },
+		{ "make-var", required_argument, NULL, 'm' },
 		{}
 	};
 	struct kts_pipeline_opts po = { 0 };
+	_cleanup_free_ char **make_vars = calloc((size_t) argc + 1, sizeof(char *));
 	struct kts_pipeline_result res;
 	_cleanup_free_ const char **extra = calloc((size_t) argc + 1, sizeof(char *));
 	_cleanup_free_ char *why = NULL, *log_path = NULL;
 	int c, r;
 
-	if (!extra)
+	if (!extra || !make_vars)
 		return KTS_EXIT_FAILURE;
 	while ((c = getopt_long(argc, argv, ":", options, NULL)) >= 0) {
 		switch (c) {
+		case 'm':
+			make_vars[po.n_make_vars++] = optarg;
+			break;
 		case 's':
 			po.src_dir = optarg;
 			break;
@@ -166,6 +178,7 @@ int cli_build_inner(int argc, char **argv)
 		return KTS_EXIT_USAGE;
 	}
 	po.extra = extra;
+	po.make_vars = make_vars;
 
 	r = pipeline_run(&po, &res, &why);
 	if (r == -EPROTO) {
@@ -410,8 +423,32 @@ static int keep_failed_log(const char *root, const char *key, const char *stage,
 }
 
 /* metadata.json for the stage directory. */
+/* The canonical make variables of a build (pipeline_make_vars()). */
+struct make_vars {
+	char **v;
+	size_t n;
+};
+
+static void make_vars_freep(struct make_vars *m)
+{
+	for (size_t i = 0; i < m->n; i++)
+		free(m->v[i]);
+	free(m->v);
+}
+
+static const char *make_var(const struct make_vars *m, const char *name)
+{
+	size_t l = strlen(name);
+
+	for (size_t i = 0; i < m->n; i++)
+		if (strncmp(m->v[i], name, l) == 0 && m->v[i][l] == '=')
+			return m->v[i] + l + 1;
+	return NULL;
+}
+
 static int write_metadata(const struct build_ctx *b, const char *key, const char *stage,
-			  const char *base, const struct kts_kconfig_merge *merged,
+			  const char *base, const struct make_vars *mv,
+			  const struct kts_kconfig_merge *merged,
 			  const struct kts_toolchain *tc, double seconds, const char *enforcement,
 			  uint64_t unstripped)
 {
@@ -444,6 +481,8 @@ static int write_metadata(const struct build_ctx *b, const char *key, const char
 		.base = (char *) base,
 		.fragment_sha256 = (char *) kconfig_fragment_sha256(),
 		.toolchain = { .cc = tc->cc, .ld = tc->ld, .pahole = tc->pahole },
+		.make_vars = mv->v,
+		.n_make_vars = mv->n,
 		.built_at = (int64_t) time(NULL),
 		.build_seconds = seconds,
 		.make_jobs = b->have_res ? b->res.plan.make_jobs : 1,
@@ -521,6 +560,10 @@ int cli_build(const struct kts_opts *o, int argc, char **argv)
 	_cleanup_(kconfig_merge_donep) struct kts_kconfig_merge merged = KTS_KCONFIG_MERGE_INIT;
 	struct kts_source_spec spec = { 0 };
 	_cleanup_free_ const char **extra = calloc((size_t) argc + 1, sizeof(char *));
+	_cleanup_free_ const char **av = NULL;
+	_cleanup_(make_vars_freep) struct make_vars mv = {};
+	_cleanup_free_ char *tool_cc = NULL, *tool_ld = NULL;
+	const char *tool_from = NULL;
 	_cleanup_free_ char *why = NULL, *key = NULL, *inputs = NULL, *base_abs = NULL, *exe = NULL,
 			    *build_dir_abs = NULL, *count_file = NULL, *entry_path = NULL, *base_key = NULL,
 			    *jobs = NULL, *cwd = NULL;
@@ -539,6 +582,18 @@ int cli_build(const struct kts_opts *o, int argc, char **argv)
 
 	if (!extra)
 		return KTS_EXIT_FAILURE;
+	/* Make variables come last, after "--": options end there. */
+	for (int i = 1; i < argc; i++)
+		if (streq(argv[i], "--")) {
+			r = pipeline_make_vars(argv + i + 1, (size_t) (argc - i - 1), &mv.v, &mv.n,
+					       &why);
+			if (r == -ENOMEM)
+				return log_error("out of memory"), KTS_EXIT_FAILURE;
+			if (r < 0)
+				return log_error("%s", strempty(why)), KTS_EXIT_USAGE;
+			argc = i;
+			break;
+		}
 	while ((c = getopt_long(argc, argv, ":h", options, NULL)) >= 0) {
 		switch (c) {
 		case 'h':
@@ -717,7 +772,19 @@ int cli_build(const struct kts_opts *o, int argc, char **argv)
 
 		if (asprintf(&tc_cache, "%s/.toolchain", b.root) < 0)
 			return KTS_EXIT_FAILURE;
-		(void) pipeline_toolchain(tc_cache, &tc);
+		if (pipeline_make_tools(mv.v, mv.n, &tool_cc, &tool_ld, &tool_from) < 0) {
+			source_spec_done(&spec);
+			return log_error("out of memory"), KTS_EXIT_FAILURE;
+		}
+		(void) pipeline_toolchain(tc_cache, tool_cc, tool_ld, &tc);
+	}
+	if (tool_from && (!tc.cc || !tc.ld)) {
+		/* The user picked the tools: name the one missing and where it came from. */
+		source_spec_done(&spec);
+		log_error("no %s '%s' found (from %s=%s): install it or change the make variable",
+			  !tc.cc ? "compiler" : "linker", !tc.cc ? tool_cc : tool_ld, tool_from,
+			  strempty(make_var(&mv, tool_from)));
+		return KTS_EXIT_ENV;
 	}
 	if (!tc.make || !tc.cc) {
 		source_spec_done(&spec);
@@ -773,6 +840,8 @@ int cli_build(const struct kts_opts *o, int argc, char **argv)
 			.extra_sha256 = extra_sha,
 			.n_extra = merged.n_extras,
 			.arch = arch,
+			.make_vars = (const char *const *) mv.v,
+			.n_make_vars = mv.n,
 			.cc = tc.cc,
 			.ld = tc.ld,
 			.pahole = tc.pahole,
@@ -874,8 +943,10 @@ int cli_build(const struct kts_opts *o, int argc, char **argv)
 	exe = self_exe();
 	if (!exe || asprintf(&jobs, "%u", b.res.plan.make_jobs) < 0)
 		return log_error("cannot find ktscope's own executable"), KTS_EXIT_FAILURE;
+	av = calloc(32 + 2 * (n_extra + mv.n), sizeof(char *));
+	if (!av)
+		return log_error("out of memory"), KTS_EXIT_FAILURE;
 	{
-		const char *av[64 + 2 * 64];
 		size_t n = 0;
 
 		av[n++] = exe;
@@ -914,9 +985,13 @@ int cli_build(const struct kts_opts *o, int argc, char **argv)
 			av[n++] = "--json-events";
 		if (progress_tty_enabled())
 			av[n++] = "--progress";
-		for (size_t i = 0; i < n_extra && n < ELEMENTSOF(av) - 3; i++) {
+		for (size_t i = 0; i < n_extra; i++) {
 			av[n++] = "--extra";
 			av[n++] = extra[i];
+		}
+		for (size_t i = 0; i < mv.n; i++) {
+			av[n++] = "--make-var";
+			av[n++] = mv.v[i];
 		}
 		av[n] = NULL;
 
@@ -997,7 +1072,7 @@ int cli_build(const struct kts_opts *o, int argc, char **argv)
 			return KTS_EXIT_OK;
 		}
 
-		r = write_metadata(&b, key, stage, base, &merged, &tc, secs, enforcement_to_string(got),
+		r = write_metadata(&b, key, stage, base, &mv, &merged, &tc, secs, enforcement_to_string(got),
 				   unstripped);
 		if (r < 0)
 			return log_error_errno(r, "cannot write metadata.json: %m"), KTS_EXIT_FAILURE;

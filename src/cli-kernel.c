@@ -312,6 +312,12 @@ static int kernel_show(int argc, char **argv)
 		printf("base:         %s\n", m->base);
 		for (size_t i = 0; i < m->n_extra_kconfig; i++)
 			printf("extra:        %s (%.12s)\n", m->extra_kconfig[i].path, m->extra_kconfig[i].sha256);
+		if (m->n_make_vars) {
+			fputs("make vars:   ", stdout);
+			for (size_t i = 0; i < m->n_make_vars; i++)
+				printf(" %s", m->make_vars[i]);
+			putchar('\n');
+		}
 		printf("built:        %s in %.0f s, make -j%u\n", when, m->build_seconds, m->make_jobs);
 		if (m->plan.present)
 			printf("reservation:  cpus %s, nodes %s, llcs %s, enforcement %s\n", m->plan.cpus,

@@ -30,7 +30,9 @@ static char *first_line_of(const char *tool)
 	ssize_t len;
 	FILE *f;
 
-	if (asprintf(&cmd, "'%s' --version 2>/dev/null", tool) < 0)
+	/* A command with words (CC="ccache gcc") is the user's own, for the shell to split. */
+	if (asprintf(&cmd, strpbrk(tool, " \t") ? "%s --version 2>/dev/null" :
+		     "'%s' --version 2>/dev/null", tool) < 0)
 		return NULL;
 	f = popen(cmd, "re");
 	if (!f)
@@ -77,15 +79,22 @@ static char *which(const char *name)
  * "{path} {dev} {ino} {size} {mtime_ns}": what a version string is cached under.
  * A tool replaced or upgraded changes it. NULL when the tool is not there.
  */
-static char *tool_stamp(const char *name)
+static char *tool_stamp(const char *command)
 {
-	_cleanup_free_ char *p = which(name);
+	_cleanup_free_ char *first = strndup(command, strcspn(command, " \t"));
+	_cleanup_free_ char *p = NULL;
 	struct stat st;
 	char *stamp;
 
-	if (!p || stat(p, &st) < 0)
+	if (!first)
 		return NULL;
-	if (asprintf(&stamp, "%s %llu %llu %lld %lld", p, (unsigned long long) st.st_dev,
+	/* A path is taken as it is; a bare name is looked up in PATH, as make's shell does. */
+	p = strchr(first, '/') ? realpath(first, NULL) : which(first);
+	if (!p || access(p, X_OK) < 0 || stat(p, &st) < 0)
+		return NULL;
+	/* The whole command is part of the stamp: "ccache gcc" is not "ccache clang". */
+	if (asprintf(&stamp, "%s%s%s %llu %llu %lld %lld", p, streq(first, command) ? "" : "|",
+		     streq(first, command) ? "" : command, (unsigned long long) st.st_dev,
 		     (unsigned long long) st.st_ino, (long long) st.st_size,
 		     (long long) st.st_mtim.tv_sec * 1000000000LL + st.st_mtim.tv_nsec) < 0)
 		return NULL;
@@ -111,9 +120,10 @@ static char *cached_version(const char *cache_file, const char *stamp)
 	return NULL;
 }
 
-int pipeline_toolchain(const char *cache_file, struct kts_toolchain *ret)
+int pipeline_toolchain(const char *cache_file, const char *cc, const char *ld,
+		       struct kts_toolchain *ret)
 {
-	static const char *const names[] = { "cc", "ld", "pahole", "make" };
+	const char *const names[] = { cc ? cc : "cc", ld ? ld : "ld", "pahole", "make" };
 	char *versions[ELEMENTSOF(names)] = { 0 };
 	char *stamps[ELEMENTSOF(names)] = { 0 };
 	bool dirty = false;
@@ -154,6 +164,151 @@ int pipeline_toolchain(const char *cache_file, struct kts_toolchain *ret)
 		.pahole = versions[2],
 		.make = versions[3],
 	};
+	return 0;
+}
+
+static void strv_free(char **v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(v[i]);
+	free(v);
+}
+
+static bool make_name_valid(const char *s, size_t n)
+{
+	if (n == 0 || !(s[0] == '_' || (s[0] >= 'A' && s[0] <= 'Z') || (s[0] >= 'a' && s[0] <= 'z')))
+		return false;
+	for (size_t i = 1; i < n; i++)
+		if (!(s[i] == '_' || (s[i] >= 'A' && s[i] <= 'Z') || (s[i] >= 'a' && s[i] <= 'z') ||
+		      (s[i] >= '0' && s[i] <= '9')))
+			return false;
+	return true;
+}
+
+static int make_var_cmp(const void *a, const void *b)
+{
+	const char *x = *(char *const *) a, *y = *(char *const *) b;
+	size_t nx = strcspn(x, "="), ny = strcspn(y, "=");
+	int c = strncmp(x, y, MIN(nx, ny));
+
+	return c ? c : (nx > ny) - (nx < ny);
+}
+
+int pipeline_make_vars(char *const *args, size_t n, char ***ret, size_t *ret_n, char **ret_why)
+{
+	static const struct {
+		const char *name, *why;
+	} refused[] = {
+		{ "O", "ktscope passes O= itself: use --build-dir" },
+		{ "ARCH", "ktscope builds for this machine only" },
+		{ "SRCARCH", "ktscope builds for this machine only" },
+		{ "CROSS_COMPILE", "ktscope builds for this machine only" },
+		{ "KCONFIG_CONFIG", "ktscope writes and validates the tree's .config itself" },
+	};
+	char **v = calloc(n + 1, sizeof(char *));
+	size_t k = 0;
+
+	if (!v)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		const char *a = args[i], *eq = strchr(a, '=');
+		size_t len = eq ? (size_t) (eq - a) : 0;
+		int r = 0;
+
+		if (!eq || !make_name_valid(a, len)) {
+			if (asprintf(ret_why, "invalid make variable '%s': expected NAME=VALUE after "
+				     "'--' (e.g. LLVM=1)", a) < 0)
+				*ret_why = NULL;
+			r = -EINVAL;
+		} else if (strchr(eq, '\n')) {
+			if (asprintf(ret_why, "invalid make variable '%.*s': its value has a newline",
+				     (int) len, a) < 0)
+				*ret_why = NULL;
+			r = -EINVAL;
+		}
+		for (size_t j = 0; r == 0 && j < ELEMENTSOF(refused); j++)
+			if (strlen(refused[j].name) == len && strncmp(a, refused[j].name, len) == 0) {
+				if (asprintf(ret_why, "make variable '%s' is not allowed: %s", a,
+					     refused[j].why) < 0)
+					*ret_why = NULL;
+				r = -EPERM;
+			}
+		if (r < 0) {
+			strv_free(v, k);
+			return r;
+		}
+		/* The same NAME again replaces the earlier value, as make would. */
+		for (size_t j = 0; j < k; j++)
+			if (make_var_cmp(&v[j], &a) == 0) {
+				free(v[j]);
+				memmove(&v[j], &v[j + 1], (k - j - 1) * sizeof(char *));
+				k--;
+				break;
+			}
+		v[k] = strdup(a);
+		if (!v[k]) {
+			strv_free(v, k);
+			return -ENOMEM;
+		}
+		k++;
+	}
+	qsort(v, k, sizeof(char *), make_var_cmp);
+	v[k] = NULL;
+	*ret = v;
+	*ret_n = k;
+	return 0;
+}
+
+static const char *make_var_value(char *const *vars, size_t n, const char *name)
+{
+	size_t l = strlen(name);
+
+	for (size_t i = 0; i < n; i++)
+		if (strncmp(vars[i], name, l) == 0 && vars[i][l] == '=')
+			return vars[i] + l + 1;
+	return NULL;
+}
+
+/* LLVM=1 → tool; LLVM=-15 → tool-15; LLVM=/opt/llvm/bin/ → /opt/llvm/bin/tool. */
+static int llvm_tool(const char *llvm, const char *tool, char **ret)
+{
+	size_t l = strlen(llvm);
+
+	if (l > 0 && llvm[l - 1] == '/')
+		return asprintf(ret, "%s%s", llvm, tool) < 0 ? -ENOMEM : 0;
+	if (llvm[0] == '-')
+		return asprintf(ret, "%s%s", tool, llvm) < 0 ? -ENOMEM : 0;
+	*ret = strdup(tool);
+	return *ret ? 0 : -ENOMEM;
+}
+
+int pipeline_make_tools(char *const *vars, size_t n, char **ret_cc, char **ret_ld,
+			const char **ret_from)
+{
+	const char *cc = make_var_value(vars, n, "CC"), *ld = make_var_value(vars, n, "LD");
+	const char *llvm = make_var_value(vars, n, "LLVM");
+	_cleanup_free_ char *c = NULL, *l = NULL;
+
+	/* The kernel's Makefile takes LLVM=0 as LLVM=1 too: any value but empty. */
+	if (llvm && !*llvm)
+		llvm = NULL;
+	if (cc && *cc)
+		c = strdup(cc);
+	else if (llvm && llvm_tool(llvm, "clang", &c) < 0)
+		return -ENOMEM;
+	else if (!llvm)
+		c = strdup("cc");
+	if (ld && *ld)
+		l = strdup(ld);
+	else if (llvm && llvm_tool(llvm, "ld.lld", &l) < 0)
+		return -ENOMEM;
+	else if (!llvm)
+		l = strdup("ld");
+	if (!c || !l)
+		return -ENOMEM;
+	*ret_cc = TAKE_PTR(c);
+	*ret_ld = TAKE_PTR(l);
+	*ret_from = cc && *cc ? "CC" : llvm ? "LLVM" : NULL;
 	return 0;
 }
 
@@ -335,7 +490,7 @@ static int run_make(struct make_ctx *m, const char *phase, const char *const *ta
 		    char **ret_why)
 {
 	const struct kts_pipeline_opts *o = m->o;
-	char *argv[32];
+	_cleanup_free_ char **argv = calloc(o->n_make_vars + 16, sizeof(char *));
 	_cleanup_free_ char *jobs = NULL, *objdir = NULL;
 	size_t argc = 0;
 	int pipefd[2], status;
@@ -343,7 +498,7 @@ static int run_make(struct make_ctx *m, const char *phase, const char *const *ta
 	size_t linelen = 0;
 	pid_t pid;
 
-	if (asprintf(&jobs, "-j%u", o->jobs) < 0)
+	if (!argv || asprintf(&jobs, "-j%u", o->jobs) < 0)
 		return -ENOMEM;
 	argv[argc++] = (char *) "make";
 	argv[argc++] = (char *) "-C";
@@ -354,19 +509,26 @@ static int run_make(struct make_ctx *m, const char *phase, const char *const *ta
 		argv[argc++] = objdir;
 	}
 	argv[argc++] = jobs;
-	for (size_t i = 0; targets[i] && argc < ELEMENTSOF(argv) - 1; i++)
+	for (size_t i = 0; i < o->n_make_vars; i++)
+		argv[argc++] = o->make_vars[i];
+	for (size_t i = 0; targets[i]; i++)
 		argv[argc++] = (char *) targets[i];
 	argv[argc] = NULL;
 
 	{
-		char header[512];
-		int hl = snprintf(header, sizeof(header), "### ktscope: make -C %s%s%s %s", o->src_dir,
-				  objdir ? " " : "", objdir ? objdir : "", jobs);
+		/* The command line, as the log's section header. */
+		_cleanup_free_ char *header = NULL;
+		size_t hlen = 0;
+		FILE *f = open_memstream(&header, &hlen);
 
-		for (size_t i = 0; targets[i]; i++)
-			hl += snprintf(header + hl, sizeof(header) - (size_t) hl, " %s", targets[i]);
-		hl += snprintf(header + hl, sizeof(header) - (size_t) hl, "\n");
-		(void) !write(m->log_fd, header, (size_t) MIN(hl, (int) sizeof(header) - 1));
+		if (f) {
+			fputs("### ktscope:", f);
+			for (size_t i = 0; argv[i]; i++)
+				fprintf(f, " %s", argv[i]);
+			fputc('\n', f);
+			if (fclose(f) == 0)
+				(void) !write(m->log_fd, header, hlen);
+		}
 	}
 	progress_event("phase", "\"phase\":%s,\"state\":\"start\"", progress_json_str(phase));
 	log_debug("running make %s in '%s'", targets[0], o->src_dir);
@@ -385,6 +547,15 @@ static int run_make(struct make_ctx *m, const char *phase, const char *const *ta
 		int devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
 		if (devnull >= 0)
 			(void) dup2(devnull, STDIN_FILENO);
+		/*
+		 * A ktscope run from a make recipe must not hand that make's command-line
+		 * variables, flags and jobserver to the kernel build: what builds the kernel
+		 * is what the cache key covers (-jN and the variables after "--").
+		 */
+		(void) unsetenv("MAKEFLAGS");
+		(void) unsetenv("MFLAGS");
+		(void) unsetenv("MAKEOVERRIDES");
+		(void) unsetenv("MAKELEVEL");
 		execvp(argv[0], argv);
 		fprintf(stderr, "ktscope: cannot execute make: %s\n", strerror(errno));
 		_exit(127);

@@ -20,8 +20,8 @@
  */
 
 /*
- * First line of `cc --version`, `ld --version`, `pahole --version`, `make --version`;
- * NULL when missing. With cache_file (may be NULL), the answers are kept there,
+ * First line of `CC --version`, `LD --version`, `pahole --version`, `make --version`
+ * (CC and LD as pipeline_make_tools() names them; NULL: cc, ld); NULL when missing. With cache_file (may be NULL), the answers are kept there,
  * keyed by each binary's path, inode, size and mtime, so a cache hit runs none.
  */
 struct kts_toolchain {
@@ -30,8 +30,29 @@ struct kts_toolchain {
 	char *pahole;
 	char *make;
 };
-int pipeline_toolchain(const char *cache_file, struct kts_toolchain *ret);
+int pipeline_toolchain(const char *cache_file, const char *cc, const char *ld,
+		       struct kts_toolchain *ret);
 void pipeline_toolchain_done(struct kts_toolchain *t);
+
+/*
+ * The make variables of `ktscope build ... -- NAME=VALUE...`, made canonical: every
+ * argument NAME=VALUE with NAME a make identifier, one per NAME (the last one wins, as on
+ * make's command line), sorted by NAME, so one build's variables give one cache key
+ * whatever their order. Refused, with *ret_why naming the argument: not NAME=VALUE
+ * (-EINVAL), a newline in VALUE (-EINVAL), and the variables ktscope sets or that would
+ * build for another machine or into another .config: O (--build-dir), ARCH, SRCARCH,
+ * CROSS_COMPILE, KCONFIG_CONFIG (-EPERM). *ret: a NULL-terminated strv, *ret_n its length.
+ */
+int pipeline_make_vars(char *const *args, size_t n, char ***ret, size_t *ret_n, char **ret_why);
+
+/*
+ * The compiler and linker the variables make the kernel build use, as the kernel's
+ * Makefile picks them: CC= and LD= as given; else LLVM=1 → clang and ld.lld, LLVM=-N →
+ * clang-N and ld.lld-N, LLVM=DIR/ → DIR/clang and DIR/ld.lld; else cc and ld. *ret_from:
+ * the variable that chose the compiler ("CC", "LLVM") or NULL.
+ */
+int pipeline_make_tools(char *const *vars, size_t n, char **ret_cc, char **ret_ld,
+			const char **ret_from);
 
 /* "x86_64" / "aarch64" → "bzImage" / "Image" and its path under arch/; NULL if unsupported. */
 const char *pipeline_image_name(const char *arch);
@@ -55,6 +76,9 @@ struct kts_pipeline_opts {
 	const char *pahole_version; /* for the BTF cause in validation messages */
 	/* Object count of the previous build of this tree: read for the %, rewritten after. */
 	const char *count_file;
+	/* NAME=VALUE for every make run (pipeline_make_vars()), after ktscope's own. */
+	char *const *make_vars;
+	size_t n_make_vars;
 };
 
 struct kts_pipeline_result {

@@ -53,7 +53,7 @@ locks_free() {
 }
 no_build_processes() { ! pgrep -f "__build-inner --src $1" >/dev/null && ! pgrep -f "make -C $1" >/dev/null; }
 
-kts_plan 58
+kts_plan 66
 
 # ---- 1. a clean git tree: built in the scope, stored, listed ---------------------------
 T=$(new_tree t1)
@@ -282,6 +282,39 @@ assert "reservation" in kinds and "phase" in kinds and kinds[-1] == "result", ki
 assert ev[-1]["status"] == "built"
 assert any(e["event"] == "phase" and e.get("phase") == "make" for e in ev)
 ' "$work/b16.out"
+
+# ---- 9b. make variables after --: passed to make, part of the key ------------------------------
+TV=$(new_tree t9b)
+B --source "$TV" -- 'FAKE_NOTE=a b' KCFLAGS=-O1 >"$work/mv1.out" 2>"$work/mv1.err"
+rc=$?
+mvkey=$(basename "$(dirname "$(tail -n 1 "$work/mv1.out")")")
+cp "$TV/make-overrides" "$work/mv1.overrides" 2>/dev/null
+B --source "$TV" >"$work/mv0.out" 2>&1
+plainkey=$(basename "$(dirname "$(tail -n 1 "$work/mv0.out")")")
+kts_check "with make variables a tree is built under another key than without" \
+	eval "[ $rc = 0 ] && [ -n '$mvkey' ] && [ -n '$plainkey' ] && [ '$mvkey' != '$plainkey' ]"
+# (make lists command-line variables last first, spaces escaped)
+kts_check "make got the variables on its command line" \
+	grep -qxF 'KCFLAGS=-O1 FAKE_NOTE=a\ b' "$work/mv1.overrides"
+kts_check "metadata.json lists the variables, sorted by name" python3 -c '
+import json, sys
+m = json.load(open(sys.argv[1]))
+assert m["make_vars"] == ["FAKE_NOTE=a b", "KCFLAGS=-O1"], m["make_vars"]
+' "$KTSCOPE_CACHE_DIR/kernels/$mvkey/metadata.json"
+B --source "$TV" -- KCFLAGS=-O2 'FAKE_NOTE=a b' KCFLAGS=-O1 >/dev/null 2>"$work/mv2.err"
+kts_check "the same variables in another order, one repeated (last wins): a cache hit" \
+	eval "[ $? = 0 ] && grep -q 'cached: $mvkey' '$work/mv2.err'"
+kts_check "kernel show prints the make variables" \
+	eval "KL show '$mvkey' | grep -qx 'make vars:    FAKE_NOTE=a b KCFLAGS=-O1'"
+B --source "$T" -- -j4 >/dev/null 2>"$work/mv3.err"
+kts_check "a make argument that is not NAME=VALUE: exit 2 naming it" \
+	eval "[ $? = 2 ] && grep -q \"invalid make variable '-j4'\" '$work/mv3.err'"
+B --source "$T" -- O=/tmp/elsewhere >/dev/null 2>"$work/mv4.err"
+kts_check "O= after --: exit 2 pointing to --build-dir" \
+	eval "[ $? = 2 ] && grep -q 'O=/tmp/elsewhere.*--build-dir' '$work/mv4.err'"
+B --source "$T" -- CC=no-such-cc-kts >/dev/null 2>"$work/mv5.err"
+kts_check "a compiler chosen with CC= that is not installed: exit 4 naming it" \
+	eval "[ $? = 4 ] && grep -q \"'no-such-cc-kts' found (from CC=no-such-cc-kts)\" '$work/mv5.err'"
 
 # ---- 10. kernel show / path / clean; corrupt entries ---------------------------------------
 KL show "$key" --json >"$work/show.json"
