@@ -13,6 +13,7 @@
 want_cpus=0-1 want_mems=0 jobs=2 outside=3
 objects=4   # FAKE_KERNEL_OBJECTS: 4 compiles + the vmlinux link = 5 compiler runs
 sleep_s=1   # FAKE_KERNEL_SLEEP per object: make -j2 lasts 2 s and more (much more under TCG)
+cc_sleep=0.5 # FAKECC_SLEEP: every compiler process lives that long, even under KVM
 scope_re='^/ktscope\.slice/ktscope-build-[0-9]+-[^/ ]+\.scope$'
 
 work=$(mktemp -d /var/tmp/kts-build.XXXXXX)
@@ -74,7 +75,7 @@ scan() {
 
 # The build in the background; this shell watches it until it ends (bounded).
 exec {tick}<> <(:) # read -t on a pipe nobody writes: a sleep without a fork
-FAKE_KERNEL_SLEEP=$sleep_s FAKE_KERNEL_OBJECTS=$objects \
+FAKECC_SLEEP=$cc_sleep FAKE_KERNEL_SLEEP=$sleep_s FAKE_KERNEL_OBJECTS=$objects \
 	"$KTSCOPE" --system build --source "$T" --cpu-cap 2 >"$work/out" 2>"$work/err" &
 build=$!
 _lib_bg+=("$build")
