@@ -568,45 +568,102 @@ fail:
 	return r;
 }
 
-/* One share of a status walk. */
+/*
+ * One share of a status walk. Share 0 is walked by the calling thread with the caller's
+ * repository; every other share has a thread of its own, started before the caller reads
+ * the index, so that each thread's own index read (~170 ms on a kernel tree: libgit2
+ * parses every entry) happens while the caller reads its own. The thread then waits for
+ * its share (go) or for being told it is not needed (quit).
+ */
+struct status_walk;
 struct status_share {
-	const char *open_path;   /* what the first git_repository_open_ext() was given */
+	struct status_walk *walk;
 	git_status_options opts; /* pathspec: the share's top-level entries, literally */
 	char **names;
-	size_t n_names;
 	size_t weight;
-	git_repository *repo;
+	git_repository *repo;    /* a thread's own; NULL for share 0 */
 	git_status_list *list;
 	int r;
-	char *msg; /* libgit2's message when r < 0: its errors are per thread */
+	char *msg;               /* libgit2's message when r < 0: its errors are per thread */
 	pthread_t thread;
-	bool started;
+	bool started, go, quit;
 };
 
-static void *status_share_run(void *userdata)
-{
-	struct status_share *sh = userdata;
-
-	sh->r = git_repository_open_ext(&sh->repo, sh->open_path, 0, NULL);
-	if (sh->r >= 0)
-		sh->r = git_status_list_new(&sh->list, sh->repo, &sh->opts);
-	if (sh->r < 0) {
-		const git_error *e = git_error_last();
-
-		sh->msg = strdup(e && e->message ? e->message : "libgit2 error");
-	}
-	return NULL;
-}
-
 struct status_walk {
+	const char *open_path;   /* what the caller's git_repository_open_ext() was given */
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	bool sync_ready;
 	struct status_share *shares;
 	size_t n_shares;
 	struct top_entry *top;
 	size_t n_top;
 };
 
+static void status_share_fail(struct status_share *sh)
+{
+	const git_error *e = git_error_last();
+
+	free(sh->msg);
+	sh->msg = strdup(e && e->message ? e->message : "libgit2 error");
+}
+
+/* Opens the share's own repository and reads its index. */
+static void status_share_open(struct status_share *sh)
+{
+	git_index *ix = NULL;
+
+	sh->r = git_repository_open_ext(&sh->repo, sh->walk->open_path, 0, NULL);
+	if (sh->r >= 0)
+		sh->r = git_repository_index(&ix, sh->repo); /* the repository keeps it loaded */
+	git_index_free(ix);
+	if (sh->r < 0)
+		status_share_fail(sh);
+}
+
+static void status_share_walk(struct status_share *sh, git_repository *repo)
+{
+	sh->r = git_status_list_new(&sh->list, repo, &sh->opts);
+	if (sh->r < 0)
+		status_share_fail(sh);
+}
+
+static void *status_share_thread(void *userdata)
+{
+	struct status_share *sh = userdata;
+	struct status_walk *w = sh->walk;
+	bool go;
+
+	status_share_open(sh);
+	(void) pthread_mutex_lock(&w->lock);
+	while (!sh->go && !sh->quit)
+		(void) pthread_cond_wait(&w->cond, &w->lock);
+	go = sh->go;
+	(void) pthread_mutex_unlock(&w->lock);
+	if (go && sh->r >= 0)
+		status_share_walk(sh, sh->repo);
+	return NULL;
+}
+
+/* Tells every waiting thread to walk its share (go) or to end; wakes them all. */
+static void status_walk_release(struct status_walk *w, size_t n_go)
+{
+	if (!w->sync_ready)
+		return;
+	(void) pthread_mutex_lock(&w->lock);
+	for (size_t j = 0; j < w->n_shares; j++) {
+		if (j < n_go)
+			w->shares[j].go = true;
+		else
+			w->shares[j].quit = true;
+	}
+	(void) pthread_cond_broadcast(&w->cond);
+	(void) pthread_mutex_unlock(&w->lock);
+}
+
 static void status_walk_done(struct status_walk *w)
 {
+	status_walk_release(w, 0); /* no-op for threads that have their share already */
 	for (size_t i = 0; i < w->n_shares; i++) {
 		struct status_share *sh = &w->shares[i];
 
@@ -621,36 +678,64 @@ static void status_walk_done(struct status_walk *w)
 	}
 	free(w->shares);
 	top_entries_free(w->top, w->n_top);
+	if (w->sync_ready) {
+		(void) pthread_cond_destroy(&w->cond);
+		(void) pthread_mutex_destroy(&w->lock);
+	}
 	*w = (struct status_walk) {};
 }
 
 /*
- * The status of the whole work tree of the repository at ROOT (opened from OPEN_PATH) in
- * shares, walked side by side; with one share (one thread allowed, or a single top-level
- * entry) in this thread, with no pathspec. OPTS: show and flags for every share.
+ * Starts the threads of a walk of the whole work tree of the repository opened from
+ * OPEN_PATH: status_threads() shares, share 0 for the caller. Nothing is started with one
+ * share. A thread that cannot start leaves its share to the caller (status_walk_run()).
  */
-static int status_walk_run(struct status_walk *w, git_repository *repo, git_index *index,
-			   const git_oid *head, const char *open_path, const char *root,
-			   const git_status_options *opts, char **why)
+static int status_walk_start(struct status_walk *w, const char *open_path)
 {
-	unsigned n_threads = status_threads();
-	size_t n;
-	int r;
+	size_t n = status_threads();
 
-	if (n_threads > 1) {
-		r = top_entries(repo, index, head, root, &w->top, &w->n_top);
-		if (r < 0)
-			return why_first(why, r, "cannot list '%s': %m", root);
-	}
-	n = MIN((size_t) n_threads, MAX(w->n_top, (size_t) 1));
+	w->open_path = open_path;
 	w->shares = calloc(n, sizeof(*w->shares));
 	if (!w->shares)
 		return -ENOMEM;
 	w->n_shares = n;
-	for (size_t i = 0; i < n; i++) {
-		w->shares[i].open_path = open_path;
-		w->shares[i].opts = *opts;
+	for (size_t j = 0; j < n; j++)
+		w->shares[j].walk = w;
+	if (n < 2)
+		return 0;
+	if (pthread_mutex_init(&w->lock, NULL) != 0)
+		return 0;
+	if (pthread_cond_init(&w->cond, NULL) != 0) {
+		(void) pthread_mutex_destroy(&w->lock);
+		return 0;
 	}
+	w->sync_ready = true;
+	for (size_t j = 1; j < n; j++)
+		w->shares[j].started = pthread_create(&w->shares[j].thread, NULL, status_share_thread,
+						      &w->shares[j]) == 0;
+	return 0;
+}
+
+/*
+ * Splits the work tree by top-level entry among the shares (balanced by tracked files;
+ * with a single entry, one share walks everything with no pathspec) and walks them side
+ * by side. OPTS: show and flags for every share. REPO/INDEX: the caller's.
+ */
+static int status_walk_run(struct status_walk *w, git_repository *repo, git_index *index,
+			   const git_oid *head, const char *root, const git_status_options *opts,
+			   char **why)
+{
+	size_t n = 1;
+	int r;
+
+	if (w->n_shares > 1) {
+		r = top_entries(repo, index, head, root, &w->top, &w->n_top);
+		if (r < 0)
+			return why_first(why, r, "cannot list '%s': %m", root);
+		n = MIN(w->n_shares, MAX(w->n_top, (size_t) 1));
+	}
+	for (size_t j = 0; j < w->n_shares; j++)
+		w->shares[j].opts = *opts;
 	if (n > 1) {
 		/* Largest first, each to the lightest share so far. */
 		qsort(w->top, w->n_top, sizeof(*w->top), top_entry_by_weight);
@@ -662,10 +747,10 @@ static int status_walk_run(struct status_walk *w, git_repository *repo, git_inde
 					best = j;
 			w->top[i].share = (unsigned) best;
 			w->shares[best].weight += w->top[i].weight;
-			w->shares[best].n_names++;
+			w->shares[best].opts.pathspec.count++;
 		}
 		for (size_t j = 0; j < n; j++) {
-			w->shares[j].names = calloc(w->shares[j].n_names, sizeof(char *));
+			w->shares[j].names = calloc(w->shares[j].opts.pathspec.count, sizeof(char *));
 			if (!w->shares[j].names)
 				return -ENOMEM;
 			w->shares[j].opts.pathspec.strings = w->shares[j].names;
@@ -678,25 +763,27 @@ static int status_walk_run(struct status_walk *w, git_repository *repo, git_inde
 
 			sh->names[sh->opts.pathspec.count++] = w->top[i].name;
 		}
-		for (size_t j = 1; j < n; j++)
-			/* A share whose thread cannot start is walked below, in this thread. */
-			w->shares[j].started = pthread_create(&w->shares[j].thread, NULL,
-							      status_share_run, &w->shares[j]) == 0;
 	}
-	for (size_t j = 0; j < n; j++) {
-		struct status_share *sh = &w->shares[j];
-
-		if (j == 0 || !sh->started)
-			(void) status_share_run(sh);
-	}
-	for (size_t j = 0; j < n; j++) {
-		struct status_share *sh = &w->shares[j];
-
-		if (sh->started) {
-			(void) pthread_join(sh->thread, NULL);
-			sh->started = false;
+	status_walk_release(w, n);
+	status_share_walk(&w->shares[0], repo);
+	for (size_t j = 1; j < n; j++)
+		if (!w->shares[j].started) {
+			status_share_open(&w->shares[j]);
+			if (w->shares[j].r >= 0)
+				status_share_walk(&w->shares[j], w->shares[j].repo);
 		}
+	for (size_t j = 1; j < w->n_shares; j++)
+		if (w->shares[j].started) {
+			(void) pthread_join(w->shares[j].thread, NULL);
+			w->shares[j].started = false;
+		}
+	/* Only the shares that walked count from here on. */
+	for (size_t j = n; j < w->n_shares; j++) {
+		if (w->shares[j].repo)
+			git_repository_free(w->shares[j].repo);
+		w->shares[j].repo = NULL;
 	}
+	w->n_shares = n;
 	for (size_t j = 0; j < n; j++)
 		if (w->shares[j].r < 0)
 			return why_first(why, -EIO, "cannot compute the git status: %s",
@@ -900,6 +987,12 @@ static int local_state(const char *dir, struct kts_local_state *ret, char **why)
 	}
 
 	s.git = true;
+	if (!s.subdir) {
+		/* The threads read their own index while this one reads its own, below. */
+		r = status_walk_start(&walk, canon);
+		if (r < 0)
+			return r;
+	}
 	if (!index) {
 		r = git_repository_index(&index, repo);
 		if (r < 0)
@@ -922,7 +1015,7 @@ static int local_state(const char *dir, struct kts_local_state *ret, char **why)
 			return git_fail(why, r, "cannot compute the git status");
 		count = git_status_list_entrycount(list);
 	} else {
-		r = status_walk_run(&walk, repo, index, &head, canon, root, &opts, why);
+		r = status_walk_run(&walk, repo, index, &head, root, &opts, why);
 		if (r < 0)
 			return r;
 		count = 0;
