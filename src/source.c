@@ -7,6 +7,7 @@
 #include <ctype.h>
 #include <curl/curl.h>
 #include <dirent.h>
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <git2.h>
@@ -18,6 +19,7 @@
 #include <sched.h>
 #include <spawn.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -1523,20 +1525,66 @@ static bool looks_like_html(const char *head, size_t n)
 	       (n - i >= 5 && strncasecmp(head + i, "<head", 5) == 0);
 }
 
+/*
+ * libcurl is loaded when the first download needs it, not at start-up. Linked, it and the
+ * ~20 libraries it pulls in (TLS, HTTP/2, LDAP, Kerberos, IDN, ...) cost every ktscope
+ * command ~8 ms of dynamic loading: a third of `ktscope run`'s own start-up, and of what a
+ * cache hit adds to its git status. Its soname is the same on Debian, Fedora and Arch.
+ */
+#define KTS_LIBCURL "libcurl.so.4"
+static struct {
+	CURLcode (*global_init)(long flags);
+	CURL *(*easy_init)(void);
+	CURLcode (*easy_setopt)(CURL *c, CURLoption option, ...);
+	CURLcode (*easy_perform)(CURL *c);
+	CURLcode (*easy_getinfo)(CURL *c, CURLINFO info, ...);
+	void (*easy_cleanup)(CURL *c);
+	const char *(*easy_strerror)(CURLcode code);
+} curl;
+
 static void curl_easy_cleanupp(CURL **c)
 {
 	if (*c)
-		curl_easy_cleanup(*c);
+		curl.easy_cleanup(*c);
 }
 
-static int http_init(void)
+static int http_init(char **why)
 {
+	static const struct {
+		const char *name;
+		size_t offset;
+	} syms[] = {
+		{ "curl_global_init", offsetof(__typeof__(curl), global_init) },
+		{ "curl_easy_init", offsetof(__typeof__(curl), easy_init) },
+		{ "curl_easy_setopt", offsetof(__typeof__(curl), easy_setopt) },
+		{ "curl_easy_perform", offsetof(__typeof__(curl), easy_perform) },
+		{ "curl_easy_getinfo", offsetof(__typeof__(curl), easy_getinfo) },
+		{ "curl_easy_cleanup", offsetof(__typeof__(curl), easy_cleanup) },
+		{ "curl_easy_strerror", offsetof(__typeof__(curl), easy_strerror) },
+	};
 	static bool done;
+	void *dl;
 
 	if (done)
 		return 0;
-	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
-		return -EIO;
+	dl = dlopen(KTS_LIBCURL, RTLD_NOW | RTLD_LOCAL);
+	if (!dl)
+		return why_first(why, -ELIBACC, "cannot load %s for downloads: %s (install libcurl: "
+				 "Debian libcurl4, Fedora libcurl, Arch curl)", KTS_LIBCURL, dlerror());
+	for (size_t i = 0; i < ELEMENTSOF(syms); i++) {
+		void *f = dlsym(dl, syms[i].name);
+
+		if (!f) {
+			(void) dlclose(dl);
+			return why_first(why, -ELIBBAD, "%s has no %s", KTS_LIBCURL, syms[i].name);
+		}
+		memcpy((char *) &curl + syms[i].offset, &f, sizeof(f));
+	}
+	if (curl.global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+		(void) dlclose(dl);
+		return why_first(why, -EIO, "cannot initialise libcurl");
+	}
+	/* Kept loaded for the life of the process, as libcurl's global state wants. */
 	done = true;
 	return 0;
 }
@@ -1556,45 +1604,45 @@ static int http_get(const char *url, const char *what, const char *site, struct 
 	CURLcode cc;
 	int r;
 
-	r = http_init();
+	r = http_init(why);
 	if (r < 0)
-		return why_first(why, r, "cannot initialise libcurl");
-	c = curl_easy_init();
+		return r;
+	c = curl.easy_init();
 	if (!c)
 		return -ENOMEM;
 
 	sha256_init(&k->sha);
-	(void) curl_easy_setopt(c, CURLOPT_URL, url);
-	(void) curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
-	(void) curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-	(void) curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 1L);
-	(void) curl_easy_setopt(c, CURLOPT_MAXREDIRS, 5L);
+	(void) curl.easy_setopt(c, CURLOPT_URL, url);
+	(void) curl.easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
+	(void) curl.easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+	(void) curl.easy_setopt(c, CURLOPT_FOLLOWLOCATION, 1L);
+	(void) curl.easy_setopt(c, CURLOPT_MAXREDIRS, 5L);
 	/* Bounded connect; no total timeout (a tarball may take minutes), but a stalled
 	 * transfer (under 1 KiB/s for a minute) is abandoned. */
-	(void) curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 10L);
-	(void) curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1024L);
-	(void) curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, 60L);
-	(void) curl_easy_setopt(c, CURLOPT_USERAGENT, PACKAGE_NAME "/" PACKAGE_VERSION);
+	(void) curl.easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 10L);
+	(void) curl.easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1024L);
+	(void) curl.easy_setopt(c, CURLOPT_LOW_SPEED_TIME, 60L);
+	(void) curl.easy_setopt(c, CURLOPT_USERAGENT, PACKAGE_NAME "/" PACKAGE_VERSION);
 #if LIBCURL_VERSION_NUM >= 0x075500
-	(void) curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https,file");
-	(void) curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+	(void) curl.easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https,file");
+	(void) curl.easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
 #else
-	(void) curl_easy_setopt(c, CURLOPT_PROTOCOLS,
+	(void) curl.easy_setopt(c, CURLOPT_PROTOCOLS,
 				(long) (CURLPROTO_HTTP | CURLPROTO_HTTPS | CURLPROTO_FILE));
-	(void) curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS, (long) (CURLPROTO_HTTP | CURLPROTO_HTTPS));
+	(void) curl.easy_setopt(c, CURLOPT_REDIR_PROTOCOLS, (long) (CURLPROTO_HTTP | CURLPROTO_HTTPS));
 #endif
-	(void) curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, http_write);
-	(void) curl_easy_setopt(c, CURLOPT_WRITEDATA, k);
+	(void) curl.easy_setopt(c, CURLOPT_WRITEFUNCTION, http_write);
+	(void) curl.easy_setopt(c, CURLOPT_WRITEDATA, k);
 	if (k->opts && k->opts->progress) {
-		(void) curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, http_progress);
-		(void) curl_easy_setopt(c, CURLOPT_XFERINFODATA, k);
-		(void) curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
+		(void) curl.easy_setopt(c, CURLOPT_XFERINFOFUNCTION, http_progress);
+		(void) curl.easy_setopt(c, CURLOPT_XFERINFODATA, k);
+		(void) curl.easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
 	}
 
-	cc = curl_easy_perform(c);
-	(void) curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
-	(void) curl_easy_getinfo(c, CURLINFO_CONTENT_TYPE, &ctype);
-	log_debug("source: GET %s → %s, HTTP %ld, %s", url, curl_easy_strerror(cc), status,
+	cc = curl.easy_perform(c);
+	(void) curl.easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+	(void) curl.easy_getinfo(c, CURLINFO_CONTENT_TYPE, &ctype);
+	log_debug("source: GET %s → %s, HTTP %ld, %s", url, curl.easy_strerror(cc), status,
 		  strempty(ctype));
 
 	switch (cc) {
@@ -1607,20 +1655,20 @@ static int http_get(const char *url, const char *what, const char *site, struct 
 			       what, url, strerror(k->error < 0 ? -k->error : EIO));
 	case CURLE_COULDNT_CONNECT:
 		return why_first(why, -ECONNREFUSED, "cannot connect to mirror '%s': %s", site,
-			       *errbuf ? errbuf : curl_easy_strerror(cc));
+			       *errbuf ? errbuf : curl.easy_strerror(cc));
 	case CURLE_COULDNT_RESOLVE_HOST:
 	case CURLE_COULDNT_RESOLVE_PROXY:
 		return why_first(why, -EHOSTUNREACH, "cannot resolve the host of mirror '%s': %s", site,
-			       *errbuf ? errbuf : curl_easy_strerror(cc));
+			       *errbuf ? errbuf : curl.easy_strerror(cc));
 	case CURLE_OPERATION_TIMEDOUT:
 		return why_first(why, -ETIMEDOUT, "mirror '%s' timed out: %s", site,
-			       *errbuf ? errbuf : curl_easy_strerror(cc));
+			       *errbuf ? errbuf : curl.easy_strerror(cc));
 	case CURLE_FILE_COULDNT_READ_FILE:
 	case CURLE_REMOTE_FILE_NOT_FOUND:
 		return why_first(why, -ENOENT, "%s not found: %s", what, url);
 	default:
 		return why_first(why, -EIO, "cannot download %s from %s: %s", what, url,
-			       *errbuf ? errbuf : curl_easy_strerror(cc));
+			       *errbuf ? errbuf : curl.easy_strerror(cc));
 	}
 
 	/* status 0: file:// has no HTTP status. */
