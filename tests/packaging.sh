@@ -36,7 +36,7 @@ if ! command -v rpmbuild >/dev/null || ! command -v cpio >/dev/null; then
 	done
 fi
 
-kts_plan 13
+kts_plan 14
 top=$(mktemp -d /tmp/ktscope-rpm.XXXXXX) || exit 99
 trap 'rm -rf "$top"' EXIT
 mkdir -p "$top"/{SOURCES,SPECS,BUILD,BUILDROOT,RPMS,SRPMS}
@@ -76,6 +76,9 @@ kts_check "the package ships the cpuset drop-in as an example (not in /etc)" \
 	eval 'has /usr/share/doc/ktscope/examples/ktscope-cpuset.conf && ! grep -q "^/etc/" <<<"$files"'
 kts_check "the package ships the bash completion" has /usr/share/bash-completion/completions/ktscope
 kts_check "the package ships the zsh completion" has /usr/share/zsh/site-functions/_ktscope
+# libcurl is dlopen()ed, so rpm's dependency generator cannot see it: the spec must say it.
+kts_check "the package requires libcurl (loaded with dlopen(), invisible to rpm)" \
+	eval 'rpm -qp --requires "$rpm" 2>/dev/null | grep -q "^libcurl"'
 
 # The unit in the package runs the packaged binary.
 mkdir "$top/x"
