@@ -282,6 +282,19 @@ static int llvm_tool(const char *llvm, const char *tool, char **ret)
 	return *ret ? 0 : -ENOMEM;
 }
 
+/* The tool a variable names (CC=, LD=), else LLVM's, else the plain one. */
+static int pick_tool(const char *given, const char *llvm, const char *llvm_name,
+		     const char *plain, char **ret)
+{
+	if (given && *given)
+		*ret = strdup(given);
+	else if (llvm)
+		return llvm_tool(llvm, llvm_name, ret);
+	else
+		*ret = strdup(plain);
+	return *ret ? 0 : -ENOMEM;
+}
+
 int pipeline_make_tools(char *const *vars, size_t n, char **ret_cc, char **ret_ld,
 			const char **ret_from)
 {
@@ -292,19 +305,7 @@ int pipeline_make_tools(char *const *vars, size_t n, char **ret_cc, char **ret_l
 	/* The kernel's Makefile takes LLVM=0 as LLVM=1 too: any value but empty. */
 	if (llvm && !*llvm)
 		llvm = NULL;
-	if (cc && *cc)
-		c = strdup(cc);
-	else if (llvm && llvm_tool(llvm, "clang", &c) < 0)
-		return -ENOMEM;
-	else if (!llvm)
-		c = strdup("cc");
-	if (ld && *ld)
-		l = strdup(ld);
-	else if (llvm && llvm_tool(llvm, "ld.lld", &l) < 0)
-		return -ENOMEM;
-	else if (!llvm)
-		l = strdup("ld");
-	if (!c || !l)
+	if (pick_tool(cc, llvm, "clang", "cc", &c) < 0 || pick_tool(ld, llvm, "ld.lld", "ld", &l) < 0)
 		return -ENOMEM;
 	*ret_cc = TAKE_PTR(c);
 	*ret_ld = TAKE_PTR(l);
