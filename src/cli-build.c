@@ -422,7 +422,6 @@ static int keep_failed_log(const char *root, const char *key, const char *stage,
 	return 0;
 }
 
-/* metadata.json for the stage directory. */
 /* The canonical make variables of a build (pipeline_make_vars()). */
 struct make_vars {
 	char **v;
@@ -431,21 +430,10 @@ struct make_vars {
 
 static void make_vars_freep(struct make_vars *m)
 {
-	for (size_t i = 0; i < m->n; i++)
-		free(m->v[i]);
-	free(m->v);
+	strv_free(m->v, m->n);
 }
 
-static const char *make_var(const struct make_vars *m, const char *name)
-{
-	size_t l = strlen(name);
-
-	for (size_t i = 0; i < m->n; i++)
-		if (strncmp(m->v[i], name, l) == 0 && m->v[i][l] == '=')
-			return m->v[i] + l + 1;
-	return NULL;
-}
-
+/* metadata.json for the stage directory. */
 static int write_metadata(const struct build_ctx *b, const char *key, const char *stage,
 			  const char *base, const struct make_vars *mv,
 			  const struct kts_kconfig_merge *merged,
@@ -563,7 +551,7 @@ int cli_build(const struct kts_opts *o, int argc, char **argv)
 	_cleanup_free_ const char **av = NULL;
 	_cleanup_(make_vars_freep) struct make_vars mv = {};
 	_cleanup_free_ char *tool_cc = NULL, *tool_ld = NULL;
-	const char *tool_from = NULL;
+	const char *cc_from = NULL, *ld_from = NULL;
 	_cleanup_free_ char *why = NULL, *key = NULL, *inputs = NULL, *base_abs = NULL, *exe = NULL,
 			    *build_dir_abs = NULL, *count_file = NULL, *entry_path = NULL, *base_key = NULL,
 			    *jobs = NULL, *cwd = NULL;
@@ -772,18 +760,21 @@ int cli_build(const struct kts_opts *o, int argc, char **argv)
 
 		if (asprintf(&tc_cache, "%s/.toolchain", b.root) < 0)
 			return KTS_EXIT_FAILURE;
-		if (pipeline_make_tools(mv.v, mv.n, &tool_cc, &tool_ld, &tool_from) < 0) {
+		if (pipeline_make_tools(mv.v, mv.n, &tool_cc, &tool_ld, &cc_from, &ld_from) < 0) {
 			source_spec_done(&spec);
 			return log_error("out of memory"), KTS_EXIT_FAILURE;
 		}
 		(void) pipeline_toolchain(tc_cache, tool_cc, tool_ld, &tc);
 	}
-	if (tool_from && (!tc.cc || !tc.ld)) {
-		/* The user picked the tools: name the one missing and where it came from. */
+	if ((cc_from && !tc.cc) || (ld_from && !tc.ld)) {
+		/* The user picked the tool: name the one missing and where it came from. */
+		bool cc_missing = cc_from && !tc.cc;
+		const char *from = cc_missing ? cc_from : ld_from;
+
 		source_spec_done(&spec);
 		log_error("no %s '%s' found (from %s=%s): install it or change the make variable",
-			  !tc.cc ? "compiler" : "linker", !tc.cc ? tool_cc : tool_ld, tool_from,
-			  strempty(make_var(&mv, tool_from)));
+			  cc_missing ? "compiler" : "linker", cc_missing ? tool_cc : tool_ld, from,
+			  strempty(pipeline_make_var(mv.v, mv.n, from)));
 		return KTS_EXIT_ENV;
 	}
 	if (!tc.make || !tc.cc) {

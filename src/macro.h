@@ -17,6 +17,16 @@
 #define MAX(a, b) ((a) > (b) ? (a) : (b))
 #define DIV_ROUND_UP(n, d) (((n) + (d) - 1) / (d))
 
+/* Frees the first n strings of v, then v (NULL: nothing). */
+static inline void strv_free(char **v, size_t n)
+{
+	if (!v)
+		return;
+	for (size_t i = 0; i < n; i++)
+		free(v[i]);
+	free(v);
+}
+
 /* Hand ownership on: returns the value and leaves NULL / -EBADF behind. */
 #define TAKE_PTR(p)                                     \
 	({                                              \

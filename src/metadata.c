@@ -29,15 +29,6 @@ static void json_putp(struct json_object **j)
 		(void) json_object_put(*j);
 }
 #define _cleanup_json_ _cleanup_(json_putp)
-static void strv_free(char **v, size_t n)
-{
-	if (!v)
-		return;
-	for (size_t i = 0; i < n; i++)
-		free(v[i]);
-	free(v);
-}
-
 void metadata_free(struct kts_metadata *m)
 {
 	if (!m)

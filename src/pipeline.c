@@ -167,13 +167,6 @@ int pipeline_toolchain(const char *cache_file, const char *cc, const char *ld,
 	return 0;
 }
 
-static void strv_free(char **v, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		free(v[i]);
-	free(v);
-}
-
 static bool make_name_valid(const char *s, size_t n)
 {
 	if (n == 0 || !(s[0] == '_' || (s[0] >= 'A' && s[0] <= 'Z') || (s[0] >= 'a' && s[0] <= 'z')))
@@ -259,7 +252,7 @@ int pipeline_make_vars(char *const *args, size_t n, char ***ret, size_t *ret_n, 
 	return 0;
 }
 
-static const char *make_var_value(char *const *vars, size_t n, const char *name)
+const char *pipeline_make_var(char *const *vars, size_t n, const char *name)
 {
 	size_t l = strlen(name);
 
@@ -296,10 +289,10 @@ static int pick_tool(const char *given, const char *llvm, const char *llvm_name,
 }
 
 int pipeline_make_tools(char *const *vars, size_t n, char **ret_cc, char **ret_ld,
-			const char **ret_from)
+			const char **ret_cc_from, const char **ret_ld_from)
 {
-	const char *cc = make_var_value(vars, n, "CC"), *ld = make_var_value(vars, n, "LD");
-	const char *llvm = make_var_value(vars, n, "LLVM");
+	const char *cc = pipeline_make_var(vars, n, "CC"), *ld = pipeline_make_var(vars, n, "LD");
+	const char *llvm = pipeline_make_var(vars, n, "LLVM");
 	_cleanup_free_ char *c = NULL, *l = NULL;
 
 	/* The kernel's Makefile takes LLVM=0 as LLVM=1 too: any value but empty. */
@@ -309,7 +302,8 @@ int pipeline_make_tools(char *const *vars, size_t n, char **ret_cc, char **ret_l
 		return -ENOMEM;
 	*ret_cc = TAKE_PTR(c);
 	*ret_ld = TAKE_PTR(l);
-	*ret_from = cc && *cc ? "CC" : llvm ? "LLVM" : NULL;
+	*ret_cc_from = cc && *cc ? "CC" : llvm ? "LLVM" : NULL;
+	*ret_ld_from = ld && *ld ? "LD" : llvm ? "LLVM" : NULL;
 	return 0;
 }
 

@@ -48,11 +48,14 @@ int pipeline_make_vars(char *const *args, size_t n, char ***ret, size_t *ret_n, 
 /*
  * The compiler and linker the variables make the kernel build use, as the kernel's
  * Makefile picks them: CC= and LD= as given; else LLVM=1 → clang and ld.lld, LLVM=-N →
- * clang-N and ld.lld-N, LLVM=DIR/ → DIR/clang and DIR/ld.lld; else cc and ld. *ret_from:
- * the variable that chose the compiler ("CC", "LLVM") or NULL.
+ * clang-N and ld.lld-N, LLVM=DIR/ → DIR/clang and DIR/ld.lld; else cc and ld.
+ * *ret_cc_from, *ret_ld_from: the variable that chose each ("CC"/"LD", "LLVM") or NULL.
  */
 int pipeline_make_tools(char *const *vars, size_t n, char **ret_cc, char **ret_ld,
-			const char **ret_from);
+			const char **ret_cc_from, const char **ret_ld_from);
+
+/* The value of NAME among canonical make variables, or NULL. */
+const char *pipeline_make_var(char *const *vars, size_t n, const char *name);
 
 /* "x86_64" / "aarch64" → "bzImage" / "Image" and its path under arch/; NULL if unsupported. */
 const char *pipeline_image_name(const char *arch);

@@ -53,7 +53,7 @@ locks_free() {
 }
 no_build_processes() { ! pgrep -f "__build-inner --src $1" >/dev/null && ! pgrep -f "make -C $1" >/dev/null; }
 
-kts_plan 66
+kts_plan 67
 
 # ---- 1. a clean git tree: built in the scope, stored, listed ---------------------------
 T=$(new_tree t1)
@@ -315,6 +315,9 @@ kts_check "O= after --: exit 2 pointing to --build-dir" \
 B --source "$T" -- CC=no-such-cc-kts >/dev/null 2>"$work/mv5.err"
 kts_check "a compiler chosen with CC= that is not installed: exit 4 naming it" \
 	eval "[ $? = 4 ] && grep -q \"'no-such-cc-kts' found (from CC=no-such-cc-kts)\" '$work/mv5.err'"
+B --source "$T" -- LD=no-such-ld-kts >/dev/null 2>"$work/mv6.err"
+kts_check "a linker chosen with LD= that is not installed: exit 4 naming it" \
+	eval "[ $? = 4 ] && grep -q \"linker 'no-such-ld-kts' found (from LD=no-such-ld-kts)\" '$work/mv6.err'"
 
 # ---- 10. kernel show / path / clean; corrupt entries ---------------------------------------
 KL show "$key" --json >"$work/show.json"

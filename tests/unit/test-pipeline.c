@@ -119,18 +119,25 @@ static void test_refused_in_a_list(void **state)
 	free(why);
 }
 
-static void expect_tools(size_t n, char **vars, const char *cc, const char *ld, const char *from)
+static void expect_from(const char *got, const char *want)
+{
+	if (want)
+		assert_string_equal(got, want);
+	else
+		assert_null(got);
+}
+
+static void expect_tools(size_t n, char **vars, const char *cc, const char *ld,
+			 const char *cc_from, const char *ld_from)
 {
 	char *c = NULL, *l = NULL;
-	const char *f = "unset";
+	const char *cf = "unset", *lf = "unset";
 
-	assert_int_equal(pipeline_make_tools(vars, n, &c, &l, &f), 0);
+	assert_int_equal(pipeline_make_tools(vars, n, &c, &l, &cf, &lf), 0);
 	assert_string_equal(c, cc);
 	assert_string_equal(l, ld);
-	if (from)
-		assert_string_equal(f, from);
-	else
-		assert_null(f);
+	expect_from(cf, cc_from);
+	expect_from(lf, ld_from);
 	free(c);
 	free(l);
 }
@@ -147,17 +154,17 @@ static void test_tools(void **state)
 	char *cmd[] = { "CC=ccache gcc" };
 
 	(void) state;
-	expect_tools(0, NULL, "cc", "ld", NULL);
-	expect_tools(1, none, "cc", "ld", NULL);
-	expect_tools(1, llvm, "clang", "ld.lld", "LLVM");
-	expect_tools(1, llvm_ver, "clang-16", "ld.lld-16", "LLVM");
-	expect_tools(1, llvm_dir, "/opt/llvm/bin/clang", "/opt/llvm/bin/ld.lld", "LLVM");
+	expect_tools(0, NULL, "cc", "ld", NULL, NULL);
+	expect_tools(1, none, "cc", "ld", NULL, NULL);
+	expect_tools(1, llvm, "clang", "ld.lld", "LLVM", "LLVM");
+	expect_tools(1, llvm_ver, "clang-16", "ld.lld-16", "LLVM", "LLVM");
+	expect_tools(1, llvm_dir, "/opt/llvm/bin/clang", "/opt/llvm/bin/ld.lld", "LLVM", "LLVM");
 	/* CC= beats LLVM for the compiler; the linker still follows LLVM. */
-	expect_tools(2, cc_and_llvm, "gcc-12", "ld.lld", "CC");
-	expect_tools(1, ld_only, "cc", "ld.gold", NULL);
+	expect_tools(2, cc_and_llvm, "gcc-12", "ld.lld", "CC", "LLVM");
+	expect_tools(1, ld_only, "cc", "ld.gold", NULL, "LD");
 	/* An empty LLVM= is no LLVM, as in the kernel's Makefile. */
-	expect_tools(1, empty_llvm, "cc", "ld", NULL);
-	expect_tools(1, cmd, "ccache gcc", "ld", "CC");
+	expect_tools(1, empty_llvm, "cc", "ld", NULL, NULL);
+	expect_tools(1, cmd, "ccache gcc", "ld", "CC", NULL);
 }
 
 /* The fingerprint probes the tools named: a missing one is NULL, the others are there. */
