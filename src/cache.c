@@ -27,13 +27,6 @@
 #define ASIDE_PREFIX ".old-"
 #define CLEAN_PREFIX ".clean-"
 
-static void closedirp(DIR **d)
-{
-	if (*d)
-		(void) closedir(*d);
-}
-#define _cleanup_closedir_ _cleanup_(closedirp)
-
 int cache_root(char **ret, const char **ret_var)
 {
 	const char *v;

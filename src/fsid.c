@@ -23,12 +23,6 @@ static void blkid_free_probep(blkid_probe *p)
 		blkid_free_probe(*p);
 }
 
-static void closedirp(DIR **d)
-{
-	if (*d)
-		(void) closedir(*d);
-}
-
 /* Copies src into dst[size], truncating; NULL copies as "". */
 static void copy_str(char *dst, size_t size, const char *src)
 {
@@ -102,7 +96,7 @@ static void fsid_from_blkid_cache(const char *devname, struct kts_fsid *f)
 /* udev's /dev/disk/by-uuid/<uuid> → ../../devnode links: readable by everyone. */
 static void fsid_from_udev(const char *devname, struct kts_fsid *f)
 {
-	_cleanup_(closedirp) DIR *d = NULL;
+	_cleanup_closedir_ DIR *d = NULL;
 	char want[PATH_MAX], got[PATH_MAX], link[PATH_MAX + 300];
 	struct dirent *de;
 

@@ -2,6 +2,7 @@
 /* Cleanup helpers written once; everything that owns a resource uses them. */
 #pragma once
 
+#include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -70,6 +71,14 @@ static inline void fclosep(FILE **f)
 	*f = NULL;
 }
 #define _cleanup_fclose_ _cleanup_(fclosep)
+
+static inline void closedirp(DIR **d)
+{
+	if (*d)
+		(void) closedir(*d);
+	*d = NULL;
+}
+#define _cleanup_closedir_ _cleanup_(closedirp)
 
 /* Negative errno from the current errno, never 0 (for code paths that must fail). */
 static inline int negative_errno(void)

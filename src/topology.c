@@ -30,14 +30,6 @@
 
 #define WS " \t\n"
 
-static void closedirp(DIR **d)
-{
-	if (*d)
-		(void) closedir(*d);
-	*d = NULL;
-}
-#define _cleanup_closedir_ _cleanup_(closedirp)
-
 /* Decimal without sign, blanks or junk; fits in unsigned. -EINVAL/-ERANGE otherwise. */
 static int parse_uint(const char *s, unsigned *ret)
 {

@@ -1,0 +1,250 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * Files (util.h): whole-file reads, write_all(), mkdir -p and rm -rf without forking. The one
+ * copy of each; modules call these instead of looping over read(2)/write(2) themselves.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "macro.h"
+#include "util.h"
+
+int read_full_fd(int fd, size_t max, char **ret, size_t *ret_len)
+{
+	_cleanup_free_ char *buf = NULL;
+	size_t size = 0, len = 0;
+	struct stat st;
+
+	if (fd < 0 || !ret)
+		return -EINVAL;
+	if (max == 0)
+		max = READ_FULL_DEFAULT_MAX;
+	/* A regular file's size is a good first guess; /proc and sysfs say 0. */
+	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0) {
+		if ((uint64_t) st.st_size > max)
+			return -EFBIG;
+		size = (size_t) st.st_size + 1;
+		buf = malloc(size);
+		if (!buf)
+			return -ENOMEM;
+	}
+	for (;;) {
+		ssize_t n;
+
+		/* Always room for one byte past the data: tells EOF from a full buffer. */
+		if (size - len < 2) {
+			size_t nsize = size ? size * 2 : 4096;
+			char *nbuf;
+
+			if (len > max)
+				return -EFBIG;
+			nsize = MIN(nsize, max + 2);
+			nbuf = realloc(buf, nsize);
+			if (!nbuf)
+				return -ENOMEM;
+			buf = nbuf;
+			size = nsize;
+		}
+		n = read(fd, buf + len, size - len - 1);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return negative_errno();
+		}
+		if (n == 0)
+			break;
+		len += (size_t) n;
+	}
+	if (len > max)
+		return -EFBIG;
+	if (!buf) {
+		buf = malloc(1);
+		if (!buf)
+			return -ENOMEM;
+	}
+	buf[len] = '\0';
+	if (ret_len)
+		*ret_len = len;
+	*ret = TAKE_PTR(buf);
+	return 0;
+}
+
+int read_full_file_at(int dirfd, const char *path, unsigned flags, size_t max, char **ret,
+		      size_t *ret_len)
+{
+	_cleanup_close_ int fd = -EBADF;
+	int oflags = O_RDONLY | O_CLOEXEC | O_NOCTTY;
+
+	if (!path || !ret)
+		return -EINVAL;
+	if (flags & READ_FULL_REGULAR)
+		oflags |= O_NONBLOCK;
+	fd = openat(dirfd, path, oflags);
+	if (fd < 0)
+		return negative_errno();
+	if (flags & READ_FULL_REGULAR) {
+		struct stat st;
+
+		if (fstat(fd, &st) < 0)
+			return negative_errno();
+		if (S_ISDIR(st.st_mode))
+			return -EISDIR;
+		if (!S_ISREG(st.st_mode))
+			return -EINVAL;
+		/* Back to blocking reads (a regular file never blocks, but be plain about it). */
+		if (fcntl(fd, F_SETFL, O_RDONLY) < 0)
+			return negative_errno();
+	}
+	return read_full_fd(fd, max, ret, ret_len);
+}
+
+int read_full_file(const char *path, size_t max, char **ret, size_t *ret_len)
+{
+	return read_full_file_at(AT_FDCWD, path, 0, max, ret, ret_len);
+}
+
+int write_all(int fd, const void *buf, size_t len)
+{
+	const char *p = buf;
+
+	if (fd < 0 || (!buf && len > 0))
+		return -EINVAL;
+	while (len > 0) {
+		ssize_t n = write(fd, p, len);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return negative_errno();
+		}
+		if (n == 0)
+			return -EIO; /* never for a sane fd; do not spin */
+		p += n;
+		len -= (size_t) n;
+	}
+	return 0;
+}
+
+/* mkdir, with an existing directory (or a symlink to one) as success. */
+static int mkdir_one(const char *path, mode_t mode)
+{
+	struct stat st;
+
+	if (mkdir(path, mode) == 0)
+		return 0;
+	if (errno != EEXIST)
+		return negative_errno();
+	if (stat(path, &st) < 0)
+		return negative_errno();
+	return S_ISDIR(st.st_mode) ? 0 : -ENOTDIR;
+}
+
+int mkdir_p(const char *path, mode_t mode)
+{
+	_cleanup_free_ char *p = NULL;
+	int r;
+
+	if (!path || !*path)
+		return -EINVAL;
+	p = strdup(path);
+	if (!p)
+		return -ENOMEM;
+	/* Each parent in turn; "a//b" and a trailing slash make empty components: skip them. */
+	for (char *s = strchr(p + 1, '/'); s; s = strchr(s + 1, '/')) {
+		if (s[-1] == '/')
+			continue;
+		*s = '\0';
+		r = mkdir_one(p, mode);
+		*s = '/';
+		if (r < 0)
+			return r;
+	}
+	return mkdir_one(p, mode);
+}
+
+/* Removes the entries of the open directory fd (which it consumes); first error wins. */
+static int rm_rf_children(int fd, dev_t dev)
+{
+	_cleanup_closedir_ DIR *d = NULL;
+	struct dirent *de;
+	int r = 0;
+
+	d = fdopendir(fd);
+	if (!d) {
+		r = negative_errno();
+		(void) safe_close(fd);
+		return r;
+	}
+	for (;;) {
+		struct stat st;
+		int k = 0, sub;
+
+		errno = 0;
+		de = readdir(d);
+		if (!de) {
+			if (errno != 0 && r == 0)
+				r = negative_errno();
+			break;
+		}
+		if (streq(de->d_name, ".") || streq(de->d_name, ".."))
+			continue;
+		if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+			if (errno != ENOENT && r == 0)
+				r = negative_errno();
+			continue;
+		}
+		if (!S_ISDIR(st.st_mode)) {
+			if (unlinkat(dirfd(d), de->d_name, 0) < 0 && errno != ENOENT)
+				k = negative_errno();
+		} else if (st.st_dev != dev) {
+			k = -EXDEV; /* another mount: leave it (and the directory holding it) */
+		} else {
+			sub = openat(dirfd(d), de->d_name,
+				     O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY);
+			if (sub < 0)
+				k = errno == ENOENT ? 0 : negative_errno();
+			else
+				k = rm_rf_children(sub, dev);
+			if (unlinkat(dirfd(d), de->d_name, AT_REMOVEDIR) < 0 && errno != ENOENT &&
+			    k == 0)
+				k = negative_errno();
+		}
+		if (k < 0 && r == 0)
+			r = k;
+	}
+	return r;
+}
+
+int rm_rf_at(int dirfd, const char *name)
+{
+	struct stat st;
+	int fd, r;
+
+	if (!name || !*name)
+		return -EINVAL;
+	if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		return errno == ENOENT ? 0 : negative_errno();
+	if (!S_ISDIR(st.st_mode)) {
+		if (unlinkat(dirfd, name, 0) < 0 && errno != ENOENT)
+			return negative_errno();
+		return 0;
+	}
+	fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0)
+		return errno == ENOENT ? 0 : negative_errno();
+	r = rm_rf_children(fd, st.st_dev);
+	if (unlinkat(dirfd, name, AT_REMOVEDIR) < 0 && errno != ENOENT && r == 0)
+		r = negative_errno();
+	return r;
+}
+
+int rm_rf(const char *path)
+{
+	return rm_rf_at(AT_FDCWD, path);
+}
