@@ -8,10 +8,11 @@
 #include "sha256.h"
 
 /*
- * The build steps that run inside the transient scope (DESIGN §5):
+ * The build steps that run inside the transient scope (DESIGN §5), pipeline.c:
  * [mrproper] → configure (base, embedded fragment, extras, olddefconfig; skipped
- * when .config already satisfies every merged line) → provenance report →
- * validate → make -jN image → compile_commands.json → image → strip vmlinux.
+ * when .config already satisfies every merged line; then the provenance report and
+ * a first validation) → make -jN image vmlinux → compile_commands.json → validate
+ * (the .config make left) → image → strip vmlinux.
  * Artifacts land in a stage directory the caller owns (the cache's temporary
  * entry): the image, vmlinux (stripped), config, kconfig-report.json, build.log.
  *
@@ -100,6 +101,7 @@ struct kts_pipeline_result {
  * the build's own process, which reports for itself. Errors:
  *   -EPROTO   a make step failed: *ret_why names the target and its status;
  *             {stage_dir}/build.log has the output (pipeline_print_tail())
+ *   -ENOSPC/-EIO/...  build.log could not be written: *ret_why names it
  *   -ENOTSUP  validation failed: *ret_why lists each missing symbol and cause
  *   -ENOENT   the image or vmlinux was not produced
  *   -EINVAL/-EILSEQ/-ENODATA/... from the extra fragments or base file
@@ -109,6 +111,8 @@ int pipeline_run(const struct kts_pipeline_opts *o, struct kts_pipeline_result *
 
 /* Prints the last n lines of path to stderr (the build log on failure). */
 void pipeline_print_tail(const char *path, unsigned n);
+/* The last n (≥ 1) lines of path, as one string; "" for an empty file. */
+int pipeline_log_tail(const char *path, unsigned n, char **ret);
 
 /* Copies a regular file (mode 0644), fsync'd. */
 int pipeline_copy_file(const char *from, const char *to);

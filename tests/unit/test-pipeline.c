@@ -1,17 +1,25 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * Unit tests for the make variables of `ktscope build ... -- NAME=VALUE` (pipeline.c):
- * what is accepted and refused, the canonical form the cache key hashes, and which
- * compiler and linker the variables make the key fingerprint. The make runs themselves
- * are tested on the fake kernel tree in tests/integration/build.sh.
+ * Unit tests for pipeline.c: the make variables of `ktscope build ... -- NAME=VALUE`
+ * (what is accepted and refused, the canonical form the cache key hashes, which compiler
+ * and linker the variables make the key fingerprint), the toolchain probe, and the
+ * in-scope steps run for real on a copy of the fake kernel tree (tests/data/fake-kernel):
+ * artifacts, config, build.log, compile_commands.json, a failing make, a build log that
+ * cannot be written. The whole command, scope and cache included, is
+ * tests/integration/build.sh.
  */
 #include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -183,6 +191,275 @@ static void test_toolchain_probes_named_tools(void **state)
 	pipeline_toolchain_done(&tc);
 }
 
+/* A tool whose path holds a single quote is probed, not handed to a shell to misparse. */
+static void test_toolchain_path_with_quote(void **state)
+{
+	char dir[] = "/tmp/kts-it's.XXXXXX";
+	_cleanup_free_ char *cc = NULL;
+	struct kts_toolchain tc = { 0 };
+	FILE *f;
+
+	(void) state;
+	assert_non_null(mkdtemp(dir));
+	assert_true(asprintf(&cc, "%s/cc", dir) > 0);
+	f = fopen(cc, "we");
+	assert_non_null(f);
+	fputs("#!/bin/sh\necho \"fake-cc 2.0 ($1)\"\n", f);
+	assert_int_equal(fclose(f), 0);
+	assert_int_equal(chmod(cc, 0755), 0);
+	assert_int_equal(pipeline_toolchain(NULL, cc, "ld", &tc), 0);
+	(void) unlink(cc);
+	(void) rmdir(dir);
+	assert_non_null(tc.cc);
+	assert_string_equal(tc.cc, "fake-cc 2.0 (--version)");
+	pipeline_toolchain_done(&tc);
+}
+
+/* ---------------------------------------------------------------- the fake kernel tree */
+
+/* A temporary directory holding src/ (a copy of the fake tree) and stage/. */
+struct fake {
+	char dir[64];
+	char *src, *stage, *count, *log;
+	struct kts_pipeline_opts o;
+	const char *vars[8];
+};
+
+static int fake_setup(void **state)
+{
+	struct fake *f = calloc(1, sizeof(*f));
+	_cleanup_free_ char *cmd = NULL;
+
+	if (!f)
+		return -1;
+	(void) unsetenv("FAKE_KERNEL_FAIL");
+	(void) unsetenv("FAKE_KERNEL_OBJECTS");
+	(void) unsetenv("FAKE_KERNEL_SLEEP");
+	(void) unsetenv("FAKE_KERNEL_NOISE");
+	(void) unsetenv("MAKEFLAGS");
+	strcpy(f->dir, "/tmp/kts-pipeline.XXXXXX");
+	if (!mkdtemp(f->dir) || asprintf(&f->src, "%s/src", f->dir) < 0 ||
+	    asprintf(&f->stage, "%s/stage", f->dir) < 0 || asprintf(&f->count, "%s/count", f->dir) < 0 ||
+	    asprintf(&f->log, "%s/build.log", f->stage) < 0 ||
+	    asprintf(&cmd, "cp -r '%s/fake-kernel' '%s' && chmod -R u+w '%s'", KTS_TEST_DATADIR,
+		     f->src, f->src) < 0 ||
+	    system(cmd) != 0 || mkdir(f->stage, 0755) < 0)
+		return -1;
+	f->o = (struct kts_pipeline_opts){
+		.src_dir = f->src,
+		.base = "defconfig",
+		.arch = pipeline_host_arch(),
+		.jobs = 2,
+		.stage_dir = f->stage,
+		.compile_commands = true,
+		.count_file = f->count,
+		.make_vars = (char *const *) f->vars,
+	};
+	*state = f;
+	return 0;
+}
+
+static int fake_teardown(void **state)
+{
+	struct fake *f = *state;
+	_cleanup_free_ char *cmd = NULL;
+
+	if (asprintf(&cmd, "rm -rf '%s'", f->dir) > 0)
+		(void) !system(cmd);
+	free(f->src);
+	free(f->stage);
+	free(f->count);
+	free(f->log);
+	free(f);
+	return 0;
+}
+
+static void fake_var(struct fake *f, const char *var)
+{
+	f->vars[f->o.n_make_vars++] = var;
+}
+
+static char *slurp(const char *dir, const char *name)
+{
+	_cleanup_free_ char *p = NULL;
+	_cleanup_fclose_ FILE *f = NULL;
+	char *buf = NULL;
+	size_t n = 0;
+
+	assert_true(asprintf(&p, "%s/%s", dir, name) > 0);
+	f = fopen(p, "re");
+	if (!f)
+		fail_msg("cannot open '%s': %m", p);
+	assert_true(getdelim(&buf, &n, 0, f) >= 0);
+	return buf;
+}
+
+static off_t size_of(const char *dir, const char *name)
+{
+	_cleanup_free_ char *p = NULL;
+	struct stat st;
+
+	assert_true(asprintf(&p, "%s/%s", dir, name) > 0);
+	if (stat(p, &st) < 0)
+		fail_msg("'%s' is missing: %m", p);
+	return st.st_size;
+}
+
+static void expect_in(const char *text, const char *what, const char *where)
+{
+	if (!strstr(text, what))
+		fail_msg("%s lacks '%s': '%s'", where, what, text);
+}
+
+static void skip_unless_supported_arch(void)
+{
+	if (!pipeline_image_name(pipeline_host_arch()))
+		skip();
+}
+
+/*
+ * Every step on the fake tree: image and stripped vmlinux in the stage, the config with
+ * the base's, the embedded fragment's and an extra fragment's lines, the kconfig report,
+ * build.log with each make run's command line and output, compile_commands.json, the
+ * object count kept for the next build's %.
+ */
+static void test_fake_tree_builds(void **state)
+{
+	struct fake *f = *state;
+	struct kts_pipeline_result res;
+	_cleanup_free_ char *why = NULL, *extra = NULL, *config = NULL, *log = NULL, *count = NULL;
+	const char *extras[1];
+	const char *image = pipeline_image_name(pipeline_host_arch());
+	FILE *x;
+
+	skip_unless_supported_arch();
+	assert_true(asprintf(&extra, "%s/extra.config", f->dir) > 0);
+	x = fopen(extra, "we");
+	assert_non_null(x);
+	fputs("CONFIG_FAKE_EXTRA=y\nCONFIG_FAKE_UNSUPPORTED=y\n", x);
+	assert_int_equal(fclose(x), 0);
+	extras[0] = extra;
+	f->o.extra = extras;
+	f->o.n_extra = 1;
+	fake_var(f, "KTS_TEST_VAR=1");
+
+	if (pipeline_run(&f->o, &res, &why) < 0)
+		fail_msg("pipeline_run: %s", strempty(why));
+	assert_true(res.configured);
+	/* kbuild-style lines: 8 × "CC", then "LD vmlinux" and "BUILD arch/.../bzImage". */
+	assert_int_equal(res.objects, 10);
+	assert_int_equal(res.n_dropped, 1); /* CONFIG_FAKE_UNSUPPORTED: olddefconfig drops it */
+	assert_int_equal((off_t) res.image_size, size_of(f->stage, image));
+	assert_int_equal((off_t) res.vmlinux_size, size_of(f->stage, "vmlinux"));
+	assert_true(res.vmlinux_size > 0 && res.vmlinux_size <= res.vmlinux_unstripped);
+	assert_int_equal(strlen(res.config_sha256), 64);
+
+	config = slurp(f->stage, "config");
+	expect_in(config, "CONFIG_FAKE_BASE=y\n", "the config (base)");
+	expect_in(config, "CONFIG_SCHED_CLASS_EXT=y\n", "the config (embedded fragment)");
+	expect_in(config, "CONFIG_FAKE_EXTRA=y\n", "the config (extra fragment)");
+	assert_null(strstr(config, "CONFIG_FAKE_UNSUPPORTED"));
+	(void) size_of(f->stage, "kconfig-report.json");
+	(void) size_of(f->src, "compile_commands.json");
+
+	log = slurp(f->stage, "build.log");
+	expect_in(log, "### ktscope: make -C ", "build.log");
+	expect_in(log, " KTS_TEST_VAR=1 defconfig\n", "build.log (configure's command line)");
+	expect_in(log, "GEN     .config (olddefconfig)", "build.log");
+	expect_in(log, "  CC      fake/obj8.o\n", "build.log");
+	expect_in(log, "  LD      vmlinux\n", "build.log");
+	expect_in(log, " compile_commands.json\n", "build.log");
+	count = slurp(f->dir, "count");
+	assert_string_equal(count, "10\n");
+}
+
+/* A second run on a built tree configures nothing and compiles nothing. */
+static void test_fake_tree_rebuild_is_a_noop(void **state)
+{
+	struct fake *f = *state;
+	struct kts_pipeline_result res;
+	_cleanup_free_ char *why = NULL, *count = NULL;
+
+	skip_unless_supported_arch();
+	f->o.compile_commands = false;
+	if (pipeline_run(&f->o, &res, &why) < 0)
+		fail_msg("first pipeline_run: %s", strempty(why));
+	if (pipeline_run(&f->o, &res, &why) < 0)
+		fail_msg("second pipeline_run: %s", strempty(why));
+	assert_false(res.configured);
+	/* The fake's vmlinux and image targets are phony: linked again, nothing compiled. */
+	assert_int_equal(res.objects, 2);
+	count = slurp(f->dir, "count");
+	assert_string_equal(count, "2\n");
+}
+
+/* A failing make: -EPROTO, the target and status named, the compiler's error in the log's tail. */
+static void test_fake_tree_failing_make(void **state)
+{
+	struct fake *f = *state;
+	struct kts_pipeline_result res;
+	_cleanup_free_ char *why = NULL, *tail = NULL;
+
+	skip_unless_supported_arch();
+	fake_var(f, "FAKE_KERNEL_FAIL=1");
+	assert_int_equal(pipeline_run(&f->o, &res, &why), -EPROTO);
+	assert_non_null(why);
+	expect_in(why, "make ", "the reason");
+	expect_in(why, "failed with exit status 2", "the reason");
+	assert_int_equal(pipeline_log_tail(f->log, 40, &tail), 0);
+	expect_in(tail, "fake.c:1:1: error: FAKE_KERNEL_FAIL is set", "the log's tail");
+	/* The tail is the end of the log: one line asked, one line given, make's own. */
+	free(tail);
+	tail = NULL;
+	assert_int_equal(pipeline_log_tail(f->log, 1, &tail), 0);
+	assert_non_null(strstr(tail, "make"));
+	assert_ptr_equal(strchr(tail, '\n'), tail + strlen(tail) - 1);
+}
+
+/* The build log cannot be written at all (/dev/full): the step fails, naming the log. */
+static void test_build_log_unwritable(void **state)
+{
+	struct fake *f = *state;
+	struct kts_pipeline_result res;
+	_cleanup_free_ char *why = NULL;
+	int r;
+
+	skip_unless_supported_arch();
+	assert_int_equal(symlink("/dev/full", f->log), 0);
+	r = pipeline_run(&f->o, &res, &why);
+	assert_int_equal(r, -ENOSPC);
+	assert_non_null(why);
+	expect_in(why, f->log, "the reason");
+	expect_in(why, "No space left on device", "the reason");
+}
+
+/*
+ * The stage on a 64 KiB tmpfs and 256 KiB of make output: the log fills the filesystem
+ * mid-build. The build fails naming the log instead of keeping a silently cut log.
+ * Needs a private mount namespace (root); skipped without one.
+ */
+static void test_build_log_on_full_filesystem(void **state)
+{
+	struct fake *f = *state;
+	struct kts_pipeline_result res;
+	_cleanup_free_ char *why = NULL;
+	int r;
+
+	skip_unless_supported_arch();
+	if (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 ||
+	    mount("tmpfs", f->stage, "tmpfs", 0, "size=64k") < 0) {
+		print_message("no private mount namespace with a tmpfs (%m): skipped\n");
+		skip();
+	}
+	fake_var(f, "FAKE_KERNEL_NOISE=262144");
+	r = pipeline_run(&f->o, &res, &why);
+	(void) umount2(f->stage, MNT_DETACH);
+	assert_int_equal(r, -ENOSPC);
+	assert_non_null(why);
+	expect_in(why, f->log, "the reason");
+	expect_in(why, "No space left on device", "the reason");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -191,6 +468,14 @@ int main(void)
 		cmocka_unit_test(test_refused_in_a_list),
 		cmocka_unit_test(test_tools),
 		cmocka_unit_test(test_toolchain_probes_named_tools),
+		cmocka_unit_test(test_toolchain_path_with_quote),
+		cmocka_unit_test_setup_teardown(test_fake_tree_builds, fake_setup, fake_teardown),
+		cmocka_unit_test_setup_teardown(test_fake_tree_rebuild_is_a_noop, fake_setup,
+						fake_teardown),
+		cmocka_unit_test_setup_teardown(test_fake_tree_failing_make, fake_setup, fake_teardown),
+		cmocka_unit_test_setup_teardown(test_build_log_unwritable, fake_setup, fake_teardown),
+		cmocka_unit_test_setup_teardown(test_build_log_on_full_filesystem, fake_setup,
+						fake_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
