@@ -402,7 +402,7 @@ static int run_make(struct pipeline_ctx *c, const char *phase, const char *const
 	log_debug("running make %s in '%s'", targets[0], c->o->src_dir);
 	r = make_spawn(cmd.argv, &pid, &fd);
 	if (r < 0)
-		return why_set(ret_why, r, "cannot start make: %s", strerror(-r));
+		return why_set(ret_why, r, "cannot run 'make': %s", strerror(-r));
 	r = make_stream(c, phase, pid, fd, ret_why);
 	fd = safe_close(fd);
 	progress_line_end();

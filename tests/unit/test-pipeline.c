@@ -393,6 +393,29 @@ static void test_fake_tree_rebuild_is_a_noop(void **state)
 	assert_string_equal(count, "2\n");
 }
 
+/* --build-dir: make runs with O=, created as needed (parents too); the tree stays clean. */
+static void test_fake_tree_out_of_tree(void **state)
+{
+	struct fake *f = *state;
+	struct kts_pipeline_result res;
+	_cleanup_free_ char *why = NULL, *out = NULL, *config = NULL, *src_config = NULL;
+	_cleanup_free_ char *log = NULL;
+
+	skip_unless_supported_arch();
+	assert_true(asprintf(&out, "%s/out/x86", f->dir) > 0);
+	assert_true(asprintf(&src_config, "%s/.config", f->src) > 0);
+	f->o.build_dir = out;
+	if (pipeline_run(&f->o, &res, &why) < 0)
+		fail_msg("pipeline_run: %s", strempty(why));
+	config = slurp(out, ".config");
+	expect_in(config, "CONFIG_SCHED_CLASS_EXT=y\n", "the build dir's .config");
+	(void) size_of(out, "vmlinux");
+	(void) size_of(f->stage, pipeline_image_name(pipeline_host_arch()));
+	assert_int_equal(access(src_config, F_OK), -1);
+	log = slurp(f->stage, "build.log");
+	expect_in(log, " O=", "build.log (make's command line)");
+}
+
 /* A failing make: -EPROTO, the target and status named, the compiler's error in the log's tail. */
 static void test_fake_tree_failing_make(void **state)
 {
@@ -472,6 +495,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_fake_tree_builds, fake_setup, fake_teardown),
 		cmocka_unit_test_setup_teardown(test_fake_tree_rebuild_is_a_noop, fake_setup,
 						fake_teardown),
+		cmocka_unit_test_setup_teardown(test_fake_tree_out_of_tree, fake_setup, fake_teardown),
 		cmocka_unit_test_setup_teardown(test_fake_tree_failing_make, fake_setup, fake_teardown),
 		cmocka_unit_test_setup_teardown(test_build_log_unwritable, fake_setup, fake_teardown),
 		cmocka_unit_test_setup_teardown(test_build_log_on_full_filesystem, fake_setup,
