@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #pragma once
 
+#include <stddef.h>
+
 /*
  * The connection to a systemd manager (DESIGN §1, §4). Only bus.c and scope.c
  * include <systemd/sd-bus.h>; everyone else holds a struct sd_bus pointer.

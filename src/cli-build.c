@@ -854,9 +854,9 @@ int cli_build(const struct kts_opts *o, int argc, char **argv)
 		return KTS_EXIT_OK;
 
 	/* Not cached: nothing below is worth doing without a manager to build in. */
-	rc = cli_check_manager(manager);
-	if (rc != KTS_EXIT_OK)
-		return rc;
+	r = session_check_manager(manager);
+	if (r < 0)
+		return cli_exit_code(r);
 
 	/* One build per tree at a time; the one that waited may find the result cached. */
 	if (b.src->kind == KTS_SOURCE_LOCAL && !getenv_nonempty("KTSCOPE_BYPASS_LOCKS")) {
@@ -986,16 +986,21 @@ int cli_build(const struct kts_opts *o, int argc, char **argv)
 		}
 		av[n] = NULL;
 
-		struct cli_scoped_spec ss = {
+		struct kts_session_spec ss = {
 			.manager = manager,
 			.what = "build",
 			.argv = (char *const *) av,
 			.res = &b.res,
 			.want = want,
 		};
+		struct kts_session_result sr;
+
 		clock_gettime(CLOCK_MONOTONIC, &t0);
-		rc = cli_run_scoped(&ss, &got);
+		r = session_run(&ss, &sr);
 		clock_gettime(CLOCK_MONOTONIC, &t1);
+		rc = r < 0 ? cli_exit_code(r) : sr.status;
+		if (r >= 0)
+			got = sr.enforcement;
 	}
 	if (rc != KTS_EXIT_OK) {
 		_cleanup_free_ char *kept = NULL;

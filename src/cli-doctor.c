@@ -38,7 +38,7 @@
 #include "log.h"
 #include "macro.h"
 #include "scope.h"
-#include "supervise.h"
+#include "session.h"
 #include "sysroot.h"
 #include "topology.h"
 
@@ -371,56 +371,37 @@ static void probe_manager(enum kts_bus_kind kind, const struct kts_cpuset *cpus,
 			  const struct kts_cpuset *mems, struct probe *p)
 {
 	static char *const child_argv[] = { (char *) "true", NULL };
-	struct kts_child child = KTS_CHILD_INIT;
+	struct kts_session x _cleanup_(session_done) = KTS_SESSION_INIT;
 	struct kts_scope_state state = { 0 };
-	_cleanup_free_ char *unit = NULL;
-	struct sd_bus *bus = NULL;
+	struct kts_scope_params sp = {
+		.cpus = cpus,
+		.mems = mems,
+		.description = "ktscope doctor: AllowedCPUs= probe",
+	};
 	int r;
 
 	*p = (struct probe){ .kind = kind, .start_r = -EHOSTDOWN, .verify_r = -ENODATA };
-	p->open_r = bus_open(kind, &bus, &p->tried);
+	p->open_r = session_connect(&x, kind, &p->tried);
 	if (p->open_r < 0)
 		return;
-	(void) bus_describe(bus, &p->bus_desc);
+	(void) bus_describe(x.bus, &p->bus_desc);
 	(void) cpuset_format(cpus, &p->plan);
 
-	r = scope_name_generate("doctor", &unit);
-	if (r < 0) {
-		p->start_r = r;
-		goto out;
-	}
-	r = supervise_fork(child_argv, NULL, 0, cpus, mems, &child);
+	r = session_fork(&x, child_argv, NULL, 0, cpus, mems);
 	if (r < 0) {
 		p->start_r = r;
 		p->why = strf("cannot fork a probe process: %s", strerror(-r));
-		goto out;
+		return;
 	}
-	p->start_r = scope_start(bus,
-				 &(struct kts_scope_params){
-					 .name = unit,
-					 .pid = child.pid,
-					 .pidfd = child.pidfd,
-					 .cpus = cpus,
-					 .mems = mems,
-					 .description = "ktscope doctor: AllowedCPUs= probe",
-				 },
-				 &p->why);
-	if (p->start_r == 0) {
-		p->verify_r = scope_verify(bus, unit, cpus, mems, &state, &p->enforcement);
-		if (p->verify_r == 0) {
-			(void) cpuset_format(&state.effective_cpus, &p->effective);
-			scope_state_done(&state);
-		}
+	p->start_r = session_start(&x, "doctor", &sp, &p->why);
+	if (p->start_r < 0)
+		return;
+	p->verify_r = scope_verify(x.bus, x.unit, cpus, mems, &state, &p->enforcement);
+	if (p->verify_r == 0) {
+		(void) cpuset_format(&state.effective_cpus, &p->effective);
+		scope_state_done(&state);
 	}
-	/* As run does: the process first, then the unit. */
-	supervise_done(&child);
-	if (p->start_r == 0) {
-		r = scope_stop(bus, unit, 0);
-		if (r < 0)
-			log_debug_errno(r, "probe unit '%s' not confirmed gone: %m", unit);
-	}
-out:
-	bus_close(bus);
+	/* session_done(): the process first, then the unit, as run does. */
 }
 
 static void check_manager(struct doctor *d, const struct probe *p, bool selected)

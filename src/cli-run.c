@@ -2,8 +2,8 @@
 /*
  * `ktscope run`: reserve, run COMMAND in a transient scope, and keep the locks
  * until the scope is gone (DESIGN §4). The order of teardown is the point of the
- * command: COMMAND's processes, then the unit, then the locks; run_ctx_done()
- * owns it for every path, successful or not.
+ * command: COMMAND's processes, then the unit (session_run() owns both), then
+ * the locks (released by cli_run() on return, for every path).
  */
 #include <errno.h>
 #include <getopt.h>
@@ -14,7 +14,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "bus.h"
 #include "cli.h"
 #include "cpuset.h"
 #include "lock.h"
@@ -22,7 +21,7 @@
 #include "macro.h"
 #include "plan.h"
 #include "scope.h"
-#include "supervise.h"
+#include "session.h"
 #include "topology.h"
 
 static const char run_help[] =
@@ -60,44 +59,6 @@ static const char run_help[] =
 	"executable, 127 COMMAND not found; 1 the scope could not be started; 2 bad option\n"
 	"or value; 3 CPUs not available (--no-wait); 4 no systemd manager reachable, or\n"
 	"--enforce cgroup and the cgroup does not enforce the reservation.\n";
-
-/* Everything run acquires, torn down in one place and one order. */
-struct run_ctx {
-	struct kts_reservation res;
-	bool have_res;
-	struct kts_child child;
-	struct sd_bus *bus;
-	char *unit;
-	bool unit_started;
-};
-
-static void run_ctx_done(struct run_ctx *c)
-{
-	int r;
-
-	/* 1. COMMAND: never released or still running → killed and reaped. */
-	if (c->child.pid > 0)
-		supervise_done(&c->child);
-	/* 2. The unit (its leftovers get SIGTERM, then SIGKILL), or without one, the group. */
-	if (c->unit_started) {
-		r = scope_stop(c->bus, c->unit, 0);
-		if (r == -ETIME)
-			log_warning("unit '%s' is still there after %" PRIu64 " s; releasing the "
-				    "CPUs anyway", c->unit, SCOPE_STOP_TIMEOUT_USEC / 1000000);
-		else if (r < 0)
-			log_warning_errno(r, "cannot confirm that unit '%s' is gone: %m", c->unit);
-	} else
-		(void) supervise_kill_group(&c->child, SIGKILL);
-	supervise_done(&c->child);
-	bus_close(c->bus);
-	c->bus = NULL;
-	free(c->unit);
-	c->unit = NULL;
-	/* 3. Only now may others have the CPUs. */
-	if (c->have_res)
-		lock_release(&c->res);
-	c->have_res = false;
-}
 
 /* Strict decimal with an optional K/M/G/T (1024-based) suffix; no sign, no spaces. */
 static int parse_size(const char *s, uint64_t *ret)
@@ -149,248 +110,6 @@ static bool slice_name_valid(const char *s)
 	       plen;
 }
 
-/* "ktscope run: COMMAND ARG..." cut at a readable length. */
-static char *make_description(const char *what, char *const *argv)
-{
-	char buf[256];
-	size_t len;
-
-	len = (size_t) snprintf(buf, sizeof(buf), "ktscope %s:", what);
-	for (size_t i = 0; argv[i] && len < sizeof(buf) - 1; i++)
-		len += (size_t) snprintf(buf + len, sizeof(buf) - len, " %s", argv[i]);
-	return strdup(buf);
-}
-
-static char *fmt_set(const struct kts_cpuset *s)
-{
-	char *str = NULL;
-
-	if (cpuset_format(s, &str) < 0)
-		return strdup("?");
-	if (!*str) {
-		free(str);
-		return strdup("-");
-	}
-	return str;
-}
-
-static char *fmt_llcs(const struct kts_plan *p)
-{
-	struct kts_cpuset s = KTS_CPUSET_INIT;
-	char *str;
-
-	for (size_t i = 0; i < p->n_llcs; i++)
-		(void) cpuset_add(&s, p->llcs[i]);
-	str = fmt_set(&s);
-	cpuset_done(&s);
-	return str;
-}
-
-/* The one line that says where COMMAND runs. */
-static void print_placement(const struct run_ctx *c, const struct kts_cpuset *cpus,
-			    const struct kts_cpuset *mems, enum kts_enforcement e)
-{
-	_cleanup_free_ char *cs = fmt_set(cpus), *ms = fmt_set(mems), *ls = fmt_llcs(&c->res.plan);
-
-	log_notice("unit %s cpus %s llcs %s nodes %s enforcement %s", c->unit ? c->unit : "none",
-		   strempty(cs), strempty(ls), strempty(ms), enforcement_to_string(e));
-}
-
-/* Where the scope's start went wrong, as an exit code. */
-static int scope_start_failed(const struct run_ctx *c, enum kts_bus_kind kind, int r,
-			      const char *why)
-{
-	_cleanup_free_ char *desc = NULL;
-
-	switch (r) {
-	case -EHOSTDOWN:
-		(void) bus_describe(c->bus, &desc);
-		log_error("no systemd %s manager answers on %s: %s; %s", bus_kind_to_string(kind),
-			  strempty(desc), strempty(why), bus_fix_hint(kind));
-		return KTS_EXIT_ENV;
-	case -EEXIST:
-		log_error("unit '%s' already exists; pick another --unit name", c->unit);
-		return KTS_EXIT_FAILURE;
-	case -EACCES:
-	case -EPERM:
-		log_error("the %s manager does not let us start '%s': %s", bus_kind_to_string(kind),
-			  c->unit, strempty(why));
-		return KTS_EXIT_ENV;
-	default:
-		if (why)
-			log_error("cannot start unit '%s': %s", c->unit, why);
-		else
-			log_error_errno(r, "cannot start unit '%s': %m", c->unit);
-		return KTS_EXIT_FAILURE;
-	}
-}
-
-static int report_child(const struct kts_child_report *rep, const char *command)
-{
-	switch (rep->outcome) {
-	case KTS_CHILD_EXEC_FAILED:
-		if (rep->error == ENOENT)
-			log_error("'%s': command not found", command);
-		else
-			log_error_errno(rep->error, "cannot execute '%s': %m", command);
-		break;
-	case KTS_CHILD_SETUP_FAILED:
-		log_error_errno(rep->error, "cannot start '%s': %s: %m", command,
-				supervise_step_to_string(rep->step));
-		break;
-	case KTS_CHILD_LOST:
-		log_warning("the supervisor of '%s' ended without a report", command);
-		break;
-	case KTS_CHILD_RAN:
-		break;
-	}
-	return supervise_exit_code(rep);
-}
-
-
-static enum kts_bus_kind manager_bus_kind(enum kts_manager m)
-{
-	return m == KTS_MANAGER_USER ? KTS_BUS_USER
-	       : m == KTS_MANAGER_SYSTEM ? KTS_BUS_SYSTEM
-					 : bus_kind_default();
-}
-
-static int manager_unreachable(enum kts_bus_kind kind, int r, const char *why)
-{
-	log_error_errno(r, "cannot reach the systemd %s manager (tried %s): %m; %s",
-			bus_kind_to_string(kind), strempty(why), bus_fix_hint(kind));
-	return KTS_EXIT_ENV;
-}
-
-int cli_check_manager(enum kts_manager m)
-{
-	_cleanup_free_ char *why = NULL;
-	struct sd_bus *bus = NULL;
-	int r;
-
-	if (getenv_nonempty("KTSCOPE_SCOPE"))
-		return KTS_EXIT_OK;
-	r = bus_open(manager_bus_kind(m), &bus, &why);
-	if (r < 0)
-		return manager_unreachable(manager_bus_kind(m), r, why);
-	bus_close(bus);
-	return KTS_EXIT_OK;
-}
-
-/*
- * The scope part of `run`, shared with `build` (see cli.h). ctx here owns the
- * child, the bus and the unit, never the reservation: torn down on return,
- * before the caller releases the locks.
- */
-int cli_run_scoped(const struct cli_scoped_spec *s, int *ret_enforcement)
-{
-	struct run_ctx ctx _cleanup_(run_ctx_done) = { .child = KTS_CHILD_INIT };
-	_cleanup_free_ char *why = NULL, *description = NULL;
-	enum kts_enforcement want = (enum kts_enforcement) s->want, got;
-	struct kts_scope_state state = { 0 };
-	struct kts_child_report rep;
-	bool no_scope = getenv_nonempty("KTSCOPE_SCOPE") != NULL;
-	int r, sig;
-
-	/* print_placement() reads the LLCs from here; release stays with the caller. */
-	ctx.res = *s->res;
-	ctx.have_res = false;
-
-	r = supervise_fork(s->argv, s->res->fds, s->res->n_fds, &s->res->plan.cpus,
-			   &s->res->plan.mems, &ctx.child);
-	if (r < 0)
-		return log_error_errno(r, "cannot fork: %m"), KTS_EXIT_FAILURE;
-
-	if (no_scope) {
-		log_notice("KTSCOPE_SCOPE=none: no systemd scope; the CPUs are kept by the locks and "
-			   "CPU affinity only");
-		got = KTS_ENFORCE_AFFINITY;
-	} else {
-		enum kts_bus_kind kind = manager_bus_kind(s->manager);
-		struct kts_scope_params sp = {
-			.pid = ctx.child.pid,
-			.pidfd = ctx.child.pidfd,
-			.cpus = &s->res->plan.cpus,
-			.mems = &s->res->plan.mems,
-			.slice = s->slice,
-			.cpu_weight = s->cpu_weight,
-			.memory_high = s->memory_high,
-		};
-
-		r = bus_open(kind, &ctx.bus, &why);
-		if (r < 0)
-			return manager_unreachable(kind, r, why);
-		ctx.unit = s->unit ? strdup(s->unit) : NULL;
-		if (!s->unit && scope_name_generate(s->what, &ctx.unit) < 0)
-			return log_error("out of memory"), KTS_EXIT_FAILURE;
-		description = make_description(s->what, s->argv);
-		sp.name = ctx.unit;
-		sp.description = description;
-		r = scope_start(ctx.bus, &sp, &why);
-		if (r < 0)
-			return scope_start_failed(&ctx, kind, r, why);
-		ctx.unit_started = true;
-
-		if (want == KTS_ENFORCE_AFFINITY)
-			got = KTS_ENFORCE_AFFINITY;
-		else {
-			r = scope_verify(ctx.bus, ctx.unit, &s->res->plan.cpus, &s->res->plan.mems,
-					 &state, &got);
-			if (r < 0)
-				return log_error_errno(r, "cannot read back unit '%s': %m", ctx.unit),
-				       KTS_EXIT_FAILURE;
-			log_debug("unit %s: cgroup %s", ctx.unit, state.control_group);
-		}
-		if (got == KTS_ENFORCE_AFFINITY && want == KTS_ENFORCE_CGROUP) {
-			scope_state_done(&state);
-			log_error("the %s manager does not enforce AllowedCPUs= on '%s' (no cpuset "
-				  "controller for its cgroups) and --enforce cgroup was given; see "
-				  "'ktscope doctor'", bus_kind_to_string(kind), ctx.unit);
-			return KTS_EXIT_ENV;
-		}
-		if (got == KTS_ENFORCE_NARROWED) {
-			_cleanup_free_ char *ec = fmt_set(&state.effective_cpus),
-					    *em = fmt_set(&state.effective_mems);
-
-			if (want == KTS_ENFORCE_CGROUP) {
-				log_error("a parent slice narrowed '%s' to CPUs %s, nodes %s, and "
-					  "--enforce cgroup was given", ctx.unit, ec, em);
-				scope_state_done(&state);
-				return KTS_EXIT_ENV;
-			}
-			log_warning("a parent slice narrowed '%s' to CPUs %s, nodes %s; running there",
-				    ctx.unit, ec, em);
-		}
-		if (got == KTS_ENFORCE_AFFINITY && want == KTS_ENFORCE_AUTO)
-			log_notice("the %s manager does not enforce AllowedCPUs= (no cpuset controller "
-				   "for its cgroups); binding COMMAND with CPU affinity and MPOL_BIND "
-				   "instead; see 'ktscope doctor'", bus_kind_to_string(kind));
-	}
-
-	/* A Ctrl-C while the scope was being set up: COMMAND never starts. */
-	sig = supervise_pending_signal(&ctx.child);
-	if (sig > 0) {
-		scope_state_done(&state);
-		log_notice("interrupted by signal %d before '%s' started", sig, s->argv[0]);
-		return 128 + sig;
-	}
-
-	if (got == KTS_ENFORCE_NARROWED)
-		print_placement(&ctx, &state.effective_cpus, &state.effective_mems, got);
-	else
-		print_placement(&ctx, &s->res->plan.cpus, &s->res->plan.mems, got);
-	scope_state_done(&state);
-
-	r = supervise_release(&ctx.child, got == KTS_ENFORCE_AFFINITY);
-	if (r < 0)
-		return log_error_errno(r, "cannot start '%s': %m", s->argv[0]), KTS_EXIT_FAILURE;
-	r = supervise_wait(&ctx.child, &rep);
-	if (r < 0)
-		return log_error_errno(r, "lost track of '%s': %m", s->argv[0]), KTS_EXIT_FAILURE;
-	*ret_enforcement = got;
-	return report_child(&rep, s->argv[0]);
-}
-
 int cli_run(const struct kts_opts *o, int argc, char **argv)
 {
 	static const struct option options[] = {
@@ -407,7 +126,8 @@ int cli_run(const struct kts_opts *o, int argc, char **argv)
 		{ "memory-high", required_argument, NULL, 'm' },
 		{}
 	};
-	struct run_ctx ctx _cleanup_(run_ctx_done) = { .child = KTS_CHILD_INIT };
+	/* Released on return, after session_run() saw the unit gone. */
+	struct kts_reservation res _cleanup_(lock_release) = { 0 };
 	struct kts_topology t _cleanup_(topo_donep) = { 0 };
 	const char *cpu_cap = NULL, *excl_k = NULL, *unit = NULL, *slice = NULL, *scope_env;
 	enum kts_enforcement want = KTS_ENFORCE_AUTO;
@@ -532,26 +252,23 @@ int cli_run(const struct kts_opts *o, int argc, char **argv)
 			  cpuset_count(&t.allowed));
 		return KTS_EXIT_USAGE;
 	}
-	r = cli_reserve(&t, &req, no_wait, &ctx.res);
+	r = cli_reserve(&t, &req, no_wait, &res);
 	if (r != KTS_EXIT_OK)
 		return r;
-	ctx.have_res = true;
 
-	{
-		struct cli_scoped_spec ss = {
-			.manager = manager,
-			.what = "run",
-			.argv = command,
-			.res = &ctx.res,
-			.want = want,
-			.unit = unit,
-			.slice = slice,
-			.cpu_weight = cpu_weight,
-			.memory_high = memory_high,
-		};
-		int enforcement;
+	struct kts_session_spec ss = {
+		.manager = manager,
+		.what = "run",
+		.argv = command,
+		.res = &res,
+		.want = want,
+		.unit = unit,
+		.slice = slice,
+		.cpu_weight = cpu_weight,
+		.memory_high = memory_high,
+	};
+	struct kts_session_result result;
 
-		/* The locks are released by run_ctx_done(), after the unit is gone. */
-		return cli_run_scoped(&ss, &enforcement);
-	}
+	r = session_run(&ss, &result);
+	return r < 0 ? cli_exit_code(r) : result.status;
 }

@@ -124,6 +124,19 @@ static int parse_exclusive(const char *value, unsigned *ret)
 
 /* ---------------------------------------------------------------- shared helpers */
 
+int cli_exit_code(int r)
+{
+	switch (r) {
+	case -EHOSTDOWN:
+	case -EACCES:
+	case -EPERM:
+	case -EMEDIUMTYPE:
+		return KTS_EXIT_ENV;
+	default:
+		return r >= 0 ? KTS_EXIT_OK : KTS_EXIT_FAILURE;
+	}
+}
+
 int cli_option_error(int c, char **argv, const char *cmd)
 {
 	const char *opt = argv[optind - 1];

@@ -4,6 +4,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "session.h"
+
 /* Documented exit codes (DESIGN §1). */
 enum {
 	KTS_EXIT_OK = 0,
@@ -11,12 +13,6 @@ enum {
 	KTS_EXIT_USAGE = 2,
 	KTS_EXIT_BUSY = 3,
 	KTS_EXIT_ENV = 4,
-};
-
-enum kts_manager {
-	KTS_MANAGER_DEFAULT, /* --user unless uid 0 */
-	KTS_MANAGER_USER,
-	KTS_MANAGER_SYSTEM,
 };
 
 /* Global options, parsed before the command name. */
@@ -27,6 +23,14 @@ struct kts_opts {
 
 /* Entry point from main(); returns the process exit code. */
 int cli_main(int argc, char **argv);
+
+/*
+ * A negative errno, already logged, as the documented exit code: the classes the
+ * modules below return (session.h) → 4 for the environment (-EHOSTDOWN no manager,
+ * -EACCES/-EPERM refused, -EMEDIUMTYPE the cgroup does not enforce what was asked),
+ * anything else → 1. r >= 0 → 0.
+ */
+int cli_exit_code(int r);
 
 /*
  * Helpers shared by the command implementations (cli*.c).
@@ -78,35 +82,6 @@ int cli_build_inner(int argc, char **argv);
 /* `ktscope kernel ...` and `ktscope kconfig`, implemented in cli-kernel.c. */
 int cli_kernel(const struct kts_opts *o, int argc, char **argv);
 int cli_kconfig(const struct kts_opts *o, int argc, char **argv);
-
-/*
- * What `run` does between the reservation and the release of its locks, for
- * `run` and `build` alike: fork argv, start the transient scope
- * ktscope-{what}-PID-RANDOM.scope (or unit), verify the enforcement, run, stop
- * the unit and wait until it is gone. The reservation stays the caller's: it
- * is released by the caller, after this returns. Returns the exit code
- * (argv's status, 128+N on signal N, or KTS_EXIT_*); *ret_enforcement gets the
- * enforcement level that applied (when argv ran).
- */
-struct cli_scoped_spec {
-	enum kts_manager manager;
-	const char *what;         /* "run" | "build" */
-	char *const *argv;
-	struct kts_reservation *res;
-	int want;                 /* enum kts_enforcement: auto, cgroup or affinity */
-	const char *unit;         /* NULL: generated */
-	const char *slice;        /* NULL: ktscope.slice */
-	unsigned cpu_weight;      /* 0: not set */
-	uint64_t memory_high;     /* 0: not set */
-};
-int cli_run_scoped(const struct cli_scoped_spec *s, int *ret_enforcement);
-
-/*
- * Fails early (KTS_EXIT_ENV, logged as cli_run_scoped() would) when manager M cannot be
- * reached, so a build does not unpack a tree or wait for CPUs first; KTS_EXIT_OK, also
- * under KTSCOPE_SCOPE=none.
- */
-int cli_check_manager(enum kts_manager m);
 
 /* `ktscope run`, implemented in cli-run.c; argv[0] is "run". */
 int cli_run(const struct kts_opts *o, int argc, char **argv);

@@ -1,0 +1,362 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * session: one scoped run, the part of `run`, `build` and `doctor` between the
+ * reservation and the release of its locks (DESIGN §4). It owns the supervisor,
+ * the bus connection and the unit, and their teardown order: the processes, then
+ * the unit, then the bus; the locks are the caller's and outlive all three.
+ * session_run() is the CLI-facing sequence and logs each failure once; the
+ * session_* steps below it are library-like, for doctor's probe.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cpuset.h"
+#include "lock.h"
+#include "log.h"
+#include "macro.h"
+#include "plan.h"
+#include "session.h"
+
+enum kts_bus_kind session_bus_kind(enum kts_manager m)
+{
+	return m == KTS_MANAGER_USER ? KTS_BUS_USER
+	       : m == KTS_MANAGER_SYSTEM ? KTS_BUS_SYSTEM
+					 : bus_kind_default();
+}
+
+/* ---------------------------------------------------------------- steps */
+
+int session_connect(struct kts_session *x, enum kts_bus_kind kind, char **ret_tried)
+{
+	x->kind = kind;
+	return bus_open(kind, &x->bus, ret_tried);
+}
+
+int session_fork(struct kts_session *x, char *const *argv, const int *close_fds, size_t n_fds,
+		 const struct kts_cpuset *cpus, const struct kts_cpuset *mems)
+{
+	return supervise_fork(argv, close_fds, n_fds, cpus, mems, &x->child);
+}
+
+int session_start(struct kts_session *x, const char *what, struct kts_scope_params *p,
+		  char **ret_why)
+{
+	int r;
+
+	if (!x->unit) {
+		r = scope_name_generate(what, &x->unit);
+		if (r < 0)
+			return r;
+	}
+	p->name = x->unit;
+	p->pid = x->child.pid;
+	p->pidfd = x->child.pidfd;
+	r = scope_start(x->bus, p, ret_why);
+	if (r < 0)
+		return r;
+	x->unit_started = true;
+	return 0;
+}
+
+void session_done(struct kts_session *x)
+{
+	int r;
+
+	/* 1. argv: never released or still running → killed and reaped. */
+	if (x->child.pid > 0)
+		supervise_done(&x->child);
+	/* 2. The unit (its leftovers get SIGTERM, then SIGKILL), or without one, the group. */
+	if (x->unit_started) {
+		r = scope_stop(x->bus, x->unit, 0);
+		if (r == -ETIME)
+			log_warning("unit '%s' is still there after %" PRIu64 " s; releasing the "
+				    "CPUs anyway", x->unit, SCOPE_STOP_TIMEOUT_USEC / 1000000);
+		else if (r < 0)
+			log_warning_errno(r, "cannot confirm that unit '%s' is gone: %m", x->unit);
+		x->unit_started = false;
+	} else
+		(void) supervise_kill_group(&x->child, SIGKILL);
+	supervise_done(&x->child);
+	bus_close(x->bus);
+	x->bus = NULL;
+	free(x->unit);
+	x->unit = NULL;
+}
+
+/* ---------------------------------------------------------------- messages */
+
+static int manager_unreachable(enum kts_bus_kind kind, int r, const char *why)
+{
+	log_error_errno(r, "cannot reach the systemd %s manager (tried %s): %m; %s",
+			bus_kind_to_string(kind), strempty(why), bus_fix_hint(kind));
+	return -EHOSTDOWN;
+}
+
+/* Where the scope's start went wrong, logged; the errno session_run() returns. */
+static int start_failed(const struct kts_session *x, int r, const char *why)
+{
+	_cleanup_free_ char *desc = NULL;
+
+	switch (r) {
+	case -EHOSTDOWN:
+		(void) bus_describe(x->bus, &desc);
+		log_error("no systemd %s manager answers on %s: %s; %s", bus_kind_to_string(x->kind),
+			  strempty(desc), strempty(why), bus_fix_hint(x->kind));
+		return r;
+	case -EEXIST:
+		log_error("unit '%s' already exists; pick another --unit name", x->unit);
+		return r;
+	case -EACCES:
+	case -EPERM:
+		log_error("the %s manager does not let us start '%s': %s",
+			  bus_kind_to_string(x->kind), x->unit, strempty(why));
+		return r;
+	default:
+		if (why)
+			log_error("cannot start unit '%s': %s", x->unit, why);
+		else
+			log_error_errno(r, "cannot start unit '%s': %m", x->unit);
+		return -EIO;
+	}
+}
+
+static char *fmt_set(const struct kts_cpuset *s)
+{
+	char *str = NULL;
+
+	if (cpuset_format(s, &str) < 0)
+		return strdup("?");
+	if (!*str) {
+		free(str);
+		return strdup("-");
+	}
+	return str;
+}
+
+static char *fmt_llcs(const struct kts_plan *p)
+{
+	struct kts_cpuset s = KTS_CPUSET_INIT;
+	char *str;
+
+	for (size_t i = 0; i < p->n_llcs; i++)
+		(void) cpuset_add(&s, p->llcs[i]);
+	str = fmt_set(&s);
+	cpuset_done(&s);
+	return str;
+}
+
+/* The one line that says where argv runs. */
+static void print_placement(const struct kts_session *x, const struct kts_plan *plan,
+			    const struct kts_cpuset *cpus, const struct kts_cpuset *mems,
+			    enum kts_enforcement e)
+{
+	_cleanup_free_ char *cs = fmt_set(cpus), *ms = fmt_set(mems), *ls = fmt_llcs(plan);
+
+	log_notice("unit %s cpus %s llcs %s nodes %s enforcement %s", x->unit ? x->unit : "none",
+		   strempty(cs), strempty(ls), strempty(ms), enforcement_to_string(e));
+}
+
+/* "ktscope run: COMMAND ARG..." cut at a readable length. */
+static char *make_description(const char *what, char *const *argv)
+{
+	char buf[256];
+	size_t len;
+
+	len = (size_t) snprintf(buf, sizeof(buf), "ktscope %s:", what);
+	for (size_t i = 0; argv[i] && len < sizeof(buf) - 1; i++)
+		len += (size_t) snprintf(buf + len, sizeof(buf) - len, " %s", argv[i]);
+	return strdup(buf);
+}
+
+/* ---------------------------------------------------------------- session_run's steps */
+
+/* Connects and starts the unit for the forked supervisor; logs failures. */
+static int start_scope(struct kts_session *x, const struct kts_session_spec *s)
+{
+	_cleanup_free_ char *why = NULL, *description = NULL;
+	const struct kts_plan *plan = &s->res->plan;
+	struct kts_scope_params sp = {
+		.cpus = &plan->cpus,
+		.mems = &plan->mems,
+		.slice = s->slice,
+		.cpu_weight = s->cpu_weight,
+		.memory_high = s->memory_high,
+	};
+	int r;
+
+	r = session_connect(x, session_bus_kind(s->manager), &why);
+	if (r < 0)
+		return manager_unreachable(x->kind, r, why);
+	if (s->unit) {
+		x->unit = strdup(s->unit);
+		if (!x->unit)
+			return log_error_errno(-ENOMEM, "%m"), -EIO;
+	}
+	description = make_description(s->what, s->argv);
+	sp.description = description;
+	r = session_start(x, s->what, &sp, &why);
+	if (r < 0 && !x->unit)
+		return log_error_errno(r, "cannot name the unit: %m"), -EIO;
+	if (r < 0)
+		return start_failed(x, r, why);
+	return 0;
+}
+
+/*
+ * Reads back what the unit's cgroup enforces and applies the caller's wish (DESIGN §4
+ * step 4): *ret_got and *state (effective sets) on 0; -EMEDIUMTYPE when want is cgroup
+ * and the cgroup does not enforce the plan.
+ */
+static int classify_enforcement(struct kts_session *x, const struct kts_session_spec *s,
+				struct kts_scope_state *state, enum kts_enforcement *ret_got)
+{
+	const struct kts_plan *plan = &s->res->plan;
+	const char *kind = bus_kind_to_string(x->kind);
+	enum kts_enforcement got;
+	int r;
+
+	if (s->want == KTS_ENFORCE_AFFINITY) {
+		*ret_got = KTS_ENFORCE_AFFINITY;
+		return 0;
+	}
+	r = scope_verify(x->bus, x->unit, &plan->cpus, &plan->mems, state, &got);
+	if (r < 0) {
+		log_error_errno(r, "cannot read back unit '%s': %m", x->unit);
+		return -EIO;
+	}
+	log_debug("unit %s: cgroup %s", x->unit, state->control_group);
+	if (got == KTS_ENFORCE_AFFINITY && s->want == KTS_ENFORCE_CGROUP) {
+		log_error("the %s manager does not enforce AllowedCPUs= on '%s' (no cpuset "
+			  "controller for its cgroups) and --enforce cgroup was given; see "
+			  "'ktscope doctor'", kind, x->unit);
+		return -EMEDIUMTYPE;
+	}
+	if (got == KTS_ENFORCE_NARROWED) {
+		_cleanup_free_ char *ec = fmt_set(&state->effective_cpus),
+				    *em = fmt_set(&state->effective_mems);
+
+		if (s->want == KTS_ENFORCE_CGROUP) {
+			log_error("a parent slice narrowed '%s' to CPUs %s, nodes %s, and "
+				  "--enforce cgroup was given", x->unit, ec, em);
+			return -EMEDIUMTYPE;
+		}
+		log_warning("a parent slice narrowed '%s' to CPUs %s, nodes %s; running there",
+			    x->unit, ec, em);
+	}
+	if (got == KTS_ENFORCE_AFFINITY && s->want == KTS_ENFORCE_AUTO)
+		log_notice("the %s manager does not enforce AllowedCPUs= (no cpuset controller "
+			   "for its cgroups); binding COMMAND with CPU affinity and MPOL_BIND "
+			   "instead; see 'ktscope doctor'", kind);
+	*ret_got = got;
+	return 0;
+}
+
+/* The scope (or, under KTSCOPE_SCOPE=none, none) and what enforces the plan. */
+static int place(struct kts_session *x, const struct kts_session_spec *s,
+		 struct kts_scope_state *state, enum kts_enforcement *ret_got)
+{
+	int r;
+
+	if (getenv_nonempty("KTSCOPE_SCOPE")) {
+		log_notice("KTSCOPE_SCOPE=none: no systemd scope; the CPUs are kept by the locks and "
+			   "CPU affinity only");
+		*ret_got = KTS_ENFORCE_AFFINITY;
+		return 0;
+	}
+	r = start_scope(x, s);
+	if (r < 0)
+		return r;
+	return classify_enforcement(x, s, state, ret_got);
+}
+
+static int report_child(const struct kts_child_report *rep, const char *command)
+{
+	switch (rep->outcome) {
+	case KTS_CHILD_EXEC_FAILED:
+		if (rep->error == ENOENT)
+			log_error("'%s': command not found", command);
+		else
+			log_error_errno(rep->error, "cannot execute '%s': %m", command);
+		break;
+	case KTS_CHILD_SETUP_FAILED:
+		log_error_errno(rep->error, "cannot start '%s': %s: %m", command,
+				supervise_step_to_string(rep->step));
+		break;
+	case KTS_CHILD_LOST:
+		log_warning("the supervisor of '%s' ended without a report", command);
+		break;
+	case KTS_CHILD_RAN:
+		break;
+	}
+	return supervise_exit_code(rep);
+}
+
+/* Lets argv start on got's terms and waits for it; *ret_status is its exit code. */
+static int release_and_wait(struct kts_session *x, const struct kts_session_spec *s,
+			    enum kts_enforcement got, int *ret_status)
+{
+	struct kts_child_report rep;
+	int r;
+
+	r = supervise_release(&x->child, got == KTS_ENFORCE_AFFINITY);
+	if (r < 0)
+		return log_error_errno(r, "cannot start '%s': %m", s->argv[0]), -EIO;
+	r = supervise_wait(&x->child, &rep);
+	if (r < 0)
+		return log_error_errno(r, "lost track of '%s': %m", s->argv[0]), -EIO;
+	*ret_status = report_child(&rep, s->argv[0]);
+	return 0;
+}
+
+int session_run(const struct kts_session_spec *s, struct kts_session_result *ret)
+{
+	struct kts_session x _cleanup_(session_done) = KTS_SESSION_INIT;
+	struct kts_scope_state state _cleanup_(scope_state_done) = { 0 };
+	const struct kts_plan *plan = &s->res->plan;
+	enum kts_enforcement got;
+	int r, sig, status;
+
+	r = session_fork(&x, s->argv, s->res->fds, s->res->n_fds, &plan->cpus, &plan->mems);
+	if (r < 0)
+		return log_error_errno(r, "cannot fork: %m"), -EIO;
+	r = place(&x, s, &state, &got);
+	if (r < 0)
+		return r;
+
+	/* A Ctrl-C while the scope was being set up: argv never starts. */
+	sig = supervise_pending_signal(&x.child);
+	if (sig > 0) {
+		log_notice("interrupted by signal %d before '%s' started", sig, s->argv[0]);
+		*ret = (struct kts_session_result){ .status = 128 + sig, .enforcement = got };
+		return 0;
+	}
+	if (got == KTS_ENFORCE_NARROWED)
+		print_placement(&x, plan, &state.effective_cpus, &state.effective_mems, got);
+	else
+		print_placement(&x, plan, &plan->cpus, &plan->mems, got);
+
+	r = release_and_wait(&x, s, got, &status);
+	if (r < 0)
+		return r;
+	*ret = (struct kts_session_result){ .status = status, .enforcement = got };
+	return 0;
+}
+
+int session_check_manager(enum kts_manager m)
+{
+	_cleanup_free_ char *why = NULL;
+	struct sd_bus *bus = NULL;
+	int r;
+
+	if (getenv_nonempty("KTSCOPE_SCOPE"))
+		return 0;
+	r = bus_open(session_bus_kind(m), &bus, &why);
+	if (r < 0)
+		return manager_unreachable(session_bus_kind(m), r, why);
+	bus_close(bus);
+	return 0;
+}
