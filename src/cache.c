@@ -16,6 +16,7 @@
 #include "lock.h"
 #include "log.h"
 #include "macro.h"
+#include "util.h"
 #include "metadata.h"
 #include "sha256.h"
 
@@ -183,78 +184,6 @@ static int mkdir_if_missing(const char *path, mode_t mode)
 	return 0;
 }
 
-/* mkdir -p: the cache root may be several levels below an existing directory. */
-static int mkdir_parents(const char *path, mode_t mode)
-{
-	_cleanup_free_ char *p = strdup(path);
-	struct stat st;
-	int r;
-
-	if (!p)
-		return -ENOMEM;
-	for (char *s = strchr(p + 1, '/'); s; s = strchr(s + 1, '/')) {
-		*s = '\0';
-		r = mkdir_if_missing(p, mode);
-		if (r < 0)
-			return r;
-		*s = '/';
-	}
-	r = mkdir_if_missing(p, mode);
-	if (r < 0)
-		return r;
-	if (stat(p, &st) < 0)
-		return negative_errno();
-	return S_ISDIR(st.st_mode) ? 0 : -ENOTDIR;
-}
-
-/*
- * rm -rf of name in parent, never following a symlink (a symlink is unlinked
- * itself). A missing name is success.
- */
-static int rm_rf_at(int parent, const char *name)
-{
-	_cleanup_closedir_ DIR *d = NULL;
-	struct dirent *de;
-	struct stat st;
-	int fd, r = 0;
-
-	if (fstatat(parent, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
-		return errno == ENOENT ? 0 : negative_errno();
-	if (!S_ISDIR(st.st_mode)) {
-		if (unlinkat(parent, name, 0) < 0 && errno != ENOENT)
-			return negative_errno();
-		return 0;
-	}
-	fd = openat(parent, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0)
-		return errno == ENOENT ? 0 : negative_errno();
-	d = fdopendir(fd);
-	if (!d) {
-		r = negative_errno();
-		(void) close(fd);
-		return r;
-	}
-	while ((errno = 0, de = readdir(d))) {
-		int k;
-
-		if (streq(de->d_name, ".") || streq(de->d_name, ".."))
-			continue;
-		k = rm_rf_at(dirfd(d), de->d_name);
-		if (k < 0 && r == 0)
-			r = k;
-	}
-	if (errno != 0 && r == 0)
-		r = negative_errno();
-	if (unlinkat(parent, name, AT_REMOVEDIR) < 0 && errno != ENOENT && r == 0)
-		r = negative_errno();
-	return r;
-}
-
-static int rm_rf(const char *path)
-{
-	return rm_rf_at(AT_FDCWD, path);
-}
-
 static int fsync_path(int dirfd, const char *name, int flags)
 {
 	_cleanup_close_ int fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | flags);
@@ -349,7 +278,7 @@ int cache_lock_entry(const char *root, const char *key, bool exclusive, bool wai
 	r = join(&dir, root, LOCKS_DIR);
 	if (r < 0)
 		return r;
-	r = mkdir_parents(dir, 0755);
+	r = mkdir_p(dir, 0755);
 	if (r < 0)
 		return r;
 	fd = lock_open(path, NULL);
@@ -670,7 +599,7 @@ int cache_store_begin(const char *root, const char *key, struct kts_cache_store 
 	if (join(&kernels, root, KERNELS_DIR) < 0 || join(&tmp, root, TMP_DIR) < 0 ||
 	    join(&locks, root, LOCKS_DIR) < 0)
 		return -ENOMEM;
-	if ((r = mkdir_parents(root, 0755)) < 0 || (r = mkdir_if_missing(kernels, 0755)) < 0 ||
+	if ((r = mkdir_p(root, 0755)) < 0 || (r = mkdir_if_missing(kernels, 0755)) < 0 ||
 	    (r = mkdir_if_missing(tmp, 0755)) < 0 || (r = mkdir_if_missing(locks, 0755)) < 0)
 		return r;
 

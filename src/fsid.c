@@ -16,6 +16,7 @@
 #include "fsid.h"
 #include "log.h"
 #include "macro.h"
+#include "util.h"
 
 static void blkid_free_probep(blkid_probe *p)
 {
@@ -116,57 +117,37 @@ static void fsid_from_udev(const char *devname, struct kts_fsid *f)
 	}
 }
 
-/* Decodes mountinfo's octal escapes ("\040" for a space) in place. */
-static void unescape_octal(char *s)
-{
-	char *w = s;
+struct dev_match {
+	dev_t dev;
+	struct kts_fsid *out;
+};
 
-	for (; *s; s++) {
-		if (s[0] == '\\' && s[1] >= '0' && s[1] <= '3' && s[2] >= '0' && s[2] <= '7' &&
-		    s[3] >= '0' && s[3] <= '7') {
-			*w++ = (char) (((s[1] - '0') << 6) | ((s[2] - '0') << 3) | (s[3] - '0'));
-			s += 3;
-		} else
-			*w++ = *s;
-	}
-	*w = '\0';
+static int dev_match_cb(const struct mountinfo_entry *e, void *userdata)
+{
+	struct dev_match *m = userdata;
+
+	if (makedev(e->major, e->minor) != m->dev)
+		return 0;
+	copy_str(m->out->type, sizeof(m->out->type), e->fstype);
+	copy_str(m->out->source, sizeof(m->out->source), e->source);
+	return 1;
 }
 
 int fsid_from_mountinfo(FILE *f, dev_t dev, struct kts_fsid *ret)
 {
-	_cleanup_free_ char *line = NULL;
-	size_t cap = 0;
+	struct kts_fsid out = {};
+	struct dev_match m = { .dev = dev, .out = &out };
+	int r;
 
 	if (!f || !ret)
 		return -EINVAL;
-
-	/* "36 35 98:0 /mnt1 /mnt2 rw,noatime master:1 - ext3 /dev/root rw,errors=continue" */
-	while (getline(&line, &cap, f) > 0) {
-		unsigned maj, min;
-		char *sep, *type, *source, *save = NULL;
-		struct kts_fsid out = {};
-
-		if (sscanf(line, "%*s %*s %u:%u", &maj, &min) != 2)
-			continue;
-		if (makedev(maj, min) != dev)
-			continue;
-		/* Optional fields end at a lone "-"; type and source follow it. */
-		sep = strstr(line, " - ");
-		if (!sep)
-			continue;
-		type = strtok_r(sep + 3, " \n", &save);
-		source = type ? strtok_r(NULL, " \n", &save) : NULL;
-		if (!type)
-			continue;
-		unescape_octal(type);
-		if (source)
-			unescape_octal(source);
-		copy_str(out.type, sizeof(out.type), type);
-		copy_str(out.source, sizeof(out.source), source);
-		*ret = out;
-		return 0;
-	}
-	return -ENOENT;
+	r = mountinfo_foreach_file(f, dev_match_cb, &m);
+	if (r < 0)
+		return r;
+	if (r == 0)
+		return -ENOENT;
+	*ret = out;
+	return 0;
 }
 
 int fsid_get(const char *path, struct kts_fsid *ret)

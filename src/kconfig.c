@@ -18,6 +18,7 @@
 #include "kconfig.h"
 #include "log.h"
 #include "macro.h"
+#include "util.h"
 
 /* Generated from src/ktscope.kconfig by the Makefile: static const char kconfig_fragment[]. */
 #include "ktscope-kconfig.h"
@@ -357,63 +358,13 @@ int kconfig_parse(const char *text, size_t len, const char *source, struct kts_k
 
 /*
  * Reads a whole regular file, NUL-terminated. -EISDIR for a directory,
- * -EINVAL for other non-regular files (O_NONBLOCK so a FIFO cannot hang us),
+ * -EINVAL for other non-regular files (a FIFO cannot hang us),
  * -EFBIG past KCONFIG_MAX_FILE_SIZE.
  */
 static int read_file(const char *path, char **ret, size_t *ret_len)
 {
-	_cleanup_close_ int fd = -EBADF;
-	_cleanup_free_ char *buf = NULL;
-	size_t len = 0, allocated;
-	struct stat st;
-
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-	if (fd < 0)
-		return negative_errno();
-	if (fstat(fd, &st) < 0)
-		return negative_errno();
-	if (S_ISDIR(st.st_mode))
-		return -EISDIR;
-	if (!S_ISREG(st.st_mode))
-		return -EINVAL;
-	if ((uint64_t) st.st_size > KCONFIG_MAX_FILE_SIZE)
-		return -EFBIG;
-
-	allocated = (size_t) st.st_size + 1;
-	buf = malloc(allocated);
-	if (!buf)
-		return -ENOMEM;
-	for (;;) {
-		ssize_t n;
-
-		if (len + 1 == allocated) {
-			/* The file grew since fstat(); keep reading, within the limit. */
-			char *nb;
-
-			if (allocated > KCONFIG_MAX_FILE_SIZE)
-				return -EFBIG;
-			nb = realloc(buf, allocated * 2);
-			if (!nb)
-				return -ENOMEM;
-			buf = nb;
-			allocated *= 2;
-		}
-		n = read(fd, buf + len, allocated - 1 - len);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return negative_errno();
-		}
-		if (n == 0)
-			break;
-		len += (size_t) n;
-	}
-	if (len > KCONFIG_MAX_FILE_SIZE)
-		return -EFBIG;
-	buf[len] = '\0';
-	*ret = TAKE_PTR(buf);
-	*ret_len = len;
-	return 0;
+	return read_full_file_at(AT_FDCWD, path, READ_FULL_REGULAR, KCONFIG_MAX_FILE_SIZE, ret,
+				 ret_len);
 }
 
 /* Length of the UTF-8 sequence at s (1..4), or 0 when it is malformed or overlong. */
@@ -745,22 +696,6 @@ int kconfig_format(const struct kts_kconfig *c, char **ret)
 		off += (size_t) n;
 	}
 	*ret = TAKE_PTR(buf);
-	return 0;
-}
-
-static int write_all(int fd, const char *data, size_t len)
-{
-	while (len > 0) {
-		ssize_t n = write(fd, data, len);
-
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return negative_errno();
-		}
-		data += n;
-		len -= (size_t) n;
-	}
 	return 0;
 }
 

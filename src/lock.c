@@ -17,6 +17,7 @@
 #include "lock.h"
 #include "log.h"
 #include "macro.h"
+#include "util.h"
 
 /* Re-plan interval while waiting (DESIGN §3 "Acquire"). */
 #define LOCK_WAIT_STEP_MS 250U
@@ -235,40 +236,7 @@ void lock_holders_free(struct kts_holder *h, size_t n)
 /* Reads a whole (possibly size-0 /proc) file into a NUL-terminated buffer. */
 static int read_full(const char *path, char **ret)
 {
-	_cleanup_close_ int fd = -EBADF;
-	_cleanup_free_ char *buf = NULL;
-	size_t size = 0, len = 0;
-
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-	if (fd < 0)
-		return negative_errno();
-	for (;;) {
-		ssize_t k;
-
-		if (len + 1 >= size) {
-			size_t nsize = size ? size * 2 : 16384;
-			char *nbuf;
-
-			if (nsize > LOCK_PROC_READ_MAX)
-				return -EFBIG;
-			nbuf = realloc(buf, nsize);
-			if (!nbuf)
-				return -ENOMEM;
-			buf = nbuf;
-			size = nsize;
-		}
-		k = read(fd, buf + len, size - len - 1);
-		if (k < 0 && errno == EINTR)
-			continue;
-		if (k < 0)
-			return negative_errno();
-		if (k == 0)
-			break;
-		len += (size_t) k;
-	}
-	buf[len] = '\0';
-	*ret = TAKE_PTR(buf);
-	return 0;
+	return read_full_file(path, LOCK_PROC_READ_MAX, ret, NULL);
 }
 
 static int lock_snapshot_read(struct lock_snapshot *ret)
@@ -287,26 +255,6 @@ static int lock_snapshot_read(struct lock_snapshot *ret)
 	return 0;
 }
 
-/*
- * Decodes the kernel's \NNN octal escapes (space, tab, newline, backslash) in
- * a mountinfo field, in place. Escapes above \377 or with non-octal digits are
- * kept literally, as the reference does.
- */
-static void unescape_octal(char *s)
-{
-	char *w = s;
-
-	for (const char *p = s; *p;) {
-		if (p[0] == '\\' && p[1] >= '0' && p[1] <= '3' && p[2] >= '0' && p[2] <= '7' &&
-		    p[3] >= '0' && p[3] <= '7') {
-			*w++ = (char) (((p[1] - '0') << 6) | ((p[2] - '0') << 3) | (p[3] - '0'));
-			p += 4;
-		} else
-			*w++ = *p++;
-	}
-	*w = '\0';
-}
-
 /* True when mount point mp covers path at a component boundary. */
 static bool path_under(const char *path, const char *mp)
 {
@@ -320,54 +268,46 @@ static bool path_under(const char *path, const char *mp)
 	return strncmp(path, mp, n) == 0 && (path[n] == '\0' || path[n] == '/');
 }
 
+struct mount_match {
+	const char *path;
+	size_t best_len;
+	unsigned major, minor;
+	bool found;
+};
+
+static int mount_match_cb(const struct mountinfo_entry *e, void *userdata)
+{
+	struct mount_match *m = userdata;
+	size_t len;
+
+	if (!path_under(m->path, e->mount_point))
+		return 0;
+	len = strlen(e->mount_point);
+	/* ">=": of two mounts on one point the later line is on top. */
+	if (!m->found || len >= m->best_len) {
+		m->found = true;
+		m->best_len = len;
+		m->major = e->major;
+		m->minor = e->minor;
+	}
+	return 0;
+}
+
 int lock_parse_mountinfo(const char *mountinfo, const char *path, unsigned *ret_major,
 			 unsigned *ret_minor)
 {
-	_cleanup_free_ char *copy = NULL;
-	size_t best_len = 0;
-	unsigned best_major = 0, best_minor = 0;
-	bool found = false;
-	char *save_line = NULL;
+	struct mount_match m = { .path = path };
+	int r;
 
 	if (!mountinfo || !path || path[0] != '/')
 		return -EINVAL;
-	copy = strdup(mountinfo);
-	if (!copy)
-		return -ENOMEM;
-
-	for (char *line = strtok_r(copy, "\n", &save_line); line;
-	     line = strtok_r(NULL, "\n", &save_line)) {
-		char *save_f = NULL, *f[5];
-		unsigned major, minor;
-		size_t i, len;
-		char tail;
-
-		/* Fields: mount id, parent id, major:minor, root, mount point, ... */
-		for (i = 0; i < ELEMENTSOF(f); i++) {
-			f[i] = strtok_r(i == 0 ? line : NULL, " \t", &save_f);
-			if (!f[i])
-				break;
-		}
-		if (i < ELEMENTSOF(f))
-			continue; /* short line */
-		if (sscanf(f[2], "%u:%u%c", &major, &minor, &tail) != 2)
-			continue;
-		unescape_octal(f[4]);
-		if (!path_under(path, f[4]))
-			continue;
-		len = strlen(f[4]);
-		/* ">=": of two mounts on one point the later line is on top. */
-		if (!found || len >= best_len) {
-			found = true;
-			best_len = len;
-			best_major = major;
-			best_minor = minor;
-		}
-	}
-	if (!found)
+	r = mountinfo_foreach(mountinfo, mount_match_cb, &m);
+	if (r < 0)
+		return r;
+	if (!m.found)
 		return -ENOENT;
-	*ret_major = best_major;
-	*ret_minor = best_minor;
+	*ret_major = m.major;
+	*ret_minor = m.minor;
 	return 0;
 }
 

@@ -16,6 +16,7 @@
 #include "cpuset.h"
 #include "log.h"
 #include "macro.h"
+#include "util.h"
 #include "metadata.h"
 
 /* metadata.json is a few KiB; anything this large is not ours. */
@@ -404,21 +405,6 @@ int metadata_to_string(const struct kts_metadata *m, char **ret)
 	return 0;
 }
 
-static int write_all(int fd, const char *buf, size_t len)
-{
-	while (len > 0) {
-		ssize_t k = write(fd, buf, len);
-
-		if (k < 0 && errno == EINTR)
-			continue;
-		if (k < 0)
-			return negative_errno();
-		buf += k;
-		len -= (size_t) k;
-	}
-	return 0;
-}
-
 int metadata_write(const struct kts_metadata *m, const char *path)
 {
 	_cleanup_free_ char *text = NULL, *dir = NULL, *tmp = NULL;
@@ -778,26 +764,14 @@ int metadata_read(const char *path, struct kts_metadata **ret, char **ret_why)
 	if (st.st_size > METADATA_SIZE_MAX)
 		return why_set(ret_why, -EBADMSG, "metadata.json unreadable: too large (%jd bytes)",
 			       (intmax_t) st.st_size);
-	buf = malloc((size_t) st.st_size + 1);
-	if (!buf)
-		return -ENOMEM;
 	/* Read to EOF, not to st_size: the file may have shrunk or grown meanwhile. */
-	for (;;) {
-		ssize_t k = read(fd, buf + len, (size_t) st.st_size + 1 - len);
-
-		if (k < 0 && errno == EINTR)
-			continue;
-		if (k < 0) {
-			r = negative_errno();
-			return why_set(ret_why, r, "metadata.json unreadable: %s", strerror(-r));
-		}
-		if (k == 0)
-			break;
-		len += (size_t) k;
-		if (len > (size_t) st.st_size)
-			return why_set(ret_why, -EBADMSG,
-				       "metadata.json unreadable: changed while reading");
-	}
+	r = read_full_fd(fd, METADATA_SIZE_MAX, &buf, &len);
+	if (r == -ENOMEM)
+		return r;
+	if (r == -EFBIG)
+		return why_set(ret_why, -EBADMSG, "metadata.json unreadable: changed while reading");
+	if (r < 0)
+		return why_set(ret_why, r, "metadata.json unreadable: %s", strerror(-r));
 
 	r = metadata_parse(buf, len, ret, &why);
 	if (r == -ENOMEM)

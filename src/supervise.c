@@ -22,6 +22,7 @@
 #include "log.h"
 #include "macro.h"
 #include "supervise.h"
+#include "util.h"
 
 /* <linux/mempolicy.h> would pull in kernel headers for one constant. */
 #ifndef MPOL_BIND
@@ -108,22 +109,6 @@ static int tty_set_foreground(pid_t pgrp)
 	return r;
 }
 
-static void write_all(int fd, const void *buf, size_t len)
-{
-	const char *p = buf;
-
-	while (len > 0) {
-		ssize_t n = write(fd, p, len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return;
-		p += n;
-		len -= (size_t) n;
-	}
-}
-
 /* ---------------------------------------------------------------- supervisor */
 
 static _noreturn_ void report_and_exit(int fd, enum kts_child_outcome o, enum kts_child_step step,
@@ -133,7 +118,7 @@ static _noreturn_ void report_and_exit(int fd, enum kts_child_outcome o, enum kt
 		.outcome = o, .step = step, .error = error, .wait_status = wait_status,
 	};
 
-	write_all(fd, &w, sizeof(w));
+	(void) write_all(fd, &w, sizeof(w));
 	_exit(o == KTS_CHILD_RAN ? 0 : 1);
 }
 
@@ -220,7 +205,7 @@ static _noreturn_ void exec_command(char *const *argv, const sigset_t *mask,
 	(void) sigprocmask(SIG_SETMASK, mask, NULL);
 	execvp(argv[0], argv);
 	e = errno;
-	write_all(err_fd, &e, sizeof(e));
+	(void) write_all(err_fd, &e, sizeof(e));
 	_exit(e == ENOENT ? 127 : 126);
 }
 

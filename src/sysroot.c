@@ -15,6 +15,7 @@
 
 #include "log.h"
 #include "macro.h"
+#include "util.h"
 #include "sysroot.h"
 
 /* sysfs attributes are at most a page; /proc/self/status is a few KiB. */
@@ -85,46 +86,14 @@ static int open_rel(const struct kts_sysroot *root, const char *rel, int flags)
 
 int sysroot_read_line(const struct kts_sysroot *root, const char *rel, char **ret)
 {
-	_cleanup_close_ int fd = -EBADF;
 	_cleanup_free_ char *buf = NULL;
-	size_t len = 0, size = 0;
+	size_t len;
+	int r;
 
-	fd = open_rel(root, rel, O_RDONLY);
-	if (fd < 0)
-		return fd;
-
-	/* sysfs wants one read per open at offset 0..n; a loop to EOF serves both. */
-	for (;;) {
-		ssize_t n;
-
-		if (size - len < 2) {
-			size_t nsize = size ? size * 2 : 4096;
-			char *p;
-
-			if (nsize > SYSROOT_READ_MAX + 1)
-				return -EFBIG;
-			p = realloc(buf, nsize);
-			if (!p)
-				return -ENOMEM;
-			buf = p;
-			size = nsize;
-		}
-		n = read(fd, buf + len, size - len - 1);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return negative_errno();
-		}
-		if (n == 0)
-			break;
-		len += (size_t) n;
-	}
-	if (!buf) {
-		buf = strdup("");
-		if (!buf)
-			return -ENOMEM;
-	}
-	buf[len] = '\0';
+	/* sysfs wants one read per open at offset 0..n; a read to EOF serves both. */
+	r = read_full_file_at(root->fd, relpath(rel), 0, SYSROOT_READ_MAX, &buf, &len);
+	if (r < 0)
+		return r;
 	/* A NUL inside would silently truncate what the parser sees. */
 	if (strlen(buf) != len)
 		return -EBADMSG;
