@@ -1,42 +1,62 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #pragma once
 
-#include <stddef.h>
-#include <stdint.h>
-
 /*
- * SHA-256 (FIPS 180-4), self-contained: cache keys, source identities and the
- * embedded fragment's hash are all SHA-256 and must not depend on which crypto
- * library a distribution ships. Not constant-time; nothing here is secret.
+ * Transitional: the old sha256_* names mapped onto hash.c (libcrypto EVP), so callers keep
+ * compiling until they are renamed to hash_sha256_*; then this header goes. The old API
+ * could not fail, so a libcrypto failure here (only an allocation failure of a digest
+ * context) aborts: new code uses hash.h and gets -ENOMEM instead.
  */
 
-#define SHA256_DIGEST_SIZE 32
-#define SHA256_HEX_SIZE 65 /* 64 lowercase hex digits and a NUL */
+#include <stdlib.h>
+
+#include "hash.h"
+
+#define SHA256_DIGEST_SIZE HASH_SHA256_SIZE
+#define SHA256_HEX_SIZE HASH_SHA256_HEX_SIZE
 
 struct kts_sha256 {
-	uint32_t state[8];
-	uint64_t nbytes; /* total bytes fed so far */
-	uint8_t buf[64];
-	size_t buflen;
+	struct hash_sha256 h;
 };
 
-void sha256_init(struct kts_sha256 *c);
-void sha256_update(struct kts_sha256 *c, const void *data, size_t len);
-/* Writes the digest; the context must be re-initialised before reuse. */
-void sha256_final(struct kts_sha256 *c, uint8_t out[SHA256_DIGEST_SIZE]);
+static inline void sha256_init(struct kts_sha256 *c)
+{
+	c->h.ctx = NULL;
+	if (hash_sha256_init(&c->h) < 0)
+		abort();
+}
 
-/* Lowercase hex of a digest. */
-void sha256_digest_to_hex(const uint8_t digest[SHA256_DIGEST_SIZE], char out[SHA256_HEX_SIZE]);
-/* One-shot: lowercase hex SHA-256 of len bytes at buf. */
-void sha256_hex(const void *buf, size_t len, char out[SHA256_HEX_SIZE]);
+static inline void sha256_update(struct kts_sha256 *c, const void *data, size_t len)
+{
+	if (hash_sha256_update(&c->h, data, len) < 0)
+		abort();
+}
 
-/*
- * Streaming hash of everything readable from fd (from its current offset to
- * EOF; EINTR is retried). 0 or negative errno; out is written only on success.
- */
-int sha256_fd(int fd, char out[SHA256_HEX_SIZE]);
-/*
- * Streaming hash of the file at path (symlinks followed, opened O_CLOEXEC).
- * 0 or negative errno (-ENOENT, -EACCES, -EISDIR, ...); out written only on success.
- */
-int sha256_file(const char *path, char out[SHA256_HEX_SIZE]);
+/* Writes the digest and frees the context. */
+static inline void sha256_final(struct kts_sha256 *c, uint8_t out[SHA256_DIGEST_SIZE])
+{
+	if (hash_sha256_final(&c->h, out) < 0)
+		abort();
+}
+
+static inline void sha256_digest_to_hex(const uint8_t digest[SHA256_DIGEST_SIZE],
+					char out[SHA256_HEX_SIZE])
+{
+	hash_digest_to_hex(digest, SHA256_DIGEST_SIZE, out);
+}
+
+static inline void sha256_hex(const void *buf, size_t len, char out[SHA256_HEX_SIZE])
+{
+	if (hash_sha256_hex(buf, len, out) < 0)
+		abort();
+}
+
+static inline int sha256_fd(int fd, char out[SHA256_HEX_SIZE])
+{
+	return hash_sha256_fd(fd, out);
+}
+
+static inline int sha256_file(const char *path, char out[SHA256_HEX_SIZE])
+{
+	return hash_sha256_file(path, out);
+}

@@ -114,70 +114,6 @@ static void assert_line(const struct kts_kconfig *c, const char *sym, const char
 			 kconfig_line_value(l));
 }
 
-/* --- SHA-256 --- */
-
-static void test_sha256_known_vectors(void **state)
-{
-	char hex[SHA256_HEX_SIZE];
-	_cleanup_free_ char *mib = malloc(1024 * 1024);
-
-	sha256_hex("", 0, hex);
-	assert_string_equal(hex, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
-	sha256_hex("abc", 3, hex);
-	assert_string_equal(hex, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
-	/* 56 bytes: the padding needs a second block. */
-	sha256_hex("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq", 56, hex);
-	assert_string_equal(hex, "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1");
-
-	assert_non_null(mib);
-	memset(mib, 'a', 1024 * 1024);
-	sha256_hex(mib, 1024 * 1024, hex);
-	assert_string_equal(hex, "9bc1b2a288b26af7257a36277ae3816a7d4f16e89c1e7e77d0a5c48bad62b360");
-}
-
-static void test_sha256_streaming_equals_one_shot(void **state)
-{
-	static const size_t chunks[] = { 1, 3, 63, 64, 65, 1000, 4096 };
-	_cleanup_free_ char *buf = malloc(100000);
-	char want[SHA256_HEX_SIZE], got[SHA256_HEX_SIZE];
-
-	assert_non_null(buf);
-	for (size_t i = 0; i < 100000; i++)
-		buf[i] = (char) (i * 7 + (i >> 8));
-	sha256_hex(buf, 100000, want);
-	for (size_t c = 0; c < ELEMENTSOF(chunks); c++) {
-		struct kts_sha256 ctx;
-		uint8_t d[SHA256_DIGEST_SIZE];
-
-		sha256_init(&ctx);
-		for (size_t off = 0; off < 100000; off += chunks[c])
-			sha256_update(&ctx, buf + off, MIN(chunks[c], 100000 - off));
-		sha256_final(&ctx, d);
-		sha256_digest_to_hex(d, got);
-		assert_string_equal(got, want);
-	}
-}
-
-static void test_sha256_file(void **state)
-{
-	struct tmp *t = *state;
-	_cleanup_free_ char *mib = malloc(1024 * 1024);
-	_cleanup_free_ char *path = NULL, *missing = NULL;
-	char hex[SHA256_HEX_SIZE] = "untouched";
-
-	assert_non_null(mib);
-	memset(mib, 'a', 1024 * 1024);
-	path = put_file(t, "mib", mib, 1024 * 1024);
-	assert_int_equal(sha256_file(path, hex), 0);
-	assert_string_equal(hex, "9bc1b2a288b26af7257a36277ae3816a7d4f16e89c1e7e77d0a5c48bad62b360");
-
-	strcpy(hex, "untouched");
-	assert_true(asprintf(&missing, "%s/nope", t->dir) >= 0);
-	assert_int_equal(sha256_file(missing, hex), -ENOENT);
-	assert_int_equal(sha256_file(t->dir, hex), -EISDIR);
-	assert_string_equal(hex, "untouched");
-}
-
 /* --- parsing --- */
 
 static void test_parse_accepts_kconfig_lines(void **state)
@@ -910,9 +846,6 @@ static void test_validate_names_extra_fragment(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_sha256_known_vectors),
-		cmocka_unit_test(test_sha256_streaming_equals_one_shot),
-		cmocka_unit_test_setup_teardown(test_sha256_file, tmp_setup, tmp_teardown),
 		cmocka_unit_test(test_parse_accepts_kconfig_lines),
 		cmocka_unit_test(test_parse_duplicates_last_wins_first_position),
 		cmocka_unit_test(test_parse_rejects_malformed_lines),

@@ -1,0 +1,151 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * SHA-256 (hash.h) through OpenSSL's EVP interface: the only file that includes OpenSSL
+ * headers. Files are read in 1 MiB chunks so a 150 MB tarball costs about what
+ * `openssl dgst -sha256` does; nothing else of libcrypto is used.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <openssl/evp.h>
+
+#include "hash.h"
+#include "macro.h"
+
+#define HASH_READ_CHUNK ((size_t) 1 << 20)
+
+int hash_sha256_init(struct hash_sha256 *h)
+{
+	EVP_MD_CTX *ctx;
+
+	if (!h)
+		return -EINVAL;
+	ctx = EVP_MD_CTX_new();
+	if (!ctx)
+		return -ENOMEM;
+	if (EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1) {
+		EVP_MD_CTX_free(ctx);
+		return -EIO;
+	}
+	hash_sha256_done(h);
+	h->ctx = ctx;
+	return 0;
+}
+
+int hash_sha256_update(struct hash_sha256 *h, const void *data, size_t len)
+{
+	if (!h || !h->ctx || (!data && len > 0))
+		return -EINVAL;
+	if (len == 0)
+		return 0;
+	return EVP_DigestUpdate(h->ctx, data, len) == 1 ? 0 : -EIO;
+}
+
+int hash_sha256_final(struct hash_sha256 *h, uint8_t out[HASH_SHA256_SIZE])
+{
+	uint8_t d[EVP_MAX_MD_SIZE];
+	unsigned n = 0;
+	int ok;
+
+	if (!h || !h->ctx || !out)
+		return -EINVAL;
+	ok = EVP_DigestFinal_ex(h->ctx, d, &n) == 1 && n == HASH_SHA256_SIZE;
+	hash_sha256_done(h);
+	if (!ok)
+		return -EIO;
+	for (unsigned i = 0; i < HASH_SHA256_SIZE; i++)
+		out[i] = d[i];
+	return 0;
+}
+
+void hash_sha256_done(struct hash_sha256 *h)
+{
+	if (!h)
+		return;
+	EVP_MD_CTX_free(h->ctx);
+	h->ctx = NULL;
+}
+
+void hash_digest_to_hex(const uint8_t *digest, size_t n, char *out)
+{
+	static const char hex[] = "0123456789abcdef";
+
+	for (size_t i = 0; i < n; i++) {
+		out[2 * i] = hex[digest[i] >> 4];
+		out[2 * i + 1] = hex[digest[i] & 0xf];
+	}
+	out[2 * n] = '\0';
+}
+
+int hash_sha256_hex(const void *buf, size_t len, char out[HASH_SHA256_HEX_SIZE])
+{
+	uint8_t d[EVP_MAX_MD_SIZE];
+	unsigned n = 0;
+
+	if ((!buf && len > 0) || !out)
+		return -EINVAL;
+	/* EVP_Digest() allocates a context, so even a one-shot can fail (on ENOMEM). */
+	if (EVP_Digest(buf ? buf : (const void *) "", len, d, &n, EVP_sha256(), NULL) != 1 ||
+	    n != HASH_SHA256_SIZE)
+		return -ENOMEM;
+	hash_digest_to_hex(d, HASH_SHA256_SIZE, out);
+	return 0;
+}
+
+int hash_sha256_fd(int fd, char out[HASH_SHA256_HEX_SIZE])
+{
+	_cleanup_(hash_sha256_done) struct hash_sha256 h = {};
+	_cleanup_free_ uint8_t *buf = NULL;
+	uint8_t d[HASH_SHA256_SIZE];
+	int r;
+
+	if (fd < 0 || !out)
+		return -EINVAL;
+	buf = malloc(HASH_READ_CHUNK);
+	if (!buf)
+		return -ENOMEM;
+	r = hash_sha256_init(&h);
+	if (r < 0)
+		return r;
+	(void) posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+	for (;;) {
+		ssize_t n = read(fd, buf, HASH_READ_CHUNK);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return negative_errno();
+		}
+		if (n == 0)
+			break;
+		r = hash_sha256_update(&h, buf, (size_t) n);
+		if (r < 0)
+			return r;
+	}
+	r = hash_sha256_final(&h, d);
+	if (r < 0)
+		return r;
+	hash_digest_to_hex(d, sizeof(d), out);
+	return 0;
+}
+
+int hash_sha256_file(const char *path, char out[HASH_SHA256_HEX_SIZE])
+{
+	_cleanup_close_ int fd = -EBADF;
+	struct stat st;
+
+	if (!path || !out)
+		return -EINVAL;
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0)
+		return negative_errno();
+	/* read() on a directory fails with EISDIR anyway; say so before reading. */
+	if (fstat(fd, &st) < 0)
+		return negative_errno();
+	if (S_ISDIR(st.st_mode))
+		return -EISDIR;
+	return hash_sha256_fd(fd, out);
+}

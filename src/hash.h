@@ -1,0 +1,39 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#pragma once
+
+#include <stddef.h>
+#include <stdint.h>
+
+/*
+ * SHA-256 through libcrypto's EVP interface (hash.c is the only file that includes OpenSSL
+ * headers). Cache keys, source identities and the embedded fragment's hash are SHA-256;
+ * libcrypto is already in the process through libgit2, and its assembly is ~5x faster than
+ * portable C on a 150 MB tarball. Functions return 0 or negative errno (-ENOMEM when
+ * libcrypto cannot allocate a context, -EIO when it reports any other failure); outputs are
+ * written only on success.
+ */
+
+#define HASH_SHA256_SIZE 32
+#define HASH_SHA256_HEX_SIZE 65 /* 64 lowercase hex digits and a NUL */
+
+/* A streaming context. Zero-initialise or hash_sha256_init() it; hash_sha256_done() frees it. */
+struct hash_sha256 {
+	void *ctx; /* EVP_MD_CTX *, NULL when not initialised */
+};
+
+int hash_sha256_init(struct hash_sha256 *h);
+int hash_sha256_update(struct hash_sha256 *h, const void *data, size_t len);
+/* Writes the digest and frees the context (init again to reuse). */
+int hash_sha256_final(struct hash_sha256 *h, uint8_t out[HASH_SHA256_SIZE]);
+/* Frees the context; NULL and repeated calls are fine (a _cleanup_ destructor). */
+void hash_sha256_done(struct hash_sha256 *h);
+
+/* Lowercase hex of n digest bytes into out[2n+1]. */
+void hash_digest_to_hex(const uint8_t *digest, size_t n, char *out);
+/* One-shot: lowercase hex SHA-256 of len bytes at buf. */
+int hash_sha256_hex(const void *buf, size_t len, char out[HASH_SHA256_HEX_SIZE]);
+
+/* Everything readable from fd, from its current offset to EOF, in 1 MiB reads. */
+int hash_sha256_fd(int fd, char out[HASH_SHA256_HEX_SIZE]);
+/* The file at path (symlinks followed); -ENOENT, -EACCES, -EISDIR, ... */
+int hash_sha256_file(const char *path, char out[HASH_SHA256_HEX_SIZE]);
