@@ -3,11 +3,13 @@
  * vmlinux keep-list strip with libelf; the contract is in strip.h.
  *
  * Shape of the work: read the input through a read-only mapping (ELF_C_READ_MMAP), decide
- * per section what survives, compute the output layout ourselves (ELF_F_LAYOUT) so that
- * program headers can be kept consistent, then let libelf write a new file whose kept
- * section data point straight into the input mapping: no section is copied in memory.
- * Section contents are handled as raw bytes (elf_rawdata, ELF_T_BYTE), so they are
- * byte-identical whatever the file's endianness; headers go through gelf, which converts.
+ * per section what survives, number the surviving sections, rewrite the two tables that
+ * name sections by index or by name (.symtab's st_shndx, .shstrtab), compute the output
+ * layout ourselves (ELF_F_LAYOUT) so that program headers can be kept consistent, then let
+ * libelf write a new file whose other kept section data point straight into the input
+ * mapping: no other section is copied in memory. Section contents are handled as raw bytes
+ * (elf_rawdata, ELF_T_BYTE), so they are byte-identical whatever the file's endianness;
+ * headers and the rewritten symbol table go through gelf/libelf, which convert.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -34,16 +36,22 @@
  */
 #define STRIP_PAGE UINT64_C(4096)
 
-/* Section names whose contents are kept (DESIGN §5), besides what strip_decide() adds. */
+/* Section names whose contents are kept (DESIGN §5), besides what strip_action_for() adds. */
 static const char *const keep_names[] = {
 	".symtab", ".strtab", ".shstrtab", ".BTF", ".BTF.ext", ".rodata",
 };
 
+/* Allocated sections deleted although allocated: build-time metadata nobody reads from a
+ * vmlinux (.BTF_ids is resolve_btfids' input, patched into .BTF's users at link time). */
+static const char *const delete_names[] = {
+	".BTF_ids",
+};
+
 enum strip_action {
-	STRIP_UNTOUCHED, /* no file bytes in the input (NULL, NOBITS, empty): header as is */
-	STRIP_KEEP,      /* contents copied byte for byte */
+	STRIP_DELETE,    /* gone: header, name and contents (debug, comment, relocations) */
+	STRIP_UNTOUCHED, /* allocated, no file bytes in the input (.bss): header as is */
+	STRIP_KEEP,      /* contents kept (byte for byte, but for .symtab and .shstrtab) */
 	STRIP_NOBITS,    /* allocated: SHT_NOBITS, address and size kept */
-	STRIP_EMPTY,     /* not allocated: SHT_NOBITS, size 0, no links */
 };
 
 /* A byte range of the input file that has contents: the ELF header, the program header
@@ -54,12 +62,23 @@ struct strip_item {
 	bool kept;
 };
 
+/* Rewritten contents of a kept section, in libelf's memory representation of type. */
+struct strip_buf {
+	void *buf;
+	size_t size;
+	Elf_Type type;
+};
+
 struct strip_ctx {
 	Elf *in;
 	uint64_t in_size;
 	GElf_Ehdr ehdr;
 	size_t shnum, phnum, shstrndx;
-	enum strip_action *action; /* per section index */
+	enum strip_action *action; /* per input section index */
+	size_t *newndx;            /* per input section index: output index, 0 if deleted */
+	size_t out_shnum;          /* sections in the output, with the null section 0 */
+	size_t *newname;           /* per input section index: output sh_name */
+	struct strip_buf *bufs;    /* per input section index: rewritten contents, or none */
 	struct strip_item *items;  /* sorted by input offset */
 	size_t n_items;
 	struct strip_item *kept;   /* the kept items, same order */
@@ -70,7 +89,13 @@ struct strip_ctx {
 
 static void strip_ctx_done(struct strip_ctx *c)
 {
+	if (c->bufs)
+		for (size_t i = 0; i < c->shnum; i++)
+			free(c->bufs[i].buf);
+	free(c->bufs);
 	free(c->action);
+	free(c->newndx);
+	free(c->newname);
 	free(c->items);
 	free(c->kept);
 	free(c->why);
@@ -113,10 +138,10 @@ static const char *section_name(struct strip_ctx *c, size_t sh_name)
 	return n ? n : "";
 }
 
-static bool is_keep_name(const char *name)
+static bool name_in(const char *name, const char *const *names, size_t n)
 {
-	for (size_t i = 0; i < ELEMENTSOF(keep_names); i++)
-		if (streq(name, keep_names[i]))
+	for (size_t i = 0; i < n; i++)
+		if (streq(name, names[i]))
 			return true;
 	return false;
 }
@@ -216,57 +241,272 @@ static bool in_interp_segment(struct strip_ctx *c, const GElf_Shdr *shdr)
 	return false;
 }
 
-/* Fills c->action: the keep-list of strip.h, applied by name, type and link. */
+/* What happens to section i (header shdr): the keep-list of strip.h, by name, type, link. */
+static enum strip_action strip_action_for(struct strip_ctx *c, size_t i, const GElf_Shdr *shdr,
+					  const bool *linked_by_symtab)
+{
+	const char *name = section_name(c, shdr->sh_name);
+	bool alloc = shdr->sh_flags & SHF_ALLOC;
+
+	if (shdr->sh_type == SHT_NULL || name_in(name, delete_names, ELEMENTSOF(delete_names)))
+		return STRIP_DELETE;
+	/* Non-allocated NOBITS: the empty debug headers of an older strip, stripped again. */
+	if (shdr->sh_type == SHT_NOBITS)
+		return alloc ? STRIP_UNTOUCHED : STRIP_DELETE;
+	if (name_in(name, keep_names, ELEMENTSOF(keep_names)) || i == c->shstrndx ||
+	    shdr->sh_type == SHT_SYMTAB || linked_by_symtab[i] ||
+	    (shdr->sh_type == SHT_NOTE && alloc) || in_interp_segment(c, shdr))
+		return STRIP_KEEP;
+	/* Code and data keep their headers (symbols resolve to them); the rest goes, groups
+	 * (which list section indices) and relocations (which patch deleted bytes) too. */
+	return alloc ? STRIP_NOBITS : STRIP_DELETE;
+}
+
+/* Fills c->action, then numbers the surviving sections in input order (c->newndx). */
 static int strip_decide(struct strip_ctx *c)
 {
+	_cleanup_free_ bool *linked_by_symtab = NULL;
 	GElf_Shdr shdr;
-	bool *linked_by_symtab;
 
 	c->action = calloc(c->shnum, sizeof(*c->action));
+	c->newndx = calloc(c->shnum, sizeof(*c->newndx));
 	linked_by_symtab = calloc(c->shnum, sizeof(*linked_by_symtab));
-	if (!c->action || !linked_by_symtab) {
-		free(linked_by_symtab);
+	if (!c->action || !c->newndx || !linked_by_symtab)
 		return -ENOMEM;
-	}
 
 	/* The symbol table's string table and extended index table are kept whatever their
 	 * names: without them the kept symbols cannot be read. */
 	for (size_t i = 1; i < c->shnum; i++) {
 		if (!gelf_getshdr(elf_getscn(c->in, i), &shdr))
-			continue;
+			return strip_fail(c, -ENOEXEC, "unreadable section header %zu", i);
 		if (shdr.sh_type == SHT_SYMTAB && shdr.sh_link < c->shnum)
 			linked_by_symtab[shdr.sh_link] = true;
-	}
-	for (size_t i = 1; i < c->shnum; i++) {
-		if (!gelf_getshdr(elf_getscn(c->in, i), &shdr))
-			continue;
 		if (shdr.sh_type == SHT_SYMTAB_SHNDX)
 			linked_by_symtab[i] = true;
 	}
 
+	c->out_shnum = 1;
 	for (size_t i = 1; i < c->shnum; i++) {
-		const char *name;
-
-		if (!gelf_getshdr(elf_getscn(c->in, i), &shdr)) {
-			free(linked_by_symtab);
+		if (!gelf_getshdr(elf_getscn(c->in, i), &shdr))
 			return strip_fail(c, -ENOEXEC, "unreadable section header %zu", i);
-		}
-		name = section_name(c, shdr.sh_name);
-
-		if (shdr.sh_type == SHT_NOBITS || (shdr.sh_type == SHT_NULL && shdr.sh_size == 0))
-			c->action[i] = STRIP_UNTOUCHED;
-		else if (is_keep_name(name) || i == c->shstrndx || shdr.sh_type == SHT_SYMTAB ||
-			 linked_by_symtab[i] ||
-			 (shdr.sh_type == SHT_NOTE && (shdr.sh_flags & SHF_ALLOC)) ||
-			 in_interp_segment(c, &shdr))
-			c->action[i] = shdr.sh_type == SHT_NULL ? STRIP_EMPTY : STRIP_KEEP;
-		else if (shdr.sh_flags & SHF_ALLOC)
-			c->action[i] = STRIP_NOBITS;
-		else
-			c->action[i] = STRIP_EMPTY;
+		c->action[i] = strip_action_for(c, i, &shdr, linked_by_symtab);
+		if (c->action[i] != STRIP_DELETE)
+			c->newndx[i] = c->out_shnum++;
 	}
-	free(linked_by_symtab);
 	return 0;
+}
+
+/* The output index of input section index ndx; 0 when it is deleted or out of range. */
+static size_t strip_renumber(const struct strip_ctx *c, size_t ndx)
+{
+	return ndx < c->shnum ? c->newndx[ndx] : 0;
+}
+
+/* Stores sym as entry i of a symbol table held in libelf's memory representation. */
+static void sym_store(int class, void *buf, size_t i, const GElf_Sym *sym)
+{
+	if (class == ELFCLASS32) {
+		Elf32_Sym *t = (Elf32_Sym *) buf + i;
+
+		t->st_name = (Elf32_Word) sym->st_name;
+		t->st_value = (Elf32_Addr) sym->st_value;
+		t->st_size = (Elf32_Word) sym->st_size;
+		t->st_info = sym->st_info;
+		t->st_other = sym->st_other;
+		t->st_shndx = sym->st_shndx;
+	} else {
+		Elf64_Sym *t = (Elf64_Sym *) buf + i;
+
+		t->st_name = (Elf64_Word) sym->st_name;
+		t->st_value = sym->st_value;
+		t->st_size = sym->st_size;
+		t->st_info = sym->st_info;
+		t->st_other = sym->st_other;
+		t->st_shndx = sym->st_shndx;
+	}
+}
+
+/*
+ * The output of one symbol: its section renumbered. A symbol of a deleted section keeps
+ * its address as SHN_ABS where values are addresses (executables, shared objects) and
+ * becomes SHN_UNDEF in a relocatable object (where the value was an offset in that
+ * section); a section symbol of a deleted section becomes a null local symbol. *xndx is
+ * the extended index (SHN_XINDEX), 0 when st_shndx holds the index itself.
+ */
+static void strip_symbol(const struct strip_ctx *c, GElf_Sym *sym, Elf32_Word *xndx)
+{
+	size_t ndx = sym->st_shndx == SHN_XINDEX ? *xndx : sym->st_shndx, out;
+
+	if (sym->st_shndx == SHN_UNDEF ||
+	    (sym->st_shndx >= SHN_LORESERVE && sym->st_shndx != SHN_XINDEX))
+		return; /* SHN_ABS, SHN_COMMON, ...: no section, nothing to renumber */
+	out = strip_renumber(c, ndx);
+	*xndx = 0;
+	if (out >= SHN_LORESERVE) {
+		sym->st_shndx = SHN_XINDEX;
+		*xndx = (Elf32_Word) out;
+	} else if (out > 0)
+		sym->st_shndx = (uint16_t) out;
+	else if (GELF_ST_TYPE(sym->st_info) == STT_SECTION)
+		*sym = (GElf_Sym) { .st_info = GELF_ST_INFO(STB_LOCAL, STT_NOTYPE) };
+	else
+		sym->st_shndx = c->ehdr.e_type == ET_REL ? SHN_UNDEF : SHN_ABS;
+}
+
+/* The translated (memory representation) contents of section ndx, copied into *ret. */
+static int strip_copy_data(struct strip_ctx *c, size_t ndx, Elf_Type type, Elf_Data **ret_src,
+			   struct strip_buf *ret)
+{
+	Elf_Data *src = elf_getdata(elf_getscn(c->in, ndx), NULL);
+
+	if (!src || src->d_type != type)
+		return strip_fail(c, -ENOEXEC, "unreadable contents of section %zu: %s", ndx,
+				  elf_errmsg(-1));
+	ret->buf = malloc(MAX(src->d_size, (size_t) 1));
+	if (!ret->buf)
+		return -ENOMEM;
+	memcpy(ret->buf, src->d_buf, src->d_size);
+	ret->size = src->d_size;
+	ret->type = type;
+	*ret_src = src;
+	return 0;
+}
+
+/* Rewrites the symbol table in section symndx (and its extended index table, if any)
+ * with every st_shndx renumbered; the results wait in c->bufs for strip_write(). */
+static int strip_rewrite_symtab(struct strip_ctx *c, size_t symndx)
+{
+	Elf_Data *syms, *xsrc = NULL;
+	GElf_Shdr shdr;
+	size_t xndx_sec = 0, n;
+	int class = gelf_getclass(c->in), r;
+
+	for (size_t i = 1; i < c->shnum; i++)
+		if (gelf_getshdr(elf_getscn(c->in, i), &shdr) &&
+		    shdr.sh_type == SHT_SYMTAB_SHNDX && shdr.sh_link == symndx)
+			xndx_sec = i;
+	r = strip_copy_data(c, symndx, ELF_T_SYM, &syms, &c->bufs[symndx]);
+	if (r < 0)
+		return r;
+	if (xndx_sec > 0) {
+		r = strip_copy_data(c, xndx_sec, ELF_T_WORD, &xsrc, &c->bufs[xndx_sec]);
+		if (r < 0)
+			return r;
+	}
+	n = syms->d_size / gelf_fsize(c->in, ELF_T_SYM, 1, EV_CURRENT);
+	for (size_t i = 0; i < n; i++) {
+		GElf_Sym sym;
+		Elf32_Word xndx = 0;
+
+		if (!gelf_getsymshndx(syms, xsrc, (int) i, &sym, &xndx))
+			return strip_fail(c, -ENOEXEC, "unreadable symbol %zu: %s", i,
+					  elf_errmsg(-1));
+		strip_symbol(c, &sym, &xndx);
+		if (sym.st_shndx == SHN_XINDEX && !xsrc)
+			return strip_fail(c, -ENOEXEC, "symbol %zu needs an extended section "
+					  "index but there is no .symtab_shndx", i);
+		sym_store(class, c->bufs[symndx].buf, i, &sym);
+		if (xsrc && i < xsrc->d_size / sizeof(Elf32_Word))
+			((Elf32_Word *) c->bufs[xndx_sec].buf)[i] = xndx;
+	}
+	return 0;
+}
+
+struct strip_name {
+	const char *name;
+	size_t len, ndx;
+};
+
+static int cmp_names_longest_first(const void *a, const void *b)
+{
+	const struct strip_name *x = a, *y = b;
+
+	if (x->len != y->len)
+		return x->len > y->len ? -1 : 1;
+	return x->ndx < y->ndx ? -1 : x->ndx > y->ndx;
+}
+
+/*
+ * Rebuilds the section-name table with the names of the surviving sections only, so the
+ * names of deleted sections do not linger in the file. Longest names first, each shorter
+ * one reusing the tail of a longer one where it can (".text" inside ".rela.text"): the
+ * result is never larger than the input table, so it fits where the input table was.
+ * Left as is when it also holds other names (a symbol table's string table shared with it).
+ */
+static int strip_rewrite_shstrtab(struct strip_ctx *c)
+{
+	_cleanup_free_ struct strip_name *names = NULL;
+	GElf_Shdr shdr, str;
+	struct strip_buf *b = &c->bufs[c->shstrndx];
+	size_t n = 0, pos = 1;
+
+	if (c->shstrndx == 0 || c->action[c->shstrndx] != STRIP_KEEP ||
+	    !gelf_getshdr(elf_getscn(c->in, c->shstrndx), &str))
+		return 0;
+	for (size_t i = 1; i < c->shnum; i++)
+		if (c->action[i] != STRIP_DELETE && gelf_getshdr(elf_getscn(c->in, i), &shdr) &&
+		    shdr.sh_link == c->shstrndx)
+			return 0;
+
+	names = calloc(c->shnum, sizeof(*names));
+	b->buf = calloc(1, MAX(str.sh_size, (uint64_t) 1));
+	if (!names || !b->buf)
+		return -ENOMEM;
+	for (size_t i = 1; i < c->shnum; i++) {
+		if (c->action[i] == STRIP_DELETE || !gelf_getshdr(elf_getscn(c->in, i), &shdr))
+			continue;
+		names[n].name = section_name(c, shdr.sh_name);
+		names[n].len = strlen(names[n].name);
+		names[n++].ndx = i;
+	}
+	qsort(names, n, sizeof(*names), cmp_names_longest_first);
+	for (size_t i = 0; i < n; i++) {
+		const char *hit = memmem(b->buf, pos, names[i].name, names[i].len + 1);
+
+		if (names[i].len == 0)
+			hit = b->buf;
+		if (!hit) {
+			if (pos + names[i].len + 1 > str.sh_size) {
+				free(TAKE_PTR(b->buf)); /* cannot happen; keep the input table */
+				return 0;
+			}
+			hit = memcpy((char *) b->buf + pos, names[i].name, names[i].len + 1);
+			pos += names[i].len + 1;
+		}
+		c->newname[names[i].ndx] = (size_t) (hit - (const char *) b->buf);
+	}
+	b->size = pos;
+	b->type = ELF_T_BYTE;
+	return 0;
+}
+
+/* Everything that names a section by index or by name, rewritten for the new numbering. */
+static int strip_rewrite(struct strip_ctx *c)
+{
+	GElf_Shdr shdr;
+	int r;
+
+	c->bufs = calloc(c->shnum, sizeof(*c->bufs));
+	c->newname = calloc(c->shnum, sizeof(*c->newname));
+	if (!c->bufs || !c->newname)
+		return -ENOMEM;
+	for (size_t i = 1; i < c->shnum; i++) {
+		if (!gelf_getshdr(elf_getscn(c->in, i), &shdr))
+			return strip_fail(c, -ENOEXEC, "unreadable section header %zu", i);
+		c->newname[i] = shdr.sh_name;
+		if (shdr.sh_type == SHT_SYMTAB && c->action[i] == STRIP_KEEP) {
+			r = strip_rewrite_symtab(c, i);
+			if (r < 0)
+				return r;
+		}
+	}
+	return strip_rewrite_shstrtab(c);
+}
+
+/* The size of kept section i in the output: that of its rewritten contents, if any. */
+static uint64_t strip_out_size(const struct strip_ctx *c, size_t i, const GElf_Shdr *shdr)
+{
+	return c->bufs[i].buf ? c->bufs[i].size : shdr->sh_size;
 }
 
 /*
@@ -306,7 +546,7 @@ static int strip_layout(struct strip_ctx *c)
 			continue;
 		c->items[n++] = (struct strip_item) {
 			.off = shdr.sh_offset,
-			.size = shdr.sh_size,
+			.size = strip_out_size(c, i, &shdr),
 			.kept = c->action[i] == STRIP_KEEP,
 		};
 		if (c->action[i] == STRIP_KEEP) {
@@ -432,105 +672,172 @@ static void strip_segment(const struct strip_ctx *c, const GElf_Phdr *in, GElf_P
 	*ret = ph;
 }
 
+/* Program headers right after the ELF header, where strip_layout() put them. */
+static int strip_write_phdrs(struct strip_ctx *c, Elf *out)
+{
+	if (c->phnum == 0)
+		return 0;
+	if (!gelf_newphdr(out, c->phnum))
+		return strip_fail(c, -EIO, "libelf: %s", elf_errmsg(-1));
+	for (size_t i = 0; i < c->phnum; i++) {
+		GElf_Phdr ph_in, ph_out;
+
+		if (!gelf_getphdr(c->in, (int) i, &ph_in))
+			return strip_fail(c, -ENOEXEC, "unreadable program header %zu", i);
+		strip_segment(c, &ph_in, &ph_out);
+		if (!gelf_update_phdr(out, (int) i, &ph_out))
+			return strip_fail(c, -EIO, "libelf: %s", elf_errmsg(-1));
+	}
+	return 0;
+}
+
+/* The output header of surviving section i, from its input header shdr. */
+static void strip_out_shdr(const struct strip_ctx *c, size_t i, GElf_Shdr *shdr)
+{
+	size_t link = strip_renumber(c, shdr->sh_link);
+
+	/* 0 and 1 both mean "no constraint"; libelf's layout check wants at least 1. */
+	if (shdr->sh_addralign == 0)
+		shdr->sh_addralign = 1;
+	switch (c->action[i]) {
+	case STRIP_KEEP:
+		shdr->sh_size = strip_out_size(c, i, shdr);
+		shdr->sh_offset = strip_kept_out(c, shdr->sh_offset, shdr->sh_size);
+		break;
+	case STRIP_NOBITS:
+		shdr->sh_type = SHT_NOBITS;
+		shdr->sh_flags &= ~(GElf_Xword) SHF_COMPRESSED;
+		shdr->sh_offset = strip_map(c, shdr->sh_offset);
+		break;
+	case STRIP_UNTOUCHED:
+	case STRIP_DELETE: /* not reached: deleted sections have no output header */
+		shdr->sh_offset = strip_map(c, shdr->sh_offset);
+		break;
+	}
+	shdr->sh_name = c->newname[i];
+	/* Group sections are never kept (they are not allocated). */
+	shdr->sh_flags &= ~(GElf_Xword) SHF_GROUP;
+	if (shdr->sh_link != 0 && link == 0)
+		shdr->sh_flags &= ~(GElf_Xword) SHF_LINK_ORDER;
+	shdr->sh_link = (GElf_Word) link;
+	/* sh_info is a section index for relocations and where SHF_INFO_LINK says so. */
+	if (shdr->sh_type == SHT_REL || shdr->sh_type == SHT_RELA ||
+	    (shdr->sh_flags & SHF_INFO_LINK)) {
+		shdr->sh_info = (GElf_Word) strip_renumber(c, shdr->sh_info);
+		if (shdr->sh_info == 0)
+			shdr->sh_flags &= ~(GElf_Xword) SHF_INFO_LINK;
+	}
+}
+
+/* The contents of kept section i: rewritten by strip_rewrite(), or the input's raw bytes. */
+static int strip_write_data(struct strip_ctx *c, size_t i, Elf_Scn *oscn)
+{
+	Elf_Scn *iscn = elf_getscn(c->in, i);
+	Elf_Data *src = NULL, *dst;
+	GElf_Shdr shdr;
+
+	if (!gelf_getshdr(iscn, &shdr))
+		return strip_fail(c, -ENOEXEC, "unreadable section header %zu", i);
+	if (!c->bufs[i].buf) {
+		src = elf_rawdata(iscn, NULL);
+		if (!src || src->d_size != shdr.sh_size)
+			return strip_fail(c, -ENOEXEC, "unreadable contents of section %zu "
+					  "('%s'): %s", i, section_name(c, shdr.sh_name),
+					  elf_errmsg(-1));
+	}
+	dst = elf_newdata(oscn);
+	if (!dst)
+		return strip_fail(c, -EIO, "libelf: %s", elf_errmsg(-1));
+	if (src) {
+		/* Raw bytes, pointing into the input mapping: written as found. */
+		dst->d_buf = src->d_buf;
+		dst->d_size = src->d_size;
+		dst->d_type = ELF_T_BYTE;
+	} else {
+		/* Memory representation: libelf converts it to the file's byte order. */
+		dst->d_buf = c->bufs[i].buf;
+		dst->d_size = c->bufs[i].size;
+		dst->d_type = c->bufs[i].type;
+	}
+	dst->d_off = 0;
+	dst->d_align = 1;
+	dst->d_version = EV_CURRENT;
+	return 0;
+}
+
+/* One output section per surviving input section, in input order. */
+static int strip_write_sections(struct strip_ctx *c, Elf *out)
+{
+	GElf_Shdr shdr;
+	int r;
+
+	for (size_t i = 1; i < c->shnum; i++) {
+		Elf_Scn *oscn;
+
+		if (c->action[i] == STRIP_DELETE)
+			continue;
+		oscn = elf_newscn(out);
+		if (!oscn)
+			return strip_fail(c, -EIO, "libelf: %s", elf_errmsg(-1));
+		if (c->action[i] == STRIP_KEEP) {
+			r = strip_write_data(c, i, oscn);
+			if (r < 0)
+				return r;
+		}
+		if (!gelf_getshdr(elf_getscn(c->in, i), &shdr))
+			return strip_fail(c, -ENOEXEC, "unreadable section header %zu", i);
+		strip_out_shdr(c, i, &shdr);
+		if (!gelf_update_shdr(oscn, &shdr))
+			return strip_fail(c, -EIO, "libelf: %s", elf_errmsg(-1));
+	}
+	return 0;
+}
+
+/* The ELF header, and section 0, which carries the counts too large for it (extended
+ * numbering: section count in sh_size, e_shstrndx in sh_link, phnum in sh_info). */
+static int strip_write_ehdr(struct strip_ctx *c, Elf *out)
+{
+	size_t shstrndx = strip_renumber(c, c->shstrndx);
+	uint64_t shalign = gelf_getclass(c->in) == ELFCLASS64 ? 8 : 4;
+	GElf_Shdr zero;
+	GElf_Ehdr eh = c->ehdr;
+
+	if (c->out_shnum > 1) {
+		if (!gelf_getshdr(elf_getscn(c->in, 0), &zero))
+			return strip_fail(c, -ENOEXEC, "unreadable section header 0");
+		zero.sh_size = c->out_shnum >= SHN_LORESERVE ? c->out_shnum : 0;
+		zero.sh_link = shstrndx >= SHN_LORESERVE ? (GElf_Word) shstrndx : 0;
+		if (!gelf_update_shdr(elf_getscn(out, 0), &zero))
+			return strip_fail(c, -EIO, "libelf: %s", elf_errmsg(-1));
+	}
+	eh.e_shstrndx = shstrndx >= SHN_LORESERVE ? SHN_XINDEX : (uint16_t) shstrndx;
+	eh.e_phoff = c->phnum > 0 ? strip_kept_out(c, c->ehdr.e_phoff,
+						   (uint64_t) c->phnum * c->ehdr.e_phentsize) : 0;
+	eh.e_shoff = (c->out_end + shalign - 1) & ~(shalign - 1);
+	if (!gelf_update_ehdr(out, &eh))
+		return strip_fail(c, -EIO, "libelf: %s", elf_errmsg(-1));
+	return 0;
+}
+
 static int strip_write(struct strip_ctx *c, int fd)
 {
 	_cleanup_(elf_endp) Elf *out = NULL;
-	GElf_Ehdr eh;
-	GElf_Shdr shdr;
-	uint64_t shoff, shalign;
+	int r;
 
 	out = elf_begin(fd, ELF_C_WRITE, NULL);
 	if (!out)
 		return strip_fail(c, -EIO, "libelf: %s", elf_errmsg(-1));
 	if (!gelf_newehdr(out, gelf_getclass(c->in)))
 		return strip_fail(c, -EIO, "libelf: %s", elf_errmsg(-1));
-
-	/* Program headers right after the ELF header, where strip_layout() put them. */
-	if (c->phnum > 0) {
-		if (!gelf_newphdr(out, c->phnum))
-			return strip_fail(c, -EIO, "libelf: %s", elf_errmsg(-1));
-		for (size_t i = 0; i < c->phnum; i++) {
-			GElf_Phdr ph_in, ph_out;
-
-			if (!gelf_getphdr(c->in, (int) i, &ph_in))
-				return strip_fail(c, -ENOEXEC, "unreadable program header %zu", i);
-			strip_segment(c, &ph_in, &ph_out);
-			if (!gelf_update_phdr(out, (int) i, &ph_out))
-				return strip_fail(c, -EIO, "libelf: %s", elf_errmsg(-1));
-		}
-	}
-
-	for (size_t i = 1; i < c->shnum; i++) {
-		Elf_Scn *iscn = elf_getscn(c->in, i), *oscn = elf_newscn(out);
-
-		if (!oscn)
-			return strip_fail(c, -EIO, "libelf: %s", elf_errmsg(-1));
-		if (!gelf_getshdr(iscn, &shdr))
-			return strip_fail(c, -ENOEXEC, "unreadable section header %zu", i);
-		/* 0 and 1 both mean "no constraint"; libelf's layout check wants at least 1. */
-		if (shdr.sh_addralign == 0)
-			shdr.sh_addralign = 1;
-
-		switch (c->action[i]) {
-		case STRIP_KEEP: {
-			Elf_Data *src = elf_rawdata(iscn, NULL), *dst;
-
-			if (!src || src->d_size != shdr.sh_size)
-				return strip_fail(c, -ENOEXEC, "unreadable contents of section %zu "
-						  "('%s'): %s", i, section_name(c, shdr.sh_name),
-						  elf_errmsg(-1));
-			dst = elf_newdata(oscn);
-			if (!dst)
-				return strip_fail(c, -EIO, "libelf: %s", elf_errmsg(-1));
-			/* Raw bytes, pointing into the input mapping: written as found. */
-			dst->d_buf = src->d_buf;
-			dst->d_size = src->d_size;
-			dst->d_type = ELF_T_BYTE;
-			dst->d_off = 0;
-			dst->d_align = 1;
-			dst->d_version = EV_CURRENT;
-			shdr.sh_offset = strip_kept_out(c, shdr.sh_offset, shdr.sh_size);
-			break;
-		}
-		case STRIP_NOBITS:
-			shdr.sh_type = SHT_NOBITS;
-			shdr.sh_flags &= ~(GElf_Xword) SHF_COMPRESSED;
-			shdr.sh_offset = strip_map(c, shdr.sh_offset);
-			break;
-		case STRIP_EMPTY:
-			if (shdr.sh_type != SHT_NULL)
-				shdr.sh_type = SHT_NOBITS;
-			/* No bytes: nothing is compressed, and nothing is linked any more. */
-			shdr.sh_flags &= ~(GElf_Xword) (SHF_COMPRESSED | SHF_INFO_LINK |
-							SHF_LINK_ORDER);
-			shdr.sh_size = 0;
-			shdr.sh_link = 0;
-			shdr.sh_info = 0;
-			shdr.sh_offset = strip_map(c, shdr.sh_offset);
-			break;
-		case STRIP_UNTOUCHED:
-			shdr.sh_offset = strip_map(c, shdr.sh_offset);
-			break;
-		}
-		if (!gelf_update_shdr(oscn, &shdr))
-			return strip_fail(c, -EIO, "libelf: %s", elf_errmsg(-1));
-	}
-
-	/* Section 0 carries the extended counts (shnum, shstrndx, phnum) of huge files. */
-	if (c->shnum > 1) {
-		if (!gelf_getshdr(elf_getscn(c->in, 0), &shdr) ||
-		    !gelf_update_shdr(elf_getscn(out, 0), &shdr))
-			return strip_fail(c, -EIO, "libelf: %s", elf_errmsg(-1));
-	}
-
-	shalign = gelf_getclass(c->in) == ELFCLASS64 ? 8 : 4;
-	shoff = (c->out_end + shalign - 1) & ~(shalign - 1);
-	eh = c->ehdr;
-	eh.e_phoff = c->phnum > 0 ? strip_kept_out(c, c->ehdr.e_phoff,
-						   (uint64_t) c->phnum * c->ehdr.e_phentsize) : 0;
-	eh.e_shoff = shoff;
-	if (!gelf_update_ehdr(out, &eh))
-		return strip_fail(c, -EIO, "libelf: %s", elf_errmsg(-1));
+	r = strip_write_phdrs(c, out);
+	if (r < 0)
+		return r;
+	r = strip_write_sections(c, out);
+	if (r < 0)
+		return r;
+	r = strip_write_ehdr(c, out);
+	if (r < 0)
+		return r;
 
 	/* Our layout; and headers are copied as found, not re-validated (a size that is not
 	 * a multiple of sh_entsize in the input is not ours to refuse). */
@@ -538,7 +845,7 @@ static int strip_write(struct strip_ctx *c, int fd)
 	errno = 0;
 	if (elf_update(out, ELF_C_WRITE) < 0) {
 		/* A failed write leaves its errno (ENOSPC, EIO, ...); the rest is libelf's. */
-		int r = errno > 0 ? -errno : -EIO;
+		r = errno > 0 ? -errno : -EIO;
 		return strip_fail(c, r, "writing the stripped file failed: %s", elf_errmsg(-1));
 	}
 	return 0;
@@ -617,6 +924,9 @@ static int strip_run(struct strip_ctx *c, const char *in, const char *out,
 	if (r < 0)
 		return r;
 	r = strip_decide(c);
+	if (r < 0)
+		return r;
+	r = strip_rewrite(c);
 	if (r < 0)
 		return r;
 	r = strip_layout(c);

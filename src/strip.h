@@ -11,23 +11,29 @@
  * rest, typically shrinking a debug build's vmlinux by an order of magnitude.
  *
  * What the output contains:
- *  - the ELF header, every section header and every program header;
- *  - byte-identical contents of .symtab, its string table (.strtab), a
- *    .symtab_shndx that extends it, .shstrtab, .BTF, .BTF.ext and .rodata (the
- *    IKCONFIG blob lives there), plus two kinds of tiny metadata that program
- *    headers point at and readers parse: allocated SHT_NOTE sections (the GNU
- *    build-id, by which perf matches a vmlinux to a running kernel; the PVH entry
- *    note) and .interp, when a PT_INTERP segment names it;
- *  - every other SHF_ALLOC section becomes SHT_NOBITS: no file bytes, but its
- *    address, size, flags and links stay, so symbols still resolve to sections;
- *  - every other non-allocated section (.debug_*, .comment, relocations from
- *    --emit-relocs, ...) becomes SHT_NOBITS with size 0, its link/info cleared.
+ *  - the ELF header and every program header;
+ *  - contents of .symtab, its string table (.strtab), a .symtab_shndx that extends
+ *    it, .shstrtab, .BTF, .BTF.ext and .rodata (the IKCONFIG blob lives there), plus
+ *    two kinds of tiny metadata that program headers point at and readers parse:
+ *    allocated SHT_NOTE sections (the GNU build-id, by which perf matches a vmlinux to
+ *    a running kernel; the PVH entry note) and .interp, when a PT_INTERP segment names
+ *    it. All byte-identical but .symtab/.symtab_shndx (section indices renumbered) and
+ *    .shstrtab (rebuilt with the surviving names only);
+ *  - every other SHF_ALLOC section (code and data) becomes SHT_NOBITS: no file bytes,
+ *    but its address, size, flags and links stay, so symbols still resolve to sections;
+ *  - every other section is deleted, header and name included: the non-allocated ones
+ *    (.debug_*, .comment, relocations from --emit-relocs, section groups, ...) and
+ *    .BTF_ids (resolve_btfids' build-time input). Tools that test for a .debug_info
+ *    section must not find one.
  *
- * Section headers are never removed or reordered, so section indices do not move:
- * the symbol table stays byte-identical (no st_shndx remapping), and sh_link,
- * sh_info and e_shstrndx stay valid. That is the "keep the header, drop the bytes"
- * choice; it is what `objcopy --only-keep-debug` does for code and data, and readelf
- * and libbpf (`bpftool btf dump file`) accept it.
+ * Deleting sections renumbers the rest (input order is kept), so everything that names
+ * a section by index follows: sh_link, sh_info where it is a section index (SHT_REL,
+ * SHT_RELA, SHF_INFO_LINK), e_shstrndx (and the extended numbering in section 0), and
+ * st_shndx of every .symtab entry; symbol names, values, sizes and order do not change.
+ * A symbol whose section was deleted becomes SHN_ABS with its address kept (SHN_UNDEF
+ * in a relocatable object, whose values are section offsets); a section symbol of a
+ * deleted section becomes a null local symbol. readelf and libbpf (`bpftool btf dump
+ * file`) accept the result.
  *
  * The file is compacted: dropped bytes are cut out in multiples of 4 KiB, so kept
  * contents keep their page congruence and runs of kept sections keep their relative

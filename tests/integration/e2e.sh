@@ -50,12 +50,13 @@ kts_check "the critical symbols are =y in the cached config" eval "
 	done"
 kts_check "the build ran in a ktscope-build scope and said how it was enforced" \
 	grep -qE "unit ktscope-build-[0-9]+-[0-9a-f]{8}\.scope .* enforcement (affinity|cgroup)" "$work/t.err"
-kts_check "the stripped vmlinux keeps .BTF and .symtab and is smaller" python3 -c '
+kts_check "the stripped vmlinux keeps .BTF and .symtab, no debug sections, smaller" python3 -c '
 import json, subprocess, sys
 m = json.load(open(sys.argv[1] + "/metadata.json"))
 assert 0 < m["sizes"]["vmlinux"] < m["sizes"]["vmlinux_unstripped"], m["sizes"]
 out = subprocess.run(["readelf", "-S", "-W", sys.argv[1] + "/vmlinux"], capture_output=True, text=True).stdout
 assert " .BTF " in out and " .symtab " in out, out[:400]
+assert " .debug_" not in out and " .comment " not in out and " .BTF_ids " not in out, out
 ' "$entry"
 key=$(basename "$entry")
 kts_check "kernel list shows it as matching" \
