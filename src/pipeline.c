@@ -19,12 +19,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "hash.h"
 #include "kconfig.h"
 #include "log.h"
 #include "macro.h"
 #include "pipeline.h"
 #include "progress.h"
-#include "sha256.h"
 #include "strip.h"
 #include "util.h"
 
@@ -662,7 +662,7 @@ static int step_image(struct pipeline_ctx *c, char **ret_why)
 	r = pipeline_copy_file(c->config, c->config_dst);
 	if (r < 0)
 		return why_set(ret_why, r, "cannot copy '%s': %s", c->config, strerror(-r));
-	return sha256_file(c->config_dst, c->res.config_sha256);
+	return hash_sha256_file(c->config_dst, c->res.config_sha256);
 }
 
 /* strip: vmlinux into the stage without code, data and debug info (strip.h). */

@@ -5,7 +5,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "sha256.h"
+#include "hash.h"
 
 /*
  * The build steps that run inside the transient scope (DESIGN §5), pipeline.c:
@@ -91,7 +91,7 @@ struct kts_pipeline_result {
 	uint64_t image_size;
 	uint64_t vmlinux_size;
 	uint64_t vmlinux_unstripped;
-	char config_sha256[SHA256_HEX_SIZE];
+	char config_sha256[HASH_SHA256_HEX_SIZE];
 	unsigned n_dropped; /* requested kconfig lines that did not survive */
 };
 
