@@ -1,0 +1,141 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#pragma once
+
+/*
+ * What the source-*.c files share and nothing else includes (the public contract is
+ * source.h). One file per concern:
+ *   source.c          the entry points: source_open()/source_fetch() dispatch by kind,
+ *                     source_free(), the why helpers below
+ *   source-spec.c     SPEC and version parsing; the label and identity strings of each kind
+ *   source-local.c    a local tree's state through libgit2: HEAD, dirty paths, state hash
+ *   source-status.c   the threaded status walk of a whole work tree that source-local.c uses
+ *   source-tarball.c  tarball identify (hash) and extract (tar)
+ *   source-release.c  releases.json and sha256sums.asc; release download and verification
+ *   source-git.c      git ls-remote, fetch and checkout through libgit2
+ * Downloads go through http.c, the one HTTP client.
+ *
+ * The "why" convention: internal functions take `char **why`, record the first (innermost)
+ * explanation of a failure there with source_why_first(), and return negative errno; public
+ * entry points hand it out with source_why_finish().
+ */
+
+#include <dirent.h>
+#include <git2.h>
+#include <stdbool.h>
+
+#include "macro.h"
+#include "source.h"
+
+/* Records the first explanation of a failure (a later one does not replace it, unlike
+ * why_set()); returns r, so "return source_why_first(why, -ENOENT, ...)" works. A failed
+ * allocation just leaves *why NULL. why may be NULL. */
+int source_why_first(char **why, int r, const char *fmt, ...) _printf_(3, 4);
+/* Public entry points hand the explanation out only on failure; frees *why. Returns r. */
+int source_why_finish(int r, char **why, char **ret_why);
+
+/* Replaces *dst with a copy of s. -ENOMEM leaves *dst as it was. */
+int source_strdup_to(char **dst, const char *s);
+/* "a/b", malloc'd; NULL on allocation failure. */
+char *source_path_join(const char *a, const char *b);
+
+static inline void source_closedirp(DIR **d)
+{
+	if (*d)
+		(void) closedir(*d);
+}
+
+/* -ENOEXEC (why: "not a kernel source tree") unless dir has a Makefile and a Kconfig. */
+int source_check_kernel_tree(const char *dir, char **why);
+
+/* ---- source-spec.c: versions, labels and identities ------------------------------------- */
+
+/* MAJOR.MINOR[.PATCH][-rcN], no leading zeros; the numbers in v (patch = 0 when absent), rc in
+ * *ret_rc (0 when absent), the count of dotted numbers in *ret_segments. Outputs may be NULL. */
+bool source_version_parse(const char *s, unsigned long v[3], unsigned long *ret_rc,
+			  unsigned *ret_segments);
+/* "linux-6.12.3.tar.xz" → "6.12.3"; "linux-source-6.12.tar.xz" → "6.12"; else NULL. */
+char *source_tarball_version(const char *name);
+
+/* Each sets s->label and s->identity (replacing what was there) as source.h describes for
+ * its kind; -ENOMEM leaves them as they were. */
+int source_name_local(struct kts_source *s, const struct kts_local_state *st);
+/* Also sets s->tarball_sha256 and, when the file name carries one, s->version. */
+int source_name_tarball(struct kts_source *s, const char *file_name, const char *sha);
+/* The label is the version; the identity needs the tarball's SHA-256 (sha may be NULL: the
+ * label only). */
+int source_name_release(struct kts_source *s, const char *version, const char *sha);
+int source_name_git(struct kts_source *s, const char *commit_hex);
+
+/* ---- the kinds' two phases (source.h: source_open(), source_fetch()) -------------------- */
+
+int source_local_open(const char *path, struct kts_source *s, char **why);
+int source_tarball_open(const char *file_or_url, struct kts_source *s, char **why);
+int source_tarball_fetch(struct kts_source *s, const char *workdir,
+			 const struct kts_fetch_opts *opts, char **why);
+/* Downloads url into path through http.c (the file is removed on failure); *ret_sha = its
+ * SHA-256. site: the mirror named when it cannot be reached; progress from opts. */
+int source_download(const char *url, const char *site, const char *path,
+		    const struct kts_fetch_opts *opts, char ret_sha[65], char **why);
+/* Extracts file into "{workdir}/linux" (*ret_dir, malloc'd); see source-tarball.c. */
+int source_tarball_extract(const char *file, const char *workdir, char **ret_dir, char **why);
+int source_release_open(const char *spec, const struct kts_fetch_opts *opts, struct kts_source *s,
+			char **why);
+int source_release_fetch(struct kts_source *s, const char *workdir,
+			 const struct kts_fetch_opts *opts, char **why);
+int source_git_open(const char *url, const char *ref, struct kts_source *s, char **why);
+int source_git_fetch(struct kts_source *s, const char *workdir, char **why);
+
+/* ---- libgit2 (source-local.c, source-git.c) --------------------------------------------- */
+
+/* libgit2 is reference counted: every public entry point that may use it holds one
+ * reference for its duration. */
+static inline void source_git_shutdownp(int *initialised)
+{
+	if (*initialised > 0)
+		(void) git_libgit2_shutdown();
+}
+#define _cleanup_git_ _cleanup_(source_git_shutdownp) int _git_ref_ = git_libgit2_init()
+
+/* Converts a libgit2 failure r into a negative errno, with "what: libgit2's message" in why. */
+int source_git_fail(char **why, int r, const char *what);
+
+#define DEFINE_GIT_FREEP(type)                          \
+	static inline void type##_freep(type **p)       \
+	{                                               \
+		if (*p)                                 \
+			type##_free(*p);                \
+	}
+DEFINE_GIT_FREEP(git_repository)
+DEFINE_GIT_FREEP(git_status_list)
+DEFINE_GIT_FREEP(git_index)
+DEFINE_GIT_FREEP(git_remote)
+DEFINE_GIT_FREEP(git_object)
+DEFINE_GIT_FREEP(git_submodule)
+DEFINE_GIT_FREEP(git_odb)
+DEFINE_GIT_FREEP(git_commit)
+DEFINE_GIT_FREEP(git_tree)
+
+/* ---- source-status.c: the threaded status walk ------------------------------------------ */
+
+/*
+ * A git status walk of a whole repository's work tree, split by top-level entry among
+ * threads (source_set_status_threads()). _new() starts the threads, which open their own
+ * repository from open_path and read its index while the caller reads its own; _run() walks
+ * with the caller's repo/index (HEAD = head, work tree = root) and OPTS (show and flags) and
+ * leaves one status list per share, in an order that, concatenated, is deterministic per
+ * share but not across shares: callers sort what they collect. -EIO with libgit2's message
+ * in why. _free() accepts NULL and ends threads that are still waiting.
+ */
+struct source_status_walk;
+int source_status_walk_new(const char *open_path, struct source_status_walk **ret);
+int source_status_walk_run(struct source_status_walk *w, git_repository *repo, git_index *index,
+			   const git_oid *head, const char *root, const git_status_options *opts,
+			   char **why);
+size_t source_status_walk_n_lists(const struct source_status_walk *w);
+git_status_list *source_status_walk_list(const struct source_status_walk *w, size_t i);
+void source_status_walk_free(struct source_status_walk *w);
+static inline void source_status_walk_freep(struct source_status_walk **w)
+{
+	source_status_walk_free(*w);
+	*w = NULL;
+}
