@@ -25,6 +25,7 @@
 #include "log.h"
 #include "macro.h"
 #include "sha256.h"
+#include "util.h"
 
 /* ---- libcurl, loaded on first use -------------------------------------------------------- */
 
@@ -481,18 +482,11 @@ struct file_sink {
 static int file_write(const void *data, size_t n, void *userdata)
 {
 	struct file_sink *f = userdata;
-	const char *p = data;
+	int r;
 
-	for (size_t off = 0; off < n;) {
-		ssize_t w = write(f->fd, p + off, n - off);
-
-		if (w < 0) {
-			if (errno == EINTR)
-				continue;
-			return negative_errno();
-		}
-		off += (size_t) w;
-	}
+	r = write_all(f->fd, data, n);
+	if (r < 0)
+		return r;
 	sha256_update(&f->sha, data, n);
 	return 0;
 }

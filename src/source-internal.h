@@ -19,7 +19,6 @@
  * entry points hand it out with source_why_finish().
  */
 
-#include <dirent.h>
 #include <git2.h>
 #include <stdbool.h>
 
@@ -37,12 +36,6 @@ int source_why_finish(int r, char **why, char **ret_why);
 int source_strdup_to(char **dst, const char *s);
 /* "a/b", malloc'd; NULL on allocation failure. */
 char *source_path_join(const char *a, const char *b);
-
-static inline void source_closedirp(DIR **d)
-{
-	if (*d)
-		(void) closedir(*d);
-}
 
 /* -ENOEXEC (why: "not a kernel source tree") unless dir has a Makefile and a Kconfig. */
 int source_check_kernel_tree(const char *dir, char **why);

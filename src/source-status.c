@@ -9,6 +9,7 @@
  * objects are not shared between threads), balanced by the number of tracked files.
  * The result never depends on the number of threads (source_set_status_threads()).
  */
+#include <dirent.h>
 #include <errno.h>
 #include <pthread.h>
 #include <sched.h>
@@ -160,7 +161,7 @@ static int top_entries_head(git_repository *repo, const git_oid *head, struct to
 /* Whatever else the top directory holds (untracked entries); ".git" is never one. */
 static int top_entries_dir(const char *root, struct top_entries *e)
 {
-	_cleanup_(source_closedirp) DIR *d = opendir(root);
+	_cleanup_closedir_ DIR *d = opendir(root);
 	struct dirent *de;
 	int r;
 

@@ -4,10 +4,9 @@
  * file, a URL by that of its download; extraction with tar(1) into "{workdir}/linux". Also
  * the download of a tarball through http.c, which releases share.
  */
+#include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <limits.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -17,8 +16,7 @@
 #include "http.h"
 #include "sha256.h"
 #include "source-internal.h"
-
-extern char **environ;
+#include "util.h"
 
 static bool is_url(const char *s)
 {
@@ -99,74 +97,16 @@ int source_tarball_fetch(struct kts_source *s, const char *workdir,
 	return r;
 }
 
-/*
- * Runs argv (argv[0] looked up in PATH) with stdin/stdout on /dev/null and stderr captured;
- * the last line of stderr goes into *ret_err. Returns the exit status (0..255), or -ECHILD
- * when killed by a signal, or a spawn error.
- */
-static int run_capture(char *const argv[], char **ret_err)
+/* The last line of a program's stderr, for a one-line reason. */
+static const char *last_line(char *s)
 {
-	posix_spawn_file_actions_t fa;
-	_cleanup_close_ int rd = -EBADF, wr = -EBADF;
-	char buf[4096], tail[1024] = "";
-	size_t tail_len = 0;
-	int fds[2], status, r;
-	pid_t pid;
-	ssize_t n;
+	size_t n = strlen(s);
+	char *nl;
 
-	if (pipe2(fds, O_CLOEXEC) < 0)
-		return negative_errno();
-	rd = fds[0];
-	wr = fds[1];
-
-	r = posix_spawn_file_actions_init(&fa);
-	if (r != 0)
-		return -r;
-	r = posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-	if (r == 0)
-		r = posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
-	if (r == 0)
-		r = posix_spawn_file_actions_adddup2(&fa, wr, 2);
-	if (r == 0)
-		r = posix_spawnp(&pid, argv[0], &fa, NULL, argv, environ);
-	(void) posix_spawn_file_actions_destroy(&fa);
-	if (r != 0)
-		return -r;
-	wr = safe_close(wr);
-
-	/* Keep only the tail: tar may complain about every member. */
-	while ((n = read(rd, buf, sizeof(buf))) != 0) {
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			break;
-		}
-		for (ssize_t i = 0; i < n; i++) {
-			if (tail_len == sizeof(tail) - 1) {
-				memmove(tail, tail + sizeof(tail) / 2, sizeof(tail) / 2);
-				tail_len -= sizeof(tail) / 2;
-			}
-			tail[tail_len++] = buf[i];
-		}
-	}
-	tail[tail_len] = '\0';
-
-	while (waitpid(pid, &status, 0) < 0)
-		if (errno != EINTR)
-			return negative_errno();
-
-	if (ret_err) {
-		char *end, *last;
-
-		while (tail_len > 0 && (tail[tail_len - 1] == '\n' || tail[tail_len - 1] == ' '))
-			tail[--tail_len] = '\0';
-		end = tail + tail_len;
-		last = memrchr(tail, '\n', (size_t) (end - tail));
-		*ret_err = strdup(last ? last + 1 : tail);
-	}
-	if (WIFSIGNALED(status))
-		return -ECHILD;
-	return WEXITSTATUS(status);
+	while (n > 0 && (s[n - 1] == '\n' || s[n - 1] == ' '))
+		s[--n] = '\0';
+	nl = strrchr(s, '\n');
+	return nl ? nl + 1 : s;
 }
 
 /* Runs tar to extract file into the existing directory into. */
@@ -174,23 +114,28 @@ static int tar_extract(const char *file, const char *into, char **why)
 {
 	char *argv[] = { (char *) "tar", (char *) "-x", (char *) "-f", (char *) file,
 			 (char *) "-C", (char *) into, (char *) "--no-same-owner", NULL };
+	/* Keep only the tail of stderr: tar may complain about every member. */
+	const struct spawn_opts o = { .err = SPAWN_PIPE, .max = 1024, .keep_tail = true };
 	_cleanup_free_ char *err = NULL;
-	int r;
+	int r, status;
 
-	r = run_capture(argv, &err);
+	r = spawn_capture(argv, &o, &status, NULL, &err);
 	if (r < 0)
-		return source_why_first(why, r == -ECHILD ? -EIO : r, "cannot run tar: %s",
-					r == -ECHILD ? "killed by a signal" : strerror(-r));
-	if (r != 0)
+		return source_why_first(why, r, "cannot run tar: %s", strerror(-r));
+	if (WIFSIGNALED(status))
+		return source_why_first(why, -EIO, "cannot run tar: killed by signal %d",
+					WTERMSIG(status));
+	if (WEXITSTATUS(status) != 0)
 		return source_why_first(why, -EIO, "tar failed to extract '%s' (exit %d): %s", file,
-					r, err && *err ? err : "no message");
+					WEXITSTATUS(status),
+					err && *last_line(err) ? last_line(err) : "no message");
 	return 0;
 }
 
 /* The only entry of dir when that is a directory (malloc'd name), else NULL in *ret. */
 static int single_directory(const char *dir, char **ret, char **why)
 {
-	_cleanup_(source_closedirp) DIR *d = opendir(dir);
+	_cleanup_closedir_ DIR *d = opendir(dir);
 	_cleanup_free_ char *only = NULL;
 	struct dirent *de;
 	unsigned n = 0;
