@@ -201,8 +201,9 @@ static int deliver_headers(struct transfer *t)
 
 static int set_protocols(CURL *c, bool https, char **why)
 {
-	const char *redir = "http,https";
-	long redir_mask = CURLPROTO_HTTP | CURLPROTO_HTTPS;
+	/* From https only to https: a redirect must not downgrade the transport. */
+	const char *redir = https ? "https" : "http,https";
+	long redir_mask = https ? CURLPROTO_HTTPS : (CURLPROTO_HTTP | CURLPROTO_HTTPS);
 	CURLcode a = CURLE_UNKNOWN_OPTION, b = CURLE_UNKNOWN_OPTION;
 
 #if LIBCURL_VERSION_NUM >= 0x075500

@@ -11,7 +11,9 @@
  * kernel.org downloads (source-*.c) and meant for the OCI registry client as well.
  *
  * Policy, the same for every caller:
- *   - redirects are followed (at most 5), to http and https URLs;
+ *   - redirects are followed (at most 5), but never away from https: a request whose URL is
+ *     https may be redirected to https URLs only (-EPERM, naming both URLs); an http URL may
+ *     be redirected to http or https;
  *   - TLS peers are verified against the system's CAs, or, in place of them, the PEM file
  *     req->ca_file, else the one $KTSCOPE_CA_CERT names (a private CA: a local mirror or
  *     registry);
@@ -23,6 +25,7 @@
  *   -ENOENT        HTTP 404 or 410, or a missing file:// path
  *   -ECONNREFUSED  cannot connect          -EHOSTUNREACH  cannot resolve the host
  *   -ETIMEDOUT     connect timed out or the transfer stalled
+ *   -EPERM         a redirect that would leave https was refused
  *   -EMEDIUMTYPE   an HTML page where data was expected (unless allow_html)
  *   -EFBIG         a body larger than http_get_memory()'s limit
  *   -EIO           any other transfer failure, or an HTTP status other than 2xx (unless
