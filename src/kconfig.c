@@ -462,8 +462,9 @@ int kconfig_load(const char *path, struct kts_kconfig *ret, char **ret_why)
 	return kconfig_parse(buf, len, path, ret, ret_why);
 }
 
-int kconfig_read_extra(const char *path, struct kts_kconfig *ret,
-		       char ret_sha256[SHA256_HEX_SIZE], char **ret_why)
+/* Reads path; name (the file the user named) is what messages and provenance say. */
+static int read_extra_as(const char *path, const char *name, struct kts_kconfig *ret,
+			 char ret_sha256[SHA256_HEX_SIZE], char **ret_why)
 {
 	_cleanup_kconfig_ struct kts_kconfig c = KTS_KCONFIG_INIT;
 	_cleanup_free_ char *buf = NULL;
@@ -472,15 +473,15 @@ int kconfig_read_extra(const char *path, struct kts_kconfig *ret,
 
 	r = read_file(path, &buf, &len);
 	if (r < 0)
-		return file_error("extra kconfig fragment", path, r, ret_why);
+		return file_error("extra kconfig fragment", name, r, ret_why);
 	for (i = 0; i < len && (is_blank(buf[i]) || buf[i] == '\n' || buf[i] == '\r'); i++)
 		;
 	if (i == len)
-		return why_set(ret_why, -ENODATA, "extra kconfig fragment '%s' is empty", path);
-	r = check_text(path, buf, len, ret_why);
+		return why_set(ret_why, -ENODATA, "extra kconfig fragment '%s' is empty", name);
+	r = check_text(name, buf, len, ret_why);
 	if (r < 0)
 		return r;
-	r = kconfig_parse(buf, len, path, &c, ret_why);
+	r = kconfig_parse(buf, len, name, &c, ret_why);
 	if (r < 0)
 		return r;
 
@@ -488,8 +489,14 @@ int kconfig_read_extra(const char *path, struct kts_kconfig *ret,
 		sha256_hex(buf, len, ret_sha256);
 	*ret = c;
 	c = KTS_KCONFIG_INIT;
-	log_debug("extra kconfig '%s': %zu lines", path, ret->n);
+	log_debug("extra kconfig '%s' ('%s'): %zu lines", name, path, ret->n);
 	return 0;
+}
+
+int kconfig_read_extra(const char *path, struct kts_kconfig *ret,
+		       char ret_sha256[SHA256_HEX_SIZE], char **ret_why)
+{
+	return read_extra_as(path, path, ret, ret_sha256, ret_why);
 }
 
 /* --- the embedded fragment --- */
@@ -585,6 +592,12 @@ static int merge_apply(struct kts_kconfig_merge *m, const struct kts_kconfig *bu
 int kconfig_merge(const char *const *extra_paths, size_t n_extra, struct kts_kconfig_merge *ret,
 		  char **ret_why)
 {
+	return kconfig_merge_as(extra_paths, extra_paths, n_extra, ret, ret_why);
+}
+
+int kconfig_merge_as(const char *const *extra_paths, const char *const *names, size_t n_extra,
+		     struct kts_kconfig_merge *ret, char **ret_why)
+{
 	_cleanup_kconfig_merge_ struct kts_kconfig_merge m = KTS_KCONFIG_MERGE_INIT;
 	_cleanup_kconfig_ struct kts_kconfig builtin = KTS_KCONFIG_INIT;
 	size_t len;
@@ -607,10 +620,10 @@ int kconfig_merge(const char *const *extra_paths, size_t n_extra, struct kts_kco
 		_cleanup_kconfig_ struct kts_kconfig add = KTS_KCONFIG_INIT;
 		struct kts_kconfig_extra *e = &m.extras[m.n_extras];
 
-		r = kconfig_read_extra(extra_paths[i], &add, e->sha256, ret_why);
+		r = read_extra_as(extra_paths[i], names[i], &add, e->sha256, ret_why);
 		if (r < 0)
 			return r;
-		e->path = strdup(extra_paths[i]);
+		e->path = strdup(names[i]);
 		if (!e->path)
 			return -ENOMEM;
 		m.n_extras++;

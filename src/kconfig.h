@@ -150,6 +150,12 @@ static inline void kconfig_merge_donep(struct kts_kconfig_merge *m)
  */
 int kconfig_merge(const char *const *extra_paths, size_t n_extra, struct kts_kconfig_merge *ret,
 		  char **ret_why);
+/*
+ * The same, reading extra_paths[i] (a staged copy) but naming names[i] (the file the
+ * user gave) in messages, provenance and extras[i].path.
+ */
+int kconfig_merge_as(const char *const *extra_paths, const char *const *names, size_t n_extra,
+		     struct kts_kconfig_merge *ret, char **ret_why);
 
 /*
  * True when every line of want holds in have: a value line needs the same value

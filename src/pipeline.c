@@ -449,7 +449,8 @@ static int pipeline_prepare(struct pipeline_ctx *c, char **ret_why)
 	if (!c->image_name)
 		return why_set(ret_why, -EOPNOTSUPP,
 			       "architecture '%s' is not supported (x86_64, aarch64)", o->arch);
-	r = kconfig_merge(o->extra, o->n_extra, &c->merged, ret_why);
+	r = kconfig_merge_as(o->extra, o->extra_names ? o->extra_names : o->extra, o->n_extra,
+			     &c->merged, ret_why);
 	if (r < 0)
 		return r;
 	if (path_in(o->stage_dir, "build.log", &c->log_path) < 0 ||

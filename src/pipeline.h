@@ -70,7 +70,8 @@ struct kts_pipeline_opts {
 	const char *src_dir;   /* the kernel tree */
 	const char *build_dir; /* O=, or NULL to build in the tree */
 	const char *base;      /* defconfig | tinyconfig | kvm_guest | a config file */
-	const char *const *extra; /* --extra-kconfig files, in order */
+	const char *const *extra; /* --extra-kconfig files (staged copies), in order */
+	const char *const *extra_names; /* the files the user named, for messages; NULL: extra */
 	size_t n_extra;
 	const char *arch;
 	unsigned jobs;         /* make -jN, ≥ 1 */

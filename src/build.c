@@ -1,0 +1,920 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * The parent's half of a build (DESIGN §5–7): one function per step of the seed, in its
+ * order, called by build_run(). A step returns 0 (or 1: "done, stop here"), or negative
+ * errno with a one-line reason. Everything a step acquires lives in struct build_ctx
+ * and is released by build_ctx_done(), in the one order that is safe: the scope is gone
+ * when it runs, then the LLC locks, the store, the key and source-tree locks, the work
+ * directory.
+ *
+ * The work directory {cache}/.tmp/build.{pid} holds what the in-scope half reads: the
+ * staged base config and extra fragments (copied BEFORE they are hashed into the key, so
+ * the key names the bytes that are built) and a fetched tree under src/. Leftovers of
+ * a killed build are swept like any .tmp/{name}.{pid}.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "build.h"
+#include "cache.h"
+#include "cli.h" /* cli_load_topology(), cli_reserve(): until reserve.c */
+#include "cpuset.h"
+#include "kconfig.h"
+#include "lock.h"
+#include "log.h"
+#include "macro.h"
+#include "metadata.h"
+#include "pipeline.h"
+#include "plan.h"
+#include "progress.h"
+#include "session.h"
+#include "sha256.h"
+#include "topology.h"
+
+struct build_ctx {
+	const struct kts_build_request *req;
+	struct kts_build_result *res;
+	const char *arch;
+	char *root;
+	char *work;        /* {root}/.tmp/build.{pid}: staged inputs, fetched tree */
+	char *base;        /* what the child configures from: a target or the staged copy */
+	char *base_shown;  /* the target or the canonical path of the user's file */
+	char *base_key;    /* the target or "file:{sha256}" */
+	char **extra;      /* staged copies of the extra fragments */
+	size_t n_extra;
+	char *build_dir;   /* canonical --build-dir, or NULL */
+	struct kts_kconfig_merge merged;
+	struct kts_toolchain tc;
+	struct kts_source *src;
+	bool cacheable, clean;
+	struct stat tarball; /* a local tarball's identity when it was hashed */
+	char *key;
+	int source_lock_fd, key_lock_fd;
+	struct kts_reservation resv;
+	bool have_resv;
+	struct kts_cache_store *store;
+	char *uncached_stage;
+	const char *stage; /* where the artifacts go: the store's or the uncached dir */
+	char *count_file;
+};
+
+static int mkdir_p(const char *path, mode_t mode)
+{
+	_cleanup_free_ char *p = strdup(path);
+
+	if (!p)
+		return -ENOMEM;
+	for (char *s = p + 1; *s; s++) {
+		if (*s != '/')
+			continue;
+		*s = 0;
+		if (mkdir(p, mode) < 0 && errno != EEXIST)
+			return negative_errno();
+		*s = '/';
+	}
+	if (mkdir(p, mode) < 0 && errno != EEXIST)
+		return negative_errno();
+	return 0;
+}
+
+/* Removes a directory tree of our own; best effort. */
+static void rm_rf(const char *path)
+{
+	pid_t pid;
+
+	if (!path)
+		return;
+	pid = fork();
+	if (pid == 0) {
+		execlp("rm", "rm", "-rf", "--one-file-system", "--", path, (char *) NULL);
+		_exit(127);
+	}
+	if (pid > 0)
+		while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+			;
+}
+
+static void build_ctx_done(struct build_ctx *b)
+{
+	/* LLC locks first (the scope is already gone), then the store, then the tree locks. */
+	if (b->have_resv)
+		lock_release(&b->resv);
+	cache_store_free(b->store);
+	if (b->uncached_stage)
+		rm_rf(b->uncached_stage);
+	free(b->uncached_stage);
+	safe_close(b->key_lock_fd);
+	safe_close(b->source_lock_fd);
+	if (b->work)
+		rm_rf(b->work);
+	free(b->work);
+	source_free(b->src);
+	pipeline_toolchain_done(&b->tc);
+	kconfig_merge_done(&b->merged);
+	strv_free(b->extra, b->n_extra);
+	free(b->base);
+	free(b->base_shown);
+	free(b->base_key);
+	free(b->build_dir);
+	free(b->key);
+	free(b->count_file);
+	free(b->root);
+}
+
+void build_result_done(struct kts_build_result *r)
+{
+	free(r->key);
+	free(r->label);
+	free(r->image_path);
+	free(r->entry_path);
+	free(r->not_cached);
+	free(r->failed_log);
+	*r = (struct kts_build_result){ 0 };
+}
+
+/* ---------------------------------------------------------------- 1. identify */
+
+/* The cache root and our work directory in it; leftovers of dead builds go first. */
+static int build_open_cache(struct build_ctx *b, char **ret_why)
+{
+	const char *var = NULL;
+	int r;
+
+	r = cache_root(&b->root, &var);
+	if (r < 0)
+		return why_set(ret_why, -ENXIO, "no usable cache directory: %s is %s; set "
+			       "KTSCOPE_CACHE_DIR to an absolute path", strempty(var),
+			       r == -ENOENT ? "unset" : "not an absolute path");
+	r = mkdir_p(b->root, 0755);
+	if (r < 0)
+		return why_set(ret_why, -ENXIO, "cannot create the cache directory '%s': %s (set "
+			       "KTSCOPE_CACHE_DIR to a writable place)", b->root, strerror(-r));
+	r = cache_sweep_tmp(b->root);
+	if (r > 0)
+		log_debug("removed %d leftover temporary director%s of dead builds", r,
+			  r == 1 ? "y" : "ies");
+	if (asprintf(&b->work, "%s/.tmp/build.%d", b->root, (int) getpid()) < 0)
+		return -ENOMEM;
+	rm_rf(b->work); /* an earlier build of a recycled pid */
+	r = mkdir_p(b->work, 0700);
+	if (r < 0)
+		return why_set(ret_why, -ENXIO, "cannot write to the cache '%s': %s", b->root,
+			       strerror(-r));
+	return 0;
+}
+
+/* The base config: a target as is, a file copied into the work dir and hashed there. */
+static int build_stage_base(struct build_ctx *b, char **ret_why)
+{
+	const char *base = b->req->base;
+	_cleanup_free_ char *abs = NULL;
+	char sha[SHA256_HEX_SIZE];
+	int r;
+
+	if (pipeline_base_is_target(base)) {
+		b->base = strdup(base);
+		b->base_shown = strdup(base);
+		b->base_key = strdup(base);
+		return b->base && b->base_shown && b->base_key ? 0 : -ENOMEM;
+	}
+	abs = realpath(base, NULL);
+	if (!abs || access(abs, R_OK) < 0)
+		return why_set(ret_why, -EINVAL, "invalid --base '%s': expected defconfig, "
+			       "tinyconfig, kvm_guest or a readable config file", base);
+	if (asprintf(&b->base, "%s/base.config", b->work) < 0)
+		return -ENOMEM;
+	r = pipeline_copy_file(abs, b->base);
+	if (r >= 0)
+		r = sha256_file(b->base, sha);
+	if (r < 0)
+		return why_set(ret_why, -EINVAL, "cannot read --base '%s': %s", abs, strerror(-r));
+	if (asprintf(&b->base_key, "file:%s", sha) < 0)
+		return -ENOMEM;
+	b->base_shown = TAKE_PTR(abs);
+	return 0;
+}
+
+/* Each extra fragment copied into the work dir, then merged (and hashed) from the copy. */
+static int build_stage_fragments(struct build_ctx *b, char **ret_why)
+{
+	const struct kts_build_request *q = b->req;
+	int r;
+
+	b->extra = calloc(q->n_extra + 1, sizeof(char *));
+	if (!b->extra)
+		return -ENOMEM;
+	for (size_t i = 0; i < q->n_extra; i++) {
+		if (asprintf(&b->extra[i], "%s/extra-%zu.config", b->work, i + 1) < 0)
+			return -ENOMEM;
+		b->n_extra++;
+		r = pipeline_copy_file(q->extra[i], b->extra[i]);
+		if (r < 0)
+			return why_set(ret_why, -EINVAL, "cannot read extra kconfig fragment '%s': %s",
+				       q->extra[i], strerror(-r));
+	}
+	r = kconfig_merge_as((const char *const *) b->extra, q->extra, q->n_extra, &b->merged,
+			     ret_why);
+	if (r < 0) {
+		if (ret_why && !*ret_why)
+			(void) why_set(ret_why, r, "cannot read the kconfig fragments: %s",
+				       strerror(-r));
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int build_make_build_dir(struct build_ctx *b, char **ret_why)
+{
+	const char *d = b->req->build_dir;
+
+	if (!d)
+		return 0;
+	if (mkdir(d, 0755) < 0 && errno != EEXIST)
+		return why_set(ret_why, -EINVAL, "cannot create --build-dir '%s': %s", d,
+			       strerror(errno));
+	b->build_dir = realpath(d, NULL);
+	if (!b->build_dir)
+		return why_set(ret_why, -EINVAL, "invalid --build-dir '%s'", d);
+	return 0;
+}
+
+/* A local tarball must be the file that was hashed when it is extracted. */
+static int tarball_stat(const struct kts_source *s, struct stat *ret)
+{
+	if (s->kind != KTS_SOURCE_TARBALL || !s->path)
+		return 0;
+	return stat(s->path, ret) < 0 ? negative_errno() : 1;
+}
+
+static bool same_file(const struct stat *a, const struct stat *b)
+{
+	return a->st_dev == b->st_dev && a->st_ino == b->st_ino && a->st_size == b->st_size &&
+	       a->st_mtim.tv_sec == b->st_mtim.tv_sec && a->st_mtim.tv_nsec == b->st_mtim.tv_nsec;
+}
+
+static int build_tarball_unchanged(const struct build_ctx *b, char **ret_why)
+{
+	struct stat now;
+	int r = tarball_stat(b->src, &now);
+
+	if (r == 0)
+		return 0;
+	if (r < 0 || !same_file(&b->tarball, &now))
+		return why_set(ret_why, -EIO, "tarball '%s' changed since it was hashed; run the "
+			       "build again", b->src->path);
+	return 0;
+}
+
+static int build_fetch(struct build_ctx *b, char **ret_why)
+{
+	_cleanup_free_ char *dir = NULL;
+	int r;
+
+	if (asprintf(&dir, "%s/src", b->work) < 0)
+		return -ENOMEM;
+	r = mkdir_p(dir, 0755);
+	if (r < 0)
+		return why_set(ret_why, -ENXIO, "cannot create '%s': %s", dir, strerror(-r));
+	progress_event("phase", "\"phase\":\"fetch\",\"state\":\"start\"");
+	r = source_fetch(b->src, dir, NULL, ret_why);
+	if (r < 0) {
+		if (ret_why && !*ret_why)
+			(void) why_set(ret_why, r, "%s", strerror(-r));
+		return r == -EINVAL || r == -EBUSY || r == -ENXIO ? -EIO : r;
+	}
+	return build_tarball_unchanged(b, ret_why);
+}
+
+static int build_open_source(struct build_ctx *b, char **ret_why)
+{
+	const struct kts_build_request *q = b->req;
+	int r;
+
+	r = source_open(&q->spec, NULL, &b->src, ret_why);
+	if (r < 0) {
+		if (r == -ENOEXEC || r == -ENOTDIR || (r == -ENOENT && q->spec_is_local_dir)) {
+			if (ret_why && !*ret_why)
+				(void) why_set(ret_why, r, "not a kernel tree");
+			return -EINVAL;
+		}
+		if (ret_why && !*ret_why)
+			(void) why_set(ret_why, r, "cannot open the kernel source: %s", strerror(-r));
+		return r == -EINVAL || r == -EBUSY || r == -ENXIO ? -EIO : r;
+	}
+	r = tarball_stat(b->src, &b->tarball);
+	if (r < 0)
+		return why_set(ret_why, -EIO, "cannot stat tarball '%s': %s", b->src->path,
+			       strerror(-r));
+	return 0;
+}
+
+/* Step 1: the cache, the inputs (staged), the build dir and the source's identity. */
+static int build_identify_source(struct build_ctx *b, char **ret_why)
+{
+	int r;
+
+	r = build_open_cache(b, ret_why);
+	if (r < 0)
+		return r;
+	r = build_stage_base(b, ret_why);
+	if (r < 0)
+		return r;
+	r = build_stage_fragments(b, ret_why);
+	if (r < 0)
+		return r;
+	r = build_make_build_dir(b, ret_why);
+	if (r < 0)
+		return r;
+	r = build_open_source(b, ret_why);
+	if (r < 0)
+		return r;
+	b->cacheable = b->src->cacheable && !b->req->no_cache;
+	if (!b->src->cacheable)
+		log_notice("this build will not be cached: %s", strempty(b->src->why));
+	b->clean = b->req->clean;
+	if (b->clean && b->src->kind != KTS_SOURCE_LOCAL) {
+		log_notice("--clean applies to local trees only; a fresh %s tree is clean already",
+			   source_kind_to_string(b->src->kind));
+		b->clean = false;
+	}
+	/* Sources known only after download (URLs, abbreviated commits) are fetched first. */
+	if (!b->src->identity && b->src->kind != KTS_SOURCE_LOCAL)
+		return build_fetch(b, ret_why);
+	return 0;
+}
+
+/* ---------------------------------------------------------------- 2. toolchain */
+
+/* Step 2: the versions the key fingerprints; a missing compiler or make is fatal. */
+static int build_toolchain(struct build_ctx *b, char **ret_why)
+{
+	const struct kts_build_request *q = b->req;
+	_cleanup_free_ char *tc_cache = NULL, *cc = NULL, *ld = NULL;
+	const char *cc_from = NULL, *ld_from = NULL;
+
+	if (asprintf(&tc_cache, "%s/.toolchain", b->root) < 0)
+		return -ENOMEM;
+	if (pipeline_make_tools(q->make_vars, q->n_make_vars, &cc, &ld, &cc_from, &ld_from) < 0)
+		return -ENOMEM;
+	(void) pipeline_toolchain(tc_cache, cc, ld, &b->tc);
+	if ((cc_from && !b->tc.cc) || (ld_from && !b->tc.ld)) {
+		/* The user picked the tool: name the one missing and where it came from. */
+		bool cc_missing = cc_from && !b->tc.cc;
+		const char *from = cc_missing ? cc_from : ld_from;
+
+		return why_set(ret_why, -ENXIO, "no %s '%s' found (from %s=%s): install it or "
+			       "change the make variable", cc_missing ? "compiler" : "linker",
+			       cc_missing ? cc : ld, from,
+			       strempty(pipeline_make_var(q->make_vars, q->n_make_vars, from)));
+	}
+	if (!b->tc.make || !b->tc.cc)
+		return why_set(ret_why, -ENXIO, "no %s found: install the kernel build toolchain "
+			       "(Debian: build-essential flex bison bc libelf-dev libssl-dev "
+			       "dwarves)", !b->tc.make ? "make" : "C compiler");
+	return 0;
+}
+
+/* ---------------------------------------------------------------- 3. key */
+
+/* Step 3: the cache key over the source identity and the staged inputs' bytes. */
+static int build_key(struct build_ctx *b, char **ret_why)
+{
+	_cleanup_free_ const char **extra_sha = calloc(b->merged.n_extras + 1, sizeof(char *));
+	_cleanup_free_ char *inputs = NULL;
+	struct kts_cache_inputs in = {
+		.source_identity = b->src->identity,
+		.base = b->base_key,
+		.fragment_sha256 = kconfig_fragment_sha256(),
+		.extra_sha256 = extra_sha,
+		.n_extra = b->merged.n_extras,
+		.arch = b->arch,
+		.make_vars = (const char *const *) b->req->make_vars,
+		.n_make_vars = b->req->n_make_vars,
+		.cc = b->tc.cc,
+		.ld = b->tc.ld,
+		.pahole = b->tc.pahole,
+	};
+
+	if (!extra_sha)
+		return -ENOMEM;
+	for (size_t i = 0; i < b->merged.n_extras; i++)
+		extra_sha[i] = b->merged.extras[i].sha256;
+	if (cache_inputs_hash(&in, &inputs) < 0 ||
+	    cache_key(b->src->label, b->arch, inputs, &b->key) < 0)
+		return why_set(ret_why, -EIO, "cannot compose the cache key for '%s'",
+			       b->src->label);
+	log_debug("cache key %s", b->key);
+	b->res->key = strdup(b->key);
+	return b->res->key ? 0 : -ENOMEM;
+}
+
+/* ---------------------------------------------------------------- 4. cache check */
+
+/* Step 4: 1 = a hit (the result says which entry), 0 = build it. */
+static int build_check_cache(struct build_ctx *b)
+{
+	_cleanup_cache_entry_ struct kts_cache_entry *e = NULL;
+	_cleanup_free_ char *why = NULL;
+	int r;
+
+	if (!b->cacheable || b->req->force)
+		return 0;
+	r = cache_lookup(b->root, b->key, kconfig_fragment_sha256(), &e, &why);
+	if (r == 1) {
+		progress_event("cache", "\"hit\":true,\"key\":%s,\"image\":%s",
+			       progress_json_str(e->key), progress_json_str(e->image_path));
+		b->res->outcome = KTS_BUILD_CACHED;
+		b->res->built_at = e->meta->built_at;
+		b->res->entry_path = TAKE_PTR(e->path);
+		b->res->image_path = TAKE_PTR(e->image_path);
+		return 1;
+	}
+	if (r == -EBADMSG)
+		log_warning("cache entry '%s' is corrupt (%s); rebuilding it", b->key,
+			    strempty(why));
+	else if (r < 0)
+		log_warning_errno(r, "cannot look up '%s' in the cache: %m", b->key);
+	progress_event("cache", "\"hit\":false,\"key\":%s", progress_json_str(b->key));
+	return 0;
+}
+
+/* ---------------------------------------------------------------- 5. source lock */
+
+/*
+ * Takes the exclusive lock at path (in the cache's .locks), waiting while another build
+ * holds it and saying who that is. *ret_fd holds it.
+ */
+static int wait_exclusive(const struct build_ctx *b, const char *path, const char *what,
+			  int *ret_fd, char **ret_why)
+{
+	_cleanup_free_ char *dir = NULL;
+	_cleanup_close_ int fd = -EBADF;
+	int r;
+
+	if (asprintf(&dir, "%s/.locks", b->root) < 0)
+		return -ENOMEM;
+	r = mkdir_p(dir, 0755);
+	if (r >= 0)
+		r = fd = lock_open(path, NULL);
+	if (r >= 0)
+		r = lock_try(fd, KTS_LOCK_EXCLUSIVE);
+	if (r == -EWOULDBLOCK) {
+		struct kts_holder *h = NULL;
+		size_t n = 0;
+
+		(void) lock_holders(path, &h, &n);
+		if (n > 0)
+			log_notice("%s is being built by pid %d (%s); waiting for it", what,
+				   (int) h[0].pid, strempty(h[0].cmdline));
+		else
+			log_notice("%s is locked by another build (%s); waiting for it", what, path);
+		lock_holders_free(h, n);
+		progress_event("source_lock", "\"state\":\"waiting\",\"path\":%s",
+			       progress_json_str(path));
+		r = lock_wait(fd, KTS_LOCK_EXCLUSIVE);
+	}
+	if (r < 0)
+		return why_set(ret_why, -ENXIO, "cannot lock %s: %s", what, strerror(-r));
+	*ret_fd = TAKE_FD(fd);
+	return 0;
+}
+
+/*
+ * Step 5: one build per tree and one per cache key at a time; whoever waited looks the
+ * cache up again, since the one it waited for may have stored the result. 1 = a hit.
+ * Nothing here is worth doing without a manager to build in, so that is checked first.
+ */
+static int build_lock_source(struct build_ctx *b, char **ret_why)
+{
+	_cleanup_free_ char *path = NULL, *what = NULL;
+	int r;
+
+	r = session_check_manager(b->req->manager);
+	if (r < 0)
+		return r; /* logged */
+	if (getenv_nonempty("KTSCOPE_BYPASS_LOCKS"))
+		return 0;
+	if (b->src->kind == KTS_SOURCE_LOCAL) {
+		r = cache_source_lock_path(b->root, b->src->dir, &path);
+		if (r < 0 || asprintf(&what, "source tree '%s'", b->src->dir) < 0)
+			return -ENOMEM;
+		r = wait_exclusive(b, path, what, &b->source_lock_fd, ret_why);
+		if (r < 0)
+			return r;
+		if (build_check_cache(b) > 0)
+			return 1;
+	}
+	return 0;
+}
+
+/* ---------------------------------------------------------------- 6. reserve */
+
+/* Step 6: the CPUs (LLC locks), waiting for them unless --no-wait. */
+static int build_reserve(struct build_ctx *b, char **ret_why)
+{
+	struct kts_topology t _cleanup_(topo_done) = { 0 };
+	struct kts_plan_req req = { .mode = KTS_PLAN_SHARED, .cpus = b->req->cpus };
+	_cleanup_free_ char *cpus = NULL;
+	int rc;
+
+	if (cli_load_topology(NULL, &t) != KTS_EXIT_OK)
+		return -ENXIO; /* logged */
+	if (req.cpus > cpuset_count(&t.allowed))
+		return why_set(ret_why, -EINVAL, "--cpu-cap %u exceeds the %u CPUs this process "
+			       "may use", req.cpus, cpuset_count(&t.allowed));
+	progress_event("reservation", "\"state\":\"planning\"");
+	rc = cli_reserve(&t, &req, b->req->no_wait, &b->resv);
+	if (rc != KTS_EXIT_OK) /* logged */
+		return rc == KTS_EXIT_BUSY ? -EBUSY : rc == KTS_EXIT_USAGE ? -EINVAL : -ENXIO;
+	b->have_resv = true;
+	b->res->make_jobs = b->resv.plan.make_jobs;
+	(void) cpuset_format(&b->resv.plan.cpus, &cpus);
+	progress_event("reservation", "\"state\":\"acquired\",\"cpus\":%s,\"make_jobs\":%u",
+		       progress_json_str(cpus), b->resv.plan.make_jobs);
+	return 0;
+}
+
+/* ---------------------------------------------------------------- 7. fetch, stage */
+
+/* Step 7: the tree (fetched unless local), the artifacts' stage, the object count file. */
+static int build_fetch_stage(struct build_ctx *b, char **ret_why)
+{
+	_cleanup_free_ char *pdir = NULL;
+	const char *tree;
+	char hex[SHA256_HEX_SIZE];
+	int r;
+
+	if (b->src->kind != KTS_SOURCE_LOCAL && !b->src->dir) {
+		log_notice("unpacking the %s source into '%s/src'",
+			   source_kind_to_string(b->src->kind), b->work);
+		r = build_fetch(b, ret_why);
+		if (r < 0)
+			return r;
+	}
+	if (b->cacheable) {
+		r = cache_store_begin(b->root, b->key, &b->store);
+		if (r < 0)
+			return why_set(ret_why, -ENXIO, "cannot write to the cache '%s': %s", b->root,
+				       strerror(-r));
+		b->stage = b->store->dir;
+	} else {
+		if (asprintf(&b->uncached_stage, "%s/.tmp/nocache.%d", b->root, (int) getpid()) < 0)
+			return -ENOMEM;
+		r = mkdir_p(b->uncached_stage, 0755);
+		if (r < 0)
+			return why_set(ret_why, -ENXIO, "cannot write to the cache '%s': %s", b->root,
+				       strerror(-r));
+		b->stage = b->uncached_stage;
+	}
+	/* The previous build of this tree's object count, for the progress %; optional. */
+	tree = b->src->kind == KTS_SOURCE_LOCAL ? b->src->dir : b->src->label;
+	sha256_hex(tree, strlen(tree), hex);
+	if (asprintf(&pdir, "%s/.progress", b->root) >= 0 &&
+	    (mkdir(pdir, 0755) == 0 || errno == EEXIST) &&
+	    asprintf(&b->count_file, "%s/%.16s", pdir, hex) < 0)
+		b->count_file = NULL;
+	return 0;
+}
+
+/* ---------------------------------------------------------------- 8. run in scope */
+
+/* "v1.24" from "v1.24" or "pahole v1.24"; NULL passes through. */
+static const char *pahole_version(const char *line)
+{
+	const char *v;
+
+	if (!line)
+		return NULL;
+	v = strrchr(line, ' ');
+	return v ? v + 1 : line;
+}
+
+/* `ktscope __build-inner ...`: what the in-scope half needs, as options. */
+static int build_inner_argv(const struct build_ctx *b, const char *jobs, const char ***ret)
+{
+	const struct kts_build_request *q = b->req;
+	const char **av = calloc(32 + 2 * (b->n_extra + q->n_make_vars), sizeof(char *));
+	size_t n = 0;
+
+	if (!av)
+		return -ENOMEM;
+	/* Exec'd as /proc/self/exe: works when the binary was replaced or deleted meanwhile. */
+	av[n++] = "/proc/self/exe";
+	if (q->verbosity < 0)
+		av[n++] = "-q";
+	else if (q->verbosity > 0)
+		av[n++] = "-v";
+	av[n++] = "__build-inner";
+	av[n++] = "--src";
+	av[n++] = b->src->dir;
+	av[n++] = "--stage";
+	av[n++] = b->stage;
+	av[n++] = "--base";
+	av[n++] = b->base;
+	av[n++] = "--arch";
+	av[n++] = b->arch;
+	av[n++] = "--jobs";
+	av[n++] = jobs;
+	if (b->build_dir) {
+		av[n++] = "--build-dir";
+		av[n++] = b->build_dir;
+	}
+	if (b->clean)
+		av[n++] = "--clean";
+	if (b->src->kind == KTS_SOURCE_LOCAL)
+		av[n++] = "--compile-commands";
+	if (b->tc.pahole) {
+		av[n++] = "--pahole";
+		av[n++] = pahole_version(b->tc.pahole);
+	}
+	if (b->count_file) {
+		av[n++] = "--count-file";
+		av[n++] = b->count_file;
+	}
+	if (progress_events_enabled())
+		av[n++] = "--json-events";
+	if (progress_tty_enabled())
+		av[n++] = "--progress";
+	for (size_t i = 0; i < b->n_extra; i++) {
+		av[n++] = "--extra";
+		av[n++] = b->extra[i];
+		av[n++] = "--extra-name";
+		av[n++] = q->extra[i];
+	}
+	for (size_t i = 0; i < q->n_make_vars; i++) {
+		av[n++] = "--make-var";
+		av[n++] = q->make_vars[i];
+	}
+	av[n] = NULL;
+	*ret = av;
+	return 0;
+}
+
+/*
+ * A failed build's log outlives its stage directory: {root}/logs/{key}.log (the newest
+ * failure of that key). Returns 0 and the path, or negative errno.
+ */
+static int keep_failed_log(const struct build_ctx *b, char **ret)
+{
+	_cleanup_free_ char *dir = NULL, *from = NULL, *to = NULL;
+	int r;
+
+	if (asprintf(&dir, "%s/logs", b->root) < 0 || asprintf(&from, "%s/build.log", b->stage) < 0 ||
+	    asprintf(&to, "%s/%s.log", dir, b->key) < 0)
+		return -ENOMEM;
+	if (access(from, F_OK) < 0)
+		return -ENOENT;
+	r = mkdir_p(dir, 0755);
+	if (r < 0)
+		return r;
+	if (rename(from, to) < 0)
+		return negative_errno();
+	*ret = TAKE_PTR(to);
+	return 0;
+}
+
+/* Step 8: the in-scope half, in a transient scope on the reserved CPUs. */
+static int build_run_in_scope(struct build_ctx *b)
+{
+	_cleanup_free_ const char **av = NULL;
+	_cleanup_free_ char *jobs = NULL;
+	struct kts_session_result sr = { 0 };
+	struct timespec t0, t1;
+	int r;
+
+	if (asprintf(&jobs, "%u", b->resv.plan.make_jobs) < 0 || build_inner_argv(b, jobs, &av) < 0)
+		return -ENOMEM;
+	struct kts_session_spec ss = {
+		.manager = b->req->manager,
+		.what = "build",
+		.argv = (char *const *) av,
+		.res = &b->resv,
+		.want = b->req->enforce,
+	};
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	r = session_run(&ss, &sr);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	b->res->seconds = (double) (t1.tv_sec - t0.tv_sec) + (double) (t1.tv_nsec - t0.tv_nsec) / 1e9;
+	if (r < 0) /* logged */
+		return r == -EINVAL || r == -EBUSY || r == -ENXIO ? -EIO : r;
+	b->res->enforcement = sr.enforcement;
+	if (sr.status == 0)
+		return 0;
+	/* The in-scope half said what went wrong; its log is kept. */
+	progress_event("result", "\"status\":\"failed\",\"exit\":%d", sr.status);
+	if (sr.status > 128) {
+		b->res->signal = sr.status - 128;
+		return -EINTR;
+	}
+	(void) keep_failed_log(b, &b->res->failed_log);
+	return sr.status == KTS_EXIT_USAGE ? -EINVAL : -EPROTO;
+}
+
+/* ---------------------------------------------------------------- 9. dirty re-check */
+
+/* Step 9: a tree that changed while it was built is not stored under the old key. */
+static int build_recheck_dirty(struct build_ctx *b)
+{
+	_cleanup_free_ char *reason = NULL;
+	bool changed = false;
+	int r;
+
+	if (!b->cacheable)
+		return 0;
+	r = source_recheck(b->src, &changed, &reason);
+	if (r < 0 || changed) {
+		log_warning("not cached: %s", reason ? reason : "the tree could not be re-checked");
+		b->cacheable = false;
+		b->res->not_cached = TAKE_PTR(reason);
+		if (!b->res->not_cached)
+			b->res->not_cached = strdup("the tree could not be re-checked");
+	}
+	return 0;
+}
+
+/* ---------------------------------------------------------------- 10. store */
+
+static int fill_plan(const struct build_ctx *b, struct kts_metadata_plan *p, char **cpus,
+		     char **mems, char **llcs)
+{
+	struct kts_cpuset l = KTS_CPUSET_INIT;
+	int r = 0;
+
+	for (size_t i = 0; i < b->resv.plan.n_llcs; i++)
+		(void) cpuset_add(&l, b->resv.plan.llcs[i]);
+	if (cpuset_format(&b->resv.plan.cpus, cpus) < 0 || cpuset_format(&b->resv.plan.mems, mems) < 0 ||
+	    cpuset_format(&l, llcs) < 0)
+		r = -ENOMEM;
+	cpuset_done(&l);
+	*p = (struct kts_metadata_plan){
+		.present = true, .cpus = *cpus, .mems = *mems, .llcs = *llcs,
+		.enforcement = (char *) enforcement_to_string(b->res->enforcement),
+	};
+	return r;
+}
+
+static struct kts_metadata_source metadata_source(const struct kts_source *s)
+{
+	return (struct kts_metadata_source){
+		.kind = (char *) source_kind_to_string(s->kind),
+		.version = s->version,
+		.url = s->url,
+		.path = s->path,
+		.commit = s->commit[0] ? (char *) s->commit : NULL,
+		.dirty = s->dirty,
+		.state_sha256 = s->state_sha256[0] ? (char *) s->state_sha256 : NULL,
+		.fs_uuid = s->fs.uuid[0] ? (char *) s->fs.uuid : NULL,
+		.fs_type = s->fs.type[0] ? (char *) s->fs.type : NULL,
+		.tarball_sha256 = s->tarball_sha256[0] ? (char *) s->tarball_sha256 : NULL,
+	};
+}
+
+/* metadata.json in the stage. */
+static int build_write_metadata(const struct build_ctx *b)
+{
+	_cleanup_free_ char *cpus = NULL, *mems = NULL, *llcs = NULL, *mpath = NULL, *img = NULL,
+			    *vml = NULL, *cfg = NULL;
+	_cleanup_free_ struct kts_metadata_extra *extras = calloc(b->merged.n_extras + 1,
+								    sizeof(*extras));
+	char cfg_sha[SHA256_HEX_SIZE] = "";
+	struct stat st;
+	struct kts_metadata m = {
+		.schema = 1,
+		.key = b->key,
+		.label = b->src->label,
+		.source = metadata_source(b->src),
+		.arch = (char *) b->arch,
+		.image = (char *) pipeline_image_name(b->arch),
+		.base = b->base_shown,
+		.fragment_sha256 = (char *) kconfig_fragment_sha256(),
+		.extra_kconfig = extras,
+		.n_extra_kconfig = b->merged.n_extras,
+		.toolchain = { .cc = b->tc.cc, .ld = b->tc.ld, .pahole = b->tc.pahole },
+		.make_vars = (char **) b->req->make_vars,
+		.n_make_vars = b->req->n_make_vars,
+		.built_at = (int64_t) time(NULL),
+		.build_seconds = b->res->seconds,
+		.make_jobs = b->resv.plan.make_jobs,
+		.ktscope_version = (char *) PACKAGE_VERSION,
+	};
+
+	if (!extras || fill_plan(b, &m.plan, &cpus, &mems, &llcs) < 0)
+		return -ENOMEM;
+	for (size_t i = 0; i < b->merged.n_extras; i++)
+		extras[i] = (struct kts_metadata_extra){ .path = b->merged.extras[i].path,
+							 .sha256 = (char *) b->merged.extras[i].sha256 };
+	if (asprintf(&img, "%s/%s", b->stage, m.image) < 0 || asprintf(&vml, "%s/vmlinux", b->stage) < 0 ||
+	    asprintf(&cfg, "%s/config", b->stage) < 0 ||
+	    asprintf(&mpath, "%s/metadata.json", b->stage) < 0)
+		return -ENOMEM;
+	if (stat(img, &st) == 0)
+		m.sizes.image = (uint64_t) st.st_size;
+	if (stat(vml, &st) == 0)
+		m.sizes.vmlinux = (uint64_t) st.st_size;
+	m.sizes.vmlinux_unstripped = b->res->vmlinux_unstripped;
+	if (sha256_file(cfg, cfg_sha) == 0)
+		m.config_sha256 = cfg_sha;
+	return metadata_write(&m, mpath);
+}
+
+/* An uncached build of a tree that goes away keeps its stage under {root}/uncached. */
+static int build_keep_uncached(struct build_ctx *b, char **ret_why)
+{
+	const char *objdir = b->build_dir ? b->build_dir : b->src->dir;
+	_cleanup_free_ char *keep = NULL, *dir = NULL;
+
+	if (b->src->kind == KTS_SOURCE_LOCAL)
+		return asprintf(&b->res->image_path, "%s/%s", objdir,
+				pipeline_image_relpath(b->arch)) < 0 ? -ENOMEM : 0;
+	if (asprintf(&dir, "%s/uncached", b->root) < 0 ||
+	    asprintf(&keep, "%s/%s-%lld", dir, b->src->label, (long long) time(NULL)) < 0)
+		return -ENOMEM;
+	(void) mkdir(dir, 0755);
+	if (rename(b->uncached_stage, keep) < 0)
+		return why_set(ret_why, -EIO, "cannot keep the build: %s", strerror(errno));
+	return asprintf(&b->res->image_path, "%s/%s", keep, pipeline_image_name(b->arch)) < 0
+		       ? -ENOMEM : 0;
+}
+
+/* Step 10: metadata and the atomic store, or the uncached result where it stays. */
+static int build_store(struct build_ctx *b, char **ret_why)
+{
+	_cleanup_free_ char *objdir_vmlinux = NULL, *why = NULL;
+	struct stat st;
+	int r;
+
+	if (asprintf(&objdir_vmlinux, "%s/vmlinux", b->build_dir ? b->build_dir : b->src->dir) >= 0 &&
+	    stat(objdir_vmlinux, &st) == 0)
+		b->res->vmlinux_unstripped = (uint64_t) st.st_size;
+	if (!b->cacheable) {
+		b->res->outcome = KTS_BUILD_UNCACHED;
+		return build_keep_uncached(b, ret_why);
+	}
+	r = build_write_metadata(b);
+	if (r < 0)
+		return why_set(ret_why, r == -EINVAL ? -EIO : r, "cannot write metadata.json: %s",
+			       strerror(-r));
+	r = cache_store_commit(b->store, &b->res->entry_path, &why);
+	if (r < 0) {
+		if (why)
+			return why_set(ret_why, -EIO, "cannot store '%s': %s", b->key, why);
+		return why_set(ret_why, r == -EINVAL || r == -EBUSY || r == -ENXIO ? -EIO : r,
+			       "cannot store '%s' in '%s': %s", b->key, b->root, strerror(-r));
+	}
+	b->res->outcome = KTS_BUILD_STORED;
+	return asprintf(&b->res->image_path, "%s/%s", b->res->entry_path,
+			pipeline_image_name(b->arch)) < 0 ? -ENOMEM : 0;
+}
+
+/* ---------------------------------------------------------------- the build */
+
+int build_run(const struct kts_build_request *req, struct kts_build_result *res,
+	      char **ret_why)
+{
+	struct build_ctx b _cleanup_(build_ctx_done) = {
+		.req = req, .res = res, .arch = pipeline_host_arch(),
+		.source_lock_fd = -EBADF, .key_lock_fd = -EBADF,
+	};
+	int r;
+
+	*res = (struct kts_build_result){ .enforcement = KTS_ENFORCE_AFFINITY };
+	r = build_identify_source(&b, ret_why);
+	if (r < 0)
+		return r;
+	res->label = strdup(b.src->label);
+	if (!res->label)
+		return -ENOMEM;
+	r = build_toolchain(&b, ret_why);
+	if (r < 0)
+		return r;
+	r = build_key(&b, ret_why);
+	if (r < 0)
+		return r;
+	r = build_check_cache(&b);
+	if (r != 0)
+		return 0;
+	r = build_lock_source(&b, ret_why);
+	if (r != 0)
+		return r < 0 ? r : 0;
+	r = build_reserve(&b, ret_why);
+	if (r < 0)
+		return r;
+	r = build_fetch_stage(&b, ret_why);
+	if (r < 0)
+		return r;
+	r = build_run_in_scope(&b);
+	if (r < 0)
+		return r;
+	r = build_recheck_dirty(&b);
+	if (r < 0)
+		return r;
+	return build_store(&b, ret_why);
+}
