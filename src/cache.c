@@ -2,8 +2,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <limits.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -528,66 +526,6 @@ int cache_list(const char *root, const char *fragment_sha256, struct kts_cache_e
 
 /* ------------------------------------------------------------ store */
 
-static int tmp_name(char **ret, const char *root, const char *prefix, const char *key)
-{
-	return asprintf(ret, "%s/" TMP_DIR "/%s%s.%d", root, prefix, key, (int) getpid()) < 0
-		       ? -ENOMEM
-		       : 0;
-}
-
-/* "name.PID" → PID; -EINVAL when name has no strictly decimal, positive pid suffix. */
-static int tmp_pid(const char *name, pid_t *ret)
-{
-	const char *dot = strrchr(name, '.');
-	long v = 0;
-
-	if (!dot || !dot[1] || dot[1] == '0')
-		return -EINVAL;
-	for (const char *p = dot + 1; *p; p++) {
-		if (*p < '0' || *p > '9')
-			return -EINVAL;
-		v = v * 10 + (*p - '0');
-		if (v > INT_MAX)
-			return -EINVAL;
-	}
-	*ret = (pid_t) v;
-	return 0;
-}
-
-int cache_sweep_tmp(const char *root)
-{
-	_cleanup_free_ char *dir = NULL;
-	_cleanup_closedir_ DIR *d = NULL;
-	struct dirent *de;
-	int r, n = 0;
-
-	r = join(&dir, root, TMP_DIR);
-	if (r < 0)
-		return r;
-	d = opendir(dir);
-	if (!d)
-		return errno == ENOENT ? 0 : negative_errno();
-	while ((errno = 0, de = readdir(d))) {
-		pid_t pid;
-
-		if (streq(de->d_name, ".") || streq(de->d_name, ".."))
-			continue;
-		if (tmp_pid(de->d_name, &pid) < 0)
-			continue;
-		/* Only ESRCH proves death; EPERM is a live process of another user. */
-		if (kill(pid, 0) == 0 || errno != ESRCH)
-			continue;
-		r = rm_rf_at(dirfd(d), de->d_name);
-		if (r < 0) {
-			log_debug_errno(r, "cache: cannot remove '%s/%s': %m", dir, de->d_name);
-			continue;
-		}
-		log_debug("cache: removed '%s/%s' of dead pid %d", dir, de->d_name, (int) pid);
-		n++;
-	}
-	return n;
-}
-
 int cache_store_begin(const char *root, const char *key, struct kts_cache_store **ret)
 {
 	_cleanup_free_ char *kernels = NULL, *tmp = NULL, *locks = NULL;
@@ -611,15 +549,15 @@ int cache_store_begin(const char *root, const char *key, struct kts_cache_store 
 	if (!s)
 		return -ENOMEM;
 	s->done = true; /* nothing to abort until the directory exists */
+	s->lock_fd = -EBADF;
 	s->root = strdup(root);
 	s->key = strdup(key);
-	if (!s->root || !s->key || tmp_name(&s->dir, root, "", key) < 0)
+	if (!s->root || !s->key)
 		return -ENOMEM;
-	r = rm_rf(s->dir);
+	/* Locked from here until it is renamed into kernels/ or removed. */
+	r = cache_tmp_create(root, key, &s->dir, &s->lock_fd);
 	if (r < 0)
 		return r;
-	if (mkdir(s->dir, 0755) < 0)
-		return negative_errno();
 	s->done = false;
 	*ret = TAKE_PTR(s);
 	return 0;
@@ -634,6 +572,7 @@ void cache_store_abort(struct kts_cache_store *s)
 	r = rm_rf(s->dir);
 	if (r < 0)
 		log_debug_errno(r, "cache: cannot remove '%s': %m", s->dir);
+	s->lock_fd = safe_close(s->lock_fd);
 	s->done = true;
 }
 
@@ -642,6 +581,7 @@ void cache_store_free(struct kts_cache_store *s)
 	if (!s)
 		return;
 	cache_store_abort(s);
+	s->lock_fd = safe_close(s->lock_fd);
 	free(s->root);
 	free(s->key);
 	free(s->dir);
@@ -656,12 +596,17 @@ void cache_store_free(struct kts_cache_store *s)
 static int install_by_aside(struct kts_cache_store *s, const char *final)
 {
 	_cleanup_free_ char *aside = NULL;
+	_cleanup_close_ int aside_lock = -EBADF;
 	int r;
 
-	r = tmp_name(&aside, s->root, ASIDE_PREFIX, s->key);
+	r = cache_tmp_path(s->root, ASIDE_PREFIX, s->key, &aside);
 	if (r < 0)
 		return r;
 	r = rm_rf(aside);
+	if (r < 0)
+		return r;
+	/* Locked before it moves into .tmp, so no sweep takes it while it is set aside. */
+	r = cache_tmp_lock_dir(AT_FDCWD, final, &aside_lock);
 	if (r < 0)
 		return r;
 	if (rename(final, aside) < 0)
@@ -717,7 +662,11 @@ int cache_store_commit(struct kts_cache_store *s, char **ret_path, char **ret_wh
 	} else if (errno == EEXIST || errno == ENOTEMPTY || errno == ENOTDIR ||
 		   errno == EISDIR) {
 		if (renameat2(AT_FDCWD, s->dir, AT_FDCWD, final, RENAME_EXCHANGE) == 0) {
-			/* s->dir now holds the old entry; not done, so abort removes it. */
+			/* s->dir now holds the old entry; not done, so abort removes it. Our
+			 * lock went with the new entry: hold the old one's instead (a sweep
+			 * that got there first is removing it already). */
+			s->lock_fd = safe_close(s->lock_fd);
+			(void) cache_tmp_lock_dir(AT_FDCWD, s->dir, &s->lock_fd);
 			cache_store_abort(s);
 		} else if (errno == EINVAL || errno == ENOSYS) {
 			r = install_by_aside(s, final);
@@ -730,6 +679,8 @@ int cache_store_commit(struct kts_cache_store *s, char **ret_path, char **ret_wh
 	} else {
 		return negative_errno();
 	}
+	/* Installed: the directory has left .tmp, its lock has no more use. */
+	s->lock_fd = safe_close(s->lock_fd);
 
 	/* 5. Make the rename itself durable. */
 	r = fsync_dir(kernels);
@@ -815,7 +766,7 @@ static enum kts_cache_clean_result clean_one(const char *root, struct kts_cache_
 {
 	struct kts_cache_entry *now _cleanup_(cache_entry_freep) = NULL;
 	_cleanup_free_ char *trash = NULL;
-	_cleanup_close_ int lock_fd = -EBADF;
+	_cleanup_close_ int lock_fd = -EBADF, trash_lock = -EBADF;
 	int r;
 
 	r = cache_lock_entry(root, e->key, /* exclusive= */ true, /* wait= */ false, &lock_fd);
@@ -832,11 +783,15 @@ static enum kts_cache_clean_result clean_one(const char *root, struct kts_cache_
 	if (!entry_unchanged(e, now))
 		return KTS_CACHE_CLEAN_CHANGED;
 
-	/* Out of kernels/ in one step, then deleted at leisure. */
-	r = tmp_name(&trash, root, CLEAN_PREFIX, e->key);
+	/* Out of kernels/ in one step, then deleted at leisure; locked before it enters
+	 * .tmp, like everything there, so no sweep races the removal. */
+	r = cache_tmp_path(root, CLEAN_PREFIX, e->key, &trash);
 	if (r < 0)
 		goto fail;
 	r = rm_rf(trash);
+	if (r < 0)
+		goto fail;
+	r = cache_tmp_lock_dir(AT_FDCWD, e->path, &trash_lock);
 	if (r < 0)
 		goto fail;
 	if (rename(e->path, trash) < 0) {

@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include <time.h>
 
+#include "cache-tmp.h"
 #include "macro.h"
 #include "metadata.h"
 
@@ -16,12 +17,13 @@
  *                  kconfig-report.json, build.log}
  *   .locks/{key}.lock     entry lock: LOCK_EX to install or remove, LOCK_SH to use
  *   .tmp/{key}.{pid}      a store in progress by pid (also: an old entry being
- *                         deleted after an exchange, or one being cleaned)
+ *                         deleted after an exchange, or one being cleaned), each
+ *                         held by its process with a flock (cache-tmp.h)
  *
  * An entry directory only ever appears whole, by rename(2) of a complete,
  * fsync'ed temporary directory, so a crash at any point leaves the old entry
- * or the new one. Leftovers in .tmp of dead pids are removed by
- * cache_sweep_tmp(). .locks is never cleaned: a lock file may be held by
+ * or the new one. Leftovers in .tmp of dead processes (dead pid, lock free) are
+ * removed by cache_sweep_tmp(). .locks is never cleaned: a lock file may be held by
  * another process at any time and unlinking it would split the lock.
  *
  * Nothing here creates directories except the store functions (and the entry
@@ -113,15 +115,18 @@ int cache_inputs_hash(const struct kts_cache_inputs *in, char **ret);
 struct kts_cache_store {
 	char *root;
 	char *key;
-	char *dir; /* {root}/.tmp/{key}.{pid} */
-	bool done; /* committed or aborted: nothing left to remove */
+	char *dir;   /* {root}/.tmp/{key}.{pid} */
+	int lock_fd; /* LOCK_EX on dir while it is in .tmp (cache-tmp.h) */
+	bool done;   /* committed or aborted: nothing left to remove */
 };
 
 /*
  * Validates key, creates {root}, kernels/, .locks/ and .tmp/ as needed, sweeps
- * .tmp leftovers of dead pids (best effort), and creates an empty
- * .tmp/{key}.{pid} (replacing one left by an earlier attempt of this pid).
- * -EINVAL for a bad key, else the errno of the failed mkdir.
+ * .tmp leftovers of dead pids (best effort), and creates an empty, locked
+ * .tmp/{key}.{pid} with cache_tmp_create() (replacing one left by an earlier
+ * attempt of this pid); the lock is held until commit or abort. -EINVAL for a
+ * bad key, -EBUSY when a live process of another PID namespace holds that
+ * name, else the errno of the failed mkdir.
  */
 int cache_store_begin(const char *root, const char *key, struct kts_cache_store **ret);
 
@@ -156,15 +161,6 @@ static inline void cache_store_freep(struct kts_cache_store **s)
 }
 #define _cleanup_cache_store_ _cleanup_(cache_store_freep)
 
-/*
- * Removes every .tmp/{name}.{pid} whose pid is dead (kill(pid, 0) fails with
- * ESRCH); live pids, EPERM (alive, another user's) and names without a pid
- * suffix are left alone. Symlinks are removed, never followed. Returns the
- * number of directories removed; a missing .tmp is 0. Pids are those of this
- * pid namespace: a cache shared between containers with separate pid
- * namespaces is not supported (ktstr has the same limit).
- */
-int cache_sweep_tmp(const char *root);
 
 /* ------------------------------------------------------------- lookup/list */
 
