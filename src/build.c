@@ -10,7 +10,7 @@
  * The work directory {cache}/.tmp/build.{pid} holds what the in-scope half reads: the
  * staged base config and extra fragments (copied BEFORE they are hashed into the key, so
  * the key names the bytes that are built) and a fetched tree under src/. Leftovers of
- * a killed build are swept like any .tmp/{name}.{pid}.
+ * a killed build are swept like any .tmp/{name}.{pid}; a live one holds its lock.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -45,6 +45,7 @@ struct build_ctx {
 	const char *arch;
 	char *root;
 	char *work;        /* {root}/.tmp/build.{pid}: staged inputs, fetched tree */
+	int work_lock_fd;  /* holds work against sweeps (cache-tmp.h) */
 	char *base;        /* what the child configures from: a target or the staged copy */
 	char *base_shown;  /* the target or the canonical path of the user's file */
 	char *base_key;    /* the target or "file:{sha256}" */
@@ -62,6 +63,7 @@ struct build_ctx {
 	bool have_resv;
 	struct kts_cache_store *store;
 	char *uncached_stage;
+	int uncached_lock_fd;
 	const char *stage; /* where the artifacts go: the store's or the uncached dir */
 	char *count_file;
 };
@@ -111,11 +113,13 @@ static void build_ctx_done(struct build_ctx *b)
 	if (b->uncached_stage)
 		rm_rf(b->uncached_stage);
 	free(b->uncached_stage);
+	safe_close(b->uncached_lock_fd);
 	safe_close(b->key_lock_fd);
 	safe_close(b->source_lock_fd);
 	if (b->work)
 		rm_rf(b->work);
 	free(b->work);
+	safe_close(b->work_lock_fd);
 	source_free(b->src);
 	pipeline_toolchain_done(&b->tc);
 	kconfig_merge_done(&b->merged);
@@ -161,10 +165,8 @@ static int build_open_cache(struct build_ctx *b, char **ret_why)
 	if (r > 0)
 		log_debug("removed %d leftover temporary director%s of dead builds", r,
 			  r == 1 ? "y" : "ies");
-	if (asprintf(&b->work, "%s/.tmp/build.%d", b->root, (int) getpid()) < 0)
-		return -ENOMEM;
-	rm_rf(b->work); /* an earlier build of a recycled pid */
-	r = mkdir_p(b->work, 0700);
+	/* Empty (an earlier build of a recycled pid is gone) and locked until removed. */
+	r = cache_tmp_create(b->root, "build", 0700, &b->work, &b->work_lock_fd);
 	if (r < 0)
 		return why_set(ret_why, -ENXIO, "cannot write to the cache '%s': %s", b->root,
 			       strerror(-r));
@@ -566,9 +568,8 @@ static int build_fetch_stage(struct build_ctx *b, char **ret_why)
 				       strerror(-r));
 		b->stage = b->store->dir;
 	} else {
-		if (asprintf(&b->uncached_stage, "%s/.tmp/nocache.%d", b->root, (int) getpid()) < 0)
-			return -ENOMEM;
-		r = mkdir_p(b->uncached_stage, 0755);
+		r = cache_tmp_create(b->root, "nocache", 0755, &b->uncached_stage,
+				     &b->uncached_lock_fd);
 		if (r < 0)
 			return why_set(ret_why, -ENXIO, "cannot write to the cache '%s': %s", b->root,
 				       strerror(-r));
@@ -882,6 +883,7 @@ int build_run(const struct kts_build_request *req, struct kts_build_result *res,
 	struct build_ctx b _cleanup_(build_ctx_done) = {
 		.req = req, .res = res, .arch = pipeline_host_arch(),
 		.source_lock_fd = -EBADF, .key_lock_fd = -EBADF,
+		.work_lock_fd = -EBADF, .uncached_lock_fd = -EBADF,
 	};
 	int r;
 

@@ -89,7 +89,8 @@ static int remove_leftover(const char *path)
 	return rm_rf(path);
 }
 
-int cache_tmp_create(const char *root, const char *name, char **ret_path, int *ret_lock_fd)
+int cache_tmp_create(const char *root, const char *name, mode_t mode, char **ret_path,
+		     int *ret_lock_fd)
 {
 	_cleanup_free_ char *tmp = NULL, *path = NULL;
 	int r;
@@ -106,7 +107,7 @@ int cache_tmp_create(const char *root, const char *name, char **ret_path, int *r
 		r = remove_leftover(path);
 		if (r < 0)
 			return r;
-		if (mkdir(path, 0755) < 0) {
+		if (mkdir(path, mode) < 0) {
 			if (errno == EEXIST)
 				continue; /* re-created meanwhile: look again */
 			return negative_errno();

@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #pragma once
 
+#include <sys/types.h>
+
 /*
  * The cache's work area {root}/.tmp (DESIGN §7): every directory in it is named
  * {name}.{pid} after the process that made it, and is held by that process with an
@@ -26,14 +28,15 @@ int cache_tmp_path(const char *root, const char *prefix, const char *name, char 
 int cache_tmp_lock_dir(int atfd, const char *path, int *ret_fd);
 
 /*
- * Creates the empty directory {root}/.tmp/{name}.{pid} (creating {root}/.tmp as needed)
+ * Creates the empty directory {root}/.tmp/{name}.{pid} with mode (creating {root}/.tmp)
  * and returns its path and its lock: *ret_lock_fd holds LOCK_EX on the directory until
  * closed. Keep it open for the directory's whole life. A leftover of an earlier attempt
  * of this pid is removed first. -EBUSY when that name is held by a live process (a process
  * of another PID namespace with the same pid number, using the same name); else -errno of
  * the failed mkdir/open. Nothing is written on failure.
  */
-int cache_tmp_create(const char *root, const char *name, char **ret_path, int *ret_lock_fd);
+int cache_tmp_create(const char *root, const char *name, mode_t mode, char **ret_path,
+		     int *ret_lock_fd);
 
 /*
  * Removes every .tmp/{name}.{pid} whose pid is dead in this PID namespace (kill(pid, 0)

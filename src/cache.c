@@ -555,7 +555,7 @@ int cache_store_begin(const char *root, const char *key, struct kts_cache_store 
 	if (!s->root || !s->key)
 		return -ENOMEM;
 	/* Locked from here until it is renamed into kernels/ or removed. */
-	r = cache_tmp_create(root, key, &s->dir, &s->lock_fd);
+	r = cache_tmp_create(root, key, 0755, &s->dir, &s->lock_fd);
 	if (r < 0)
 		return r;
 	s->done = false;

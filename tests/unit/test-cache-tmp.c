@@ -157,7 +157,7 @@ static void test_create_holds_the_lock_and_replaces_leftovers(void **state)
 	char junk[600];
 	struct stat st;
 
-	assert_int_equal(cache_tmp_create(f->root, "k", &path, &fd), 0);
+	assert_int_equal(cache_tmp_create(f->root, "k", 0755, &path, &fd), 0);
 	assert_true(asprintf(&want, "%s/k.%d", f->tmp, (int) getpid()) >= 0);
 	assert_string_equal(path, want);
 	assert_int_equal(stat(path, &st), 0);
@@ -165,7 +165,7 @@ static void test_create_holds_the_lock_and_replaces_leftovers(void **state)
 	assert_true(is_locked(path));
 	/* Held: the sweep of a process that thinks this pid dead would leave it, and a
 	 * second create of the same name says so instead of taking it. */
-	assert_int_equal(cache_tmp_create(f->root, "k", &again, &fd2), -EBUSY);
+	assert_int_equal(cache_tmp_create(f->root, "k", 0755, &again, &fd2), -EBUSY);
 	assert_null(again);
 
 	/* Let go without removing it, like a crashed attempt: the next create empties it. */
@@ -173,7 +173,7 @@ static void test_create_holds_the_lock_and_replaces_leftovers(void **state)
 	assert_int_equal(mkdir(junk, 0755), 0);
 	fd = safe_close(fd);
 	assert_false(is_locked(path));
-	assert_int_equal(cache_tmp_create(f->root, "k", &again, &fd2), 0);
+	assert_int_equal(cache_tmp_create(f->root, "k", 0755, &again, &fd2), 0);
 	assert_string_equal(again, path);
 	assert_false(exists(path, "junk"));
 	assert_true(is_locked(again));
