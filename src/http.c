@@ -24,7 +24,7 @@
 #include "http.h"
 #include "log.h"
 #include "macro.h"
-#include "sha256.h"
+#include "hash.h"
 #include "util.h"
 
 /* ---- libcurl, loaded on first use -------------------------------------------------------- */
@@ -477,7 +477,7 @@ int http_get_memory(const struct http_request *req, size_t max, char **ret_body,
 
 struct file_sink {
 	int fd;
-	struct kts_sha256 sha; /* streaming digest of what went to fd */
+	struct hash_sha256 sha; /* streaming digest of what went to fd */
 };
 
 static int file_write(const void *data, size_t n, void *userdata)
@@ -488,35 +488,41 @@ static int file_write(const void *data, size_t n, void *userdata)
 	r = write_all(f->fd, data, n);
 	if (r < 0)
 		return r;
-	sha256_update(&f->sha, data, n);
-	return 0;
+	return hash_sha256_update(&f->sha, data, n);
+}
+
+static void file_sink_done(struct file_sink *f)
+{
+	hash_sha256_done(&f->sha);
 }
 
 int http_get_file(const struct http_request *req, const char *path, char ret_sha256[65],
 		  char **ret_why)
 {
-	struct file_sink f = {};
+	_cleanup_(file_sink_done) struct file_sink f = { .fd = -EBADF };
 	_cleanup_close_ int fd = -EBADF;
-	uint8_t d[32];
+	uint8_t d[HASH_SHA256_SIZE];
 	int r;
 
 	if (!path)
 		return -EINVAL;
+	r = hash_sha256_init(&f.sha);
+	if (r < 0)
+		return r;
 	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
 	if (fd < 0)
 		return why_set(ret_why, negative_errno(), "cannot create '%s': %m", path);
 	f.fd = fd;
-	sha256_init(&f.sha);
 	r = http_get(req, file_write, &f, NULL, ret_why);
 	if (r >= 0 && fsync(fd) < 0)
 		r = why_set(ret_why, negative_errno(), "cannot write '%s': %m", path);
+	if (r >= 0)
+		r = hash_sha256_final(&f.sha, d);
 	if (r < 0) {
 		(void) unlink(path);
 		return r;
 	}
-	if (ret_sha256) {
-		sha256_final(&f.sha, d);
-		sha256_digest_to_hex(d, ret_sha256);
-	}
+	if (ret_sha256)
+		hash_digest_to_hex(d, sizeof(d), ret_sha256);
 	return 0;
 }
