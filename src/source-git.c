@@ -3,7 +3,8 @@
  * git sources (source.h, "git"): which commit URL#REF names, asked of the remote like
  * `git ls-remote`; fetching just that ref (or every branch and tag, for a commit id) into a
  * work repository with libgit2, checking the commit out and naming the source by it. Also
- * libgit2's errors as negative errno (source_git_fail()), which source-local.c shares.
+ * what the other files share of libgit2: its reference count and its errors as negative
+ * errno (source_git_fail()).
  */
 #include <ctype.h>
 #include <errno.h>
@@ -13,7 +14,18 @@
 #include <sys/stat.h>
 
 #include "log.h"
-#include "source-internal.h"
+#include "source-libgit2.h"
+
+int source_git_ref(void)
+{
+	return git_libgit2_init();
+}
+
+void source_git_unrefp(int *ref)
+{
+	if (*ref > 0)
+		(void) git_libgit2_shutdown();
+}
 
 int source_git_fail(char **why, int r, const char *what)
 {

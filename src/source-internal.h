@@ -12,14 +12,14 @@
  *   source-tarball.c  tarball identify (hash) and extract (tar)
  *   source-release.c  releases.json and sha256sums.asc; release download and verification
  *   source-git.c      git ls-remote, fetch and checkout through libgit2
- * Downloads go through http.c, the one HTTP client.
+ * Downloads go through http.c, the one HTTP client. What source-local.c, source-status.c and
+ * source-git.c share about libgit2 is in source-libgit2.h; no other file includes git2.h.
  *
  * The "why" convention: internal functions take `char **why`, record the first (innermost)
  * explanation of a failure there with source_why_first(), and return negative errno; public
  * entry points hand it out with source_why_finish().
  */
 
-#include <git2.h>
 #include <stdbool.h>
 
 #include "macro.h"
@@ -78,57 +78,8 @@ int source_release_fetch(struct kts_source *s, const char *workdir,
 int source_git_open(const char *url, const char *ref, struct kts_source *s, char **why);
 int source_git_fetch(struct kts_source *s, const char *workdir, char **why);
 
-/* ---- libgit2 (source-local.c, source-git.c) --------------------------------------------- */
-
 /* libgit2 is reference counted: every public entry point that may use it holds one
- * reference for its duration. */
-static inline void source_git_shutdownp(int *initialised)
-{
-	if (*initialised > 0)
-		(void) git_libgit2_shutdown();
-}
-#define _cleanup_git_ _cleanup_(source_git_shutdownp) int _git_ref_ = git_libgit2_init()
-
-/* Converts a libgit2 failure r into a negative errno, with "what: libgit2's message" in why. */
-int source_git_fail(char **why, int r, const char *what);
-
-#define DEFINE_GIT_FREEP(type)                          \
-	static inline void type##_freep(type **p)       \
-	{                                               \
-		if (*p)                                 \
-			type##_free(*p);                \
-	}
-DEFINE_GIT_FREEP(git_repository)
-DEFINE_GIT_FREEP(git_status_list)
-DEFINE_GIT_FREEP(git_index)
-DEFINE_GIT_FREEP(git_remote)
-DEFINE_GIT_FREEP(git_object)
-DEFINE_GIT_FREEP(git_submodule)
-DEFINE_GIT_FREEP(git_odb)
-DEFINE_GIT_FREEP(git_commit)
-DEFINE_GIT_FREEP(git_tree)
-
-/* ---- source-status.c: the threaded status walk ------------------------------------------ */
-
-/*
- * A git status walk of a whole repository's work tree, split by top-level entry among
- * threads (source_set_status_threads()). _new() starts the threads, which open their own
- * repository from open_path and read its index while the caller reads its own; _run() walks
- * with the caller's repo/index (HEAD = head, work tree = root) and OPTS (show and flags) and
- * leaves one status list per share, in an order that, concatenated, is deterministic per
- * share but not across shares: callers sort what they collect. -EIO with libgit2's message
- * in why. _free() accepts NULL and ends threads that are still waiting.
- */
-struct source_status_walk;
-int source_status_walk_new(const char *open_path, struct source_status_walk **ret);
-int source_status_walk_run(struct source_status_walk *w, git_repository *repo, git_index *index,
-			   const git_oid *head, const char *root, const git_status_options *opts,
-			   char **why);
-size_t source_status_walk_n_lists(const struct source_status_walk *w);
-git_status_list *source_status_walk_list(const struct source_status_walk *w, size_t i);
-void source_status_walk_free(struct source_status_walk *w);
-static inline void source_status_walk_freep(struct source_status_walk **w)
-{
-	source_status_walk_free(*w);
-	*w = NULL;
-}
+ * reference for its duration (source-git.c). */
+int source_git_ref(void);
+void source_git_unrefp(int *ref);
+#define _cleanup_git_ _cleanup_(source_git_unrefp) int _git_ref_ = source_git_ref()

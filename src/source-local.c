@@ -19,7 +19,7 @@
 
 #include "log.h"
 #include "sha256.h"
-#include "source-internal.h"
+#include "source-libgit2.h"
 
 void source_local_state_done(struct kts_local_state *s)
 {

@@ -7,7 +7,6 @@
  */
 #include <ctype.h>
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -204,50 +203,35 @@ int source_spec_parse(const char *s, struct kts_source_spec *ret)
 /* ---- labels and identities --------------------------------------------------------------- */
 
 /* Replaces s->label and s->identity, taking ownership of both (identity may be NULL). */
-static int set_names(struct kts_source *s, char *label, char *identity)
+static void set_names(struct kts_source *s, char *label, char *identity)
 {
 	free(s->label);
 	free(s->identity);
 	s->label = label;
 	s->identity = identity;
-	return 0;
-}
-
-static char *format(const char *fmt, ...) _printf_(1, 2);
-static char *format(const char *fmt, ...)
-{
-	va_list ap;
-	char *s;
-
-	va_start(ap, fmt);
-	if (vasprintf(&s, fmt, ap) < 0)
-		s = NULL;
-	va_end(ap);
-	return s;
 }
 
 int source_name_local(struct kts_source *s, const struct kts_local_state *st)
 {
 	_cleanup_free_ char *label = NULL, *identity = NULL;
+	int r;
 
 	if (!st->git)
-		label = strdup("local-nogit");
+		r = asprintf(&label, "local-nogit");
 	else if (st->dirty)
-		label = format("local-%.12s-dirty-%.12s", st->commit, st->state);
+		r = asprintf(&label, "local-%.12s-dirty-%.12s", st->commit, st->state);
 	else
-		label = format("local-%.12s", st->commit);
-	if (!label)
+		r = asprintf(&label, "local-%.12s", st->commit);
+	/* Content, not place: the same commit and changes elsewhere are the same input. A tree
+	 * inside a larger repository is also named by its subdirectory. */
+	if (r >= 0 && st->git)
+		r = asprintf(&identity, "local %s%s%s%s%s", st->commit, st->dirty ? " dirty " : "",
+			     st->dirty ? st->state : "", st->subdir ? " subdir " : "",
+			     strempty(st->subdir));
+	if (r < 0)
 		return -ENOMEM;
-	if (st->git) {
-		/* Content, not place: the same commit and changes elsewhere are the same input. A
-		 * tree inside a larger repository is also named by its subdirectory. */
-		identity = format("local %s%s%s%s%s", st->commit, st->dirty ? " dirty " : "",
-				  st->dirty ? st->state : "", st->subdir ? " subdir " : "",
-				  st->subdir ? st->subdir : "");
-		if (!identity)
-			return -ENOMEM;
-	}
-	return set_names(s, TAKE_PTR(label), TAKE_PTR(identity));
+	set_names(s, TAKE_PTR(label), TAKE_PTR(identity));
+	return 0;
 }
 
 int source_name_tarball(struct kts_source *s, const char *file_name, const char *sha)
@@ -255,38 +239,35 @@ int source_name_tarball(struct kts_source *s, const char *file_name, const char 
 	_cleanup_free_ char *ver = source_tarball_version(file_name);
 	_cleanup_free_ char *label = NULL, *identity = NULL;
 
-	identity = format("tarball %s", sha);
-	label = ver ? format("tar-%s-%.8s", ver, sha) : format("tar-%.12s", sha);
-	if (!identity || !label)
+	if (asprintf(&identity, "tarball %s", sha) < 0 ||
+	    (ver ? asprintf(&label, "tar-%s-%.8s", ver, sha) : asprintf(&label, "tar-%.12s", sha)) < 0)
 		return -ENOMEM;
 	memcpy(s->tarball_sha256, sha, sizeof(s->tarball_sha256));
 	if (ver) {
 		free(s->version);
 		s->version = TAKE_PTR(ver);
 	}
-	return set_names(s, TAKE_PTR(label), TAKE_PTR(identity));
+	set_names(s, TAKE_PTR(label), TAKE_PTR(identity));
+	return 0;
 }
 
 int source_name_release(struct kts_source *s, const char *version, const char *sha)
 {
 	_cleanup_free_ char *label = strdup(version), *identity = NULL;
 
-	if (!label)
+	if (!label || (sha && asprintf(&identity, "release %s %s", version, sha) < 0))
 		return -ENOMEM;
-	if (sha) {
-		identity = format("release %s %s", version, sha);
-		if (!identity)
-			return -ENOMEM;
-	}
-	return set_names(s, TAKE_PTR(label), TAKE_PTR(identity));
+	set_names(s, TAKE_PTR(label), TAKE_PTR(identity));
+	return 0;
 }
 
 int source_name_git(struct kts_source *s, const char *commit_hex)
 {
-	_cleanup_free_ char *label = format("git-%.12s", commit_hex);
-	_cleanup_free_ char *identity = format("git %s", commit_hex);
+	_cleanup_free_ char *label = NULL, *identity = NULL;
 
-	if (!label || !identity)
+	if (asprintf(&label, "git-%.12s", commit_hex) < 0 ||
+	    asprintf(&identity, "git %s", commit_hex) < 0)
 		return -ENOMEM;
-	return set_names(s, TAKE_PTR(label), TAKE_PTR(identity));
+	set_names(s, TAKE_PTR(label), TAKE_PTR(identity));
+	return 0;
 }

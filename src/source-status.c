@@ -16,7 +16,7 @@
 #include <string.h>
 
 #include "log.h"
-#include "source-internal.h"
+#include "source-libgit2.h"
 
 /* 0 = one per allowed CPU, at most STATUS_THREADS_MAX. */
 #define STATUS_THREADS_MAX 4
