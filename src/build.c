@@ -275,6 +275,28 @@ static int build_tarball_unchanged(const struct build_ctx *b, char **ret_why)
 	return 0;
 }
 
+/*
+ * A source that cannot be opened or fetched fails the build (exit 1): its errors must read
+ * neither as the request's (-EINVAL, -EBUSY, -ENXIO) nor as the manager's (build.h):
+ * -EACCES is a git remote's authentication, -EPERM a refused https-to-http redirect,
+ * -EMEDIUMTYPE an HTML page where a tarball or releases.json was expected.
+ */
+static int source_error(int r)
+{
+	switch (r) {
+	case -EINVAL:
+	case -EBUSY:
+	case -ENXIO:
+	case -EHOSTDOWN:
+	case -EACCES:
+	case -EPERM:
+	case -EMEDIUMTYPE:
+		return -EIO;
+	default:
+		return r;
+	}
+}
+
 static int build_fetch(struct build_ctx *b, char **ret_why)
 {
 	_cleanup_free_ char *dir = NULL;
@@ -290,7 +312,7 @@ static int build_fetch(struct build_ctx *b, char **ret_why)
 	if (r < 0) {
 		if (ret_why && !*ret_why)
 			(void) why_set(ret_why, r, "%s", strerror(-r));
-		return r == -EINVAL || r == -EBUSY || r == -ENXIO ? -EIO : r;
+		return source_error(r);
 	}
 	return build_tarball_unchanged(b, ret_why);
 }
@@ -309,7 +331,7 @@ static int build_open_source(struct build_ctx *b, char **ret_why)
 		}
 		if (ret_why && !*ret_why)
 			(void) why_set(ret_why, r, "cannot open the kernel source: %s", strerror(-r));
-		return r == -EINVAL || r == -EBUSY || r == -ENXIO ? -EIO : r;
+		return source_error(r);
 	}
 	r = tarball_stat(b->src, &b->tarball);
 	if (r < 0)

@@ -3,8 +3,8 @@
 #
 # `ktscope build --tarball https://...` against a real https server on 127.0.0.1
 # (tests/integration/mirror.py --tls, its own process group, killed at the end) with a
-# self-signed certificate made here: the private CA through KTSCOPE_CA_CERT, and a
-# redirect from https to plain http refused, naming the URL. Every case ends before a
+# self-signed certificate made here: the private CA through KTSCOPE_CA_CERT, a redirect
+# from https to plain http refused, naming the URL, and download failures as exit 1. Every case ends before a
 # systemd manager is needed (no user bus is reachable here), so none is started.
 set -u
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -50,6 +50,7 @@ openssl req -x509 -newkey rsa:2048 -nodes -subj /CN=127.0.0.1 \
 	kts_skip_all "openssl cannot make a self-signed certificate"
 cp -r "${KTS_TOP_SRCDIR:-$here/../..}/tests/data/fake-kernel" "$work/linux-6.12.3"
 tar -cJf "$work/www/linux-6.12.3.tar.xz" -C "$work" linux-6.12.3
+echo '<!DOCTYPE html><html><body>captive portal</body></html>' >"$work/www/portal.tar.xz"
 start_server HTTP_PORT
 start_server HTTPS_PORT --tls "$work/cert.pem" "$work/key.pem"
 http=http://127.0.0.1:$HTTP_PORT
@@ -59,7 +60,7 @@ B() { "$KTSCOPE" --user build "$@"; }
 # re TEXT: TEXT as an extended regular expression that matches it literally.
 re() { sed 's/[][\\.*^$?+(){}|]/\\&/g' <<<"$1"; }
 
-kts_plan 4
+kts_plan 5
 
 # The defect: an https download followed a redirect to plain http.
 target=$http/linux-6.12.3.tar.xz
@@ -82,3 +83,8 @@ kts_expect 1 "certificate" \
 KTSCOPE_CA_CERT=$work/no-such.pem kts_expect 1 "$(re "$work/no-such.pem")'.*KTSCOPE_CA_CERT" \
 	"an unreadable KTSCOPE_CA_CERT: exit 1 naming the file and the variable" \
 	B --tarball "$https/linux-6.12.3.tar.xz"
+
+# A download failure is a failed build (exit 1), not an environment problem (exit 4).
+kts_expect 1 "$(re "$http/portal.tar.xz") answered with an HTML page" \
+	"a tarball URL answering with an HTML page: exit 1, naming the URL" \
+	B --tarball "$http/portal.tar.xz"
