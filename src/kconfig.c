@@ -367,38 +367,6 @@ static int read_file(const char *path, char **ret, size_t *ret_len)
 				 ret_len);
 }
 
-/* Length of the UTF-8 sequence at s (1..4), or 0 when it is malformed or overlong. */
-static size_t utf8_seq_len(const unsigned char *s, size_t n)
-{
-	size_t need;
-	unsigned char lo = 0x80, hi = 0xbf;
-
-	if (s[0] < 0x80)
-		return 1;
-	if (s[0] >= 0xc2 && s[0] <= 0xdf)
-		need = 2;
-	else if (s[0] >= 0xe0 && s[0] <= 0xef) {
-		need = 3;
-		if (s[0] == 0xe0)
-			lo = 0xa0; /* overlong */
-		else if (s[0] == 0xed)
-			hi = 0x9f; /* surrogates */
-	} else if (s[0] >= 0xf0 && s[0] <= 0xf4) {
-		need = 4;
-		if (s[0] == 0xf0)
-			lo = 0x90;
-		else if (s[0] == 0xf4)
-			hi = 0x8f; /* > U+10FFFF */
-	} else
-		return 0;
-	if (n < need || s[1] < lo || s[1] > hi)
-		return 0;
-	for (size_t i = 2; i < need; i++)
-		if (s[i] < 0x80 || s[i] > 0xbf)
-			return 0;
-	return need;
-}
-
 /*
  * Text means UTF-8 without NUL or control characters other than tab, LF, VT,
  * FF and CR. -EILSEQ with *ret_why naming what and where otherwise.

@@ -5,6 +5,7 @@
  *   util-file.c        whole-file reads, write_all(), mkdir -p, rm -rf without forking
  *   util-spawn.c       running a program without a shell: posix_spawnp(), captured or streamed
  *   util-mountinfo.c   one parser for proc_pid_mountinfo(5)
+ *   util-utf8.c        UTF-8 validation and repair
  *
  * Conventions (STYLE.md): 0 or positive on success, negative errno on failure; ret_*
  * parameters last and never written on failure; every fd this layer opens is O_CLOEXEC;
@@ -131,3 +132,13 @@ int mountinfo_foreach_file(FILE *f, mountinfo_cb cb, void *userdata);
 
 /* Decodes the kernel's \NNN octal escapes (space, tab, newline, backslash) in place. */
 void mountinfo_unescape(char *s);
+
+/* ---------------------------------------------------------------- text (util-utf8.c) */
+
+/* Length of the UTF-8 sequence at s[0..n) (1..4), or 0 when it is malformed or overlong. */
+size_t utf8_seq_len(const unsigned char *s, size_t n);
+/*
+ * A copy of s with every byte that does not start a valid UTF-8 sequence replaced by U+FFFD,
+ * so JSON (which is UTF-8) can carry any path. NULL on ENOMEM (or for NULL).
+ */
+char *utf8_sanitize(const char *s);

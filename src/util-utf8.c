@@ -1,0 +1,73 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * Text (util.h): UTF-8 sequence validation (kconfig.c's text check) and the repair of
+ * arbitrary bytes into valid UTF-8 (progress.c's NDJSON: JSON is UTF-8, paths are bytes).
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "macro.h"
+#include "util.h"
+
+/* Length of the UTF-8 sequence at s (1..4), or 0 when it is malformed or overlong. */
+size_t utf8_seq_len(const unsigned char *s, size_t n)
+{
+	size_t need;
+	unsigned char lo = 0x80, hi = 0xbf;
+
+	if (s[0] < 0x80)
+		return 1;
+	if (s[0] >= 0xc2 && s[0] <= 0xdf)
+		need = 2;
+	else if (s[0] >= 0xe0 && s[0] <= 0xef) {
+		need = 3;
+		if (s[0] == 0xe0)
+			lo = 0xa0; /* overlong */
+		else if (s[0] == 0xed)
+			hi = 0x9f; /* surrogates */
+	} else if (s[0] >= 0xf0 && s[0] <= 0xf4) {
+		need = 4;
+		if (s[0] == 0xf0)
+			lo = 0x90;
+		else if (s[0] == 0xf4)
+			hi = 0x8f; /* > U+10FFFF */
+	} else
+		return 0;
+	if (n < need || s[1] < lo || s[1] > hi)
+		return 0;
+	for (size_t i = 2; i < need; i++)
+		if (s[i] < 0x80 || s[i] > 0xbf)
+			return 0;
+	return need;
+}
+
+char *utf8_sanitize(const char *s)
+{
+	const unsigned char *p = (const unsigned char *) s;
+	size_t n, len = 0;
+	char *out;
+
+	if (!s)
+		return NULL;
+	n = strlen(s);
+	/* Worst case: every byte becomes the 3-byte U+FFFD. */
+	out = malloc(3 * n + 1);
+	if (!out)
+		return NULL;
+	for (size_t i = 0; i < n;) {
+		size_t k = utf8_seq_len(p + i, n - i);
+
+		if (k == 0) {
+			memcpy(out + len, "\xef\xbf\xbd", 3);
+			len += 3;
+			i++;
+			continue;
+		}
+		memcpy(out + len, p + i, k);
+		len += k;
+		i += k;
+	}
+	out[len] = '\0';
+	return out;
+}
