@@ -559,14 +559,11 @@ static int get_uint(struct json_object *o, const char *prefix, const char *name,
 	return 0;
 }
 
-static int parse_object(struct json_object *o, struct kts_metadata *m, char **ret_why)
+/* "schema" decides how to read the rest, so it is checked first. */
+static int parse_schema(struct json_object *o, struct kts_metadata *m, char **ret_why)
 {
-	struct json_object *v = NULL, *src, *tc, *plan, *sizes;
-	_cleanup_free_ char *when = NULL;
-	uint64_t u;
-	int r;
+	struct json_object *v = NULL;
 
-	/* The schema decides how to read the rest, so it is checked first. */
 	if (!json_object_object_get_ex(o, "schema", &v) || json_object_get_type(v) != json_type_int)
 		return why_set(ret_why, -EBADMSG, "unsupported schema %s (expected %d)",
 			       v ? json_object_to_json_string(v) : "(absent)", METADATA_SCHEMA);
@@ -574,10 +571,15 @@ static int parse_object(struct json_object *o, struct kts_metadata *m, char **re
 		return why_set(ret_why, -EBADMSG, "unsupported schema %" PRId64 " (expected %d)",
 			       (int64_t) json_object_get_int64(v), METADATA_SCHEMA);
 	m->schema = METADATA_SCHEMA;
+	return 0;
+}
 
-	if ((r = get_string(o, "", "key", false, &m->key, ret_why)) < 0 ||
-	    (r = get_string(o, "", "label", false, &m->label, ret_why)) < 0 ||
-	    (r = get_object(o, "source", "source", false, &src, ret_why)) < 0 ||
+static int parse_source(struct json_object *o, struct kts_metadata *m, char **ret_why)
+{
+	struct json_object *v, *src;
+	int r;
+
+	if ((r = get_object(o, "source", "source", false, &src, ret_why)) < 0 ||
 	    (r = get_string(src, "source", "kind", false, &m->source.kind, ret_why)) < 0 ||
 	    (r = get_string(src, "source", "version", true, &m->source.version, ret_why)) < 0 ||
 	    (r = get_string(src, "source", "url", true, &m->source.url, ret_why)) < 0 ||
@@ -593,65 +595,79 @@ static int parse_object(struct json_object *o, struct kts_metadata *m, char **re
 	    (r = get_string(src, "source", "fs_uuid", true, &m->source.fs_uuid, ret_why)) < 0 ||
 	    (r = get_string(src, "source", "fs_type", true, &m->source.fs_type, ret_why)) < 0 ||
 	    (r = get_string(src, "source", "tarball_sha256", true, &m->source.tarball_sha256,
-			    ret_why)) < 0 ||
-	    (r = get_string(o, "", "arch", false, &m->arch, ret_why)) < 0 ||
-	    (r = get_string(o, "", "image", false, &m->image, ret_why)) < 0 ||
-	    (r = get_string(o, "", "base", false, &m->base, ret_why)) < 0 ||
-	    (r = get_string(o, "", "fragment_sha256", true, &m->fragment_sha256, ret_why)) < 0)
+			    ret_why)) < 0)
 		return r;
+	return 0;
+}
+
+static int parse_extra_kconfig(struct json_object *o, struct kts_metadata *m, char **ret_why)
+{
+	struct json_object *v;
+	size_t n;
+	int r;
 
 	if ((r = member(o, "extra_kconfig", "extra_kconfig", &v, ret_why)) < 0 ||
 	    (r = want_type(v, json_type_array, false, "extra_kconfig", ret_why)) < 0)
 		return r;
-	if (json_object_array_length(v) > 0) {
-		size_t n = json_object_array_length(v);
+	n = json_object_array_length(v);
+	if (n == 0)
+		return 0;
+	m->extra_kconfig = calloc(n, sizeof(*m->extra_kconfig));
+	if (!m->extra_kconfig)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		struct json_object *e = json_object_array_get_idx(v, i);
+		char path[64];
 
-		m->extra_kconfig = calloc(n, sizeof(*m->extra_kconfig));
-		if (!m->extra_kconfig)
-			return -ENOMEM;
-		for (size_t i = 0; i < n; i++) {
-			struct json_object *e = json_object_array_get_idx(v, i);
-			char path[64];
-
-			m->n_extra_kconfig = i + 1;
-			snprintf(path, sizeof(path), "extra_kconfig[%zu]", i);
-			if ((r = want_type(e, json_type_object, false, path, ret_why)) < 0 ||
-			    (r = get_string(e, path, "path", false, &m->extra_kconfig[i].path,
-					    ret_why)) < 0 ||
-			    (r = get_string(e, path, "sha256", false, &m->extra_kconfig[i].sha256,
-					    ret_why)) < 0)
-				return r;
-		}
+		m->n_extra_kconfig = i + 1;
+		snprintf(path, sizeof(path), "extra_kconfig[%zu]", i);
+		if ((r = want_type(e, json_type_object, false, path, ret_why)) < 0 ||
+		    (r = get_string(e, path, "path", false, &m->extra_kconfig[i].path, ret_why)) <
+			    0 ||
+		    (r = get_string(e, path, "sha256", false, &m->extra_kconfig[i].sha256,
+				    ret_why)) < 0)
+			return r;
 	}
-	if ((r = get_string(o, "", "config_sha256", true, &m->config_sha256, ret_why)) < 0 ||
-	    (r = get_object(o, "toolchain", "toolchain", false, &tc, ret_why)) < 0 ||
-	    (r = get_string(tc, "toolchain", "cc", true, &m->toolchain.cc, ret_why)) < 0 ||
-	    (r = get_string(tc, "toolchain", "ld", true, &m->toolchain.ld, ret_why)) < 0 ||
-	    (r = get_string(tc, "toolchain", "pahole", true, &m->toolchain.pahole, ret_why)) < 0)
-		return r;
+	return 0;
+}
+
+static int parse_make_vars(struct json_object *o, struct kts_metadata *m, char **ret_why)
+{
+	struct json_object *v;
+	size_t n;
+	int r;
 
 	if ((r = member(o, "make_vars", "make_vars", &v, ret_why)) < 0 ||
 	    (r = want_type(v, json_type_array, false, "make_vars", ret_why)) < 0)
 		return r;
-	if (json_object_array_length(v) > 0) {
-		size_t n = json_object_array_length(v);
+	n = json_object_array_length(v);
+	if (n == 0)
+		return 0;
+	m->make_vars = calloc(n, sizeof(char *));
+	if (!m->make_vars)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		struct json_object *e = json_object_array_get_idx(v, i);
+		char path[64];
 
-		m->make_vars = calloc(n, sizeof(char *));
-		if (!m->make_vars)
+		m->n_make_vars = i + 1;
+		snprintf(path, sizeof(path), "make_vars[%zu]", i);
+		if ((r = want_type(e, json_type_string, false, path, ret_why)) < 0)
+			return r;
+		m->make_vars[i] = strdup(json_object_get_string(e));
+		if (!m->make_vars[i])
 			return -ENOMEM;
-		for (size_t i = 0; i < n; i++) {
-			struct json_object *e = json_object_array_get_idx(v, i);
-			char path[64];
-
-			m->n_make_vars = i + 1;
-			snprintf(path, sizeof(path), "make_vars[%zu]", i);
-			if ((r = want_type(e, json_type_string, false, path, ret_why)) < 0)
-				return r;
-			m->make_vars[i] = strdup(json_object_get_string(e));
-			if (!m->make_vars[i])
-				return -ENOMEM;
-		}
 	}
+	return 0;
+}
+
+/* built_at, build_seconds, make_jobs: when and how the build ran. */
+static int parse_build_run(struct json_object *o, struct kts_metadata *m, char **ret_why)
+{
+	_cleanup_free_ char *when = NULL;
+	struct json_object *v;
+	uint64_t u;
+	int r;
 
 	if ((r = get_string(o, "", "built_at", false, &when, ret_why)) < 0)
 		return r;
@@ -668,6 +684,13 @@ static int parse_object(struct json_object *o, struct kts_metadata *m, char **re
 	if (u > UINT_MAX)
 		return why_set(ret_why, -EBADMSG, "field 'make_jobs': invalid (too large)");
 	m->make_jobs = (unsigned) u;
+	return 0;
+}
+
+static int parse_plan_and_sizes(struct json_object *o, struct kts_metadata *m, char **ret_why)
+{
+	struct json_object *plan, *sizes;
+	int r;
 
 	if ((r = get_object(o, "plan", "plan", true, &plan, ret_why)) < 0)
 		return r;
@@ -684,7 +707,33 @@ static int parse_object(struct json_object *o, struct kts_metadata *m, char **re
 	    (r = get_uint(sizes, "sizes", "image", &m->sizes.image, ret_why)) < 0 ||
 	    (r = get_uint(sizes, "sizes", "vmlinux", &m->sizes.vmlinux, ret_why)) < 0 ||
 	    (r = get_uint(sizes, "sizes", "vmlinux_unstripped", &m->sizes.vmlinux_unstripped,
-			  ret_why)) < 0 ||
+			  ret_why)) < 0)
+		return r;
+	return 0;
+}
+
+/* Reads every field in the order the writer puts them, so the first bad one is named. */
+static int parse_object(struct json_object *o, struct kts_metadata *m, char **ret_why)
+{
+	struct json_object *tc;
+	int r;
+
+	if ((r = parse_schema(o, m, ret_why)) < 0 ||
+	    (r = get_string(o, "", "key", false, &m->key, ret_why)) < 0 ||
+	    (r = get_string(o, "", "label", false, &m->label, ret_why)) < 0 ||
+	    (r = parse_source(o, m, ret_why)) < 0 ||
+	    (r = get_string(o, "", "arch", false, &m->arch, ret_why)) < 0 ||
+	    (r = get_string(o, "", "image", false, &m->image, ret_why)) < 0 ||
+	    (r = get_string(o, "", "base", false, &m->base, ret_why)) < 0 ||
+	    (r = get_string(o, "", "fragment_sha256", true, &m->fragment_sha256, ret_why)) < 0 ||
+	    (r = parse_extra_kconfig(o, m, ret_why)) < 0 ||
+	    (r = get_string(o, "", "config_sha256", true, &m->config_sha256, ret_why)) < 0 ||
+	    (r = get_object(o, "toolchain", "toolchain", false, &tc, ret_why)) < 0 ||
+	    (r = get_string(tc, "toolchain", "cc", true, &m->toolchain.cc, ret_why)) < 0 ||
+	    (r = get_string(tc, "toolchain", "ld", true, &m->toolchain.ld, ret_why)) < 0 ||
+	    (r = get_string(tc, "toolchain", "pahole", true, &m->toolchain.pahole, ret_why)) < 0 ||
+	    (r = parse_make_vars(o, m, ret_why)) < 0 || (r = parse_build_run(o, m, ret_why)) < 0 ||
+	    (r = parse_plan_and_sizes(o, m, ret_why)) < 0 ||
 	    (r = get_string(o, "", "ktscope_version", false, &m->ktscope_version, ret_why)) < 0)
 		return r;
 
