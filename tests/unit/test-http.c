@@ -1,10 +1,10 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * http.c against real servers: tests/integration/mirror.py (python3 http.server on 127.0.0.1,
- * each in its own process group, killed at the end) serving one directory twice, over http
- * and over https with a self-signed certificate made by openssl(1) in setup. The private CA
- * reaches libcurl through KTSCOPE_CA_CERT or http_request.ca_file. Everything lives under one
- * mkdtemp() directory.
+ * http.c against real servers: tests/integration/mirror.py (test-server.h: python3 on
+ * 127.0.0.1, each in its own process group, killed at the end) serving one directory twice,
+ * over http and over https with a self-signed certificate made by openssl(1) in setup. The
+ * private CA reaches libcurl through KTSCOPE_CA_CERT or http_request.ca_file. Everything
+ * lives under one mkdtemp() directory.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -27,8 +27,8 @@
 #include "http.h"
 #include "macro.h"
 #include "sha256.h"
+#include "test-server.h"
 
-#define MIRROR_SCRIPT KTS_TEST_DATADIR "/../integration/mirror.py"
 #define BODY "not a kernel, but bytes all the same\n"
 
 static char g_root[256];  /* mkdtemp: everything below */
@@ -86,57 +86,6 @@ static int make_cert(char *key, size_t size)
 	(void) snprintf(g_cert, sizeof(g_cert), "%s/cert.pem", g_root);
 	(void) snprintf(key, size, "%s/key.pem", g_root);
 	return run_quiet(argv) == 0 ? 0 : -ENOENT;
-}
-
-/* Starts mirror.py (with TLS when cert is set) in its own process group; its URL in url. */
-static int start_server(const char *cert, const char *key, pid_t *ret_pid, char *url, size_t size)
-{
-	int fds[2];
-	char line[32] = "";
-	ssize_t n = 0;
-	pid_t pid;
-
-	if (pipe2(fds, O_CLOEXEC) < 0)
-		return -errno;
-	pid = fork();
-	if (pid < 0)
-		return -errno;
-	if (pid == 0) {
-		(void) setpgid(0, 0);
-		(void) dup2(fds[1], 1);
-		if (cert)
-			execlp("python3", "python3", MIRROR_SCRIPT, "--tls", cert, key, g_dir,
-			       (char *) NULL);
-		else
-			execlp("python3", "python3", MIRROR_SCRIPT, g_dir, (char *) NULL);
-		_exit(127);
-	}
-	(void) setpgid(pid, pid);
-	(void) close(fds[1]);
-	/* Up to the newline, so the script has finished writing before the pipe closes. */
-	for (size_t got = 0; got < sizeof(line) - 1 && !strchr(line, '\n'); got += (size_t) n) {
-		n = read(fds[0], line + got, sizeof(line) - 1 - got);
-		if (n <= 0)
-			break;
-	}
-	(void) close(fds[0]);
-	if (n <= 0 || atoi(line) <= 0) {
-		(void) kill(-pid, SIGTERM);
-		(void) waitpid(pid, NULL, 0);
-		return -ECHILD;
-	}
-	*ret_pid = pid;
-	(void) snprintf(url, size, "%s://127.0.0.1:%d", cert ? "https" : "http", atoi(line));
-	return 0;
-}
-
-static void stop_server(pid_t *pid)
-{
-	if (*pid <= 0)
-		return;
-	(void) kill(-*pid, SIGTERM);
-	(void) waitpid(*pid, NULL, 0);
-	*pid = 0;
 }
 
 static void need_http(void)
@@ -416,7 +365,7 @@ static int group_setup(void **state)
 	write_file(path, "<!DOCTYPE html><html><body>captive portal</body></html>\n");
 	(void) unsetenv("KTSCOPE_CA_CERT");
 
-	if (start_server(NULL, NULL, &g_http_pid, g_http, sizeof(g_http)) < 0) {
+	if (test_server_start(g_dir, NULL, NULL, &g_http_pid, g_http, sizeof(g_http)) < 0) {
 		(void) fprintf(stderr, "# python3 not available: the HTTP tests will be skipped\n");
 		return 0;
 	}
@@ -424,7 +373,7 @@ static int group_setup(void **state)
 		(void) fprintf(stderr, "# openssl not available: the https tests will be skipped\n");
 		return 0;
 	}
-	g_have_tls = start_server(g_cert, key, &g_https_pid, g_https, sizeof(g_https)) == 0;
+	g_have_tls = test_server_start(g_dir, g_cert, key, &g_https_pid, g_https, sizeof(g_https)) == 0;
 	if (!g_have_tls)
 		(void) fprintf(stderr, "# python3 cannot serve TLS: the https tests will be skipped\n");
 	return 0;
@@ -432,8 +381,8 @@ static int group_setup(void **state)
 
 static int group_teardown(void **state)
 {
-	stop_server(&g_http_pid);
-	stop_server(&g_https_pid);
+	test_server_stop(&g_http_pid);
+	test_server_stop(&g_https_pid);
 	(void) nftw(g_root, rm_one, 16, FTW_DEPTH | FTW_PHYS);
 	return 0;
 }
