@@ -25,7 +25,7 @@ json() { "$KTS_PYTHON" -c "import json,sys; d=json.load(sys.stdin); print($1)"; 
 # hold MODE FILE: a real flock(1) process holding FILE until killed; echo its pid
 hold() {
 	local mode=$1 file=$2
-	flock "-$mode" "$file" sleep 300 &
+	flock -F "-$mode" "$file" sleep 300 &
 	local pid=$!
 	holders+=("$pid")
 	for _ in $(seq 50); do
