@@ -7,13 +7,13 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <openssl/evp.h>
 
 #include "hash.h"
 #include "macro.h"
+#include "util.h"
 
 #define HASH_READ_CHUNK ((size_t) 1 << 20)
 
@@ -112,13 +112,10 @@ int hash_sha256_fd(int fd, char out[HASH_SHA256_HEX_SIZE])
 		return r;
 	(void) posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
 	for (;;) {
-		ssize_t n = read(fd, buf, HASH_READ_CHUNK);
+		ssize_t n = loop_read(fd, buf, HASH_READ_CHUNK);
 
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return negative_errno();
-		}
+		if (n < 0)
+			return (int) n;
 		if (n == 0)
 			break;
 		r = hash_sha256_update(&h, buf, (size_t) n);
@@ -135,17 +132,12 @@ int hash_sha256_fd(int fd, char out[HASH_SHA256_HEX_SIZE])
 int hash_sha256_file(const char *path, char out[HASH_SHA256_HEX_SIZE])
 {
 	_cleanup_close_ int fd = -EBADF;
-	struct stat st;
 
 	if (!path || !out)
 		return -EINVAL;
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	/* A directory is refused before reading (read() would say EISDIR anyway). */
+	fd = open_read_at(AT_FDCWD, path, 0);
 	if (fd < 0)
-		return negative_errno();
-	/* read() on a directory fails with EISDIR anyway; say so before reading. */
-	if (fstat(fd, &st) < 0)
-		return negative_errno();
-	if (S_ISDIR(st.st_mode))
-		return -EISDIR;
+		return fd;
 	return hash_sha256_fd(fd, out);
 }

@@ -680,35 +680,6 @@ int kconfig_format(const struct kts_kconfig *c, char **ret)
 	return 0;
 }
 
-/*
- * Creates path atomically: a hidden temporary file beside it, fsync, rename.
- * Readers see the old file, no file, or the complete new one.
- */
-static int write_file_atomic(const char *path, const char *data, size_t len, mode_t mode)
-{
-	_cleanup_free_ char *tmp = NULL;
-	_cleanup_close_ int fd = -EBADF;
-	const char *slash = strrchr(path, '/');
-	int dirlen = slash ? (int) (slash - path + 1) : 0;
-	int r;
-
-	if (asprintf(&tmp, "%.*s.%s.XXXXXX", dirlen, path, path + dirlen) < 0)
-		return -ENOMEM;
-	fd = mkostemp(tmp, O_CLOEXEC);
-	if (fd < 0)
-		return negative_errno();
-	r = write_all(fd, data, len);
-	if (r >= 0 && fchmod(fd, mode) < 0)
-		r = negative_errno();
-	if (r >= 0 && fsync(fd) < 0)
-		r = negative_errno();
-	if (r >= 0 && rename(tmp, path) < 0)
-		r = negative_errno();
-	if (r < 0)
-		(void) unlink(tmp);
-	return r;
-}
-
 int kconfig_write(const struct kts_kconfig *c, const char *path)
 {
 	_cleanup_free_ char *text = NULL;

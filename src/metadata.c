@@ -407,46 +407,13 @@ int metadata_to_string(const struct kts_metadata *m, char **ret)
 
 int metadata_write(const struct kts_metadata *m, const char *path)
 {
-	_cleanup_free_ char *text = NULL, *dir = NULL, *tmp = NULL;
-	_cleanup_close_ int fd = -EBADF, dfd = -EBADF;
-	const char *slash, *base;
+	_cleanup_free_ char *text = NULL;
 	int r;
 
 	r = metadata_to_string(m, &text);
 	if (r < 0)
 		return r;
-
-	slash = strrchr(path, '/');
-	dir = slash ? strndup(path, slash == path ? 1 : (size_t) (slash - path)) : strdup(".");
-	base = slash ? slash + 1 : path;
-	if (!dir)
-		return -ENOMEM;
-	if (!*base)
-		return -EINVAL;
-	/* A dot name in the same directory: same filesystem for rename(), hidden from globs. */
-	if (asprintf(&tmp, "%s/.%s.XXXXXX", dir, base) < 0)
-		return -ENOMEM;
-	fd = mkostemp(tmp, O_CLOEXEC);
-	if (fd < 0)
-		return negative_errno();
-	r = write_all(fd, text, strlen(text));
-	if (r >= 0 && fchmod(fd, 0644) < 0)
-		r = negative_errno();
-	if (r >= 0 && fsync(fd) < 0)
-		r = negative_errno();
-	if (r >= 0 && close(TAKE_FD(fd)) < 0)
-		r = negative_errno();
-	if (r >= 0 && rename(tmp, path) < 0)
-		r = negative_errno();
-	if (r < 0) {
-		(void) unlink(tmp);
-		return r;
-	}
-	/* The rename is durable only once the directory is. */
-	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dfd < 0 || fsync(dfd) < 0)
-		return negative_errno();
-	return 0;
+	return write_file_atomic(path, text, strlen(text), 0644);
 }
 
 /* ----------------------------------------------------------------- read */

@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -14,6 +15,27 @@
 
 #include "macro.h"
 #include "util.h"
+
+ssize_t loop_read(int fd, void *buf, size_t n)
+{
+	size_t done = 0;
+
+	if (fd < 0 || (!buf && n > 0))
+		return -EINVAL;
+	while (done < n) {
+		ssize_t k = read(fd, (char *) buf + done, n - done);
+
+		if (k < 0) {
+			if (errno == EINTR)
+				continue;
+			return negative_errno();
+		}
+		if (k == 0)
+			break;
+		done += (size_t) k;
+	}
+	return (ssize_t) done;
+}
 
 int read_full_fd(int fd, size_t max, char **ret, size_t *ret_len)
 {
@@ -51,15 +73,12 @@ int read_full_fd(int fd, size_t max, char **ret, size_t *ret_len)
 			buf = nbuf;
 			size = nsize;
 		}
-		n = read(fd, buf + len, size - len - 1);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return negative_errno();
-		}
-		if (n == 0)
-			break;
+		n = loop_read(fd, buf + len, size - len - 1);
+		if (n < 0)
+			return (int) n;
 		len += (size_t) n;
+		if (len + 1 < size)
+			break; /* short: EOF */
 	}
 	if (len > max)
 		return -EFBIG;
@@ -75,32 +94,42 @@ int read_full_fd(int fd, size_t max, char **ret, size_t *ret_len)
 	return 0;
 }
 
+int open_read_at(int dirfd, const char *path, unsigned flags)
+{
+	_cleanup_close_ int fd = -EBADF;
+	struct stat st;
+
+	if (!path)
+		return -EINVAL;
+	/* O_NONBLOCK: opening a FIFO must not hang before it can be refused. */
+	fd = openat(dirfd, path,
+		    O_RDONLY | O_CLOEXEC | O_NOCTTY | (flags & READ_FULL_REGULAR ? O_NONBLOCK : 0));
+	if (fd < 0)
+		return negative_errno();
+	if (fstat(fd, &st) < 0)
+		return negative_errno();
+	if (S_ISDIR(st.st_mode))
+		return -EISDIR;
+	if (flags & READ_FULL_REGULAR) {
+		if (!S_ISREG(st.st_mode))
+			return -EINVAL;
+		/* Back to blocking reads (a regular file never blocks, but be plain about it). */
+		if (fcntl(fd, F_SETFL, 0) < 0)
+			return negative_errno();
+	}
+	return TAKE_FD(fd);
+}
+
 int read_full_file_at(int dirfd, const char *path, unsigned flags, size_t max, char **ret,
 		      size_t *ret_len)
 {
 	_cleanup_close_ int fd = -EBADF;
-	int oflags = O_RDONLY | O_CLOEXEC | O_NOCTTY;
 
-	if (!path || !ret)
+	if (!ret)
 		return -EINVAL;
-	if (flags & READ_FULL_REGULAR)
-		oflags |= O_NONBLOCK;
-	fd = openat(dirfd, path, oflags);
+	fd = open_read_at(dirfd, path, flags);
 	if (fd < 0)
-		return negative_errno();
-	if (flags & READ_FULL_REGULAR) {
-		struct stat st;
-
-		if (fstat(fd, &st) < 0)
-			return negative_errno();
-		if (S_ISDIR(st.st_mode))
-			return -EISDIR;
-		if (!S_ISREG(st.st_mode))
-			return -EINVAL;
-		/* Back to blocking reads (a regular file never blocks, but be plain about it). */
-		if (fcntl(fd, F_SETFL, O_RDONLY) < 0)
-			return negative_errno();
-	}
+		return fd;
 	return read_full_fd(fd, max, ret, ret_len);
 }
 
@@ -128,6 +157,46 @@ int write_all(int fd, const void *buf, size_t len)
 		p += n;
 		len -= (size_t) n;
 	}
+	return 0;
+}
+
+int write_file_atomic(const char *path, const void *data, size_t len, mode_t mode)
+{
+	_cleanup_free_ char *tmp = NULL, *dir = NULL;
+	_cleanup_close_ int fd = -EBADF, dfd = -EBADF;
+	const char *slash, *base;
+	int r;
+
+	if (!path || (!data && len > 0))
+		return -EINVAL;
+	slash = strrchr(path, '/');
+	base = slash ? slash + 1 : path;
+	if (!*base)
+		return -EINVAL;
+	dir = slash ? strndup(path, slash == path ? 1 : (size_t) (slash - path)) : strdup(".");
+	/* A dot name in the same directory: same filesystem for rename(), hidden from globs. */
+	if (!dir || asprintf(&tmp, "%s/.%s.XXXXXX", dir, base) < 0)
+		return -ENOMEM;
+	fd = mkostemp(tmp, O_CLOEXEC);
+	if (fd < 0)
+		return negative_errno();
+	r = write_all(fd, data, len);
+	if (r >= 0 && fchmod(fd, mode) < 0)
+		r = negative_errno();
+	if (r >= 0 && fsync(fd) < 0)
+		r = negative_errno();
+	if (r >= 0 && close(TAKE_FD(fd)) < 0)
+		r = negative_errno();
+	if (r >= 0 && rename(tmp, path) < 0)
+		r = negative_errno();
+	if (r < 0) {
+		(void) unlink(tmp);
+		return r;
+	}
+	/* The rename is durable only once the directory is. */
+	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0 || fsync(dfd) < 0)
+		return negative_errno();
 	return 0;
 }
 

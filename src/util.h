@@ -30,11 +30,22 @@ enum {
 };
 
 /*
+ * Reads until n bytes or EOF, across short reads and EINTR: the count read (less than n only
+ * at EOF), or negative errno.
+ */
+ssize_t loop_read(int fd, void *buf, size_t n);
+
+/*
  * Reads all of fd (from its current offset) into a NUL-terminated buffer; *ret_len (may be
  * NULL) excludes the NUL. Works for size-0 /proc and sysfs files. -EFBIG when the data
  * exceeds max bytes (0: READ_FULL_DEFAULT_MAX). The buffer may hold NUL bytes.
  */
 int read_full_fd(int fd, size_t max, char **ret, size_t *ret_len);
+/*
+ * Opens path for reading (relative to dirfd, O_CLOEXEC | O_NOCTTY) and returns the fd:
+ * -EISDIR for a directory, and with READ_FULL_REGULAR -EINVAL for anything not regular.
+ */
+int open_read_at(int dirfd, const char *path, unsigned flags);
 /* read_full_fd() of path; openat()-style relative to dirfd (AT_FDCWD for plain paths). */
 int read_full_file_at(int dirfd, const char *path, unsigned flags, size_t max, char **ret,
 		      size_t *ret_len);
@@ -42,6 +53,12 @@ int read_full_file(const char *path, size_t max, char **ret, size_t *ret_len);
 
 /* Writes all len bytes, across partial writes and EINTR. -errno (-ENOSPC, -EPIPE, ...). */
 int write_all(int fd, const void *buf, size_t len);
+
+/*
+ * Replaces path atomically with len bytes of data and mode: a hidden temporary file beside
+ * it, fsync, rename, fsync of the directory. Readers see the old file, or the whole new one.
+ */
+int write_file_atomic(const char *path, const void *data, size_t len, mode_t mode);
 
 /*
  * mkdir -p: creates path and its missing parents with mode. An existing directory (or a

@@ -3,6 +3,7 @@
  * The utility layer (util.h) on a real filesystem and real processes: every test that
  * touches files gets a mkdtemp() directory; spawn tests run /bin/sh and printf.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -142,6 +143,49 @@ static void test_read_limits_and_errors(void **state)
 				 0);
 		assert_int_equal(len, 10);
 	}
+}
+
+static void test_write_file_atomic(void **state)
+{
+	struct fixture *f = *state;
+	_cleanup_free_ char *p = path_in(f, "atomic"), *buf = NULL, *dirslash = path_in(f, "");
+	struct stat st;
+	size_t len;
+	_cleanup_closedir_ DIR *d = NULL;
+	struct dirent *de;
+
+	assert_int_equal(write_file_atomic(p, "first", 5, 0600), 0);
+	assert_int_equal(write_file_atomic(p, "second", 6, 0644), 0);
+	assert_int_equal(read_full_file(p, 0, &buf, &len), 0);
+	assert_string_equal(buf, "second");
+	assert_int_equal(stat(p, &st), 0);
+	assert_int_equal(st.st_mode & 07777, 0644);
+	/* No temporary file left behind. */
+	d = opendir(f->dir);
+	assert_non_null(d);
+	while ((de = readdir(d)))
+		assert_true(de->d_name[0] != '.' || streq(de->d_name, ".") ||
+			    streq(de->d_name, ".."));
+	assert_int_equal(write_file_atomic(dirslash, "x", 1, 0644), -EINVAL);
+	assert_int_equal(write_file_atomic("/nonexistent/dir/file", "x", 1, 0644), -ENOENT);
+}
+
+static void test_open_read_at(void **state)
+{
+	struct fixture *f = *state;
+	_cleanup_free_ char *p = path_in(f, "file"), *fifo = path_in(f, "fifo");
+	int fd;
+
+	write_file(p, "x", 1);
+	fd = open_read_at(AT_FDCWD, p, READ_FULL_REGULAR);
+	assert_true(fd >= 0);
+	assert_true(fcntl(fd, F_GETFD) & FD_CLOEXEC);
+	assert_false(fcntl(fd, F_GETFL) & O_NONBLOCK);
+	close(fd);
+	assert_int_equal(open_read_at(AT_FDCWD, f->dir, 0), -EISDIR);
+	assert_int_equal(mkfifo(fifo, 0600), 0);
+	assert_int_equal(open_read_at(AT_FDCWD, fifo, READ_FULL_REGULAR), -EINVAL);
+	assert_int_equal(open_read_at(AT_FDCWD, "/nonexistent", 0), -ENOENT);
 }
 
 static void test_write_all_to_pipe(void **state)
@@ -472,6 +516,8 @@ int main(void)
 		cmocka_unit_test(test_read_proc_file_of_size_zero),
 		T(test_read_limits_and_errors),
 		cmocka_unit_test(test_write_all_to_pipe),
+		T(test_write_file_atomic),
+		T(test_open_read_at),
 		T(test_mkdir_p),
 		T(test_rm_rf_keeps_symlink_targets),
 		cmocka_unit_test(test_spawn_capture_status_and_streams),
