@@ -281,6 +281,123 @@ static int compute_mems(const struct kts_topology *t, const struct kts_plan *p,
 	return 0;
 }
 
+/*
+ * contrib[i] = the allowed CPUs of LLC i; ranked = the LLCs a plan of this mode may use,
+ * best first. *ret_allowed and *ret_avail count allowed CPUs and LLCs that have any.
+ * "Allowed" is counted through the LLCs, i.e. allowed ∩ online: an allowed but offline CPU
+ * (possible in a snapshot's Cpus_allowed_list) is no CPU to plan on.
+ */
+static void rank_llcs(const struct kts_topology *t, const struct kts_llc_load *load, bool excl,
+		      unsigned *contrib, struct ranked_llc *ranked, size_t *ret_n_ranked,
+		      unsigned *ret_allowed, unsigned *ret_avail)
+{
+	unsigned allowed = 0, n_avail = 0;
+	size_t n_ranked = 0;
+
+	for (size_t i = 0; i < t->n_llcs; i++) {
+		const struct kts_llc_load *l = load ? &load[i] : &(struct kts_llc_load){ 0 };
+
+		contrib[i] = cpuset_count_and(&t->llcs[i].cpus, &t->allowed);
+		allowed += contrib[i];
+		if (contrib[i] == 0)
+			continue;
+		n_avail++;
+		if (l->exclusive > 0 || (excl && l->shared > 0))
+			continue;
+		ranked[n_ranked++] = (struct ranked_llc){
+			.index = (unsigned) i,
+			.holders = excl ? 0 : l->shared,
+		};
+	}
+	qsort(ranked, n_ranked, sizeof(*ranked), ranked_cmp);
+	*ret_n_ranked = n_ranked;
+	*ret_allowed = allowed;
+	*ret_avail = n_avail;
+}
+
+/* What the request needs (CPUs, or LLCs), and whether this machine could ever give it. */
+static int plan_need(const struct kts_plan_req *req, bool excl, unsigned allowed,
+		     unsigned n_avail, unsigned *ret_need, char **ret_why)
+{
+	unsigned need;
+
+	if (excl && req->excl_llcs > 0) {
+		need = req->excl_llcs;
+		if (need > n_avail)
+			return why_set(ret_why, -ERANGE,
+				    "%u exclusive LLCs requested, but only %u LLCs have CPUs this "
+				    "process may use", need, n_avail);
+	} else if (excl && req->cpus == 0) {
+		need = 1;
+		if (n_avail == 0)
+			return why_set(ret_why, -ERANGE, "no LLC has a CPU this process may use");
+	} else {
+		need = req->cpus > 0 ? req->cpus : plan_default_budget(allowed);
+		if (need > allowed)
+			return why_set(ret_why, -ERANGE,
+				    "a budget of %u CPUs exceeds the %u CPUs this process may use",
+				    need, allowed);
+	}
+	*ret_need = need;
+	return 0;
+}
+
+/* -EBUSY with a reason naming the holders when the free LLCs reach only reached of need. */
+static int plan_busy(const struct kts_topology *t, const struct kts_llc_load *load,
+		     const unsigned *contrib, bool excl, bool by_llcs, unsigned need,
+		     unsigned reached, char **ret_why)
+{
+	_cleanup_free_ char *held = NULL;
+	int r;
+
+	r = describe_holders(t, load, contrib, !excl, &held);
+	if (r < 0)
+		return r;
+	if (!excl)
+		return why_set(ret_why, -EBUSY,
+			    "%u CPUs needed, but only %u are in LLCs without an exclusive "
+			    "holder; held exclusively: %s", need, reached, held);
+	if (by_llcs)
+		return why_set(ret_why, -EBUSY,
+			    "%u free LLCs needed, but only %u have no holder; held: %s",
+			    need, reached, held);
+	return why_set(ret_why, -EBUSY,
+		    "%u CPUs in whole free LLCs needed, but the LLCs with no holder have "
+		    "only %u; held: %s", need, reached, held);
+}
+
+/* Takes CPUs ascending through the picked LLCs (ascending index) into p. */
+static int take_cpus(const struct kts_topology *t, const unsigned *contrib, const bool *picked,
+		     bool excl, unsigned need, struct kts_plan *p)
+{
+	_cleanup_cpuset_ struct kts_cpuset part = KTS_CPUSET_INIT;
+	unsigned remaining = excl ? UINT_MAX : need;
+	int r;
+
+	p->llcs = calloc(t->n_llcs, sizeof(*p->llcs));
+	if (!p->llcs)
+		return -ENOMEM;
+	for (size_t i = 0; i < t->n_llcs && remaining > 0; i++) {
+		unsigned take;
+
+		if (!picked[i])
+			continue;
+		take = MIN(contrib[i], remaining);
+		r = cpuset_and(&part, &t->llcs[i].cpus, &t->allowed);
+		if (r < 0)
+			return r;
+		/* Whole LLCs with set operations; only the last, partial one CPU by CPU. */
+		r = take == contrib[i] ? cpuset_or(&p->cpus, &p->cpus, &part)
+				       : add_first(&p->cpus, &part, take);
+		if (r < 0)
+			return r;
+		if (!excl)
+			remaining -= take;
+		p->llcs[p->n_llcs++] = (unsigned) i;
+	}
+	return 0;
+}
+
 int plan_compute(const struct kts_topology *t, const struct kts_llc_load *load,
 		 const struct kts_plan_req *req, struct kts_plan *ret, char **ret_why)
 {
@@ -288,9 +405,8 @@ int plan_compute(const struct kts_topology *t, const struct kts_llc_load *load,
 	_cleanup_free_ unsigned *contrib = NULL;
 	_cleanup_free_ struct ranked_llc *ranked = NULL;
 	_cleanup_free_ bool *picked = NULL;
-	_cleanup_cpuset_ struct kts_cpuset part = KTS_CPUSET_INIT;
-	unsigned allowed = 0, n_avail = 0, need, reached = 0, remaining;
-	size_t n_ranked = 0;
+	unsigned allowed, n_avail, need = 0, reached = 0;
+	size_t n_ranked;
 	bool excl, by_llcs;
 	int r;
 
@@ -309,96 +425,22 @@ int plan_compute(const struct kts_topology *t, const struct kts_llc_load *load,
 	if (!contrib || !ranked || !picked)
 		return -ENOMEM;
 
-	/*
-	 * "Allowed" is counted through the LLCs, i.e. allowed ∩ online: an allowed
-	 * but offline CPU (possible in a snapshot's Cpus_allowed_list) is no CPU to
-	 * plan on.
-	 */
-	for (size_t i = 0; i < t->n_llcs; i++) {
-		const struct kts_llc_load *l = load ? &load[i] : &(struct kts_llc_load){ 0 };
-
-		contrib[i] = cpuset_count_and(&t->llcs[i].cpus, &t->allowed);
-		allowed += contrib[i];
-		if (contrib[i] == 0)
-			continue;
-		n_avail++;
-		if (l->exclusive > 0 || (excl && l->shared > 0))
-			continue;
-		ranked[n_ranked++] = (struct ranked_llc){
-			.index = (unsigned) i,
-			.holders = excl ? 0 : l->shared,
-		};
-	}
-	qsort(ranked, n_ranked, sizeof(*ranked), ranked_cmp);
-
-	/* What the request needs, and whether this machine could ever give it. */
-	if (excl && req->excl_llcs > 0) {
-		need = req->excl_llcs;
-		if (need > n_avail)
-			return why_set(ret_why, -ERANGE,
-				    "%u exclusive LLCs requested, but only %u LLCs have CPUs this "
-				    "process may use", need, n_avail);
-	} else if (excl && req->cpus == 0) {
-		need = 1;
-		if (n_avail == 0)
-			return why_set(ret_why, -ERANGE, "no LLC has a CPU this process may use");
-	} else {
-		need = req->cpus > 0 ? req->cpus : plan_default_budget(allowed);
-		if (need > allowed)
-			return why_set(ret_why, -ERANGE,
-				    "a budget of %u CPUs exceeds the %u CPUs this process may use",
-				    need, allowed);
-	}
+	rank_llcs(t, load, excl, contrib, ranked, &n_ranked, &allowed, &n_avail);
+	r = plan_need(req, excl, allowed, n_avail, &need, ret_why);
+	if (r < 0)
+		return r;
 	by_llcs = excl && (req->excl_llcs > 0 || req->cpus == 0);
-
 	if (n_ranked > 0) {
 		r = pick_llcs(t, ranked, n_ranked, contrib, need, by_llcs, picked, &reached);
 		if (r < 0)
 			return r;
 	}
-	if (reached < need) {
-		_cleanup_free_ char *held = NULL;
+	if (reached < need)
+		return plan_busy(t, load, contrib, excl, by_llcs, need, reached, ret_why);
 
-		r = describe_holders(t, load, contrib, !excl, &held);
-		if (r < 0)
-			return r;
-		if (!excl)
-			return why_set(ret_why, -EBUSY,
-				    "%u CPUs needed, but only %u are in LLCs without an exclusive "
-				    "holder; held exclusively: %s", need, reached, held);
-		if (by_llcs)
-			return why_set(ret_why, -EBUSY,
-				    "%u free LLCs needed, but only %u have no holder; held: %s",
-				    need, reached, held);
-		return why_set(ret_why, -EBUSY,
-			    "%u CPUs in whole free LLCs needed, but the LLCs with no holder have "
-			    "only %u; held: %s", need, reached, held);
-	}
-
-	/* Take CPUs ascending through the picked LLCs (ascending index). */
-	p.llcs = calloc(t->n_llcs, sizeof(*p.llcs));
-	if (!p.llcs)
-		return -ENOMEM;
-	remaining = excl ? UINT_MAX : need;
-	for (size_t i = 0; i < t->n_llcs && remaining > 0; i++) {
-		unsigned take;
-
-		if (!picked[i])
-			continue;
-		take = MIN(contrib[i], remaining);
-		r = cpuset_and(&part, &t->llcs[i].cpus, &t->allowed);
-		if (r < 0)
-			return r;
-		/* Whole LLCs with set operations; only the last, partial one CPU by CPU. */
-		r = take == contrib[i] ? cpuset_or(&p.cpus, &p.cpus, &part)
-				       : add_first(&p.cpus, &part, take);
-		if (r < 0)
-			return r;
-		if (!excl)
-			remaining -= take;
-		p.llcs[p.n_llcs++] = (unsigned) i;
-	}
-
+	r = take_cpus(t, contrib, picked, excl, need, &p);
+	if (r < 0)
+		return r;
 	r = compute_mems(t, &p, &p.mems);
 	if (r < 0)
 		return r;

@@ -408,40 +408,16 @@ static int cmp_uint(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-static int topo_load_impl(const struct kts_sysroot *root, struct kts_topology *t, char **errpath)
+/*
+ * Per online CPU: its node (added to node_ids) and its LLC key; cached[cpu] says whether
+ * the CPU had cache information. Returns whether any CPU had, or negative errno.
+ */
+static int topo_read_cpus(const struct kts_sysroot *root, struct kts_topology *t,
+			  struct kts_cpuset *node_ids, unsigned *key, bool *cached, char **errpath)
 {
-	_cleanup_free_ unsigned *key = NULL, *keys = NULL;
-	_cleanup_free_ bool *cached = NULL;
-	_cleanup_cpuset_ struct kts_cpuset node_ids = KTS_CPUSET_INIT;
-	_cleanup_closedir_ DIR *d = NULL;
-	size_t n_keys = 0, n_map;
 	bool any_cached = false;
 	int r;
 
-	t->host = root->host;
-	t->sysroot = strdup(root->path ? root->path : "/");
-	if (!t->sysroot)
-		return -ENOMEM;
-
-	r = read_cpulist(root, CPU_DIR "/online", &t->online, errpath);
-	if (r < 0)
-		return r;
-	if (cpuset_empty(&t->online))
-		return fail(root, CPU_DIR "/online", -EBADMSG, errpath);
-
-	n_map = (size_t) cpuset_last(&t->online) + 1;
-	t->cpu_node = malloc(n_map * sizeof(*t->cpu_node));
-	t->cpu_llc = malloc(n_map * sizeof(*t->cpu_llc));
-	key = calloc(n_map, sizeof(*key));
-	cached = calloc(n_map, sizeof(*cached));
-	keys = malloc(n_map * sizeof(*keys));
-	if (!t->cpu_node || !t->cpu_llc || !key || !cached || !keys)
-		return -ENOMEM;
-	t->n_cpu_map = n_map;
-	for (size_t c = 0; c < n_map; c++)
-		t->cpu_node[c] = t->cpu_llc[c] = -1;
-
-	/* Per CPU: node and LLC key. */
 	CPUSET_FOREACH(cpu, &t->online) {
 		unsigned node;
 
@@ -449,7 +425,7 @@ static int topo_load_impl(const struct kts_sysroot *root, struct kts_topology *t
 		if (r < 0)
 			return r;
 		t->cpu_node[cpu] = (int) node;
-		r = cpuset_add(&node_ids, node);
+		r = cpuset_add(node_ids, node);
 		if (r < 0)
 			return r;
 
@@ -459,7 +435,19 @@ static int topo_load_impl(const struct kts_sysroot *root, struct kts_topology *t
 		cached[cpu] = r > 0;
 		any_cached = any_cached || r > 0;
 	}
+	return any_cached;
+}
 
+/* One LLC per distinct key, in key order; CPUs added in ascending order. */
+static int topo_build_llcs(struct kts_topology *t, unsigned *key, const bool *cached,
+			   bool any_cached)
+{
+	_cleanup_free_ unsigned *keys = malloc(t->n_cpu_map * sizeof(*keys));
+	size_t n_keys = 0, u = 0;
+	int r;
+
+	if (!keys)
+		return -ENOMEM;
 	/*
 	 * No cache information anywhere (many VMs): one LLC with every CPU, id 0.
 	 * A CPU without cache information while others have it gets a group of its
@@ -475,14 +463,10 @@ static int topo_load_impl(const struct kts_sysroot *root, struct kts_topology *t
 		keys[n_keys++] = key[cpu];
 	}
 	qsort(keys, n_keys, sizeof(*keys), cmp_uint);
-	{
-		size_t u = 0;
-
-		for (size_t i = 0; i < n_keys; i++)
-			if (u == 0 || keys[u - 1] != keys[i])
-				keys[u++] = keys[i];
-		n_keys = u;
-	}
+	for (size_t i = 0; i < n_keys; i++)
+		if (u == 0 || keys[u - 1] != keys[i])
+			keys[u++] = keys[i];
+	n_keys = u;
 
 	t->llcs = calloc(n_keys, sizeof(*t->llcs));
 	if (!t->llcs)
@@ -504,8 +488,17 @@ static int topo_load_impl(const struct kts_sysroot *root, struct kts_topology *t
 			return r;
 		t->cpu_llc[cpu] = (int) (k - keys);
 	}
+	return 0;
+}
 
-	/* Nodes: those owning a CPU, plus every node directory (memory-only nodes). */
+/* Nodes: those owning a CPU (already in node_ids), plus every node directory (memory-only). */
+static int topo_build_nodes(const struct kts_sysroot *root, struct kts_topology *t,
+			    struct kts_cpuset *node_ids, char **errpath)
+{
+	_cleanup_closedir_ DIR *d = NULL;
+	size_t i = 0;
+	int r;
+
 	r = open_dir(root, NODE_DIR, &d, errpath);
 	if (r < 0)
 		return r;
@@ -517,7 +510,7 @@ static int topo_load_impl(const struct kts_sysroot *root, struct kts_topology *t
 			unsigned k;
 
 			if (parse_prefixed(de->d_name, "node", &k) == 0) {
-				r = cpuset_add(&node_ids, k);
+				r = cpuset_add(node_ids, k);
 				if (r < 0)
 					return r;
 			}
@@ -527,32 +520,69 @@ static int topo_load_impl(const struct kts_sysroot *root, struct kts_topology *t
 			return fail(root, NODE_DIR, -errno, errpath);
 	}
 
-	t->n_nodes = cpuset_count(&node_ids);
+	t->n_nodes = cpuset_count(node_ids);
 	t->nodes = calloc(t->n_nodes, sizeof(*t->nodes));
-	t->n_node_map = (size_t) cpuset_last(&node_ids) + 1;
+	t->n_node_map = (size_t) cpuset_last(node_ids) + 1;
 	t->node_index = malloc(t->n_node_map * sizeof(*t->node_index));
 	if (!t->nodes || !t->node_index)
 		return -ENOMEM;
-	for (size_t i = 0; i < t->n_node_map; i++)
-		t->node_index[i] = -1;
-	{
-		size_t i = 0;
-
-		CPUSET_FOREACH(id, &node_ids) {
-			t->nodes[i].id = (unsigned) id;
-			t->node_index[id] = (int) i++;
-		}
+	for (size_t j = 0; j < t->n_node_map; j++)
+		t->node_index[j] = -1;
+	CPUSET_FOREACH(id, node_ids) {
+		t->nodes[i].id = (unsigned) id;
+		t->node_index[id] = (int) i++;
 	}
 	CPUSET_FOREACH(cpu, &t->online) {
 		r = cpuset_add(&t->nodes[t->node_index[t->cpu_node[cpu]]].cpus, (unsigned) cpu);
 		if (r < 0)
 			return r;
 	}
+	return 0;
+}
 
+/* online CPUs → per-CPU node and LLC → LLCs → nodes → distances → allowed sets. */
+static int topo_load_impl(const struct kts_sysroot *root, struct kts_topology *t, char **errpath)
+{
+	_cleanup_free_ unsigned *key = NULL;
+	_cleanup_free_ bool *cached = NULL;
+	_cleanup_cpuset_ struct kts_cpuset node_ids = KTS_CPUSET_INIT;
+	size_t n_map;
+	int r;
+
+	t->host = root->host;
+	t->sysroot = strdup(root->path ? root->path : "/");
+	if (!t->sysroot)
+		return -ENOMEM;
+
+	r = read_cpulist(root, CPU_DIR "/online", &t->online, errpath);
+	if (r < 0)
+		return r;
+	if (cpuset_empty(&t->online))
+		return fail(root, CPU_DIR "/online", -EBADMSG, errpath);
+
+	n_map = (size_t) cpuset_last(&t->online) + 1;
+	t->cpu_node = malloc(n_map * sizeof(*t->cpu_node));
+	t->cpu_llc = malloc(n_map * sizeof(*t->cpu_llc));
+	key = calloc(n_map, sizeof(*key));
+	cached = calloc(n_map, sizeof(*cached));
+	if (!t->cpu_node || !t->cpu_llc || !key || !cached)
+		return -ENOMEM;
+	t->n_cpu_map = n_map;
+	for (size_t c = 0; c < n_map; c++)
+		t->cpu_node[c] = t->cpu_llc[c] = -1;
+
+	r = topo_read_cpus(root, t, &node_ids, key, cached, errpath);
+	if (r < 0)
+		return r;
+	r = topo_build_llcs(t, key, cached, r > 0);
+	if (r < 0)
+		return r;
+	r = topo_build_nodes(root, t, &node_ids, errpath);
+	if (r < 0)
+		return r;
 	r = load_distances(root, t);
 	if (r < 0)
 		return r;
-
 	return load_allowed(root, t, errpath);
 }
 
