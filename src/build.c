@@ -25,7 +25,7 @@
 
 #include "build.h"
 #include "cache.h"
-#include "cli.h" /* cli_load_topology(), cli_reserve(): until reserve.c */
+#include "cli.h" /* cli_load_topology() */
 #include "cpuset.h"
 #include "kconfig.h"
 #include "lock.h"
@@ -35,6 +35,7 @@
 #include "pipeline.h"
 #include "plan.h"
 #include "progress.h"
+#include "reserve.h"
 #include "session.h"
 #include "sha256.h"
 #include "topology.h"
@@ -108,7 +109,7 @@ static void build_ctx_done(struct build_ctx *b)
 {
 	/* LLC locks first (the scope is already gone), then the store, then the tree locks. */
 	if (b->have_resv)
-		lock_release(&b->resv);
+		reserve_release(&b->resv);
 	cache_store_free(b->store);
 	if (b->uncached_stage)
 		rm_rf(b->uncached_stage);
@@ -555,9 +556,9 @@ static int build_reserve(struct build_ctx *b, char **ret_why)
 		return why_set(ret_why, -EINVAL, "--cpu-cap %u exceeds the %u CPUs this process "
 			       "may use", req.cpus, cpuset_count(&t.allowed));
 	progress_event("reservation", "\"state\":\"planning\"");
-	rc = cli_reserve(&t, &req, b->req->no_wait, &b->resv);
-	if (rc != KTS_EXIT_OK) /* logged */
-		return rc == KTS_EXIT_BUSY ? -EBUSY : rc == KTS_EXIT_USAGE ? -EINVAL : -ENXIO;
+	rc = reserve_take(&t, &req, b->req->no_wait, &b->resv);
+	if (rc < 0) /* logged */
+		return rc == -EBUSY || rc == -ETIME ? -EBUSY : rc == -EINVAL ? -EINVAL : -ENXIO;
 	b->have_resv = true;
 	b->res->make_jobs = b->resv.plan.make_jobs;
 	(void) cpuset_format(&b->resv.plan.cpus, &cpus);

@@ -20,6 +20,7 @@
 #include "log.h"
 #include "macro.h"
 #include "plan.h"
+#include "reserve.h"
 #include "scope.h"
 #include "session.h"
 #include "topology.h"
@@ -127,7 +128,7 @@ int cli_run(const struct kts_opts *o, int argc, char **argv)
 		{}
 	};
 	/* Released on return, after session_run() saw the unit gone. */
-	struct kts_reservation res _cleanup_(lock_release) = { 0 };
+	struct kts_reservation res _cleanup_(reserve_release) = { 0 };
 	struct kts_topology t _cleanup_(topo_donep) = { 0 };
 	const char *cpu_cap = NULL, *excl_k = NULL, *unit = NULL, *slice = NULL, *scope_env;
 	enum kts_enforcement want = KTS_ENFORCE_AUTO;
@@ -252,9 +253,9 @@ int cli_run(const struct kts_opts *o, int argc, char **argv)
 			  cpuset_count(&t.allowed));
 		return KTS_EXIT_USAGE;
 	}
-	r = cli_reserve(&t, &req, no_wait, &res);
-	if (r != KTS_EXIT_OK)
-		return r;
+	r = reserve_take(&t, &req, no_wait, &res);
+	if (r < 0)
+		return cli_exit_code(r);
 
 	struct kts_session_spec ss = {
 		.manager = manager,

@@ -22,7 +22,6 @@
 #include "log.h"
 #include "macro.h"
 #include "plan.h"
-#include "progress.h"
 #include "topology.h"
 
 static void json_putp(struct json_object **j)
@@ -127,10 +126,17 @@ static int parse_exclusive(const char *value, unsigned *ret)
 int cli_exit_code(int r)
 {
 	switch (r) {
+	case -EINVAL:
+		return KTS_EXIT_USAGE;
+	case -EBUSY:
+	case -ETIME:
+		return KTS_EXIT_BUSY;
 	case -EHOSTDOWN:
 	case -EACCES:
 	case -EPERM:
 	case -EMEDIUMTYPE:
+	case -EREMOTE:
+	case -ENOLCK:
 		return KTS_EXIT_ENV;
 	default:
 		return r >= 0 ? KTS_EXIT_OK : KTS_EXIT_FAILURE;
@@ -176,93 +182,6 @@ int cli_load_topology(const char *sysroot, struct kts_topology *ret)
 		return KTS_EXIT_ENV;
 	}
 	return KTS_EXIT_OK;
-}
-
-static void on_wait(const char *holders, void *userdata)
-{
-	log_notice("waiting for the reservation; held by:\n%s", holders);
-	progress_event("reservation", "\"state\":\"waiting\",\"holders\":%s",
-		       progress_json_str(holders));
-}
-
-static void on_tick(double elapsed, void *userdata)
-{
-	static int last = -1;
-	int now = (int) elapsed;
-
-	/* A quiet counter: one line every 10 s, and only on a terminal. */
-	if (now / 10 != last / 10 && now >= 10 && isatty(STDERR_FILENO))
-		log_notice("still waiting for the reservation (%d s)", now);
-	last = now;
-}
-
-static void warn_cross_node(const struct kts_topology *t, const struct kts_plan *p)
-{
-	_cleanup_free_ char *mems = NULL;
-
-	if (!p->cross_node)
-		return;
-	(void) cpuset_format(&p->mems, &mems);
-	log_warning("the reservation spans NUMA nodes %s (no single node has enough free CPUs); "
-		    "memory access may be slower", strempty(mems));
-}
-
-int cli_reserve(const struct kts_topology *t, const struct kts_plan_req *req, bool no_wait,
-		struct kts_reservation *ret)
-{
-	struct kts_reserve_opts o = {
-		.lockdir = lock_dir_default(),
-		.req = *req,
-		.no_wait = no_wait,
-		.on_wait = on_wait,
-		.on_tick = on_tick,
-	};
-	_cleanup_free_ char *why = NULL;
-	int r;
-
-	if (getenv_nonempty("KTSCOPE_BYPASS_LOCKS")) {
-		if (req->cpus > 0) {
-			log_error("KTSCOPE_BYPASS_LOCKS conflicts with a CPU budget (--cpu-cap or "
-				  "KTSCOPE_CPU_CAP): a budget is a reservation; unset one of them");
-			return KTS_EXIT_USAGE;
-		}
-		r = plan_compute(t, NULL, req, &ret->plan, &why);
-		if (r < 0) {
-			log_error("no plan: %s", why ? why : strerror(-r));
-			return r == -EBUSY ? KTS_EXIT_BUSY : KTS_EXIT_USAGE;
-		}
-		ret->fds = NULL;
-		ret->n_fds = 0;
-		log_warning("KTSCOPE_BYPASS_LOCKS is set: running without LLC locks");
-		warn_cross_node(t, &ret->plan);
-		return KTS_EXIT_OK;
-	}
-
-	r = lock_reserve(t, &o, ret, &why);
-	switch (r) {
-	case 0:
-		warn_cross_node(t, &ret->plan);
-		return KTS_EXIT_OK;
-	case -EBUSY:
-		log_error("reservation not available: %s", why ? why : "LLCs are held");
-		return KTS_EXIT_BUSY;
-	case -ETIME:
-		log_error("timed out waiting for the reservation: %s", why ? why : "LLCs are held");
-		return KTS_EXIT_BUSY;
-	case -ERANGE:
-	case -EINVAL:
-		log_error("impossible reservation: %s", why ? why : strerror(-r));
-		return KTS_EXIT_USAGE;
-	case -EREMOTE:
-		log_error("lock directory '%s' is unusable: %s", o.lockdir, why ? why : "network filesystem");
-		return KTS_EXIT_ENV;
-	default:
-		if (why)
-			log_error("cannot take the LLC locks in '%s': %s", o.lockdir, why);
-		else
-			log_error_errno(r, "cannot take the LLC locks in '%s': %m", o.lockdir);
-		return KTS_EXIT_ENV;
-	}
 }
 
 /* ---------------------------------------------------------------- JSON helpers */

@@ -25,10 +25,15 @@ struct kts_opts {
 int cli_main(int argc, char **argv);
 
 /*
- * A negative errno, already logged, as the documented exit code: the classes the
- * modules below return (session.h) → 4 for the environment (-EHOSTDOWN no manager,
- * -EACCES/-EPERM refused, -EMEDIUMTYPE the cgroup does not enforce what was asked),
- * anything else → 1. r >= 0 → 0.
+ * A negative errno, already logged, as the documented exit code (DESIGN §1), for the
+ * classes the modules below return (session.h, reserve.h):
+ *   -EINVAL                       2 usage: a request that can never be satisfied
+ *   -EBUSY, -ETIME                3 reservation not available (now / in time)
+ *   -EHOSTDOWN, -EACCES, -EPERM,  4 environment: no manager, refused, the cgroup does
+ *   -EMEDIUMTYPE, -EREMOTE, -ENOLCK  not enforce what was asked, unusable lock directory
+ *   anything else                 1 failure
+ * r >= 0 → 0. A module whose errno could fall into the wrong class returns its
+ * class's value instead (session_run()'s -EIO) after logging the real one.
  */
 int cli_exit_code(int r);
 
@@ -41,7 +46,6 @@ int cli_parse_cpu_cap(const char *value, bool from_env, unsigned *ret);
 
 struct kts_topology;
 struct kts_plan_req;
-struct kts_reservation;
 
 /*
  * Loads the topology of the host, or of sysroot when not NULL/"/"
@@ -49,15 +53,6 @@ struct kts_reservation;
  * offending file. Returns KTS_EXIT_OK or KTS_EXIT_ENV.
  */
 int cli_load_topology(const char *sysroot, struct kts_topology *ret);
-
-/*
- * Plans and takes the LLC locks in KTSCOPE_LOCK_DIR (or /tmp), printing the
- * holders once while waiting, unless no_wait. Logs its own errors. Returns
- * KTS_EXIT_OK, KTS_EXIT_BUSY (no_wait / timeout), KTS_EXIT_USAGE (request can
- * never fit), KTS_EXIT_ENV (lock dir unusable). Warns when the plan spans NUMA nodes.
- */
-int cli_reserve(const struct kts_topology *t, const struct kts_plan_req *req, bool no_wait,
-		struct kts_reservation *ret);
 
 /*
  * Budget from --cpu-cap (value, may be NULL) or KTSCOPE_CPU_CAP; *ret = 0 when

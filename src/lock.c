@@ -3,7 +3,6 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,7 +10,6 @@
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/sysmacros.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "lock.h"
@@ -19,8 +17,6 @@
 #include "macro.h"
 #include "util.h"
 
-/* Re-plan interval while waiting (DESIGN §3 "Acquire"). */
-#define LOCK_WAIT_STEP_MS 250U
 /* Display limit of a holder's command line, in characters (reference §5.3). */
 #define LOCK_CMDLINE_MAX_CHARS 100U
 /* /proc/locks on a busy host is large but not this large; a bound keeps a bad read finite. */
@@ -571,287 +567,45 @@ int lock_llc_load(const char *dir, const struct kts_topology *t, struct kts_llc_
 	return llc_load_from_snapshot(&s, dir, t, ret);
 }
 
-/* Appends printf output to a growing string; -ENOMEM leaves *s intact. */
-_printf_(2, 3) static int strappendf(char **s, const char *fmt, ...)
-{
-	char *add, *n;
-	va_list ap;
-	int k;
-
-	va_start(ap, fmt);
-	k = vasprintf(&add, fmt, ap);
-	va_end(ap);
-	if (k < 0)
-		return -ENOMEM;
-	if (asprintf(&n, "%s%s", strempty(*s), add) < 0) {
-		free(add);
-		return -ENOMEM;
-	}
-	free(add);
-	free(*s);
-	*s = n;
-	return 0;
-}
-
-/*
- * The holders standing in the way of a request, one line each:
- * "LLC 2: pid 1234 (exclusive) cmd: sleep 100". In shared mode only exclusive
- * holders block; in exclusive mode every holder does. reason (the planner's
- * line, may be NULL) goes first.
- */
-static int describe_blockers(const char *dir, const struct kts_topology *t,
-			     enum kts_lock_mode mode, const char *reason, char **ret)
+int lock_llc_holders(const char *dir, const struct kts_topology *t, struct kts_llc_holders **ret)
 {
 	_cleanup_(lock_snapshot_done) struct lock_snapshot s = { 0 };
-	_cleanup_free_ char *text = NULL;
+	struct kts_llc_holders *v;
 	int r;
 
-	if (reason && *reason && strappendf(&text, "%s\n", reason) < 0)
-		return -ENOMEM;
 	r = lock_snapshot_read(&s);
 	if (r < 0)
 		return r;
+	v = calloc(t->n_llcs ? t->n_llcs : 1, sizeof(*v));
+	if (!v)
+		return -ENOMEM;
 	for (size_t i = 0; i < t->n_llcs; i++) {
-		_cleanup_(holder_list_done) struct holder_list l = { 0 };
+		struct holder_list l = { 0 };
 
 		r = llc_holders(&s, dir, t->llcs[i].index, &l);
-		if (r < 0)
+		if (r >= 0)
+			r = holders_fill_cmdlines(l.v, l.n);
+		v[i] = (struct kts_llc_holders){ .h = l.v, .n = l.n };
+		if (r < 0) {
+			lock_llc_holders_free(v, t->n_llcs);
 			return r;
-		for (size_t k = 0; k < l.n; k++) {
-			if (mode == KTS_LOCK_SHARED && l.v[k].mode != KTS_LOCK_EXCLUSIVE)
-				continue;
-			r = holder_cmdline(l.v[k].pid, &l.v[k].cmdline);
-			if (r < 0)
-				return r;
-			r = strappendf(&text, "LLC %u: pid %d (%s) cmd: %s\n", t->llcs[i].index,
-				       (int) l.v[k].pid, lock_mode_to_string(l.v[k].mode),
-				       l.v[k].cmdline);
-			if (r < 0)
-				return r;
 		}
 	}
-	/* Holders can leave between the conflict and this look; say so rather than nothing. */
-	if (!text && strappendf(&text, "LLC locks busy (the holders left before they could be "
-				       "named)\n") < 0)
-		return -ENOMEM;
-	text[strlen(text) - 1] = '\0'; /* no trailing newline */
-	*ret = TAKE_PTR(text);
+	*ret = v;
 	return 0;
 }
 
-static void close_fds(int *fds, size_t n)
+void lock_llc_holders_free(struct kts_llc_holders *v, size_t n)
+{
+	if (!v)
+		return;
+	for (size_t i = 0; i < n; i++)
+		lock_holders_free(v[i].h, v[i].n);
+	free(v);
+}
+
+void lock_close_fds(int *fds, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
 		fds[i] = safe_close(fds[i]);
-}
-
-/* Result of one plan-and-lock attempt that did not fail hard. */
-enum attempt_result {
-	ATTEMPT_OK,
-	ATTEMPT_BUSY, /* a holder is in the way */
-};
-
-/*
- * Opens and flocks the planned LLCs in ascending index order (everyone locks in
- * this order, so two reservers retrying cannot hold each other off forever).
- * Fills fds[0..n_llcs) on ATTEMPT_OK; on ATTEMPT_BUSY or an error every lock
- * taken so far is dropped again, and *ret_why names the path for errors.
- */
-static int acquire_plan(const char *dir, const struct kts_plan *plan, enum kts_lock_mode mode,
-			int *fds, char **ret_why)
-{
-	for (size_t i = 0; i < plan->n_llcs; i++) {
-		_cleanup_free_ char *path = NULL;
-		_cleanup_close_ int fd = -EBADF;
-		const char *fsname = NULL;
-		int r;
-
-		r = lock_llc_path(dir, plan->llcs[i], &path);
-		if (r >= 0) {
-			fd = lock_open(path, &fsname);
-			r = fd < 0 ? fd : lock_try(fd, mode);
-		}
-		if (r == 0) {
-			fds[i] = TAKE_FD(fd);
-			continue;
-		}
-
-		close_fds(fds, i);
-		/*
-		 * A FIFO or directory at a lock path is the environment's fault, not
-		 * a bad request: keep -EINVAL for the planner's meaning.
-		 */
-		if (fd < 0 && r == -EINVAL)
-			r = -EBADF;
-		if (r == -EWOULDBLOCK) {
-			log_debug("LLC %u lock '%s' is busy", plan->llcs[i], path);
-			return ATTEMPT_BUSY;
-		}
-		if (!path)
-			return r;
-		if (r == -EREMOTE)
-			(void) asprintf(ret_why, "lock file '%s' is on %s, where flock(2) does not "
-					"coordinate processes", path, fsname);
-		else if (fd < 0)
-			(void) asprintf(ret_why, "cannot use lock file '%s': %s", path,
-					r == -ELOOP   ? "it is a symbolic link" :
-					r == -EBADF ? "it is not a regular file" :
-						      strerror(-r));
-		else
-			(void) asprintf(ret_why, "flock on '%s' failed: %s", path, strerror(-r));
-		return r;
-	}
-	return ATTEMPT_OK;
-}
-
-/*
- * One pass: fresh holder counts, a plan, the flocks. Returns ATTEMPT_OK with
- * ret filled, ATTEMPT_BUSY (*ret_why = the planner's reason, if it gave one),
- * or a negative errno with *ret_why set when a reason is known.
- */
-static int reserve_attempt(const struct kts_topology *t, const struct kts_reserve_opts *o,
-			   const char *dir, enum kts_lock_mode mode, struct kts_reservation *ret,
-			   char **ret_why)
-{
-	_cleanup_free_ struct kts_llc_load *load = NULL;
-	_cleanup_free_ int *fds = NULL;
-	struct kts_plan plan = { 0 };
-	int r;
-
-	r = lock_llc_load(dir, t, &load);
-	if (r < 0) {
-		(void) asprintf(ret_why, "cannot read the lock holders from /proc/locks: %s",
-				strerror(-r));
-		return r;
-	}
-	r = plan_compute(t, load, &o->req, &plan, ret_why);
-	if (r == -EBUSY)
-		return ATTEMPT_BUSY;
-	if (r < 0)
-		return r;
-
-	fds = malloc(MAX(plan.n_llcs, (size_t) 1) * sizeof(*fds));
-	if (!fds) {
-		plan_done(&plan);
-		return -ENOMEM;
-	}
-	r = acquire_plan(dir, &plan, mode, fds, ret_why);
-	if (r != ATTEMPT_OK) {
-		plan_done(&plan);
-		return r;
-	}
-	*ret = (struct kts_reservation){
-		.plan = plan,
-		.fds = TAKE_PTR(fds),
-		.n_fds = plan.n_llcs,
-		.mode = mode,
-	};
-	return ATTEMPT_OK;
-}
-
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-
-	(void) clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t) ts.tv_sec * 1000U + (uint64_t) ts.tv_nsec / 1000000U;
-}
-
-static void sleep_ms(unsigned ms)
-{
-	struct timespec ts = { .tv_sec = ms / 1000U, .tv_nsec = (long) (ms % 1000U) * 1000000L };
-
-	/* A caught signal cuts the sleep short; the caller re-checks and sleeps again. */
-	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-		;
-}
-
-/*
- * lock_reserve() without the ret_why plumbing: *why (owned by the caller) is
- * set on failure when a reason is known.
- */
-static int reserve_loop(const struct kts_topology *t, const struct kts_reserve_opts *o,
-			const char *dir, struct kts_reservation *ret, char **why)
-{
-	enum kts_lock_mode mode =
-		o->req.mode == KTS_PLAN_EXCLUSIVE ? KTS_LOCK_EXCLUSIVE : KTS_LOCK_SHARED;
-	uint64_t wait_start = 0;
-	bool waiting = false;
-	int r;
-
-	for (unsigned attempt = 0;; attempt++) {
-		_cleanup_free_ char *reason = NULL;
-		uint64_t elapsed;
-
-		r = reserve_attempt(t, o, dir, mode, ret, &reason);
-		if (r == ATTEMPT_OK)
-			return 0;
-		if (r < 0) {
-			*why = TAKE_PTR(reason);
-			return r;
-		}
-		/* Someone took a lock between our look and our flock: re-plan once, at once. */
-		if (attempt == 0)
-			continue;
-
-		if (o->no_wait) {
-			r = describe_blockers(dir, t, mode, reason, why);
-			return r < 0 ? r : -EBUSY;
-		}
-		if (!waiting) {
-			_cleanup_free_ char *text = NULL;
-
-			r = describe_blockers(dir, t, mode, reason, &text);
-			if (r < 0)
-				return r;
-			waiting = true;
-			wait_start = now_ms();
-			if (o->on_wait)
-				o->on_wait(text, o->userdata);
-		}
-		elapsed = now_ms() - wait_start;
-		if (o->timeout_ms && elapsed >= o->timeout_ms) {
-			r = describe_blockers(dir, t, mode, reason, why);
-			return r < 0 ? r : -ETIME;
-		}
-		sleep_ms(o->timeout_ms ? (unsigned) MIN((uint64_t) LOCK_WAIT_STEP_MS,
-							 o->timeout_ms - elapsed)
-				       : LOCK_WAIT_STEP_MS);
-		if (o->on_tick)
-			o->on_tick((double) (now_ms() - wait_start) / 1000.0, o->userdata);
-	}
-}
-
-int lock_reserve(const struct kts_topology *t, const struct kts_reserve_opts *o,
-		 struct kts_reservation *ret, char **ret_why)
-{
-	const char *dir = o->lockdir ? o->lockdir : lock_dir_default();
-	_cleanup_free_ char *why = NULL;
-	const char *fsname = NULL;
-	int r;
-
-	/* A network lock dir would "work" while coordinating nothing: refuse up front. */
-	r = lock_check_fs(dir, &fsname);
-	if (r == -EREMOTE)
-		(void) asprintf(&why, "'%s' is on %s, where flock(2) does not coordinate "
-				"processes; point KTSCOPE_LOCK_DIR at a local filesystem",
-				dir, fsname);
-	else if (r < 0)
-		(void) asprintf(&why, "cannot use lock directory '%s': %s", dir, strerror(-r));
-	else
-		r = reserve_loop(t, o, dir, ret, &why);
-	if (r < 0 && ret_why)
-		*ret_why = TAKE_PTR(why);
-	return r;
-}
-
-void lock_release(struct kts_reservation *r)
-{
-	if (!r)
-		return;
-	if (r->fds)
-		close_fds(r->fds, r->n_fds);
-	free(r->fds);
-	plan_done(&r->plan);
-	*r = (struct kts_reservation){ 0 };
 }

@@ -58,43 +58,23 @@ const char *lock_mode_to_string(enum kts_lock_mode m);
 /* Per-LLC holder counts for the planner; *ret has t->n_llcs entries. */
 int lock_llc_load(const char *dir, const struct kts_topology *t, struct kts_llc_load **ret);
 
-/* A held reservation: the plan and the fds that keep it. */
-struct kts_reservation {
-	struct kts_plan plan;
-	int *fds;
-	size_t n_fds;
-	enum kts_lock_mode mode;
-};
-
-struct kts_reserve_opts {
-	const char *lockdir;
-	struct kts_plan_req req;
-	bool no_wait;
-	/* Called once when the first wait starts, with a multi-line holder description. */
-	void (*on_wait)(const char *holders, void *userdata);
-	/* Called every ~250 ms while waiting, with seconds waited. */
-	void (*on_tick)(double elapsed, void *userdata);
-	void *userdata;
-	/* 0 = wait forever; otherwise give up with -ETIME after this many ms. */
-	unsigned timeout_ms;
+/* The holders of one LLC's lock file. */
+struct kts_llc_holders {
+	struct kts_holder *h;
+	size_t n;
 };
 
 /*
- * Plans and acquires: non-blocking flock in ascending index order; on a
- * conflict drops everything and re-plans once; then either fails (-EBUSY,
- * with no_wait) or waits, re-planning every 250 ms. On -EBUSY/-ETIME/-ERANGE,
- * *ret_why describes the holders or the reason (caller frees). ret_why may be
- * NULL; on any failure *ret_why is written (NULL when there is nothing to add
- * to the errno, e.g. -ENOMEM), so the caller can free it unconditionally.
- * Other failures: -EREMOTE (lock dir on a network filesystem; why names it),
- * -EINVAL (malformed request; why from the planner); a lock file that is a
- * symlink (-ELOOP), not a regular file (-EBADF, so -EINVAL keeps meaning "bad
- * request") or unopenable (-EACCES, ...): why names the path.
+ * Holders of every LLC's lock file in dir (t->n_llcs entries, in t's order), read
+ * from one snapshot of /proc/locks, command lines filled in. A missing or
+ * non-regular lock file has no holders (nothing is created). Free with
+ * lock_llc_holders_free(v, t->n_llcs).
  */
-int lock_reserve(const struct kts_topology *t, const struct kts_reserve_opts *o,
-		 struct kts_reservation *ret, char **ret_why);
-/* Releases every lock (closes the fds) and frees the plan. */
-void lock_release(struct kts_reservation *r);
+int lock_llc_holders(const char *dir, const struct kts_topology *t, struct kts_llc_holders **ret);
+void lock_llc_holders_free(struct kts_llc_holders *v, size_t n);
+
+/* Closes fds[0..n) and sets each to -EBADF. */
+void lock_close_fds(int *fds, size_t n);
 
 /*
  * For tests: the parsers behind lock_holders(), over literal file contents, so

@@ -15,10 +15,10 @@
 #include <string.h>
 
 #include "cpuset.h"
-#include "lock.h"
 #include "log.h"
 #include "macro.h"
 #include "plan.h"
+#include "reserve.h"
 #include "session.h"
 
 enum kts_bus_kind session_bus_kind(enum kts_manager m)

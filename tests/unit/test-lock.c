@@ -27,6 +27,7 @@
 #include "lock.h"
 #include "macro.h"
 #include "plan.h"
+#include "reserve.h"
 #include "sysroot.h"
 #include "topology.h"
 
@@ -653,7 +654,7 @@ static void test_cmdline_formatting(void **state)
 	free(s);
 }
 
-/* -------------------------------------------------------------- lock_reserve */
+/* -------------------------------------------------------------- reserve_acquire (reserve.c) */
 
 struct wait_log {
 	unsigned waits, ticks;
@@ -716,7 +717,7 @@ static void test_reserve_takes_and_releases(void **state)
 	make_sysroot(f->sysroot1, 1);
 	load_topology(f->sysroot1, &t);
 	o.no_wait = true;
-	assert_int_equal(lock_reserve(&t, &o, &res, &why), 0);
+	assert_int_equal(reserve_acquire(&t, &o, &res, &why), 0);
 	assert_null(why);
 	assert_int_equal(res.mode, KTS_LOCK_SHARED);
 	assert_int_equal(res.n_fds, 1);
@@ -728,10 +729,10 @@ static void test_reserve_takes_and_releases(void **state)
 	assert_true(fcntl(res.fds[0], F_GETFD) & FD_CLOEXEC);
 	/* The shared lock is really held: an exclusive taker is refused until release. */
 	assert_false(llc_free(f, 0));
-	lock_release(&res);
+	reserve_release(&res);
 	assert_true(llc_free(f, 0));
 	assert_int_equal(res.n_fds, 0);
-	lock_release(&res); /* idempotent on the zeroed struct */
+	reserve_release(&res); /* idempotent on the zeroed struct */
 	assert_int_equal(w.waits, 0);
 	topo_done(&t);
 }
@@ -752,7 +753,7 @@ static void test_reserve_no_wait_busy_names_holder(void **state)
 	pid = spawn_holder(f, path, KTS_LOCK_EXCLUSIVE, 0);
 
 	o.no_wait = true;
-	assert_int_equal(lock_reserve(&t, &o, &res, &why), -EBUSY);
+	assert_int_equal(reserve_acquire(&t, &o, &res, &why), -EBUSY);
 	assert_non_null(why);
 	(void) snprintf(needle, sizeof(needle), "LLC 0: pid %d (exclusive) cmd: ", (int) pid);
 	assert_non_null(strstr(why, needle));
@@ -780,7 +781,7 @@ static void test_reserve_exclusive_blocked_by_shared(void **state)
 	llc_path(f, 0, path, sizeof(path));
 	pid = spawn_holder(f, path, KTS_LOCK_SHARED, 0);
 
-	assert_int_equal(lock_reserve(&t, &o, &res, &why), -EBUSY);
+	assert_int_equal(reserve_acquire(&t, &o, &res, &why), -EBUSY);
 	(void) snprintf(needle, sizeof(needle), "LLC 0: pid %d (shared)", (int) pid);
 	assert_non_null(why);
 	assert_non_null(strstr(why, needle));
@@ -803,14 +804,14 @@ static void test_reserve_routes_around_exclusive_holder(void **state)
 	(void) spawn_holder(f, path, KTS_LOCK_EXCLUSIVE, 0);
 
 	o.no_wait = true;
-	assert_int_equal(lock_reserve(&t, &o, &res, &why), 0);
+	assert_int_equal(reserve_acquire(&t, &o, &res, &why), 0);
 	assert_int_equal(res.plan.n_llcs, 1);
 	assert_int_equal(res.plan.llcs[0], 1);
 	assert_int_equal(cpuset_format(&res.plan.cpus, &cpus), 0);
 	assert_string_equal(cpus, "2-3");
 	free(cpus);
 	assert_false(llc_free(f, 1));
-	lock_release(&res);
+	reserve_release(&res);
 	assert_true(llc_free(f, 1));
 	topo_done(&t);
 }
@@ -834,7 +835,7 @@ static void test_reserve_exclusive_takes_free_llc(void **state)
 	llc_path(f, 0, path, sizeof(path));
 	(void) spawn_holder(f, path, KTS_LOCK_SHARED, 0);
 
-	assert_int_equal(lock_reserve(&t, &o, &res, &why), 0);
+	assert_int_equal(reserve_acquire(&t, &o, &res, &why), 0);
 	assert_int_equal(res.mode, KTS_LOCK_EXCLUSIVE);
 	assert_int_equal(res.plan.n_llcs, 1);
 	assert_int_equal(res.plan.llcs[0], 1);
@@ -844,7 +845,7 @@ static void test_reserve_exclusive_takes_free_llc(void **state)
 	assert_true(fd >= 0);
 	assert_int_equal(lock_try(fd, KTS_LOCK_SHARED), -EWOULDBLOCK);
 	(void) close(fd);
-	lock_release(&res);
+	reserve_release(&res);
 	topo_done(&t);
 }
 
@@ -866,14 +867,14 @@ static void test_reserve_waits_until_holder_exits(void **state)
 
 	/* A generous bound only so a regression fails instead of hanging. */
 	o.timeout_ms = 20000;
-	assert_int_equal(lock_reserve(&t, &o, &res, &why), 0);
+	assert_int_equal(reserve_acquire(&t, &o, &res, &why), 0);
 	assert_null(why);
 	assert_int_equal(w.waits, 1);
 	(void) snprintf(needle, sizeof(needle), "pid %d (exclusive)", (int) pid);
 	assert_non_null(w.text);
 	assert_non_null(strstr(w.text, needle));
 	assert_int_equal(res.plan.llcs[0], 0);
-	lock_release(&res);
+	reserve_release(&res);
 	free(w.text);
 	topo_done(&t);
 }
@@ -894,7 +895,7 @@ static void test_reserve_times_out(void **state)
 	pid = spawn_holder(f, path, KTS_LOCK_EXCLUSIVE, 0);
 
 	o.timeout_ms = 600;
-	assert_int_equal(lock_reserve(&t, &o, &res, &why), -ETIME);
+	assert_int_equal(reserve_acquire(&t, &o, &res, &why), -ETIME);
 	assert_int_equal(w.waits, 1);
 	assert_true(w.ticks >= 1);
 	(void) snprintf(needle, sizeof(needle), "LLC 0: pid %d (exclusive)", (int) pid);
@@ -918,7 +919,7 @@ static void test_reserve_impossible_budget_is_erange(void **state)
 	make_sysroot(f->sysroot1, 1);
 	load_topology(f->sysroot1, &t);
 	/* Never fits (2 CPUs): fails at once even though waiting is allowed. */
-	assert_int_equal(lock_reserve(&t, &o, &res, &why), -ERANGE);
+	assert_int_equal(reserve_acquire(&t, &o, &res, &why), -ERANGE);
 	assert_non_null(why);
 	assert_int_equal(w.waits, 0);
 	free(why);
@@ -943,7 +944,7 @@ static void test_reserve_refuses_symlinked_lock_file(void **state)
 	llc_path(f, 0, path, sizeof(path));
 	assert_int_equal(symlink("/nonexistent-ktscope-target", path), 0);
 	o.no_wait = true;
-	r = lock_reserve(&t, &o, &res, &why);
+	r = reserve_acquire(&t, &o, &res, &why);
 	assert_int_equal(r, -ELOOP);
 	assert_non_null(why);
 	assert_non_null(strstr(why, path));
