@@ -470,6 +470,15 @@ enum kts_enforcement scope_classify(const struct kts_cpuset *plan_cpus,
 	return narrowed ? KTS_ENFORCE_NARROWED : KTS_ENFORCE_CGROUP;
 }
 
+/*
+ * A debug line for a failed call: what was done, then the manager's message, or the
+ * errno's text when its error reply has none (a reply may carry only a name). "%m" is
+ * only expanded in the format string, never as an argument. Returns r.
+ */
+#define log_debug_bus_error(r, error, fmt, ...)                                             \
+	((error)->message ? log_debug_errno(r, fmt ": %s", __VA_ARGS__, (error)->message)     \
+			  : log_debug_errno(r, fmt ": %m", __VA_ARGS__))
+
 static int get_bitmask_property(sd_bus *bus, const char *path, const char *prop,
 				struct kts_cpuset *ret)
 {
@@ -481,11 +490,8 @@ static int get_bitmask_property(sd_bus *bus, const char *path, const char *prop,
 
 	r = sd_bus_get_property(bus, SD_DEST, path, "org.freedesktop.systemd1.Scope", prop, &error,
 				&reply, "ay");
-	if (r < 0) {
-		log_debug_errno(r, "reading %s of %s: %s", prop, path,
-				error.message ? error.message : "%m");
-		return r;
-	}
+	if (r < 0)
+		return log_debug_bus_error(r, &error, "reading %s of %s", prop, path);
 	r = sd_bus_message_read_array(reply, 'y', &buf, &len);
 	if (r < 0)
 		return r;
@@ -506,11 +512,8 @@ int scope_verify(struct sd_bus *bus, const char *name, const struct kts_cpuset *
 		return r;
 	r = sd_bus_get_property_string(bus, SD_DEST, path, "org.freedesktop.systemd1.Scope",
 				       "ControlGroup", &error, &s.control_group);
-	if (r < 0) {
-		log_debug_errno(r, "reading ControlGroup of %s: %s", name,
-				error.message ? error.message : "%m");
-		return r;
-	}
+	if (r < 0)
+		return log_debug_bus_error(r, &error, "reading ControlGroup of %s", name);
 	r = get_bitmask_property(bus, path, "EffectiveCPUs", &s.effective_cpus);
 	if (r >= 0)
 		r = get_bitmask_property(bus, path, "EffectiveMemoryNodes", &s.effective_mems);

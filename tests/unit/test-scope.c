@@ -27,6 +27,7 @@
 #include <systemd/sd-id128.h>
 
 #include "cpuset.h"
+#include "log.h"
 #include "macro.h"
 #include "scope.h"
 
@@ -62,6 +63,7 @@ struct fake {
 	bool no_manager;        /* Subscribe → ServiceUnknown */
 	bool no_job_removed;    /* never finish the job */
 	const char *job_result; /* JobRemoved result; NULL = "done" */
+	const char *bare_error_on; /* a Get of this property: AccessDenied, without a message */
 	uint8_t eff_cpus[4], eff_mems[4];
 	size_t n_eff_cpus, n_eff_mems;
 	/* record */
@@ -248,6 +250,10 @@ static int reply_property(struct fake *f, sd_bus_message *m)
 		return r;
 	if (!streq(iface, "org.freedesktop.systemd1.Scope"))
 		return sd_bus_reply_method_errorf(m, SD_BUS_ERROR_UNKNOWN_INTERFACE, "no %s", iface);
+	/* An error reply is a name and an optional message: here, the name alone. */
+	if (f->bare_error_on && streq(prop, f->bare_error_on))
+		return sd_bus_reply_method_error(
+			m, &SD_BUS_ERROR_MAKE_CONST(SD_BUS_ERROR_ACCESS_DENIED, NULL));
 	if (streq(prop, "ControlGroup"))
 		return sd_bus_reply_method_return(m, "v", "s", "/ktscope.slice/" UNIT);
 	if (!streq(prop, "EffectiveCPUs") && !streq(prop, "EffectiveMemoryNodes"))
@@ -739,6 +745,60 @@ static void test_verify_reads_effective_sets(void **state)
 	verify_with(f, plan_c, 2, other_m, 1, KTS_ENFORCE_AFFINITY);
 }
 
+/*
+ * scope_verify() when the manager refuses property prop with an error that has no
+ * message: the debug line names the errno, never a literal "%m" (which it printed
+ * when "%m" was passed as a %s argument, for lack of the manager's words).
+ */
+static void verify_bare_error(struct fake *f, const char *prop)
+{
+	struct kts_scope_state st = { 0 };
+	enum kts_enforcement e = KTS_ENFORCE_AUTO;
+	char buf[4096], expect[256];
+	struct plan_sets ps;
+	int saved, r;
+	FILE *tmp;
+	size_t n;
+
+	f->bare_error_on = prop;
+	fake_start(f);
+	plan_sets_init(&ps);
+	tmp = tmpfile();
+	assert_non_null(tmp);
+	fflush(stderr);
+	saved = dup(STDERR_FILENO);
+	assert_true(saved >= 0);
+	assert_true(dup2(fileno(tmp), STDERR_FILENO) >= 0);
+	log_set_max_level(LOG_DEBUG);
+	log_set_color(false);
+
+	r = scope_verify(f->client, UNIT, &ps.cpus, &ps.mems, &st, &e);
+
+	fflush(stderr);
+	log_set_max_level(LOG_NOTICE);
+	assert_true(dup2(saved, STDERR_FILENO) >= 0);
+	close(saved);
+	rewind(tmp);
+	n = fread(buf, 1, sizeof(buf) - 1, tmp);
+	buf[n] = '\0';
+	fclose(tmp);
+
+	assert_int_equal(r, -EACCES);
+	assert_null(strstr(buf, "%m"));
+	snprintf(expect, sizeof(expect), "reading %s of ", prop);
+	assert_non_null(strstr(buf, expect));
+	assert_non_null(strstr(buf, strerror(-r)));
+	plan_sets_done(&ps);
+	fake_stop(f);
+	f->bare_error_on = NULL;
+}
+
+static void test_verify_failure_names_errno(void **state)
+{
+	verify_bare_error(*state, "ControlGroup");
+	verify_bare_error(*state, "EffectiveCPUs");
+}
+
 static void test_classify(void **state)
 {
 	struct kts_scope_state st = { 0 };
@@ -831,6 +891,7 @@ int main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(test_no_manager_is_ehostdown, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_verify_reads_effective_sets, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_verify_failure_names_errno, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_stop_gone_unit_is_success, setup, teardown),
 		cmocka_unit_test(test_classify),
 		cmocka_unit_test(test_job_result_mapping),
