@@ -244,17 +244,9 @@ static void supervisor_follow_stop(pid_t parent, pid_t command, int sig)
 	(void) kill(command, SIGCONT);
 }
 
-static _noreturn_ void supervisor_main(char *const *argv, pid_t parent, pid_t parent_pgrp,
-				       int go_rd, int report_wr, const struct kts_cpuset *cpus,
-				       const struct kts_cpuset *mems, const sigset_t *command_mask)
+/* Blocks until the parent's go-ahead byte; exits when it aborts or dies first. */
+static char supervisor_await_go(pid_t parent, int go_rd)
 {
-	static const struct sigaction ign = { .sa_handler = SIG_IGN };
-	struct sigaction stop_actions[ELEMENTSOF(stop_signals)];
-	enum kts_child_step step = KTS_STEP_NONE;
-	bool job_control;
-	sigset_t ss;
-	int err_pipe[2], keep[3], sfd, e = 0, r;
-	pid_t command, self = getpid();
 	ssize_t n;
 	char go;
 
@@ -263,43 +255,53 @@ static _noreturn_ void supervisor_main(char *const *argv, pid_t parent, pid_t pa
 	(void) prctl(PR_SET_PDEATHSIG, SIGTERM);
 	if (getppid() != parent)
 		_exit(1);
-
 	do
 		n = read(go_rd, &go, 1);
 	while (n < 0 && errno == EINTR);
 	if (n != 1)
 		_exit(0); /* aborted, or the parent died before the go-ahead */
+	return go;
+}
 
-	if (go & GO_AFFINITY) {
-		r = apply_affinity(cpus, mems, &step);
-		if (r < 0)
-			report_and_exit(report_wr, KTS_CHILD_SETUP_FAILED, step, -r, 0);
-	}
+/*
+ * Job control: COMMAND stops on Ctrl-Z and we follow it (supervisor_follow_stop())
+ * rather than being stopped by the terminal ourselves; COMMAND gets the terminal
+ * before it starts, unless the parent lost the foreground in the meantime. Fills
+ * stop_actions with the dispositions COMMAND gets back; false without job control.
+ */
+static bool supervisor_take_terminal(char go, pid_t parent_pgrp,
+				     struct sigaction stop_actions[ELEMENTSOF(stop_signals)])
+{
+	static const struct sigaction ign = { .sa_handler = SIG_IGN };
+	bool job_control = go & GO_JOB_CONTROL;
 
-	/*
-	 * Job control: COMMAND stops on Ctrl-Z and we follow it (supervisor_follow_stop())
-	 * rather than being stopped by the terminal ourselves; COMMAND gets the terminal
-	 * before it starts, unless the parent lost the foreground in the meantime.
-	 */
-	job_control = go & GO_JOB_CONTROL;
 	if (job_control)
 		for (size_t i = 0; i < ELEMENTSOF(stop_signals); i++)
 			(void) sigaction(stop_signals[i], &ign, &stop_actions[i]);
 	if ((go & GO_TERMINAL) && tty_foreground() == parent_pgrp)
-		(void) tty_set_foreground(self);
+		(void) tty_set_foreground(getpid());
+	return job_control;
+}
 
-	forwarded_set(&ss, true);
-	sfd = signalfd(-1, &ss, SFD_CLOEXEC);
-	if (sfd < 0 || pipe2(err_pipe, O_CLOEXEC) < 0)
+/*
+ * Forks and execs COMMAND; an exec failure comes back through a CLOEXEC pipe (EOF:
+ * exec succeeded) and is reported, as is a failed fork. Returns COMMAND's pid.
+ */
+static pid_t supervisor_start_command(char *const *argv, const sigset_t *command_mask,
+				      const struct sigaction *stop_actions, int report_wr)
+{
+	int err_pipe[2], e = 0;
+	pid_t command, self = getpid();
+	ssize_t n;
+
+	if (pipe2(err_pipe, O_CLOEXEC) < 0)
 		report_and_exit(report_wr, KTS_CHILD_SETUP_FAILED, KTS_STEP_FORK, errno, 0);
 	command = fork();
 	if (command < 0)
 		report_and_exit(report_wr, KTS_CHILD_SETUP_FAILED, KTS_STEP_FORK, errno, 0);
 	if (command == 0)
-		exec_command(argv, command_mask, job_control ? stop_actions : NULL, self,
-			     err_pipe[1]);
+		exec_command(argv, command_mask, stop_actions, self, err_pipe[1]);
 	(void) close(err_pipe[1]);
-	/* EOF: exec succeeded (the pipe is O_CLOEXEC); data: its errno. */
 	do
 		n = read(err_pipe[0], &e, sizeof(e));
 	while (n < 0 && errno == EINTR);
@@ -308,11 +310,14 @@ static _noreturn_ void supervisor_main(char *const *argv, pid_t parent, pid_t pa
 		(void) waitpid(command, NULL, 0);
 		report_and_exit(report_wr, KTS_CHILD_EXEC_FAILED, KTS_STEP_NONE, e, 0);
 	}
+	return command;
+}
 
-	/* Hold nothing of the parent's (bus socket, lock fds) while COMMAND runs. */
-	keep[0] = go_rd;
-	keep[1] = report_wr;
-	keep[2] = sfd;
+/* Hold nothing of the parent's (bus socket, lock fds) while COMMAND runs. */
+static void supervisor_close_inherited(int go_rd, int report_wr, int sfd)
+{
+	int keep[3] = { go_rd, report_wr, sfd };
+
 	for (int i = 0; i < 2; i++)
 		for (int j = 0; j < 2 - i; j++)
 			if (keep[j] > keep[j + 1]) {
@@ -321,7 +326,15 @@ static _noreturn_ void supervisor_main(char *const *argv, pid_t parent, pid_t pa
 				keep[j + 1] = t;
 			}
 	close_all_except(keep, 3);
+}
 
+/*
+ * Until COMMAND ends: the go pipe's EOF (the parent died) kills the group; SIGCHLD
+ * reaps COMMAND and reports its status, or follows its stop under job control.
+ */
+static _noreturn_ void supervisor_watch(pid_t parent, pid_t command, bool job_control,
+					int go_rd, int sfd, int report_wr)
+{
 	for (;;) {
 		struct pollfd p[2] = {
 			{ .fd = go_rd, .events = POLLIN },
@@ -329,6 +342,7 @@ static _noreturn_ void supervisor_main(char *const *argv, pid_t parent, pid_t pa
 		};
 		struct signalfd_siginfo si;
 		int status;
+		pid_t r;
 
 		if (poll(p, 2, -1) < 0) {
 			if (errno == EINTR)
@@ -355,6 +369,36 @@ static _noreturn_ void supervisor_main(char *const *argv, pid_t parent, pid_t pa
 		else if (r == command)
 			report_and_exit(report_wr, KTS_CHILD_RAN, KTS_STEP_NONE, 0, status);
 	}
+}
+
+/* The supervisor's life, in its order: go-ahead, binding, terminal, COMMAND, watch. */
+static _noreturn_ void supervisor_main(char *const *argv, pid_t parent, pid_t parent_pgrp,
+				       int go_rd, int report_wr, const struct kts_cpuset *cpus,
+				       const struct kts_cpuset *mems, const sigset_t *command_mask)
+{
+	struct sigaction stop_actions[ELEMENTSOF(stop_signals)];
+	enum kts_child_step step = KTS_STEP_NONE;
+	bool job_control;
+	pid_t command;
+	sigset_t ss;
+	int sfd, r;
+	char go;
+
+	go = supervisor_await_go(parent, go_rd);
+	if (go & GO_AFFINITY) {
+		r = apply_affinity(cpus, mems, &step);
+		if (r < 0)
+			report_and_exit(report_wr, KTS_CHILD_SETUP_FAILED, step, -r, 0);
+	}
+	job_control = supervisor_take_terminal(go, parent_pgrp, stop_actions);
+	forwarded_set(&ss, true);
+	sfd = signalfd(-1, &ss, SFD_CLOEXEC);
+	if (sfd < 0)
+		report_and_exit(report_wr, KTS_CHILD_SETUP_FAILED, KTS_STEP_FORK, errno, 0);
+	command = supervisor_start_command(argv, command_mask, job_control ? stop_actions : NULL,
+					   report_wr);
+	supervisor_close_inherited(go_rd, report_wr, sfd);
+	supervisor_watch(parent, command, job_control, go_rd, sfd, report_wr);
 }
 
 /* ---------------------------------------------------------------- parent */

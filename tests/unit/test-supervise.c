@@ -1,0 +1,187 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * supervise.c with real processes: the supervisor is forked, released and waited
+ * for as `run` does (no scope), and what it reports is COMMAND's real fate. The
+ * failure path of supervise_fork() is provoked for real, by running out of fds.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "cpuset.h"
+#include "macro.h"
+#include "supervise.h"
+
+/* Forks argv, releases it without affinity, waits: the report. */
+static struct kts_child_report run(char *const *argv)
+{
+	struct kts_child c = KTS_CHILD_INIT;
+	struct kts_child_report rep = { 0 };
+
+	assert_int_equal(supervise_fork(argv, NULL, 0, NULL, NULL, &c), 0);
+	assert_true(c.pid > 0);
+	assert_int_equal(c.pgid, c.pid);
+	assert_int_equal(supervise_release(&c, false), 0);
+	assert_int_equal(supervise_wait(&c, &rep), 0);
+	supervise_done(&c);
+	return rep;
+}
+
+static void test_exit_status_is_reported(void **state)
+{
+	static char *const argv[] = { (char *) "sh", (char *) "-c", (char *) "exit 3", NULL };
+	struct kts_child_report rep = run(argv);
+
+	assert_int_equal(rep.outcome, KTS_CHILD_RAN);
+	assert_true(WIFEXITED(rep.wait_status));
+	assert_int_equal(WEXITSTATUS(rep.wait_status), 3);
+	assert_int_equal(supervise_exit_code(&rep), 3);
+}
+
+static void test_death_by_signal_is_128_plus_n(void **state)
+{
+	static char *const argv[] = { (char *) "sh", (char *) "-c", (char *) "kill -TERM $$",
+				      NULL };
+	struct kts_child_report rep = run(argv);
+
+	assert_int_equal(rep.outcome, KTS_CHILD_RAN);
+	assert_true(WIFSIGNALED(rep.wait_status));
+	assert_int_equal(WTERMSIG(rep.wait_status), SIGTERM);
+	assert_int_equal(supervise_exit_code(&rep), 128 + SIGTERM);
+}
+
+static void test_missing_program_is_enoent_through_the_pipe(void **state)
+{
+	static char *const argv[] = { (char *) "/nonexistent/ktscope-test-no-such-program", NULL };
+	struct kts_child_report rep = run(argv);
+
+	assert_int_equal(rep.outcome, KTS_CHILD_EXEC_FAILED);
+	assert_int_equal(rep.error, ENOENT);
+	assert_int_equal(supervise_exit_code(&rep), 127);
+}
+
+static void test_not_executable_is_126(void **state)
+{
+	char path[] = "/tmp/ktscope-test-supervise-XXXXXX";
+	char *const argv[] = { path, NULL };
+	struct kts_child_report rep;
+	int fd = mkstemp(path);
+
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, "#!/bin/sh\n", 10), 10);
+	close(fd); /* mode 0600: not executable */
+	rep = run(argv);
+	unlink(path);
+	assert_int_equal(rep.outcome, KTS_CHILD_EXEC_FAILED);
+	assert_int_equal(rep.error, EACCES);
+	assert_int_equal(supervise_exit_code(&rep), 126);
+}
+
+/* A never-released child is killed and reaped by supervise_done(); the mask comes back. */
+static void test_done_without_release_restores_mask(void **state)
+{
+	static char *const argv[] = { (char *) "true", NULL };
+	struct kts_child c = KTS_CHILD_INIT;
+	sigset_t before, during, after;
+	pid_t pid;
+
+	assert_int_equal(sigprocmask(SIG_SETMASK, NULL, &before), 0);
+	assert_int_equal(supervise_fork(argv, NULL, 0, NULL, NULL, &c), 0);
+	pid = c.pid;
+	assert_int_equal(sigprocmask(SIG_SETMASK, NULL, &during), 0);
+	assert_true(sigismember(&during, SIGCHLD));
+	assert_true(sigismember(&during, SIGINT));
+	supervise_done(&c);
+	assert_int_equal(sigprocmask(SIG_SETMASK, NULL, &after), 0);
+	assert_false(sigismember(&after, SIGCHLD));
+	assert_false(sigismember(&after, SIGINT));
+	/* Reaped: no such child any more. */
+	assert_int_equal(waitpid(pid, NULL, WNOHANG), -1);
+	assert_int_equal(errno, ECHILD);
+}
+
+/*
+ * supervise_fork() failing after it blocked the signals (signalfd out of fds) gives
+ * the caller its mask back, and writes nothing into *ret.
+ */
+static void test_failure_restores_the_signal_mask(void **state)
+{
+	static char *const argv[] = { (char *) "true", NULL };
+	struct kts_child c = KTS_CHILD_INIT;
+	struct rlimit old, lim;
+	sigset_t mine, before, after;
+	int fds[64], n = 0, r;
+
+	/* A mask of our own, to see it restored exactly (not just emptied). */
+	sigemptyset(&mine);
+	sigaddset(&mine, SIGUSR1);
+	assert_int_equal(sigprocmask(SIG_BLOCK, &mine, &before), 0);
+	assert_int_equal(sigprocmask(SIG_SETMASK, NULL, &before), 0);
+
+	/* Leave exactly four fds: both pipes open, the signalfd fails with EMFILE. */
+	assert_int_equal(getrlimit(RLIMIT_NOFILE, &old), 0);
+	lim = old;
+	lim.rlim_cur = 64;
+	assert_int_equal(setrlimit(RLIMIT_NOFILE, &lim), 0);
+	for (;;) {
+		int fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+
+		if (fd < 0)
+			break;
+		assert_true(n < (int) ELEMENTSOF(fds));
+		fds[n++] = fd;
+	}
+	assert_int_equal(errno, EMFILE);
+	assert_true(n >= 4);
+	for (int i = 0; i < 4; i++)
+		close(fds[--n]);
+
+	r = supervise_fork(argv, NULL, 0, NULL, NULL, &c);
+
+	for (int i = 0; i < n; i++)
+		close(fds[i]);
+	assert_int_equal(setrlimit(RLIMIT_NOFILE, &old), 0);
+	assert_int_equal(r, -EMFILE);
+	assert_int_equal(c.pid, 0);
+	assert_int_equal(c.signal_fd, -EBADF);
+	assert_int_equal(sigprocmask(SIG_SETMASK, NULL, &after), 0);
+	for (int sig = 1; sig < NSIG; sig++)
+		assert_int_equal(sigismember(&after, sig), sigismember(&before, sig));
+	assert_int_equal(sigprocmask(SIG_UNBLOCK, &mine, NULL), 0);
+}
+
+static void test_no_argv_is_einval(void **state)
+{
+	static char *const empty[] = { NULL };
+	struct kts_child c = KTS_CHILD_INIT;
+
+	assert_int_equal(supervise_fork(empty, NULL, 0, NULL, NULL, &c), -EINVAL);
+	assert_int_equal(supervise_fork(NULL, NULL, 0, NULL, NULL, &c), -EINVAL);
+	assert_int_equal(c.pid, 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_exit_status_is_reported),
+		cmocka_unit_test(test_death_by_signal_is_128_plus_n),
+		cmocka_unit_test(test_missing_program_is_enoent_through_the_pipe),
+		cmocka_unit_test(test_not_executable_is_126),
+		cmocka_unit_test(test_done_without_release_restores_mask),
+		cmocka_unit_test(test_failure_restores_the_signal_mask),
+		cmocka_unit_test(test_no_argv_is_einval),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
