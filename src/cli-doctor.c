@@ -5,17 +5,16 @@
  * it could) or fail (builds or runs will not work: exit 4). Results go to
  * stdout, one line per check and the fix below it, or as one JSON document.
  *
- * The checks use the same modules the commands use (bus/scope/supervise for the
- * manager probe, lock, cache, fsid), so what doctor reports is what a build gets.
- * Reads of /sys and /proc go through sysroot.c on the host root; spawning the
- * toolchain for its version, and gzip for /proc/config.gz, is local to this file.
+ * The checks use the same modules the commands use (session_probe() for the manager,
+ * lock, cache, fsid), so what doctor reports is what a build gets. Reads of /sys and
+ * /proc go through sysroot.c on the host root; the toolchain's versions and gzip for
+ * /proc/config.gz are read through util's spawn_capture().
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
 #include <linux/magic.h>
 #include <sched.h>
-#include <spawn.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -41,6 +40,7 @@
 #include "session.h"
 #include "sysroot.h"
 #include "topology.h"
+#include "util.h"
 
 /* The build passes -DKTS_DOCDIR='"$(docdir)"'; the drop-in example lives below it. */
 #ifndef KTS_DOCDIR
@@ -140,70 +140,28 @@ static void add(struct doctor *d, const char *name, enum check_status status, ch
 /* ---------------------------------------------------------------- helpers */
 
 /*
- * Runs prog with one argument, without a shell, stdin from in_fd (or /dev/null
- * when negative), stderr discarded, and returns its stdout (at most max bytes)
- * in *ret. -ENOENT when prog is not in PATH; -EPROTO when it exits non-zero.
+ * Runs prog with one argument (util's spawn_capture(), no shell), stdin from in_fd (or
+ * /dev/null when negative), stderr dropped; its stdout (at most max bytes) in *ret.
+ * -ENOENT when prog is not in PATH; -EPROTO when it exits non-zero.
  */
-static int spawn_capture(const char *prog, const char *arg, int in_fd, size_t max, char **ret)
+static int run_tool(const char *prog, const char *arg, int in_fd, size_t max, char **ret)
 {
 	char *const argv[] = { (char *) prog, (char *) arg, NULL };
-	posix_spawn_file_actions_t fa;
-	_cleanup_close_ int rd = -EBADF;
-	_cleanup_free_ char *buf = NULL;
-	int fds[2], status, r;
-	size_t len = 0;
-	pid_t pid;
+	struct spawn_opts o = {
+		.in = in_fd >= 0 ? SPAWN_FD : SPAWN_NULL,
+		.in_fd = in_fd,
+		.out = SPAWN_PIPE,
+		.max = max,
+	};
+	_cleanup_free_ char *out = NULL;
+	int status, r;
 
-	buf = malloc(max + 1);
-	if (!buf)
-		return -ENOMEM;
-	if (pipe2(fds, O_CLOEXEC) < 0)
-		return negative_errno();
-	rd = fds[0];
-	r = posix_spawn_file_actions_init(&fa);
-	if (r != 0) {
-		(void) close(fds[1]);
-		return -r;
-	}
-	/* dup2 onto 0-2 clears O_CLOEXEC there; every other fd of ours stays closed. */
-	if (in_fd >= 0)
-		r = posix_spawn_file_actions_adddup2(&fa, in_fd, STDIN_FILENO);
-	else
-		r = posix_spawn_file_actions_addopen(&fa, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
-	if (r == 0)
-		r = posix_spawn_file_actions_adddup2(&fa, fds[1], STDOUT_FILENO);
-	if (r == 0)
-		r = posix_spawn_file_actions_addopen(&fa, STDERR_FILENO, "/dev/null", O_WRONLY, 0);
-	if (r == 0)
-		r = posix_spawnp(&pid, prog, &fa, NULL, argv, environ);
-	(void) posix_spawn_file_actions_destroy(&fa);
-	(void) close(fds[1]);
-	if (r != 0)
-		return -r;
-
-	/* Read everything (a full pipe would block the child), keep the first max bytes. */
-	for (;;) {
-		char sink[4096];
-		ssize_t n;
-
-		if (len < max)
-			n = read(rd, buf + len, max - len);
-		else
-			n = read(rd, sink, sizeof(sink));
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break;
-		if (len < max)
-			len += (size_t) n;
-	}
-	buf[len] = '\0';
-	while (waitpid(pid, &status, 0) < 0)
-		if (errno != EINTR)
-			return negative_errno();
+	r = spawn_capture(argv, &o, &status, &out, NULL);
+	if (r < 0)
+		return r;
 	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
 		return -EPROTO;
-	*ret = TAKE_PTR(buf);
+	*ret = TAKE_PTR(out);
 	return 0;
 }
 
@@ -214,7 +172,7 @@ static int tool_version_line(const char *prog, const char *arg, char **ret)
 	char *nl;
 	int r;
 
-	r = spawn_capture(prog, arg, -EBADF, 4096, &out);
+	r = run_tool(prog, arg, -EBADF, 4096, &out);
 	if (r < 0)
 		return r;
 	nl = strchr(out, '\n');
@@ -339,72 +297,7 @@ static void check_topology(struct doctor *d, const struct kts_sysroot *root,
 
 /* ----------------------------------------------------- managers and scopes */
 
-/* What starting a throwaway scope on one manager showed. */
-struct probe {
-	enum kts_bus_kind kind;
-	int open_r;       /* bus_open() */
-	char *tried;      /* what bus_open() tried, on failure */
-	char *bus_desc;   /* the bus it connected to */
-	int start_r;      /* scope_start(); meaningful when open_r == 0 */
-	char *why;        /* the manager's words when start failed */
-	int verify_r;     /* scope_verify(); meaningful when start_r == 0 */
-	enum kts_enforcement enforcement;
-	char *effective;  /* EffectiveCPUs, formatted */
-	char *plan;       /* the probe's AllowedCPUs, formatted */
-};
-
-static void probe_done(struct probe *p)
-{
-	free(p->tried);
-	free(p->bus_desc);
-	free(p->why);
-	free(p->effective);
-	free(p->plan);
-}
-
-/*
- * Starts a scope as `run` does, for a child that only waits (the supervisor,
- * never released), reads back what its cgroup enforces, and removes both again.
- * The plan is one CPU (the lowest this process may use) on its node.
- */
-static void probe_manager(enum kts_bus_kind kind, const struct kts_cpuset *cpus,
-			  const struct kts_cpuset *mems, struct probe *p)
-{
-	static char *const child_argv[] = { (char *) "true", NULL };
-	struct kts_session x _cleanup_(session_done) = KTS_SESSION_INIT;
-	struct kts_scope_state state = { 0 };
-	struct kts_scope_params sp = {
-		.cpus = cpus,
-		.mems = mems,
-		.description = "ktscope doctor: AllowedCPUs= probe",
-	};
-	int r;
-
-	*p = (struct probe){ .kind = kind, .start_r = -EHOSTDOWN, .verify_r = -ENODATA };
-	p->open_r = session_connect(&x, kind, &p->tried);
-	if (p->open_r < 0)
-		return;
-	(void) bus_describe(x.bus, &p->bus_desc);
-	(void) cpuset_format(cpus, &p->plan);
-
-	r = session_fork(&x, child_argv, NULL, 0, cpus, mems);
-	if (r < 0) {
-		p->start_r = r;
-		p->why = strf("cannot fork a probe process: %s", strerror(-r));
-		return;
-	}
-	p->start_r = session_start(&x, "doctor", &sp, &p->why);
-	if (p->start_r < 0)
-		return;
-	p->verify_r = scope_verify(x.bus, x.unit, cpus, mems, &state, &p->enforcement);
-	if (p->verify_r == 0) {
-		(void) cpuset_format(&state.effective_cpus, &p->effective);
-		scope_state_done(&state);
-	}
-	/* session_done(): the process first, then the unit, as run does. */
-}
-
-static void check_manager(struct doctor *d, const struct probe *p, bool selected)
+static void check_manager(struct doctor *d, const struct kts_session_probe *p, bool selected)
 {
 	const char *name = p->kind == KTS_BUS_USER ? "user-manager" : "system-manager";
 	const char *kind = bus_kind_to_string(p->kind);
@@ -563,7 +456,7 @@ static char *dropin_fix(const struct cgroup_info *c)
 		    pre, DROPIN_EXAMPLE, strempty(install), (unsigned) getuid());
 }
 
-static void check_enforcement(struct doctor *d, const struct probe *p,
+static void check_enforcement(struct doctor *d, const struct kts_session_probe *p,
 			      const struct cgroup_info *c)
 {
 	const char *kind = bus_kind_to_string(p->kind);
@@ -820,7 +713,7 @@ static int config_gz_has_scx(const struct kts_sysroot *root)
 
 	if (!gz)
 		return negative_errno();
-	r = spawn_capture("gzip", "-dc", fileno(gz), 4 << 20, &text);
+	r = run_tool("gzip", "-dc", fileno(gz), 4 << 20, &text);
 	if (r < 0)
 		return r;
 	mem = fmemopen(text, strlen(text), "r");
@@ -992,7 +885,7 @@ int cli_doctor(const struct kts_opts *o, int argc, char **argv)
 	struct kts_cpuset cpus _cleanup_cpuset_ = KTS_CPUSET_INIT;
 	struct kts_cpuset mems _cleanup_cpuset_ = KTS_CPUSET_INIT;
 	enum kts_manager manager = o->manager;
-	struct probe probes[2];
+	struct kts_session_probe probes[2];
 	enum kts_bus_kind selected;
 	bool json = false, have_topo = false;
 	int c, r;
@@ -1031,15 +924,15 @@ int cli_doctor(const struct kts_opts *o, int argc, char **argv)
 	check_topology(&d, &root, &t, &have_topo);
 	if (probe_plan(&t, have_topo, &cpus, &mems) < 0)
 		return log_error("out of memory"), KTS_EXIT_FAILURE;
-	probe_manager(KTS_BUS_USER, &cpus, &mems, &probes[0]);
-	probe_manager(KTS_BUS_SYSTEM, &cpus, &mems, &probes[1]);
+	session_probe(KTS_BUS_USER, &cpus, &mems, &probes[0]);
+	session_probe(KTS_BUS_SYSTEM, &cpus, &mems, &probes[1]);
 	check_manager(&d, &probes[0], selected == KTS_BUS_USER);
 	check_manager(&d, &probes[1], selected == KTS_BUS_SYSTEM);
 	cgroup_probe(&root, &cg);
 	check_cgroup(&d, &cg);
 	check_enforcement(&d, &probes[selected == KTS_BUS_USER ? 0 : 1], &cg);
-	probe_done(&probes[0]);
-	probe_done(&probes[1]);
+	session_probe_done(&probes[0]);
+	session_probe_done(&probes[1]);
 
 	check_lock_dir(&d);
 	check_cache_dir(&d);

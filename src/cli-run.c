@@ -111,7 +111,83 @@ static bool slice_name_valid(const char *s)
 	       plen;
 }
 
-int cli_run(const struct kts_opts *o, int argc, char **argv)
+/* What the options ask for: the session (argv, manager, unit...) and the reservation. */
+struct run_request {
+	struct kts_session_spec spec; /* .res is filled in once reserved */
+	const char *cpu_cap;
+	const char *excl_k;
+	bool exclusive;
+	bool no_wait;
+	struct kts_plan_req plan;
+};
+
+/* One option of `run`; -1 to go on, else the exit code. */
+static int run_parse_option(int c, char **argv, struct run_request *q)
+{
+	switch (c) {
+	case 'h':
+		fputs(run_help, stdout);
+		return KTS_EXIT_OK;
+	case 'U':
+		q->spec.manager = KTS_MANAGER_USER;
+		return -1;
+	case 'S':
+		q->spec.manager = KTS_MANAGER_SYSTEM;
+		return -1;
+	case 'c':
+		q->cpu_cap = optarg;
+		return -1;
+	case 'x':
+		q->exclusive = true;
+		q->excl_k = optarg;
+		return -1;
+	case 'e':
+		if (enforcement_from_string(optarg, &q->spec.want) < 0) {
+			log_error("invalid --enforce '%s': expected auto, cgroup or affinity", optarg);
+			return KTS_EXIT_USAGE;
+		}
+		return -1;
+	case 'n':
+		q->no_wait = true;
+		return -1;
+	case 'u':
+		if (scope_name_valid(optarg) < 0) {
+			log_error("invalid --unit '%s': expected a unit name ending in '.scope', "
+				  "of letters, digits and ':_.-\\'", optarg);
+			return KTS_EXIT_USAGE;
+		}
+		q->spec.unit = optarg;
+		return -1;
+	case 's':
+		if (!slice_name_valid(optarg)) {
+			log_error("invalid --slice '%s': expected a unit name ending in '.slice', "
+				  "of letters, digits and ':_.-\\'", optarg);
+			return KTS_EXIT_USAGE;
+		}
+		q->spec.slice = optarg;
+		return -1;
+	case 'w':
+		if (parse_positive(optarg, 10000, &q->spec.cpu_weight) < 0) {
+			log_error("invalid --cpu-weight '%s': expected a whole number from 1 to 10000",
+				  optarg);
+			return KTS_EXIT_USAGE;
+		}
+		return -1;
+	case 'm':
+		if (parse_size(optarg, &q->spec.memory_high) < 0 || q->spec.memory_high == 0 ||
+		    q->spec.memory_high == UINT64_MAX) {
+			log_error("invalid --memory-high '%s': expected a number of bytes above 0, "
+				  "optionally with K, M, G or T", optarg);
+			return KTS_EXIT_USAGE;
+		}
+		return -1;
+	default:
+		return cli_option_error(c, argv, "run");
+	}
+}
+
+/* argv → *q; -1 to go on, else the exit code. */
+static int run_parse(const struct kts_opts *o, int argc, char **argv, struct run_request *q)
 {
 	static const struct option options[] = {
 		{ "help", no_argument, NULL, 'h' },
@@ -127,116 +203,57 @@ int cli_run(const struct kts_opts *o, int argc, char **argv)
 		{ "memory-high", required_argument, NULL, 'm' },
 		{}
 	};
-	/* Released on return, after session_run() saw the unit gone. */
-	struct kts_reservation res _cleanup_(reserve_release) = { 0 };
-	struct kts_topology t _cleanup_(topo_donep) = { 0 };
-	const char *cpu_cap = NULL, *excl_k = NULL, *unit = NULL, *slice = NULL, *scope_env;
-	enum kts_enforcement want = KTS_ENFORCE_AUTO;
-	enum kts_manager manager = o->manager;
-	struct kts_plan_req req = { .mode = KTS_PLAN_SHARED };
-	unsigned cpu_weight = 0;
-	uint64_t memory_high = 0;
-	bool exclusive = false, no_wait = false, no_scope;
-	char **command;
 	int c, r;
 
+	*q = (struct run_request){
+		.spec = { .manager = o->manager, .what = "run", .want = KTS_ENFORCE_AUTO },
+		.plan = { .mode = KTS_PLAN_SHARED },
+	};
 	while ((c = getopt_long(argc, argv, "+:h", options, NULL)) >= 0) {
-		switch (c) {
-		case 'h':
-			fputs(run_help, stdout);
-			return KTS_EXIT_OK;
-		case 'U':
-			manager = KTS_MANAGER_USER;
-			break;
-		case 'S':
-			manager = KTS_MANAGER_SYSTEM;
-			break;
-		case 'c':
-			cpu_cap = optarg;
-			break;
-		case 'x':
-			exclusive = true;
-			excl_k = optarg;
-			break;
-		case 'e':
-			if (enforcement_from_string(optarg, &want) < 0) {
-				log_error("invalid --enforce '%s': expected auto, cgroup or affinity",
-					  optarg);
-				return KTS_EXIT_USAGE;
-			}
-			break;
-		case 'n':
-			no_wait = true;
-			break;
-		case 'u':
-			if (scope_name_valid(optarg) < 0) {
-				log_error("invalid --unit '%s': expected a unit name ending in '.scope', "
-					  "of letters, digits and ':_.-\\'", optarg);
-				return KTS_EXIT_USAGE;
-			}
-			unit = optarg;
-			break;
-		case 's':
-			if (!slice_name_valid(optarg)) {
-				log_error("invalid --slice '%s': expected a unit name ending in '.slice', "
-					  "of letters, digits and ':_.-\\'", optarg);
-				return KTS_EXIT_USAGE;
-			}
-			slice = optarg;
-			break;
-		case 'w':
-			if (parse_positive(optarg, 10000, &cpu_weight) < 0) {
-				log_error("invalid --cpu-weight '%s': expected a whole number from 1 to "
-					  "10000", optarg);
-				return KTS_EXIT_USAGE;
-			}
-			break;
-		case 'm':
-			if (parse_size(optarg, &memory_high) < 0 || memory_high == 0 ||
-			    memory_high == UINT64_MAX) {
-				log_error("invalid --memory-high '%s': expected a number of bytes above 0, "
-					  "optionally with K, M, G or T", optarg);
-				return KTS_EXIT_USAGE;
-			}
-			break;
-		default:
-			return cli_option_error(c, argv, "run");
-		}
+		r = run_parse_option(c, argv, q);
+		if (r >= 0)
+			return r;
 	}
 	if (optind >= argc) {
 		log_error("no COMMAND given (see 'ktscope run --help')");
 		return KTS_EXIT_USAGE;
 	}
-	command = argv + optind;
+	q->spec.argv = argv + optind;
+	return -1;
+}
 
-	/* The reservation request, as `topology` reads it. */
-	if (exclusive) {
-		req.mode = KTS_PLAN_EXCLUSIVE;
-		if (excl_k && parse_positive(excl_k, KTS_CPU_MAX - 1, &req.excl_llcs) < 0) {
+/* The reservation request, as `topology` reads it; an exit code. */
+static int run_plan_request(struct run_request *q)
+{
+	if (q->exclusive) {
+		q->plan.mode = KTS_PLAN_EXCLUSIVE;
+		if (q->excl_k && parse_positive(q->excl_k, KTS_CPU_MAX - 1, &q->plan.excl_llcs) < 0) {
 			log_error("invalid --exclusive '%s': expected a number of LLCs, at least 1",
-				  excl_k);
+				  q->excl_k);
 			return KTS_EXIT_USAGE;
 		}
-		if (excl_k && cpu_cap) {
+		if (q->excl_k && q->cpu_cap) {
 			log_error("--exclusive=%s and --cpu-cap %s conflict: give a number of LLCs or "
-				  "of CPUs, not both", excl_k, cpu_cap);
+				  "of CPUs, not both", q->excl_k, q->cpu_cap);
 			return KTS_EXIT_USAGE;
 		}
 	}
 	/* KTSCOPE_CPU_CAP is a shared-mode budget; --exclusive alone takes whole LLCs. */
-	if (!exclusive || cpu_cap) {
-		r = cli_resolve_cpu_cap(cpu_cap, &req.cpus);
-		if (r != KTS_EXIT_OK)
-			return r;
-	}
+	if (!q->exclusive || q->cpu_cap)
+		return cli_resolve_cpu_cap(q->cpu_cap, &q->plan.cpus);
+	return KTS_EXIT_OK;
+}
 
-	scope_env = getenv_nonempty("KTSCOPE_SCOPE");
+/* The environment run depends on: KTSCOPE_SCOPE, KTSCOPE_SYSROOT; an exit code. */
+static int run_check_env(const struct run_request *q)
+{
+	const char *scope_env = getenv_nonempty("KTSCOPE_SCOPE");
+
 	if (scope_env && !streq(scope_env, "none")) {
 		log_error("invalid KTSCOPE_SCOPE '%s': the only value is 'none'", scope_env);
 		return KTS_EXIT_USAGE;
 	}
-	no_scope = scope_env != NULL;
-	if (no_scope && want == KTS_ENFORCE_CGROUP) {
+	if (scope_env && q->spec.want == KTS_ENFORCE_CGROUP) {
 		log_error("--enforce cgroup needs a systemd scope, but KTSCOPE_SCOPE=none");
 		return KTS_EXIT_USAGE;
 	}
@@ -244,32 +261,37 @@ int cli_run(const struct kts_opts *o, int argc, char **argv)
 		log_error("KTSCOPE_SYSROOT is set: 'run' works on this host only; unset it");
 		return KTS_EXIT_USAGE;
 	}
+	return KTS_EXIT_OK;
+}
 
-	r = cli_load_topology(NULL, &t);
+/* parse → request → reserve → session; the locks go after the unit (on return). */
+int cli_run(const struct kts_opts *o, int argc, char **argv)
+{
+	struct kts_reservation res _cleanup_(reserve_release) = { 0 };
+	struct kts_topology t _cleanup_(topo_donep) = { 0 };
+	struct kts_session_result result;
+	struct run_request q;
+	int r;
+
+	r = run_parse(o, argc, argv, &q);
+	if (r >= 0)
+		return r;
+	r = run_plan_request(&q);
+	if (r == KTS_EXIT_OK)
+		r = run_check_env(&q);
+	if (r == KTS_EXIT_OK)
+		r = cli_load_topology(NULL, &t);
 	if (r != KTS_EXIT_OK)
 		return r;
-	if (req.cpus > cpuset_count(&t.allowed)) {
-		log_error("CPU budget %u exceeds the %u CPUs this process may use", req.cpus,
+	if (q.plan.cpus > cpuset_count(&t.allowed)) {
+		log_error("CPU budget %u exceeds the %u CPUs this process may use", q.plan.cpus,
 			  cpuset_count(&t.allowed));
 		return KTS_EXIT_USAGE;
 	}
-	r = reserve_take(&t, &req, no_wait, &res);
+	r = reserve_take(&t, &q.plan, q.no_wait, &res);
 	if (r < 0)
 		return cli_exit_code(r);
-
-	struct kts_session_spec ss = {
-		.manager = manager,
-		.what = "run",
-		.argv = command,
-		.res = &res,
-		.want = want,
-		.unit = unit,
-		.slice = slice,
-		.cpu_weight = cpu_weight,
-		.memory_high = memory_high,
-	};
-	struct kts_session_result result;
-
-	r = session_run(&ss, &result);
+	q.spec.res = &res;
+	r = session_run(&q.spec, &result);
 	return r < 0 ? cli_exit_code(r) : result.status;
 }

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "session.h"
@@ -66,6 +67,29 @@ int cli_resolve_cpu_cap(const char *flag_value, unsigned *ret);
  * ':' and opterr be 0) as one line naming the option. Returns KTS_EXIT_USAGE.
  */
 int cli_option_error(int c, char **argv, const char *cmd);
+
+/* Strict decimal: digits only, no sign, no spaces; -EINVAL or -ERANGE otherwise. */
+int cli_parse_unsigned(const char *s, unsigned *ret);
+
+/* The JSON and text forms shared by `topology` and `locks` (cli-common.c). */
+struct json_object;
+struct kts_cpuset;
+struct kts_holder;
+struct json_object *cli_json_cpuset(const struct kts_cpuset *s);
+/* [{pid, mode, cmdline}] */
+struct json_object *cli_json_holders(const struct kts_holder *h, size_t n);
+/* Pretty, on stdout. */
+void cli_print_json(struct json_object *j);
+/* "0-3,8"; "-" when empty, "?" when it cannot be formatted. Caller frees. */
+char *cli_fmt_cpuset(const struct kts_cpuset *s);
+/* "PID MODE (CMDLINE); ..." or "(none)". Caller frees. */
+char *cli_fmt_holders(const struct kts_holder *h, size_t n);
+void cli_json_putp(struct json_object **j);
+#define _cleanup_cli_json_ __attribute__((cleanup(cli_json_putp)))
+
+/* `ktscope topology` and `ktscope locks` (cli-topology.c, cli-locks.c); argv[0] is the name. */
+int cli_topology(int argc, char **argv);
+int cli_locks(int argc, char **argv);
 
 /* `ktscope doctor`, implemented in cli-doctor.c; argv[0] is "doctor". */
 int cli_doctor(const struct kts_opts *o, int argc, char **argv);

@@ -360,3 +360,53 @@ int session_check_manager(enum kts_manager m)
 	bus_close(bus);
 	return 0;
 }
+
+/* ---------------------------------------------------------------- doctor's probe */
+
+void session_probe_done(struct kts_session_probe *p)
+{
+	free(p->tried);
+	free(p->bus_desc);
+	free(p->why);
+	free(p->effective);
+	free(p->plan);
+	*p = (struct kts_session_probe){ 0 };
+}
+
+void session_probe(enum kts_bus_kind kind, const struct kts_cpuset *cpus,
+		   const struct kts_cpuset *mems, struct kts_session_probe *p)
+{
+	static char *const child_argv[] = { (char *) "true", NULL };
+	struct kts_session x _cleanup_(session_done) = KTS_SESSION_INIT;
+	struct kts_scope_state state = { 0 };
+	struct kts_scope_params sp = {
+		.cpus = cpus,
+		.mems = mems,
+		.description = "ktscope doctor: AllowedCPUs= probe",
+	};
+	int r;
+
+	*p = (struct kts_session_probe){ .kind = kind, .start_r = -EHOSTDOWN, .verify_r = -ENODATA };
+	p->open_r = session_connect(&x, kind, &p->tried);
+	if (p->open_r < 0)
+		return;
+	(void) bus_describe(x.bus, &p->bus_desc);
+	(void) cpuset_format(cpus, &p->plan);
+
+	r = session_fork(&x, child_argv, NULL, 0, cpus, mems);
+	if (r < 0) {
+		p->start_r = r;
+		if (asprintf(&p->why, "cannot fork a probe process: %s", strerror(-r)) < 0)
+			p->why = NULL;
+		return;
+	}
+	p->start_r = session_start(&x, "doctor", &sp, &p->why);
+	if (p->start_r < 0)
+		return;
+	p->verify_r = scope_verify(x.bus, x.unit, cpus, mems, &state, &p->enforcement);
+	if (p->verify_r == 0) {
+		(void) cpuset_format(&state.effective_cpus, &p->effective);
+		scope_state_done(&state);
+	}
+	/* session_done(): the process first, then the unit, as a run does. */
+}

@@ -98,3 +98,27 @@ int session_start(struct kts_session *x, const char *what, struct kts_scope_para
  * a unit still there is logged as a warning), the bus. Safe on KTS_SESSION_INIT.
  */
 void session_done(struct kts_session *x);
+
+/* What starting a throwaway scope on one manager showed (doctor's probe). */
+struct kts_session_probe {
+	enum kts_bus_kind kind;
+	int open_r;       /* bus_open() */
+	char *tried;      /* what bus_open() tried, on failure */
+	char *bus_desc;   /* the bus it connected to */
+	int start_r;      /* scope_start(); meaningful when open_r == 0 */
+	char *why;        /* the manager's words when start failed */
+	int verify_r;     /* scope_verify(); meaningful when start_r == 0 */
+	enum kts_enforcement enforcement;
+	char *effective;  /* EffectiveCPUs, formatted */
+	char *plan;       /* the probe's AllowedCPUs, formatted */
+};
+
+/*
+ * Starts a scope as session_run() does, for a supervisor that is never released (it
+ * runs nothing), reads back what its cgroup enforces for cpus/mems, and removes both
+ * again. Everything it found is in *ret (always written; free with session_probe_done());
+ * the only log line is session_done()'s warning when the probe unit is not confirmed gone.
+ */
+void session_probe(enum kts_bus_kind kind, const struct kts_cpuset *cpus,
+		   const struct kts_cpuset *mems, struct kts_session_probe *ret);
+void session_probe_done(struct kts_session_probe *p);
