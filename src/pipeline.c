@@ -19,6 +19,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <json-c/json.h>
+
 #include "hash.h"
 #include "kconfig.h"
 #include "log.h"
@@ -198,6 +200,23 @@ static double elapsed_since(const struct timespec *t)
 	return (double) (now.tv_sec - t->tv_sec) + (double) (now.tv_nsec - t->tv_nsec) / 1e9;
 }
 
+/* A "phase" event: {"phase":…,"state":…} and, when objects ≥ 0, "objects". */
+static void phase_event(const char *phase, const char *state, long objects)
+{
+	struct json_object *f;
+
+	if (!progress_events_enabled())
+		return;
+	f = json_object_new_object();
+	if (!f)
+		return;
+	(void) json_object_object_add(f, "phase", progress_json_string(phase));
+	(void) json_object_object_add(f, "state", json_object_new_string(state));
+	if (objects >= 0)
+		(void) json_object_object_add(f, "objects", json_object_new_int64(objects));
+	progress_emit("phase", f);
+}
+
 /*
  * Appends to build.log. A log cut short would show the user a build that seems to stop
  * mid-way, so a failed write (a full disk) fails the build, naming the log.
@@ -304,6 +323,25 @@ static int make_spawn(char *const *argv, pid_t *ret_pid, int *ret_fd)
 	return spawn_start(argv, &so, ret_pid, ret_fd, NULL);
 }
 
+/* A "progress" event: {"phase":…,"elapsed":12.3,"objects":N,"percent":P (-1: unknown)}. */
+static void progress_tick_event(const char *phase, double elapsed, unsigned objects, int percent)
+{
+	struct json_object *f;
+	char secs[32];
+
+	if (!progress_events_enabled())
+		return;
+	f = json_object_new_object();
+	if (!f)
+		return;
+	(void) snprintf(secs, sizeof(secs), "%.1f", elapsed);
+	(void) json_object_object_add(f, "phase", progress_json_string(phase));
+	(void) json_object_object_add(f, "elapsed", json_object_new_double_s(elapsed, secs));
+	(void) json_object_object_add(f, "objects", json_object_new_int64(objects));
+	(void) json_object_object_add(f, "percent", json_object_new_int(percent));
+	progress_emit("progress", f);
+}
+
 /* One progress line per output chunk (the line rate-limits itself); an event every 2 s. */
 static void make_progress(struct pipeline_ctx *c, const char *phase)
 {
@@ -313,8 +351,7 @@ static void make_progress(struct pipeline_ctx *c, const char *phase)
 	progress_line(phase, el, c->objects, pct);
 	if (el - c->last_event >= 2.0) {
 		c->last_event = el;
-		progress_event("progress", "\"phase\":%s,\"elapsed\":%.1f,\"objects\":%u,\"percent\":%d",
-			       progress_json_str(phase), el, c->objects, pct);
+		progress_tick_event(phase, el, c->objects, pct);
 	}
 }
 
@@ -366,11 +403,10 @@ static int make_status(struct pipeline_ctx *c, const char *phase, const char *ta
 		       char **ret_why)
 {
 	if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
-		progress_event("phase", "\"phase\":%s,\"state\":\"end\",\"objects\":%u",
-			       progress_json_str(phase), c->objects);
+		phase_event(phase, "end", c->objects);
 		return 0;
 	}
-	progress_event("phase", "\"phase\":%s,\"state\":\"failed\"", progress_json_str(phase));
+	phase_event(phase, "failed", -1);
 	/* The caller shows the log's tail (pipeline_print_tail()); the log stays in the stage. */
 	if (WIFSIGNALED(status))
 		return why_set(ret_why, -EPROTO, "make %s was killed by signal %d", target,
@@ -398,7 +434,7 @@ static int run_make(struct pipeline_ctx *c, const char *phase, const char *const
 	r = make_log_header(c, cmd.argv, ret_why);
 	if (r < 0)
 		return r;
-	progress_event("phase", "\"phase\":%s,\"state\":\"start\"", progress_json_str(phase));
+	phase_event(phase, "start", -1);
 	log_debug("running make %s in '%s'", targets[0], c->o->src_dir);
 	r = make_spawn(cmd.argv, &pid, &fd);
 	if (r < 0)
@@ -410,7 +446,7 @@ static int run_make(struct pipeline_ctx *c, const char *phase, const char *const
 	if (r == 0)
 		r = k;
 	if (r < 0) {
-		progress_event("phase", "\"phase\":%s,\"state\":\"failed\"", progress_json_str(phase));
+		phase_event(phase, "failed", -1);
 		return r;
 	}
 	return make_status(c, phase, targets[0], status, ret_why);
@@ -598,7 +634,7 @@ static int step_configure(struct pipeline_ctx *c, char **ret_why)
 	r = report_config(c);
 	if (r < 0)
 		return r;
-	progress_event("phase", "\"phase\":\"validate\",\"state\":\"start\"");
+	phase_event("validate", "start", -1);
 	return kconfig_validate(&c->final, &c->merged, c->o->pahole_version, ret_why);
 }
 
@@ -652,7 +688,7 @@ static int step_image(struct pipeline_ctx *c, char **ret_why)
 {
 	int r;
 
-	progress_event("phase", "\"phase\":\"store\",\"state\":\"start\"");
+	phase_event("store", "start", -1);
 	if (access(c->image_src, F_OK) < 0)
 		return why_set(ret_why, -ENOENT, "make did not produce '%s'", c->image_src);
 	r = pipeline_copy_file(c->image_src, c->image_dst);

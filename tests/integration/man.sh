@@ -128,7 +128,7 @@ documents_events() {
 	local e missing=()
 	plain "$(page_of "")" >"$tmp/plain"
 	# shellcheck disable=SC2013 # event names are single words
-	for e in $(grep -ohE 'progress_event\("[a-z_]+"' "$srcdir"/src/*.c | cut -d'"' -f2 | sort -u); do
+	for e in $(grep -ohE 'progress_(event|emit)\("[a-z_]+"' "$srcdir"/src/*.c | cut -d'"' -f2 | sort -u); do
 		grep -qF "{\"event\":\"$e\"" "$tmp/plain" || missing+=("$e")
 	done
 	[ ${#missing[@]} = 0 ] || { kts_diag "events not documented in ktscope.1: ${missing[*]}"; return 1; }

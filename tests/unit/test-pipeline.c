@@ -22,9 +22,11 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <json-c/json.h>
 
 #include "macro.h"
 #include "pipeline.h"
+#include "progress.h"
 
 static void strv_free_n(char **v, size_t n)
 {
@@ -416,6 +418,90 @@ static void test_fake_tree_out_of_tree(void **state)
 	expect_in(log, " O=", "build.log (make's command line)");
 }
 
+/* Runs the pipeline with --json-events on, stdout into a file; returns what was written. */
+static char *run_with_events(struct fake *f)
+{
+	struct kts_pipeline_result res;
+	_cleanup_free_ char *why = NULL;
+	_cleanup_close_ int saved = -EBADF, fd = -EBADF;
+	int r;
+
+	fd = open(f->dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+	assert_true(fd >= 0);
+	fflush(stdout);
+	saved = dup(STDOUT_FILENO);
+	assert_true(saved >= 0 && dup2(fd, STDOUT_FILENO) == STDOUT_FILENO);
+	progress_set_events(true);
+	r = pipeline_run(&f->o, &res, &why);
+	progress_set_events(false);
+	fflush(stdout);
+	assert_int_equal(dup2(saved, STDOUT_FILENO), STDOUT_FILENO);
+	if (r < 0)
+		fail_msg("pipeline_run: %s", strempty(why));
+	assert_int_equal(lseek(fd, 0, SEEK_SET), 0);
+	{
+		_cleanup_fclose_ FILE *in = fdopen(TAKE_FD(fd), "r");
+		char *text = NULL;
+		size_t n = 0;
+
+		assert_non_null(in);
+		assert_true(getdelim(&text, &n, 0, in) > 0);
+		return text;
+	}
+}
+
+/*
+ * --json-events: every line one JSON object; each make phase starts and ends, make's end
+ * with the object count; a build over 2 s gets a "progress" event with elapsed to 0.1 s.
+ */
+static void test_fake_tree_events(void **state)
+{
+	struct fake *f = *state;
+	_cleanup_free_ char *text = NULL;
+	bool configure_start = false, make_end = false, validate = false, store = false;
+	bool tick = false;
+	char *save = NULL;
+
+	skip_unless_supported_arch();
+	fake_var(f, "FAKE_KERNEL_OBJECTS=4");
+	fake_var(f, "FAKE_KERNEL_SLEEP=1");
+	text = run_with_events(f);
+	for (char *l = strtok_r(text, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
+		json_object *o = json_tokener_parse(l), *v;
+		const char *ev, *phase = "", *st = "";
+
+		if (!o)
+			fail_msg("not a JSON line: '%s'", l);
+		ev = json_object_get_string(json_object_object_get(o, "event"));
+		if (json_object_object_get_ex(o, "phase", &v))
+			phase = json_object_get_string(v);
+		if (json_object_object_get_ex(o, "state", &v))
+			st = json_object_get_string(v);
+		configure_start |= streq(ev, "phase") && streq(phase, "configure") && streq(st, "start");
+		validate |= streq(ev, "phase") && streq(phase, "validate") && streq(st, "start");
+		store |= streq(ev, "phase") && streq(phase, "store") && streq(st, "start");
+		if (streq(ev, "phase") && streq(phase, "make") && streq(st, "end")) {
+			assert_int_equal(json_object_get_int(json_object_object_get(o, "objects")), 6);
+			make_end = true;
+		}
+		if (streq(ev, "progress")) {
+			const char *e = strstr(l, "\"elapsed\":");
+
+			assert_non_null(e);
+			e += strlen("\"elapsed\":");
+			assert_ptr_equal(strchr(e, '.') + 2, strchr(e, ','));
+			assert_true(json_object_get_int(json_object_object_get(o, "percent")) == -1);
+			tick = true;
+		}
+		json_object_put(o);
+	}
+	assert_true(configure_start);
+	assert_true(make_end);
+	assert_true(validate);
+	assert_true(store);
+	assert_true(tick);
+}
+
 /* A failing make: -EPROTO, the target and status named, the compiler's error in the log's tail. */
 static void test_fake_tree_failing_make(void **state)
 {
@@ -496,6 +582,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_fake_tree_rebuild_is_a_noop, fake_setup,
 						fake_teardown),
 		cmocka_unit_test_setup_teardown(test_fake_tree_out_of_tree, fake_setup, fake_teardown),
+		cmocka_unit_test_setup_teardown(test_fake_tree_events, fake_setup, fake_teardown),
 		cmocka_unit_test_setup_teardown(test_fake_tree_failing_make, fake_setup, fake_teardown),
 		cmocka_unit_test_setup_teardown(test_build_log_unwritable, fake_setup, fake_teardown),
 		cmocka_unit_test_setup_teardown(test_build_log_on_full_filesystem, fake_setup,
