@@ -407,7 +407,10 @@ static int kernel_path(int argc, char **argv)
 
 /* ---------------------------------------------------------------- clean */
 
-static int kernel_clean(int argc, char **argv)
+/* kernel clean's options into co and *ret_force. True when the command ends here (help,
+ * bad usage) with exit code *ret_exit. */
+static bool clean_parse(int argc, char **argv, struct kts_cache_clean_opts *co, bool *ret_force,
+			int *ret_exit)
 {
 	static const struct option options[] = {
 		{ "help", no_argument, NULL, 'h' },
@@ -418,91 +421,95 @@ static int kernel_clean(int argc, char **argv)
 		{ "force", no_argument, NULL, 'f' },
 		{}
 	};
-	struct kts_cache_clean_opts co = { .fragment_sha256 = kconfig_fragment_sha256() };
-	struct entries l _cleanup_(entries_done) = { 0 };
-	_cleanup_free_ char *root = NULL;
-	_cleanup_free_ bool *sel = NULL;
-	struct kts_cache_clean_item *items = NULL;
-	size_t n_items = 0, n_sel = 0, removed = 0;
-	bool force = false;
-	int c, r, rc = KTS_EXIT_OK;
+	int c;
 
+	*ret_exit = KTS_EXIT_USAGE;
 	while ((c = getopt_long(argc, argv, ":h", options, NULL)) >= 0) {
 		switch (c) {
 		case 'h':
 			fputs(kernel_help, stdout);
-			return KTS_EXIT_OK;
+			*ret_exit = KTS_EXIT_OK;
+			return true;
 		case 'k':
-			if (parse_count("--keep", optarg, &co.keep) != KTS_EXIT_OK)
-				return KTS_EXIT_USAGE;
-			co.has_keep = true;
+			if (parse_count("--keep", optarg, &co->keep) != KTS_EXIT_OK)
+				return true;
+			co->has_keep = true;
 			break;
 		case 'o':
-			if (parse_count("--older-than", optarg, &co.older_than_days) != KTS_EXIT_OK)
-				return KTS_EXIT_USAGE;
-			co.has_older_than = true;
+			if (parse_count("--older-than", optarg, &co->older_than_days) != KTS_EXIT_OK)
+				return true;
+			co->has_older_than = true;
 			break;
 		case 'c':
-			co.corrupt_only = true;
+			co->corrupt_only = true;
 			break;
 		case 'n':
-			co.dry_run = true;
+			co->dry_run = true;
 			break;
 		case 'f':
-			force = true;
+			*ret_force = true;
 			break;
 		default:
-			return cli_option_error(c, argv, "kernel clean");
+			*ret_exit = cli_option_error(c, argv, "kernel clean");
+			return true;
 		}
 	}
 	if (optind < argc) {
 		log_error("unexpected argument '%s'", argv[optind]);
-		return KTS_EXIT_USAGE;
+		return true;
 	}
-	r = open_root(&root);
-	if (r != KTS_EXIT_OK)
-		return r;
+	return false;
+}
 
-	/* Show what goes, and ask, before touching anything. */
-	r = cache_list(root, co.fragment_sha256, &l.e, &l.n);
+/* Prints what the clean would remove (a listing, nothing touched); *ret_n the count. */
+static int clean_show(const char *root, const struct kts_cache_clean_opts *co, size_t *ret_n)
+{
+	struct entries l _cleanup_(entries_done) = { 0 };
+	_cleanup_free_ bool *sel = NULL;
+	size_t n_sel = 0;
+	int r;
+
+	r = cache_list(root, co->fragment_sha256, &l.e, &l.n);
 	if (r < 0)
 		return log_error_errno(r, "cannot list the cache '%s': %m", root), KTS_EXIT_FAILURE;
 	sel = calloc(l.n ? l.n : 1, sizeof(bool));
 	if (!sel)
 		return KTS_EXIT_FAILURE;
-	cache_clean_select(l.e, l.n, &co, sel);
-	for (size_t i = 0; i < l.n; i++)
-		n_sel += sel[i];
-	if (n_sel == 0) {
-		fprintf(stderr, "ktscope: nothing to remove\n");
-		return KTS_EXIT_OK;
+	cache_clean_select(l.e, l.n, co, sel);
+	for (size_t i = 0; i < l.n; i++) {
+		if (!sel[i])
+			continue;
+		n_sel++;
+		printf("%s %s%s%s%s\n", co->dry_run ? "would remove" : "remove", l.e[i]->key,
+		       l.e[i]->corrupt ? " (corrupt: " : "", strempty(l.e[i]->corrupt),
+		       l.e[i]->corrupt ? ")" : "");
 	}
-	for (size_t i = 0; i < l.n; i++)
-		if (sel[i])
-			printf("%s %s%s%s%s\n", co.dry_run ? "would remove" : "remove", l.e[i]->key,
-			       l.e[i]->corrupt ? " (corrupt: " : "", strempty(l.e[i]->corrupt),
-			       l.e[i]->corrupt ? ")" : "");
-	if (co.dry_run)
-		return KTS_EXIT_OK;
-	if (!force) {
-		char answer[16] = "";
+	*ret_n = n_sel;
+	return KTS_EXIT_OK;
+}
 
-		if (!isatty(STDIN_FILENO)) {
-			log_error("refusing to remove %zu cached kernel(s) without --force: stdin is not "
-				  "a terminal to ask on", n_sel);
-			return KTS_EXIT_USAGE;
-		}
-		fprintf(stderr, "Remove %zu cached kernel(s)? [y/N] ", n_sel);
-		fflush(stderr);
-		if (!fgets(answer, sizeof(answer), stdin) || (answer[0] != 'y' && answer[0] != 'Y')) {
-			fprintf(stderr, "ktscope: nothing removed\n");
-			return KTS_EXIT_OK;
-		}
+/* Asks on the terminal; KTS_EXIT_USAGE when there is none to ask on. *ret_yes the answer. */
+static int clean_confirm(size_t n_sel, bool *ret_yes)
+{
+	char answer[16] = "";
+
+	if (!isatty(STDIN_FILENO)) {
+		log_error("refusing to remove %zu cached kernel(s) without --force: stdin is not "
+			  "a terminal to ask on", n_sel);
+		return KTS_EXIT_USAGE;
 	}
+	fprintf(stderr, "Remove %zu cached kernel(s)? [y/N] ", n_sel);
+	fflush(stderr);
+	*ret_yes = fgets(answer, sizeof(answer), stdin) && (answer[0] == 'y' || answer[0] == 'Y');
+	return KTS_EXIT_OK;
+}
 
-	r = cache_clean(root, &co, &items, &n_items);
-	if (r < 0)
-		return log_error_errno(r, "cannot clean the cache '%s': %m", root), KTS_EXIT_FAILURE;
+/* One line per entry that was not removed; the exit code says whether any failed. */
+static int clean_report(const struct kts_cache_clean_item *items, size_t n_items)
+{
+	size_t removed = 0;
+	int rc = KTS_EXIT_OK;
+
 	for (size_t i = 0; i < n_items; i++) {
 		switch (items[i].result) {
 		case KTS_CACHE_CLEAN_REMOVED:
@@ -522,9 +529,51 @@ static int kernel_clean(int argc, char **argv)
 			break;
 		}
 	}
-	cache_clean_items_free(items, n_items);
 	fprintf(stderr, "ktscope: removed %zu cached kernel(s)\n", removed);
 	return rc;
+}
+
+static int kernel_clean(int argc, char **argv)
+{
+	struct kts_cache_clean_opts co = { .fragment_sha256 = kconfig_fragment_sha256() };
+	_cleanup_free_ char *root = NULL;
+	struct kts_cache_clean_item *items = NULL;
+	size_t n_items = 0, n_sel = 0;
+	bool force = false, yes = true;
+	int r;
+
+	if (clean_parse(argc, argv, &co, &force, &r))
+		return r;
+	r = open_root(&root);
+	if (r != KTS_EXIT_OK)
+		return r;
+
+	/* Show what goes, and ask, before touching anything. */
+	r = clean_show(root, &co, &n_sel);
+	if (r != KTS_EXIT_OK)
+		return r;
+	if (n_sel == 0) {
+		fprintf(stderr, "ktscope: nothing to remove\n");
+		return KTS_EXIT_OK;
+	}
+	if (co.dry_run)
+		return KTS_EXIT_OK;
+	if (!force) {
+		r = clean_confirm(n_sel, &yes);
+		if (r != KTS_EXIT_OK)
+			return r;
+	}
+	if (!yes) {
+		fprintf(stderr, "ktscope: nothing removed\n");
+		return KTS_EXIT_OK;
+	}
+
+	r = cache_clean(root, &co, &items, &n_items);
+	if (r < 0)
+		return log_error_errno(r, "cannot clean the cache '%s': %m", root), KTS_EXIT_FAILURE;
+	r = clean_report(items, n_items);
+	cache_clean_items_free(items, n_items);
+	return r;
 }
 
 int cli_kernel(const struct kts_opts *o, int argc, char **argv)
