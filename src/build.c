@@ -19,7 +19,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -37,8 +36,10 @@
 #include "progress.h"
 #include "reserve.h"
 #include "session.h"
-#include "sha256.h"
+#include "hash.h"
+#include "job.h"
 #include "topology.h"
+#include "util.h"
 
 struct build_ctx {
 	const struct kts_build_request *req;
@@ -67,43 +68,8 @@ struct build_ctx {
 	int uncached_lock_fd;
 	const char *stage; /* where the artifacts go: the store's or the uncached dir */
 	char *count_file;
+	struct kts_build_job_result out; /* what the in-scope half reported */
 };
-
-static int mkdir_p(const char *path, mode_t mode)
-{
-	_cleanup_free_ char *p = strdup(path);
-
-	if (!p)
-		return -ENOMEM;
-	for (char *s = p + 1; *s; s++) {
-		if (*s != '/')
-			continue;
-		*s = 0;
-		if (mkdir(p, mode) < 0 && errno != EEXIST)
-			return negative_errno();
-		*s = '/';
-	}
-	if (mkdir(p, mode) < 0 && errno != EEXIST)
-		return negative_errno();
-	return 0;
-}
-
-/* Removes a directory tree of our own; best effort. */
-static void rm_rf(const char *path)
-{
-	pid_t pid;
-
-	if (!path)
-		return;
-	pid = fork();
-	if (pid == 0) {
-		execlp("rm", "rm", "-rf", "--one-file-system", "--", path, (char *) NULL);
-		_exit(127);
-	}
-	if (pid > 0)
-		while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
-			;
-}
 
 static void build_ctx_done(struct build_ctx *b)
 {
@@ -112,13 +78,13 @@ static void build_ctx_done(struct build_ctx *b)
 		reserve_release(&b->resv);
 	cache_store_free(b->store);
 	if (b->uncached_stage)
-		rm_rf(b->uncached_stage);
+		(void) rm_rf(b->uncached_stage);
 	free(b->uncached_stage);
 	safe_close(b->uncached_lock_fd);
 	safe_close(b->key_lock_fd);
 	safe_close(b->source_lock_fd);
 	if (b->work)
-		rm_rf(b->work);
+		(void) rm_rf(b->work);
 	free(b->work);
 	safe_close(b->work_lock_fd);
 	source_free(b->src);
@@ -131,6 +97,7 @@ static void build_ctx_done(struct build_ctx *b)
 	free(b->build_dir);
 	free(b->key);
 	free(b->count_file);
+	job_result_done(&b->out);
 	free(b->root);
 }
 
@@ -179,7 +146,7 @@ static int build_stage_base(struct build_ctx *b, char **ret_why)
 {
 	const char *base = b->req->base;
 	_cleanup_free_ char *abs = NULL;
-	char sha[SHA256_HEX_SIZE];
+	char sha[HASH_SHA256_HEX_SIZE];
 	int r;
 
 	if (pipeline_base_is_target(base)) {
@@ -196,7 +163,7 @@ static int build_stage_base(struct build_ctx *b, char **ret_why)
 		return -ENOMEM;
 	r = pipeline_copy_file(abs, b->base);
 	if (r >= 0)
-		r = sha256_file(b->base, sha);
+		r = hash_sha256_file(b->base, sha);
 	if (r < 0)
 		return why_set(ret_why, -EINVAL, "cannot read --base '%s': %s", abs, strerror(-r));
 	if (asprintf(&b->base_key, "file:%s", sha) < 0)
@@ -574,7 +541,7 @@ static int build_fetch_stage(struct build_ctx *b, char **ret_why)
 {
 	_cleanup_free_ char *pdir = NULL;
 	const char *tree;
-	char hex[SHA256_HEX_SIZE];
+	char hex[HASH_SHA256_HEX_SIZE];
 	int r;
 
 	if (b->src->kind != KTS_SOURCE_LOCAL && !b->src->dir) {
@@ -600,7 +567,8 @@ static int build_fetch_stage(struct build_ctx *b, char **ret_why)
 	}
 	/* The previous build of this tree's object count, for the progress %; optional. */
 	tree = b->src->kind == KTS_SOURCE_LOCAL ? b->src->dir : b->src->label;
-	sha256_hex(tree, strlen(tree), hex);
+	if (hash_sha256_hex(tree, strlen(tree), hex) < 0)
+		return -ENOMEM;
 	if (asprintf(&pdir, "%s/.progress", b->root) >= 0 &&
 	    (mkdir(pdir, 0755) == 0 || errno == EEXIST) &&
 	    asprintf(&b->count_file, "%s/%.16s", pdir, hex) < 0)
@@ -621,65 +589,32 @@ static const char *pahole_version(const char *line)
 	return v ? v + 1 : line;
 }
 
-/* `ktscope __build-inner ...`: what the in-scope half needs, as options. */
-static int build_inner_argv(const struct build_ctx *b, const char *jobs, const char ***ret)
+/* The job file (job.h) in the work dir: everything the in-scope half needs. */
+static int build_write_job(const struct build_ctx *b, const char *path, const char *result)
 {
 	const struct kts_build_request *q = b->req;
-	const char **av = calloc(32 + 2 * (b->n_extra + q->n_make_vars), sizeof(char *));
-	size_t n = 0;
+	const struct kts_build_job j = {
+		.src_dir = b->src->dir,
+		.build_dir = b->build_dir,
+		.stage_dir = (char *) b->stage,
+		.result_file = (char *) result,
+		.base = b->base,
+		.extra = b->extra,
+		.extra_names = (char **) q->extra,
+		.n_extra = b->n_extra,
+		.arch = (char *) b->arch,
+		.jobs = b->resv.plan.make_jobs,
+		.clean = b->clean,
+		.compile_commands = b->src->kind == KTS_SOURCE_LOCAL,
+		.json_events = progress_events_enabled(),
+		.progress = progress_tty_enabled(),
+		.pahole_version = (char *) pahole_version(b->tc.pahole),
+		.count_file = b->count_file,
+		.make_vars = (char **) q->make_vars,
+		.n_make_vars = q->n_make_vars,
+	};
 
-	if (!av)
-		return -ENOMEM;
-	/* Exec'd as /proc/self/exe: works when the binary was replaced or deleted meanwhile. */
-	av[n++] = "/proc/self/exe";
-	if (q->verbosity < 0)
-		av[n++] = "-q";
-	else if (q->verbosity > 0)
-		av[n++] = "-v";
-	av[n++] = "__build-inner";
-	av[n++] = "--src";
-	av[n++] = b->src->dir;
-	av[n++] = "--stage";
-	av[n++] = b->stage;
-	av[n++] = "--base";
-	av[n++] = b->base;
-	av[n++] = "--arch";
-	av[n++] = b->arch;
-	av[n++] = "--jobs";
-	av[n++] = jobs;
-	if (b->build_dir) {
-		av[n++] = "--build-dir";
-		av[n++] = b->build_dir;
-	}
-	if (b->clean)
-		av[n++] = "--clean";
-	if (b->src->kind == KTS_SOURCE_LOCAL)
-		av[n++] = "--compile-commands";
-	if (b->tc.pahole) {
-		av[n++] = "--pahole";
-		av[n++] = pahole_version(b->tc.pahole);
-	}
-	if (b->count_file) {
-		av[n++] = "--count-file";
-		av[n++] = b->count_file;
-	}
-	if (progress_events_enabled())
-		av[n++] = "--json-events";
-	if (progress_tty_enabled())
-		av[n++] = "--progress";
-	for (size_t i = 0; i < b->n_extra; i++) {
-		av[n++] = "--extra";
-		av[n++] = b->extra[i];
-		av[n++] = "--extra-name";
-		av[n++] = q->extra[i];
-	}
-	for (size_t i = 0; i < q->n_make_vars; i++) {
-		av[n++] = "--make-var";
-		av[n++] = q->make_vars[i];
-	}
-	av[n] = NULL;
-	*ret = av;
-	return 0;
+	return job_write(&j, path);
 }
 
 /*
@@ -705,21 +640,61 @@ static int keep_failed_log(const struct build_ctx *b, char **ret)
 	return 0;
 }
 
-/* Step 8: the in-scope half, in a transient scope on the reserved CPUs. */
-static int build_run_in_scope(struct build_ctx *b)
+/* What the in-scope half said: a failure (already reported by it), or the result file. */
+static int build_read_result(struct build_ctx *b, const struct kts_session_result *sr,
+			     const char *result, char **ret_why)
 {
-	_cleanup_free_ const char **av = NULL;
-	_cleanup_free_ char *jobs = NULL;
+	int r;
+
+	if (sr->status != 0) {
+		progress_event("result", "\"status\":\"failed\",\"exit\":%d", sr->status);
+		if (sr->status > 128) {
+			b->res->signal = sr->status - 128;
+			return -EINTR;
+		}
+		(void) keep_failed_log(b, &b->res->failed_log);
+		return sr->status == KTS_EXIT_USAGE ? -EINVAL : -EPROTO;
+	}
+	r = job_result_read(result, &b->out, ret_why);
+	if (r < 0)
+		return r == -EINVAL || r == -EBUSY || r == -ENXIO ? -EIO : r;
+	if (!b->out.ok)
+		return why_set(ret_why, -EPROTO, "the build reported a failure: %s",
+			       strempty(b->out.reason));
+	b->res->image_size = b->out.image_size;
+	b->res->vmlinux_size = b->out.vmlinux_size;
+	b->res->vmlinux_unstripped = b->out.vmlinux_unstripped;
+	return 0;
+}
+
+/* Step 8: the in-scope half, in a transient scope on the reserved CPUs. */
+static int build_run_in_scope(struct build_ctx *b, char **ret_why)
+{
+	_cleanup_free_ char *job = NULL, *result = NULL;
 	struct kts_session_result sr = { 0 };
 	struct timespec t0, t1;
 	int r;
 
-	if (asprintf(&jobs, "%u", b->resv.plan.make_jobs) < 0 || build_inner_argv(b, jobs, &av) < 0)
+	if (asprintf(&job, "%s/job.json", b->work) < 0 ||
+	    asprintf(&result, "%s/result.json", b->work) < 0)
 		return -ENOMEM;
+	r = build_write_job(b, job, result);
+	if (r < 0)
+		return why_set(ret_why, -EIO, "cannot write the job file '%s': %s", job,
+			       strerror(-r));
+	/* Exec'd as /proc/self/exe: works when the binary was replaced or deleted meanwhile. */
+	char *av[5] = { (char *) "/proc/self/exe" };
+	size_t n = 1;
+
+	if (b->req->verbosity != 0)
+		av[n++] = (char *) (b->req->verbosity < 0 ? "-q" : "-v");
+	av[n++] = (char *) "__build-inner";
+	av[n++] = job;
+	av[n] = NULL;
 	struct kts_session_spec ss = {
 		.manager = b->req->manager,
 		.what = "build",
-		.argv = (char *const *) av,
+		.argv = av,
 		.res = &b->resv,
 		.want = b->req->enforce,
 	};
@@ -730,16 +705,7 @@ static int build_run_in_scope(struct build_ctx *b)
 	if (r < 0) /* logged */
 		return r == -EINVAL || r == -EBUSY || r == -ENXIO ? -EIO : r;
 	b->res->enforcement = sr.enforcement;
-	if (sr.status == 0)
-		return 0;
-	/* The in-scope half said what went wrong; its log is kept. */
-	progress_event("result", "\"status\":\"failed\",\"exit\":%d", sr.status);
-	if (sr.status > 128) {
-		b->res->signal = sr.status - 128;
-		return -EINTR;
-	}
-	(void) keep_failed_log(b, &b->res->failed_log);
-	return sr.status == KTS_EXIT_USAGE ? -EINVAL : -EPROTO;
+	return build_read_result(b, &sr, result, ret_why);
 }
 
 /* ---------------------------------------------------------------- 9. dirty re-check */
@@ -804,12 +770,9 @@ static struct kts_metadata_source metadata_source(const struct kts_source *s)
 /* metadata.json in the stage. */
 static int build_write_metadata(const struct build_ctx *b)
 {
-	_cleanup_free_ char *cpus = NULL, *mems = NULL, *llcs = NULL, *mpath = NULL, *img = NULL,
-			    *vml = NULL, *cfg = NULL;
+	_cleanup_free_ char *cpus = NULL, *mems = NULL, *llcs = NULL, *mpath = NULL;
 	_cleanup_free_ struct kts_metadata_extra *extras = calloc(b->merged.n_extras + 1,
 								    sizeof(*extras));
-	char cfg_sha[SHA256_HEX_SIZE] = "";
-	struct stat st;
 	struct kts_metadata m = {
 		.schema = 1,
 		.key = b->key,
@@ -835,17 +798,13 @@ static int build_write_metadata(const struct build_ctx *b)
 	for (size_t i = 0; i < b->merged.n_extras; i++)
 		extras[i] = (struct kts_metadata_extra){ .path = b->merged.extras[i].path,
 							 .sha256 = (char *) b->merged.extras[i].sha256 };
-	if (asprintf(&img, "%s/%s", b->stage, m.image) < 0 || asprintf(&vml, "%s/vmlinux", b->stage) < 0 ||
-	    asprintf(&cfg, "%s/config", b->stage) < 0 ||
-	    asprintf(&mpath, "%s/metadata.json", b->stage) < 0)
+	/* The sizes and the config's hash are the in-scope half's, from its result file. */
+	m.sizes = (struct kts_metadata_sizes){ .image = b->out.image_size,
+					       .vmlinux = b->out.vmlinux_size,
+					       .vmlinux_unstripped = b->out.vmlinux_unstripped };
+	m.config_sha256 = (char *) b->out.config_sha256;
+	if (asprintf(&mpath, "%s/metadata.json", b->stage) < 0)
 		return -ENOMEM;
-	if (stat(img, &st) == 0)
-		m.sizes.image = (uint64_t) st.st_size;
-	if (stat(vml, &st) == 0)
-		m.sizes.vmlinux = (uint64_t) st.st_size;
-	m.sizes.vmlinux_unstripped = b->res->vmlinux_unstripped;
-	if (sha256_file(cfg, cfg_sha) == 0)
-		m.config_sha256 = cfg_sha;
 	return metadata_write(&m, mpath);
 }
 
@@ -871,13 +830,9 @@ static int build_keep_uncached(struct build_ctx *b, char **ret_why)
 /* Step 10: metadata and the atomic store, or the uncached result where it stays. */
 static int build_store(struct build_ctx *b, char **ret_why)
 {
-	_cleanup_free_ char *objdir_vmlinux = NULL, *why = NULL;
-	struct stat st;
+	_cleanup_free_ char *why = NULL;
 	int r;
 
-	if (asprintf(&objdir_vmlinux, "%s/vmlinux", b->build_dir ? b->build_dir : b->src->dir) >= 0 &&
-	    stat(objdir_vmlinux, &st) == 0)
-		b->res->vmlinux_unstripped = (uint64_t) st.st_size;
 	if (!b->cacheable) {
 		b->res->outcome = KTS_BUILD_UNCACHED;
 		return build_keep_uncached(b, ret_why);
@@ -935,7 +890,7 @@ int build_run(const struct kts_build_request *req, struct kts_build_result *res,
 	r = build_fetch_stage(&b, ret_why);
 	if (r < 0)
 		return r;
-	r = build_run_in_scope(&b);
+	r = build_run_in_scope(&b, ret_why);
 	if (r < 0)
 		return r;
 	r = build_recheck_dirty(&b);

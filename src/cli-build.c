@@ -10,10 +10,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "build.h"
 #include "cli.h"
+#include "job.h"
 #include "log.h"
 #include "macro.h"
 #include "metadata.h"
@@ -80,143 +82,82 @@ static const char build_help[] =
 
 /* ---------------------------------------------------------------- inner */
 
-/* A strict make -jN count: decimal, 1..4096. */
-static int parse_jobs(const char *s, unsigned *ret)
+/* The pipeline's failure, said once (it runs in the scope, on the build's own stderr). */
+static void inner_report(int r, const char *why, const char *stage_dir)
 {
-	char *end = NULL;
-	unsigned long v;
+	_cleanup_free_ char *log_path = NULL;
 
-	errno = 0;
-	v = strtoul(s, &end, 10);
-	if (errno || !end || *end || end == s || *s < '0' || *s > '9' || v == 0 || v > 4096)
-		return -EINVAL;
-	*ret = (unsigned) v;
-	return 0;
+	if (r == -EPROTO) {
+		log_error("%s; last 40 lines of the log:", strempty(why));
+		if (asprintf(&log_path, "%s/build.log", stage_dir) >= 0)
+			pipeline_print_tail(log_path, 40);
+	} else if (r == -ENOTSUP)
+		log_error("the configuration lacks what ktscope kernels need: %s", strempty(why));
+	else if (why)
+		log_error("%s", why);
+	else
+		log_error_errno(r, "build failed: %m");
 }
 
 /*
- * `ktscope __build-inner`: the part of a build that runs in the scope. Not a user
- * command; its options are whatever build.c passes. Exit status: 0, 1 (the build failed,
- * messages printed), 2 (bad options: a ktscope bug).
+ * `ktscope __build-inner JOBFILE`: the part of a build that runs in the scope (job.h).
+ * Not a user command. Writes the job's result file, then exits 0, or 1 when the build
+ * failed (inputs were checked and staged by the parent: any failure is the build's),
+ * or 2 when the job file is unusable (a ktscope bug).
  */
 int cli_build_inner(int argc, char **argv)
 {
-	static const struct option options[] = {
-		{ "src", required_argument, NULL, 's' },
-		{ "build-dir", required_argument, NULL, 'O' },
-		{ "stage", required_argument, NULL, 't' },
-		{ "base", required_argument, NULL, 'b' },
-		{ "arch", required_argument, NULL, 'a' },
-		{ "jobs", required_argument, NULL, 'j' },
-		{ "extra", required_argument, NULL, 'x' },
-		{ "extra-name", required_argument, NULL, 'X' },
-		{ "clean", no_argument, NULL, 'c' },
-		{ "compile-commands", no_argument, NULL, 'C' },
-		{ "pahole", required_argument, NULL, 'p' },
-		{ "count-file", required_argument, NULL, 'n' },
-		{ "json-events", no_argument, NULL, 'e' },
-		{ "progress", no_argument, NULL, 'P' },
-		{ "make-var", required_argument, NULL, 'm' },
-		{}
-	};
-	struct kts_pipeline_opts po = { 0 };
-	_cleanup_free_ char **make_vars = calloc((size_t) argc + 1, sizeof(char *));
-	_cleanup_free_ const char **extra = calloc((size_t) argc + 1, sizeof(char *));
-	_cleanup_free_ const char **names = calloc((size_t) argc + 1, sizeof(char *));
-	_cleanup_free_ char *why = NULL, *log_path = NULL;
-	struct kts_pipeline_result res;
-	size_t n_names = 0;
-	int c, r;
+	struct kts_build_job job _cleanup_(job_done) = { 0 };
+	struct kts_build_job_result out _cleanup_(job_result_done) = { 0 };
+	struct kts_pipeline_result res = { 0 };
+	_cleanup_free_ char *why = NULL;
+	struct timespec t0, t1;
+	int r;
 
-	if (!extra || !make_vars || !names)
-		return KTS_EXIT_FAILURE;
-	while ((c = getopt_long(argc, argv, ":", options, NULL)) >= 0) {
-		switch (c) {
-		case 'm':
-			make_vars[po.n_make_vars++] = optarg;
-			break;
-		case 's':
-			po.src_dir = optarg;
-			break;
-		case 'O':
-			po.build_dir = optarg;
-			break;
-		case 't':
-			po.stage_dir = optarg;
-			break;
-		case 'b':
-			po.base = optarg;
-			break;
-		case 'a':
-			po.arch = optarg;
-			break;
-		case 'j':
-			if (parse_jobs(optarg, &po.jobs) < 0) {
-				log_error("__build-inner: invalid --jobs '%s'", optarg);
-				return KTS_EXIT_USAGE;
-			}
-			break;
-		case 'x':
-			extra[po.n_extra++] = optarg;
-			break;
-		case 'X':
-			names[n_names++] = optarg;
-			break;
-		case 'c':
-			po.clean = true;
-			break;
-		case 'C':
-			po.compile_commands = true;
-			break;
-		case 'p':
-			po.pahole_version = optarg;
-			break;
-		case 'n':
-			po.count_file = optarg;
-			break;
-		case 'e':
-			progress_set_events(true);
-			break;
-		case 'P':
-			progress_set_tty(true);
-			break;
-		default:
-			return cli_option_error(c, argv, "__build-inner");
-		}
-	}
-	if (!po.src_dir || !po.stage_dir || !po.base || !po.arch || po.jobs == 0 ||
-	    (n_names && n_names != po.n_extra)) {
+	if (argc != 2) {
 		log_error("__build-inner is internal to 'ktscope build'");
 		return KTS_EXIT_USAGE;
 	}
-	po.extra = extra;
-	po.extra_names = n_names ? names : NULL;
-	po.make_vars = make_vars;
-
+	r = job_read(argv[1], &job, &why);
+	if (r < 0)
+		return log_error("%s", strempty(why)), KTS_EXIT_USAGE;
+	progress_set_events(job.json_events);
+	progress_set_tty(job.progress);
+	struct kts_pipeline_opts po = {
+		.src_dir = job.src_dir, .build_dir = job.build_dir, .base = job.base,
+		.extra = (const char *const *) job.extra,
+		.extra_names = (const char *const *) job.extra_names, .n_extra = job.n_extra,
+		.arch = job.arch, .jobs = job.jobs, .stage_dir = job.stage_dir, .clean = job.clean,
+		.compile_commands = job.compile_commands, .pahole_version = job.pahole_version,
+		.count_file = job.count_file, .make_vars = job.make_vars,
+		.n_make_vars = job.n_make_vars,
+	};
+	clock_gettime(CLOCK_MONOTONIC, &t0);
 	r = pipeline_run(&po, &res, &why);
-	if (r == -EPROTO) {
-		if (asprintf(&log_path, "%s/build.log", po.stage_dir) >= 0) {
-			log_error("%s; last 40 lines of the log:", strempty(why));
-			pipeline_print_tail(log_path, 40);
-		}
-		return KTS_EXIT_FAILURE;
-	}
-	if (r == -ENOTSUP) {
-		log_error("the configuration lacks what ktscope kernels need: %s", strempty(why));
-		return KTS_EXIT_FAILURE;
-	}
-	if (r < 0) {
-		/* Inputs were checked and staged by the parent: anything here is a build failure. */
-		if (why)
-			log_error("%s", why);
-		else
-			log_error_errno(r, "build failed: %m");
-		return KTS_EXIT_FAILURE;
-	}
-	if (res.n_dropped)
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	out = (struct kts_build_job_result){
+		.ok = r >= 0, .error = r < 0 ? -r : 0, .reason = TAKE_PTR(why),
+		.image_size = res.image_size, .vmlinux_size = res.vmlinux_size,
+		.vmlinux_unstripped = res.vmlinux_unstripped, .configured = res.configured,
+		.validated = r >= 0, .objects = res.objects, .n_dropped = res.n_dropped,
+		.configure_seconds = res.configure_seconds, .make_seconds = res.make_seconds,
+		.strip_seconds = res.strip_seconds,
+		.seconds = (double) (t1.tv_sec - t0.tv_sec) + (double) (t1.tv_nsec - t0.tv_nsec) / 1e9,
+	};
+	if (r >= 0) {
+		memcpy(out.config_sha256, res.config_sha256, sizeof(out.config_sha256));
+		if (asprintf(&out.image, "%s/%s", job.stage_dir, pipeline_image_name(job.arch)) < 0)
+			return log_error("out of memory"), KTS_EXIT_FAILURE;
+	} else
+		inner_report(r, out.reason, job.stage_dir);
+	if (r >= 0 && res.n_dropped)
 		log_notice("%u requested kconfig line(s) did not survive; see kconfig-report.json",
 			   res.n_dropped);
-	return KTS_EXIT_OK;
+	r = job_result_write(&out, job.result_file);
+	if (r < 0)
+		return log_error_errno(r, "cannot write the result file '%s': %m", job.result_file),
+		       KTS_EXIT_FAILURE;
+	return out.ok ? KTS_EXIT_OK : KTS_EXIT_FAILURE;
 }
 
 /* ---------------------------------------------------------------- build */

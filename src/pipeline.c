@@ -719,6 +719,14 @@ static int step_strip(struct pipeline_ctx *c, char **ret_why)
 	return 0;
 }
 
+static double now_seconds(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double) ts.tv_sec + (double) ts.tv_nsec / 1e9;
+}
+
 int pipeline_run(const struct kts_pipeline_opts *o, struct kts_pipeline_result *ret, char **ret_why)
 {
 	_cleanup_(pipeline_ctx_done) struct pipeline_ctx c = {
@@ -727,6 +735,7 @@ int pipeline_run(const struct kts_pipeline_opts *o, struct kts_pipeline_result *
 		.final = KTS_KCONFIG_INIT,
 		.log_fd = -EBADF,
 	};
+	double t;
 	int r;
 
 	r = pipeline_prepare(&c, ret_why);
@@ -736,12 +745,16 @@ int pipeline_run(const struct kts_pipeline_opts *o, struct kts_pipeline_result *
 	r = step_clean(&c, ret_why);
 	if (r < 0)
 		return r;
+	t = now_seconds();
 	r = step_configure(&c, ret_why);
 	if (r < 0)
 		return r;
+	c.res.configure_seconds = now_seconds() - t;
+	t = now_seconds();
 	r = step_make(&c, ret_why);
 	if (r < 0)
 		return r;
+	c.res.make_seconds = now_seconds() - t;
 	r = step_compile_commands(&c, ret_why);
 	if (r < 0)
 		return r;
@@ -751,9 +764,11 @@ int pipeline_run(const struct kts_pipeline_opts *o, struct kts_pipeline_result *
 	r = step_image(&c, ret_why);
 	if (r < 0)
 		return r;
+	t = now_seconds();
 	r = step_strip(&c, ret_why);
 	if (r < 0)
 		return r;
+	c.res.strip_seconds = now_seconds() - t;
 	*ret = c.res;
 	return 0;
 }

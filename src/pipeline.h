@@ -94,6 +94,7 @@ struct kts_pipeline_result {
 	uint64_t vmlinux_unstripped;
 	char config_sha256[HASH_SHA256_HEX_SIZE];
 	unsigned n_dropped; /* requested kconfig lines that did not survive */
+	double configure_seconds, make_seconds, strip_seconds; /* wall time of those steps */
 };
 
 /*

@@ -51,7 +51,7 @@ locks_free() {
 		flock -n -x "$f" true || return 1
 	done
 }
-no_build_processes() { ! pgrep -f "__build-inner --src $1" >/dev/null && ! pgrep -f "make -C $1" >/dev/null; }
+no_build_processes() { ! pgrep -f "__build-inner $KTSCOPE_CACHE_DIR/" >/dev/null && ! pgrep -f "make -C $1" >/dev/null; }
 
 kts_plan 67
 

@@ -1,0 +1,190 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * job.c: the job and result files of a build written and read back field by field, and
+ * every kind of bad document refused with a reason naming the file and the field.
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "job.h"
+#include "macro.h"
+
+#define SHA_B "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+
+static char *extra[] = { "/w/extra-1.config", NULL };
+static char *names[] = { "my.config", NULL };
+static char *vars[] = { "LLVM=1", NULL };
+
+static const struct kts_build_job sample = {
+	.src_dir = "/src/linux", .stage_dir = "/cache/.tmp/k.1", .result_file = "/w/result.json",
+	.base = "/w/base.config", .extra = extra, .extra_names = names, .n_extra = 1,
+	.arch = "x86_64", .jobs = 3, .compile_commands = true, .pahole_version = "v1.24",
+	.make_vars = vars, .n_make_vars = 1,
+};
+
+static void job_round_trip(void **state)
+{
+	char dir[] = "/tmp/test-job.XXXXXX", path[64];
+	struct kts_build_job j = { 0 };
+	_cleanup_free_ char *why = NULL;
+
+	(void) state;
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/job.json", dir);
+	assert_int_equal(job_write(&sample, path), 0);
+	assert_int_equal(job_read(path, &j, &why), 0);
+	assert_string_equal(j.src_dir, "/src/linux");
+	assert_null(j.build_dir);
+	assert_string_equal(j.base, "/w/base.config");
+	assert_int_equal(j.n_extra, 1);
+	assert_string_equal(j.extra[0], "/w/extra-1.config");
+	assert_string_equal(j.extra_names[0], "my.config");
+	assert_int_equal(j.jobs, 3);
+	assert_true(j.compile_commands);
+	assert_false(j.clean);
+	assert_string_equal(j.pahole_version, "v1.24");
+	assert_null(j.count_file);
+	assert_int_equal(j.n_make_vars, 1);
+	assert_string_equal(j.make_vars[0], "LLVM=1");
+	job_done(&j);
+	(void) unlink(path);
+	(void) rmdir(dir);
+}
+
+#define GOOD_JOB                                                                           \
+	"\"schema\":1,\"src_dir\":\"/s\",\"build_dir\":null,\"stage_dir\":\"/t\","            \
+	"\"result_file\":\"/r\",\"base\":\"defconfig\",\"extra\":[],\"extra_names\":[],"      \
+	"\"arch\":\"x86_64\",\"clean\":false,\"compile_commands\":false,"                     \
+	"\"json_events\":false,\"progress\":false,\"pahole_version\":null,"                   \
+	"\"count_file\":null,\"make_vars\":[]"
+
+/* Replaces the first from in *t by to. */
+static void s_replace(char **t, const char *from, const char *to)
+{
+	char *p = strstr(*t, from), *n = NULL;
+
+	assert_non_null(p);
+	assert_true(asprintf(&n, "%.*s%s%s", (int) (p - *t), *t, to, p + strlen(from)) > 0);
+	free(*t);
+	*t = n;
+}
+
+/* text must be refused with a reason containing want. */
+static void refused(const char *text, size_t len, const char *want)
+{
+	struct kts_build_job j = { 0 };
+	_cleanup_free_ char *why = NULL;
+
+	assert_int_equal(job_parse(text, len, "J", &j, &why), -EBADMSG);
+	assert_non_null(why);
+	if (!strstr(why, want))
+		fail_msg("'%s' does not say '%s'", why, want);
+	assert_non_null(strstr(why, "'J'"));
+}
+
+static void job_strict(void **state)
+{
+	struct kts_build_job j = { 0 };
+	const char *ok = "{" GOOD_JOB ",\"jobs\":2}";
+
+	(void) state;
+	assert_int_equal(job_parse(ok, strlen(ok), "J", &j, NULL), 0);
+	job_done(&j);
+	refused("{" GOOD_JOB "}", strlen("{" GOOD_JOB "}"), "field 'jobs': missing");
+	refused("{" GOOD_JOB ",\"jobs\":0}", strlen("{" GOOD_JOB ",\"jobs\":0}"), "'jobs'");
+	refused("{" GOOD_JOB ",\"jobs\":\"4\"}", strlen("{" GOOD_JOB ",\"jobs\":\"4\"}"), "'jobs'");
+	refused("{" GOOD_JOB ",\"jobs\":99999999}", strlen("{" GOOD_JOB ",\"jobs\":99999999}"),
+		"'jobs'");
+	refused("{" GOOD_JOB ",\"jobs\":2,\"more\":1}", strlen("{" GOOD_JOB ",\"jobs\":2,\"more\":1}"),
+		"unknown field 'more'");
+	refused("{" GOOD_JOB ",\"jobs\":2} x", strlen("{" GOOD_JOB ",\"jobs\":2} x"), "malformed");
+	refused("{" GOOD_JOB, strlen("{" GOOD_JOB), "malformed");
+	refused("[1]", 3, "not a JSON object");
+	{
+		char *t = NULL;
+
+		/* A relative path, an unknown base and a NUL inside a path. */
+		assert_true(asprintf(&t, "{%s,\"jobs\":2}", GOOD_JOB) > 0);
+		memcpy(strstr(t, "\"/s\""), "\"s/\"", 4);
+		refused(t, strlen(t), "field 'src_dir'");
+		free(t);
+		assert_true(asprintf(&t, "{%s,\"jobs\":2}", GOOD_JOB) > 0);
+		memcpy(strstr(t, "defconfig"), "defcomfig", 9);
+		refused(t, strlen(t), "field 'base'");
+		free(t);
+	}
+	{
+		char *t = NULL;
+
+		/* A NUL inside a path (json-c keeps it; C strings cannot). */
+		assert_true(asprintf(&t, "{%s,\"jobs\":2}", GOOD_JOB) > 0);
+		s_replace(&t, "\"src_dir\":\"/s\"", "\"src_dir\":\"/s\\u0000x\"");
+		refused(t, strlen(t), "field 'src_dir'");
+		free(t);
+	}
+}
+
+static void result_round_trip(void **state)
+{
+	char dir[] = "/tmp/test-job.XXXXXX", path[64];
+	struct kts_build_job_result in = {
+		.ok = true, .image = "/t/bzImage", .image_size = 10, .vmlinux_size = 20,
+		.vmlinux_unstripped = 30, .configured = true, .validated = true, .objects = 9,
+		.make_seconds = 1.5, .seconds = 2,
+	}, out = { 0 };
+	_cleanup_free_ char *why = NULL;
+
+	(void) state;
+	memcpy(in.config_sha256, SHA_B, sizeof(SHA_B));
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/result.json", dir);
+	assert_int_equal(job_result_write(&in, path), 0);
+	assert_int_equal(job_result_read(path, &out, &why), 0);
+	assert_true(out.ok);
+	assert_string_equal(out.image, "/t/bzImage");
+	assert_int_equal(out.vmlinux_unstripped, 30);
+	assert_string_equal(out.config_sha256, SHA_B);
+	assert_int_equal(out.objects, 9);
+	assert_true(out.make_seconds > 1.4 && out.make_seconds < 1.6);
+	job_result_done(&out);
+
+	/* A failure carries its errno and reason; ok with an error is refused. */
+	in = (struct kts_build_job_result){ .ok = false, .error = EPROTO, .reason = "make failed" };
+	assert_int_equal(job_result_write(&in, path), 0);
+	assert_int_equal(job_result_read(path, &out, NULL), 0);
+	assert_false(out.ok);
+	assert_int_equal(out.error, EPROTO);
+	assert_string_equal(out.reason, "make failed");
+	job_result_done(&out);
+	{
+		static const char bad[] = "{\"schema\":1,\"ok\":true,\"error\":5,\"reason\":null,"
+			"\"image\":\"/i\",\"image_size\":1,\"vmlinux_size\":1,\"vmlinux_unstripped\":1,"
+			"\"config_sha256\":\"" SHA_B "\",\"configured\":true,\"validated\":true,"
+			"\"objects\":1,\"dropped_lines\":0,\"configure_seconds\":0,\"make_seconds\":0,"
+			"\"strip_seconds\":0,\"seconds\":0}";
+
+		assert_int_equal(job_result_parse(bad, sizeof(bad) - 1, "R", &out, &why), -EBADMSG);
+		assert_non_null(strstr(why, "result file 'R': field 'error'"));
+	}
+	(void) unlink(path);
+	(void) rmdir(dir);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(job_round_trip),
+		cmocka_unit_test(job_strict),
+		cmocka_unit_test(result_round_trip),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
