@@ -130,10 +130,27 @@ static int locks_collect(struct locks_view *v)
 	return KTS_EXIT_OK;
 }
 
-/* The node of the LLC whose lock file path is, or -1 when unknown. */
-static int llc_node(const struct locks_view *v, unsigned idx)
+/* One LLC lock file of the listing, read for both outputs. */
+struct llc_lock {
+	const char *path;
+	unsigned index;
+	int node;               /* -1 when unknown */
+	struct kts_llc_holders holders;
+};
+
+/* LLC lock file i: its index (from its name), node and holders; -EINVAL when the name is
+ * not an LLC lock's. Free with lock_holders_free(ret->holders.h, ret->holders.n). */
+static int llc_lock_read(const struct locks_view *v, size_t i, struct llc_lock *ret)
 {
-	return v->have_topo && idx < v->t.n_llcs ? (int) v->t.llcs[idx].node : -1;
+	struct llc_lock l = { .path = v->llc.gl_pathv[i], .node = -1 };
+
+	if (llc_index_from_path(l.path, &l.index) < 0)
+		return -EINVAL;
+	if (v->have_topo && l.index < v->t.n_llcs)
+		l.node = (int) v->t.llcs[l.index].node;
+	(void) lock_holders(l.path, &l.holders.h, &l.holders.n);
+	*ret = l;
+	return 0;
 }
 
 static void print_locks_json(const struct locks_view *v)
@@ -142,22 +159,18 @@ static void print_locks_json(const struct locks_view *v)
 	struct json_object *jl = json_object_new_array(), *jc = json_object_new_array();
 
 	for (size_t i = 0; i < v->llc.gl_pathc; i++) {
-		struct kts_llc_holders h = { 0 };
 		struct json_object *o;
-		unsigned idx;
-		int node;
+		struct llc_lock l;
 
-		if (llc_index_from_path(v->llc.gl_pathv[i], &idx) < 0)
+		if (llc_lock_read(v, i, &l) < 0)
 			continue;
-		node = llc_node(v, idx);
-		(void) lock_holders(v->llc.gl_pathv[i], &h.h, &h.n);
 		o = json_object_new_object();
-		json_object_object_add(o, "llc", json_object_new_int((int) idx));
-		json_object_object_add(o, "node", node >= 0 ? json_object_new_int(node) : NULL);
-		json_object_object_add(o, "lockfile", json_object_new_string(v->llc.gl_pathv[i]));
-		json_object_object_add(o, "holders", cli_json_holders(h.h, h.n));
+		json_object_object_add(o, "llc", json_object_new_int((int) l.index));
+		json_object_object_add(o, "node", l.node >= 0 ? json_object_new_int(l.node) : NULL);
+		json_object_object_add(o, "lockfile", json_object_new_string(l.path));
+		json_object_object_add(o, "holders", cli_json_holders(l.holders.h, l.holders.n));
 		json_object_array_add(jl, o);
-		lock_holders_free(h.h, h.n);
+		lock_holders_free(l.holders.h, l.holders.n);
 	}
 	for (size_t i = 0; i < v->cache_locks.gl_pathc; i++) {
 		struct kts_llc_holders h = { 0 };
@@ -185,23 +198,19 @@ static void print_llc_locks_text(const struct locks_view *v)
 	else
 		printf("  %-5s %-5s %-32s %s\n", "LLC", "NODE", "LOCKFILE", "HOLDERS");
 	for (size_t i = 0; i < v->llc.gl_pathc; i++) {
-		struct kts_llc_holders h = { 0 };
 		_cleanup_free_ char *hs = NULL;
+		struct llc_lock l;
 		char nodebuf[16];
-		unsigned idx;
-		int node;
 
-		if (llc_index_from_path(v->llc.gl_pathv[i], &idx) < 0)
+		if (llc_lock_read(v, i, &l) < 0)
 			continue;
-		node = llc_node(v, idx);
-		(void) lock_holders(v->llc.gl_pathv[i], &h.h, &h.n);
-		hs = cli_fmt_holders(h.h, h.n);
-		lock_holders_free(h.h, h.n);
-		if (node >= 0)
-			snprintf(nodebuf, sizeof(nodebuf), "%d", node);
+		hs = cli_fmt_holders(l.holders.h, l.holders.n);
+		lock_holders_free(l.holders.h, l.holders.n);
+		if (l.node >= 0)
+			snprintf(nodebuf, sizeof(nodebuf), "%d", l.node);
 		else
 			strcpy(nodebuf, "?");
-		printf("  %-5u %-5s %-32s %s\n", idx, nodebuf, v->llc.gl_pathv[i], strempty(hs));
+		printf("  %-5u %-5s %-32s %s\n", l.index, nodebuf, l.path, strempty(hs));
 	}
 }
 
