@@ -11,12 +11,12 @@
 #include <unistd.h>
 
 #include "cache.h"
+#include "hash.h"
 #include "lock.h"
 #include "log.h"
 #include "macro.h"
 #include "util.h"
 #include "metadata.h"
-#include "sha256.h"
 
 #define KERNELS_DIR "kernels"
 #define TMP_DIR ".tmp"
@@ -115,32 +115,33 @@ enum {
 	IN_PAHOLE,
 };
 
-static void hash_u64(struct kts_sha256 *c, uint64_t v)
+/* The field helpers feed c; a libcrypto failure is sticky and reported by hash_sha256_final(). */
+static void hash_u64(struct hash_sha256 *c, uint64_t v)
 {
 	uint8_t b[8];
 
 	for (unsigned i = 0; i < 8; i++)
 		b[i] = (uint8_t) (v >> (8 * i));
-	sha256_update(c, b, sizeof(b));
+	(void) hash_sha256_update(c, b, sizeof(b));
 }
 
 /* tag, presence, little-endian 64-bit length, bytes: an unambiguous framing. */
-static void hash_field(struct kts_sha256 *c, uint8_t tag, const char *s)
+static void hash_field(struct hash_sha256 *c, uint8_t tag, const char *s)
 {
 	uint8_t present = s != NULL;
 
-	sha256_update(c, &tag, 1);
-	sha256_update(c, &present, 1);
+	(void) hash_sha256_update(c, &tag, 1);
+	(void) hash_sha256_update(c, &present, 1);
 	if (!s)
 		return;
 	hash_u64(c, strlen(s));
-	sha256_update(c, s, strlen(s));
+	(void) hash_sha256_update(c, s, strlen(s));
 }
 
-static void hash_array(struct kts_sha256 *c, uint8_t tag, uint8_t elem_tag,
+static void hash_array(struct hash_sha256 *c, uint8_t tag, uint8_t elem_tag,
 		       const char *const *v, size_t n)
 {
-	sha256_update(c, &tag, 1);
+	(void) hash_sha256_update(c, &tag, 1);
 	hash_u64(c, n);
 	for (size_t i = 0; i < n; i++)
 		hash_field(c, elem_tag, v[i]);
@@ -149,15 +150,13 @@ static void hash_array(struct kts_sha256 *c, uint8_t tag, uint8_t elem_tag,
 int cache_inputs_hash(const struct kts_cache_inputs *in, char **ret)
 {
 	static const char domain[] = "ktscope cache inputs v1";
-	uint8_t digest[SHA256_DIGEST_SIZE];
-	struct kts_sha256 c;
+	_cleanup_(hash_sha256_done) struct hash_sha256 c = {};
+	uint8_t digest[HASH_SHA256_SIZE];
 	char *hex;
+	int r;
 
-	hex = malloc(SHA256_HEX_SIZE);
-	if (!hex)
-		return -ENOMEM;
-	sha256_init(&c);
-	sha256_update(&c, domain, sizeof(domain)); /* with its NUL */
+	(void) hash_sha256_init(&c);
+	(void) hash_sha256_update(&c, domain, sizeof(domain)); /* with its NUL */
 	hash_field(&c, IN_SOURCE, in->source_identity);
 	hash_field(&c, IN_BASE, in->base);
 	hash_field(&c, IN_FRAGMENT, in->fragment_sha256);
@@ -167,8 +166,13 @@ int cache_inputs_hash(const struct kts_cache_inputs *in, char **ret)
 	hash_field(&c, IN_CC, in->cc);
 	hash_field(&c, IN_LD, in->ld);
 	hash_field(&c, IN_PAHOLE, in->pahole);
-	sha256_final(&c, digest);
-	sha256_digest_to_hex(digest, hex);
+	r = hash_sha256_final(&c, digest);
+	if (r < 0)
+		return r;
+	hex = malloc(HASH_SHA256_HEX_SIZE);
+	if (!hex)
+		return -ENOMEM;
+	hash_digest_to_hex(digest, sizeof(digest), hex);
 	*ret = hex;
 	return 0;
 }
@@ -256,11 +260,14 @@ int cache_lock_path(const char *root, const char *key, char **ret)
 
 int cache_source_lock_path(const char *root, const char *canonical_path, char **ret)
 {
-	char hex[SHA256_HEX_SIZE];
+	char hex[HASH_SHA256_HEX_SIZE];
+	int r;
 
 	if (!canonical_path || canonical_path[0] != '/')
 		return -EINVAL;
-	sha256_hex(canonical_path, strlen(canonical_path), hex);
+	r = hash_sha256_hex(canonical_path, strlen(canonical_path), hex);
+	if (r < 0)
+		return r;
 	return asprintf(ret, "%s/" LOCKS_DIR "/source-%.16s.lock", root, hex) < 0 ? -ENOMEM : 0;
 }
 

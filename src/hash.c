@@ -23,39 +23,47 @@ int hash_sha256_init(struct hash_sha256 *h)
 
 	if (!h)
 		return -EINVAL;
+	hash_sha256_done(h);
+	h->error = 0;
 	ctx = EVP_MD_CTX_new();
 	if (!ctx)
-		return -ENOMEM;
+		return (h->error = -ENOMEM);
 	if (EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1) {
 		EVP_MD_CTX_free(ctx);
-		return -EIO;
+		return (h->error = -EIO);
 	}
-	hash_sha256_done(h);
 	h->ctx = ctx;
 	return 0;
 }
 
 int hash_sha256_update(struct hash_sha256 *h, const void *data, size_t len)
 {
-	if (!h || !h->ctx || (!data && len > 0))
+	if (!h)
 		return -EINVAL;
-	if (len == 0)
-		return 0;
-	return EVP_DigestUpdate(h->ctx, data, len) == 1 ? 0 : -EIO;
+	if (h->error < 0)
+		return h->error;
+	if (!h->ctx || (!data && len > 0))
+		return (h->error = -EINVAL);
+	if (len > 0 && EVP_DigestUpdate(h->ctx, data, len) != 1)
+		return (h->error = -EIO);
+	return 0;
 }
 
 int hash_sha256_final(struct hash_sha256 *h, uint8_t out[HASH_SHA256_SIZE])
 {
 	uint8_t d[EVP_MAX_MD_SIZE];
 	unsigned n = 0;
-	int ok;
+	int r;
 
-	if (!h || !h->ctx || !out)
+	if (!h || !out)
 		return -EINVAL;
-	ok = EVP_DigestFinal_ex(h->ctx, d, &n) == 1 && n == HASH_SHA256_SIZE;
+	r = h->error < 0 ? h->error : !h->ctx ? -EINVAL : 0;
+	if (r == 0 && (EVP_DigestFinal_ex(h->ctx, d, &n) != 1 || n != HASH_SHA256_SIZE))
+		r = -EIO;
 	hash_sha256_done(h);
-	if (!ok)
-		return -EIO;
+	h->error = 0;
+	if (r < 0)
+		return r;
 	for (unsigned i = 0; i < HASH_SHA256_SIZE; i++)
 		out[i] = d[i];
 	return 0;

@@ -19,11 +19,16 @@
 /* A streaming context. Zero-initialise or hash_sha256_init() it; hash_sha256_done() frees it. */
 struct hash_sha256 {
 	void *ctx; /* EVP_MD_CTX *, NULL when not initialised */
+	int error; /* the first failure of init or update, reported again by final */
 };
 
 int hash_sha256_init(struct hash_sha256 *h);
+/*
+ * Errors are sticky: a failed update (or init) is returned by every later update and by
+ * final, so a caller feeding many fields may check only final.
+ */
 int hash_sha256_update(struct hash_sha256 *h, const void *data, size_t len);
-/* Writes the digest and frees the context (init again to reuse). */
+/* Writes the digest and frees the context (init again to reuse); out untouched on failure. */
 int hash_sha256_final(struct hash_sha256 *h, uint8_t out[HASH_SHA256_SIZE]);
 /* Frees the context; NULL and repeated calls are fine (a _cleanup_ destructor). */
 void hash_sha256_done(struct hash_sha256 *h);

@@ -21,7 +21,7 @@ struct kts_sha256 {
 
 static inline void sha256_init(struct kts_sha256 *c)
 {
-	c->h.ctx = NULL;
+	c->h = (struct hash_sha256){};
 	if (hash_sha256_init(&c->h) < 0)
 		abort();
 }

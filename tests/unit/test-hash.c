@@ -85,9 +85,26 @@ static void test_streaming_equals_one_shot(void **state)
 	{
 		struct hash_sha256 h = {};
 
+		uint8_t d[HASH_SHA256_SIZE] = { 0x5a };
+
 		assert_int_equal(hash_sha256_update(&h, "x", 1), -EINVAL); /* not initialised */
 		hash_sha256_done(&h);
 		hash_sha256_done(NULL);
+
+		/* Errors are sticky: a bad update fails the final, and out stays untouched. */
+		assert_int_equal(hash_sha256_init(&h), 0);
+		assert_int_equal(hash_sha256_update(&h, NULL, 5), -EINVAL);
+		assert_int_equal(hash_sha256_update(&h, "abc", 3), -EINVAL);
+		assert_int_equal(hash_sha256_final(&h, d), -EINVAL);
+		assert_int_equal(d[0], 0x5a);
+		assert_null(h.ctx);
+		/* init starts afresh. */
+		assert_int_equal(hash_sha256_init(&h), 0);
+		assert_int_equal(hash_sha256_update(&h, "abc", 3), 0);
+		assert_int_equal(hash_sha256_final(&h, d), 0);
+		hash_digest_to_hex(d, sizeof(d), got);
+		assert_string_equal(got,
+				    "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
 	}
 }
 
