@@ -15,6 +15,7 @@
 
 #include <json-c/json.h>
 
+#include "hash.h"
 #include "kconfig.h"
 #include "log.h"
 #include "macro.h"
@@ -432,7 +433,7 @@ int kconfig_load(const char *path, struct kts_kconfig *ret, char **ret_why)
 
 /* Reads path; name (the file the user named) is what messages and provenance say. */
 static int read_extra_as(const char *path, const char *name, struct kts_kconfig *ret,
-			 char ret_sha256[SHA256_HEX_SIZE], char **ret_why)
+			 char ret_sha256[HASH_SHA256_HEX_SIZE], char **ret_why)
 {
 	_cleanup_kconfig_ struct kts_kconfig c = KTS_KCONFIG_INIT;
 	_cleanup_free_ char *buf = NULL;
@@ -453,8 +454,11 @@ static int read_extra_as(const char *path, const char *name, struct kts_kconfig 
 	if (r < 0)
 		return r;
 
-	if (ret_sha256)
-		sha256_hex(buf, len, ret_sha256);
+	if (ret_sha256) {
+		r = hash_sha256_hex(buf, len, ret_sha256);
+		if (r < 0)
+			return r;
+	}
 	*ret = c;
 	c = KTS_KCONFIG_INIT;
 	log_debug("extra kconfig '%s' ('%s'): %zu lines", name, path, ret->n);
@@ -462,7 +466,7 @@ static int read_extra_as(const char *path, const char *name, struct kts_kconfig 
 }
 
 int kconfig_read_extra(const char *path, struct kts_kconfig *ret,
-		       char ret_sha256[SHA256_HEX_SIZE], char **ret_why)
+		       char ret_sha256[HASH_SHA256_HEX_SIZE], char **ret_why)
 {
 	return read_extra_as(path, path, ret, ret_sha256, ret_why);
 }
@@ -478,11 +482,15 @@ const char *kconfig_fragment_text(size_t *ret_len)
 
 const char *kconfig_fragment_sha256(void)
 {
-	static char hex[SHA256_HEX_SIZE];
+	static char hex[HASH_SHA256_HEX_SIZE];
 
-	/* ktscope is single-threaded; computing twice would give the same bytes anyway. */
-	if (!hex[0])
-		sha256_hex(kconfig_fragment, sizeof(kconfig_fragment) - 1, hex);
+	/*
+	 * ktscope is single-threaded; computing twice would give the same bytes anyway. The
+	 * digest context is a few hundred bytes: failing to allocate it at start-up leaves
+	 * nothing sensible to do, and a wrong fragment hash would misfile cache entries.
+	 */
+	if (!hex[0] && hash_sha256_hex(kconfig_fragment, sizeof(kconfig_fragment) - 1, hex) < 0)
+		abort();
 	return hex;
 }
 

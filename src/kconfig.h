@@ -18,6 +18,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+/* hash.h through sha256.h: files that still use the old names get them from here. */
 #include "sha256.h"
 
 /* Provenance of the embedded fragment's lines; an extra file's is its path. */
@@ -98,7 +99,7 @@ int kconfig_load(const char *path, struct kts_kconfig *ret, char **ret_why);
  * SHA-256 of exactly the bytes parsed (for the cache key and metadata).
  */
 int kconfig_read_extra(const char *path, struct kts_kconfig *ret,
-		       char ret_sha256[SHA256_HEX_SIZE], char **ret_why);
+		       char ret_sha256[HASH_SHA256_HEX_SIZE], char **ret_why);
 
 /* The embedded fragment (src/ktscope.kconfig) verbatim; NUL-terminated. ret_len may be NULL. */
 const char *kconfig_fragment_text(size_t *ret_len);
@@ -116,7 +117,7 @@ struct kts_kconfig_override {
 
 struct kts_kconfig_extra {
 	char *path;
-	char sha256[SHA256_HEX_SIZE]; /* of the bytes that were merged */
+	char sha256[HASH_SHA256_HEX_SIZE]; /* of the bytes that were merged */
 };
 
 /*

@@ -28,7 +28,7 @@
 #include "cache.h"
 #include "macro.h"
 #include "metadata.h"
-#include "sha256.h"
+#include "hash.h"
 
 #define FRAG "cccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccc"
 #define FRAG_OLD "dddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddd"
@@ -904,7 +904,7 @@ static void test_list_order_statuses_and_corrupt_reasons(void **state)
 static void test_lock_paths(void **state)
 {
 	_cleanup_free_ char *a = NULL, *b = NULL, *c = NULL;
-	char hex[SHA256_HEX_SIZE], want[256];
+	char hex[HASH_SHA256_HEX_SIZE], want[256];
 
 	(void) state;
 	assert_int_equal(cache_lock_path("/c", "k-x86_64-0123456789ab", &a), 0);
@@ -912,7 +912,7 @@ static void test_lock_paths(void **state)
 	assert_int_equal(cache_lock_path("/c", "../x", &b), -EINVAL);
 
 	/* source-{sha256(path)[:16]}: same path, same lock; the digest is the path's. */
-	sha256_hex("/home/dev/linux", strlen("/home/dev/linux"), hex);
+	assert_int_equal(hash_sha256_hex("/home/dev/linux", strlen("/home/dev/linux"), hex), 0);
 	snprintf(want, sizeof(want), "/c/.locks/source-%.16s.lock", hex);
 	assert_int_equal(cache_source_lock_path("/c", "/home/dev/linux", &c), 0);
 	assert_string_equal(c, want);

@@ -18,7 +18,7 @@
 
 #include "kconfig.h"
 #include "macro.h"
-#include "sha256.h"
+#include "hash.h"
 
 #define DATA KTS_TEST_DATADIR "/kconfig"
 /* The real .config of Debian's linux-source-6.12 after tinyconfig + fragment + olddefconfig. */
@@ -280,10 +280,10 @@ static void test_fragment_has_critical_symbols_and_debug_off(void **state)
 static void test_fragment_is_source_file_verbatim(void **state)
 {
 	_cleanup_free_ char *file = slurp(KTS_TEST_DATADIR "/../../src/ktscope.kconfig");
-	char hex[SHA256_HEX_SIZE];
+	char hex[HASH_SHA256_HEX_SIZE];
 
 	assert_string_equal(kconfig_fragment_text(NULL), file);
-	assert_int_equal(sha256_file(KTS_TEST_DATADIR "/../../src/ktscope.kconfig", hex), 0);
+	assert_int_equal(hash_sha256_file(KTS_TEST_DATADIR "/../../src/ktscope.kconfig", hex), 0);
 	assert_string_equal(kconfig_fragment_sha256(), hex);
 	assert_int_equal(strlen(kconfig_fragment_sha256()), 64);
 }
@@ -312,7 +312,7 @@ static void test_extra_file_errors_are_distinct(void **state)
 		_cleanup_free_ char *path = put_file(t, cases[i].name, cases[i].data, cases[i].len);
 		_cleanup_free_ char *why = NULL;
 		struct kts_kconfig c = { .n = 7 };
-		char sha[SHA256_HEX_SIZE] = "untouched";
+		char sha[HASH_SHA256_HEX_SIZE] = "untouched";
 
 		if (kconfig_read_extra(path, &c, sha, &why) != cases[i].err)
 			fail_msg("%s: wrong error (%s)", cases[i].name, strempty(why));
@@ -352,14 +352,14 @@ static void test_extra_file_utf8_comment_and_hash(void **state)
 	static const char data[] = "# Zürich build, «sched» tweaks ✓\nCONFIG_HZ_1000=y\n";
 	_cleanup_free_ char *path = put_file(t, "utf8.config", data, SIZE_MAX);
 	_cleanup_kconfig_ struct kts_kconfig c = KTS_KCONFIG_INIT;
-	char sha[SHA256_HEX_SIZE], want[SHA256_HEX_SIZE];
+	char sha[HASH_SHA256_HEX_SIZE], want[HASH_SHA256_HEX_SIZE];
 
 	assert_int_equal(kconfig_read_extra(path, &c, sha, NULL), 0);
 	assert_int_equal(c.n, 1);
 	assert_line(&c, "CONFIG_HZ_1000", "y");
 	assert_string_equal(c.lines[0].source, path);
 	assert_int_equal(c.lines[0].lineno, 2);
-	sha256_hex(data, strlen(data), want);
+	assert_int_equal(hash_sha256_hex(data, strlen(data), want), 0);
 	assert_string_equal(sha, want);
 }
 
@@ -400,7 +400,7 @@ static void test_merge_order_provenance_and_overrides(void **state)
 	const char *paths[] = { a, b };
 	_cleanup_kconfig_merge_ struct kts_kconfig_merge m = KTS_KCONFIG_MERGE_INIT;
 	const struct kts_kconfig_line *l;
-	char sha[SHA256_HEX_SIZE];
+	char sha[HASH_SHA256_HEX_SIZE];
 
 	assert_int_equal(kconfig_merge(paths, 2, &m, NULL), 0);
 
@@ -441,10 +441,10 @@ static void test_merge_order_provenance_and_overrides(void **state)
 	/* Each extra's bytes are hashed as merged. */
 	assert_int_equal(m.n_extras, 2);
 	assert_string_equal(m.extras[0].path, a);
-	assert_int_equal(sha256_file(a, sha), 0);
+	assert_int_equal(hash_sha256_file(a, sha), 0);
 	assert_string_equal(m.extras[0].sha256, sha);
 	assert_string_equal(m.extras[1].path, b);
-	assert_int_equal(sha256_file(b, sha), 0);
+	assert_int_equal(hash_sha256_file(b, sha), 0);
 	assert_string_equal(m.extras[1].sha256, sha);
 }
 
