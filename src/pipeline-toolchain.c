@@ -16,6 +16,7 @@
 #include <unistd.h>
 #include <wordexp.h>
 
+#include "log.h"
 #include "macro.h"
 #include "pipeline.h"
 #include "util.h"
@@ -126,6 +127,23 @@ static char *cached_version(const char *cache_file, const char *stamp)
 	return NULL;
 }
 
+/* Rewrites the cache file's "stamp\tversion" lines; best effort (a miss probes again). */
+static void save_versions(const char *cache_file, char *const *stamps, char *const *versions,
+			  size_t n)
+{
+	_cleanup_free_ char *text = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&text, &len);
+
+	if (!f)
+		return;
+	for (size_t i = 0; i < n; i++)
+		if (stamps[i] && versions[i])
+			fprintf(f, "%s\t%s\n", stamps[i], versions[i]);
+	if (fclose(f) != 0 || write_file_atomic(cache_file, text, len, 0644) < 0)
+		log_debug("cannot keep the toolchain versions in '%s'", cache_file);
+}
+
 int pipeline_toolchain(const char *cache_file, const char *cc, const char *ld,
 		       struct kts_toolchain *ret)
 {
@@ -148,20 +166,8 @@ int pipeline_toolchain(const char *cache_file, const char *cc, const char *ld,
 			dirty = dirty || versions[i];
 		}
 	}
-	if (dirty && cache_file) {
-		_cleanup_free_ char *tmp = NULL;
-		FILE *f;
-
-		if (asprintf(&tmp, "%s.%d", cache_file, (int) getpid()) >= 0 && (f = fopen(tmp, "we"))) {
-			for (size_t i = 0; i < ELEMENTSOF(names); i++)
-				if (stamps[i] && versions[i])
-					fprintf(f, "%s\t%s\n", stamps[i], versions[i]);
-			if (fclose(f) == 0)
-				(void) rename(tmp, cache_file);
-			else
-				(void) unlink(tmp);
-		}
-	}
+	if (dirty && cache_file)
+		save_versions(cache_file, stamps, versions, ELEMENTSOF(names));
 	for (size_t i = 0; i < ELEMENTSOF(names); i++)
 		free(stamps[i]);
 	*ret = (struct kts_toolchain){

@@ -139,21 +139,17 @@ static unsigned read_count(const char *path)
 	return v;
 }
 
+/* Keeps v as the tree's object count for the next build's %; best effort. */
 static void write_count(const char *path, unsigned v)
 {
-	_cleanup_free_ char *tmp = NULL;
-	FILE *f;
+	char text[16];
+	int n;
 
-	if (!path || v == 0 || asprintf(&tmp, "%s.%d", path, (int) getpid()) < 0)
+	if (!path || v == 0)
 		return;
-	f = fopen(tmp, "we");
-	if (!f)
-		return;
-	fprintf(f, "%u\n", v);
-	if (fclose(f) == 0)
-		(void) rename(tmp, path);
-	else
-		(void) unlink(tmp);
+	n = snprintf(text, sizeof(text), "%u\n", v);
+	if (write_file_atomic(path, text, (size_t) n, 0644) < 0)
+		log_debug("cannot keep the object count in '%s'", path);
 }
 
 /* ---------------------------------------------------------------- the build's state */
