@@ -292,16 +292,17 @@ static int transfer_setup(CURL *c, struct transfer *t, struct curl_slist **list,
 	return 0;
 }
 
-/* Where a refused redirect was going: curl stops on the URL it will not follow. */
-static const char *refused_target(CURL *c)
+/* Where a refused redirect was going (curl stops on the URL it will not follow), or NULL when
+ * the request never left url (the protocol of url itself is what libcurl lacks). */
+static const char *refused_target(CURL *c, const char *url)
 {
 	const char *u = NULL;
 
-	if (curl.easy_getinfo(c, CURLINFO_REDIRECT_URL, &u) == CURLE_OK && u)
+	if (curl.easy_getinfo(c, CURLINFO_REDIRECT_URL, &u) == CURLE_OK && u && !streq(u, url))
 		return u;
-	if (curl.easy_getinfo(c, CURLINFO_EFFECTIVE_URL, &u) == CURLE_OK && u)
+	if (curl.easy_getinfo(c, CURLINFO_EFFECTIVE_URL, &u) == CURLE_OK && u && !streq(u, url))
 		return u;
-	return "another protocol";
+	return NULL;
 }
 
 /* libcurl's result as negative errno, with a reason naming the URL or the site. */
@@ -311,6 +312,7 @@ static int transfer_error(CURL *c, struct transfer *t, CURLcode cc, char **why)
 	const char *msg = *t->errbuf ? t->errbuf : curl.easy_strerror(cc);
 	const char *role = req->site_role ? req->site_role : "server";
 	const char *site = req->site ? req->site : req->url;
+	const char *target;
 
 	switch (cc) {
 	case CURLE_WRITE_ERROR:
@@ -322,10 +324,10 @@ static int transfer_error(CURL *c, struct transfer *t, CURLcode cc, char **why)
 		return why_set(why, t->error, "cannot store %s from %s: %s", what_of(req),
 			       req->url, strerror(-t->error));
 	case CURLE_UNSUPPORTED_PROTOCOL:
-		if (t->https)
+		target = t->https ? refused_target(c, req->url) : NULL;
+		if (target)
 			return why_set(why, -EPERM, "refused the redirect from %s to %s: a download "
-				       "that starts on https stays on https", req->url,
-				       refused_target(c));
+				       "that starts on https stays on https", req->url, target);
 		break;
 	case CURLE_COULDNT_CONNECT:
 		return why_set(why, -ECONNREFUSED, "cannot connect to %s '%s': %s", role, site, msg);
