@@ -715,12 +715,18 @@ static int step_strip(struct pipeline_ctx *c, char **ret_why)
 	return 0;
 }
 
-static double now_seconds(void)
+/* Runs one step and keeps its wall time in *ret_seconds (a phase time of the result). */
+static int step_timed(struct pipeline_ctx *c, int (*step)(struct pipeline_ctx *, char **),
+		      double *ret_seconds, char **ret_why)
 {
-	struct timespec ts;
+	struct timespec start;
+	int r;
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double) ts.tv_sec + (double) ts.tv_nsec / 1e9;
+	clock_gettime(CLOCK_MONOTONIC, &start);
+	r = step(c, ret_why);
+	if (r >= 0)
+		*ret_seconds = elapsed_since(&start);
+	return r;
 }
 
 int pipeline_run(const struct kts_pipeline_opts *o, struct kts_pipeline_result *ret, char **ret_why)
@@ -731,7 +737,6 @@ int pipeline_run(const struct kts_pipeline_opts *o, struct kts_pipeline_result *
 		.final = KTS_KCONFIG_INIT,
 		.log_fd = -EBADF,
 	};
-	double t;
 	int r;
 
 	r = pipeline_prepare(&c, ret_why);
@@ -741,16 +746,12 @@ int pipeline_run(const struct kts_pipeline_opts *o, struct kts_pipeline_result *
 	r = step_clean(&c, ret_why);
 	if (r < 0)
 		return r;
-	t = now_seconds();
-	r = step_configure(&c, ret_why);
+	r = step_timed(&c, step_configure, &c.res.configure_seconds, ret_why);
 	if (r < 0)
 		return r;
-	c.res.configure_seconds = now_seconds() - t;
-	t = now_seconds();
-	r = step_make(&c, ret_why);
+	r = step_timed(&c, step_make, &c.res.make_seconds, ret_why);
 	if (r < 0)
 		return r;
-	c.res.make_seconds = now_seconds() - t;
 	r = step_compile_commands(&c, ret_why);
 	if (r < 0)
 		return r;
@@ -760,11 +761,9 @@ int pipeline_run(const struct kts_pipeline_opts *o, struct kts_pipeline_result *
 	r = step_image(&c, ret_why);
 	if (r < 0)
 		return r;
-	t = now_seconds();
-	r = step_strip(&c, ret_why);
+	r = step_timed(&c, step_strip, &c.res.strip_seconds, ret_why);
 	if (r < 0)
 		return r;
-	c.res.strip_seconds = now_seconds() - t;
 	*ret = c.res;
 	return 0;
 }

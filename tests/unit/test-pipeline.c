@@ -355,6 +355,9 @@ static void test_fake_tree_builds(void **state)
 	assert_int_equal((off_t) res.vmlinux_size, size_of(f->stage, "vmlinux"));
 	assert_true(res.vmlinux_size > 0 && res.vmlinux_size <= res.vmlinux_unstripped);
 	assert_int_equal(strlen(res.config_sha256), 64);
+	/* Phase times: make and configure ran processes; strip took a measurable instant. */
+	assert_true(res.configure_seconds > 0 && res.make_seconds > 0 && res.strip_seconds >= 0);
+	assert_true(res.make_seconds < 600);
 
 	config = slurp(f->stage, "config");
 	expect_in(config, "CONFIG_FAKE_BASE=y\n", "the config (base)");
