@@ -83,8 +83,10 @@ static int http_load(char **why)
 		return 0;
 	dl = dlopen(KTS_LIBCURL, RTLD_NOW | RTLD_LOCAL);
 	if (!dl)
-		return why_set(why, -ELIBACC, "cannot load %s for downloads: %s (install libcurl: "
-			       "Debian libcurl4, Fedora libcurl, Arch curl)", KTS_LIBCURL, dlerror());
+		return why_set(why, -ELIBACC,
+			       "cannot load %s for downloads: %s (install libcurl: "
+			       "Debian libcurl4, Fedora libcurl, Arch curl)",
+			       KTS_LIBCURL, dlerror());
 	for (size_t i = 0; i < ELEMENTSOF(syms); i++) {
 		void *f = dlsym(dl, syms[i].name);
 
@@ -109,13 +111,13 @@ struct transfer {
 	const struct http_request *req;
 	http_write_fn write;
 	void *write_userdata;
-	char head[64];          /* the first bytes of the body, for HTML sniffing */
+	char head[64]; /* the first bytes of the body, for HTML sniffing */
 	size_t head_len;
-	int error;              /* negative errno the sink returned */
-	char *headers;          /* the current response's header lines, when req->header */
+	int error;     /* negative errno the sink returned */
+	char *headers; /* the current response's header lines, when req->header */
 	size_t headers_len;
-	bool headers_failed;    /* could not keep them */
-	bool https;             /* the request started on https */
+	bool headers_failed; /* could not keep them */
+	bool https;          /* the request started on https */
 	char errbuf[CURL_ERROR_SIZE];
 };
 
@@ -321,16 +323,19 @@ static int transfer_error(CURL *c, struct transfer *t, CURLcode cc, char **why)
 				       req->url);
 		if (t->headers_failed || t->error == 0)
 			return why_set(why, -ENOMEM, "out of memory downloading %s", req->url);
-		return why_set(why, t->error, "cannot store %s from %s: %s", what_of(req),
-			       req->url, strerror(-t->error));
+		return why_set(why, t->error, "cannot store %s from %s: %s", what_of(req), req->url,
+			       strerror(-t->error));
 	case CURLE_UNSUPPORTED_PROTOCOL:
 		target = t->https ? refused_target(c, req->url) : NULL;
 		if (target)
-			return why_set(why, -EPERM, "refused the redirect from %s to %s: a download "
-				       "that starts on https stays on https", req->url, target);
+			return why_set(why, -EPERM,
+				       "refused the redirect from %s to %s: a download "
+				       "that starts on https stays on https",
+				       req->url, target);
 		break;
 	case CURLE_COULDNT_CONNECT:
-		return why_set(why, -ECONNREFUSED, "cannot connect to %s '%s': %s", role, site, msg);
+		return why_set(why, -ECONNREFUSED, "cannot connect to %s '%s': %s", role, site,
+			       msg);
 	case CURLE_COULDNT_RESOLVE_HOST:
 	case CURLE_COULDNT_RESOLVE_PROXY:
 		return why_set(why, -EHOSTUNREACH, "cannot resolve the host of %s '%s': %s", role,
@@ -376,9 +381,10 @@ static int transfer_check(struct transfer *t, long status, const char *ctype, ch
 			       req->url, status);
 	if (!req->allow_html && (status == 0 || (status >= 200 && status <= 299)) &&
 	    ((ctype && strcasestr(ctype, "text/html")) || looks_like_html(t->head, t->head_len)))
-		return why_set(why, -EMEDIUMTYPE, "%s answered with an HTML page instead of %s%s "
-			       "(is the %s URL right?)", req->url, req->what ? "the " : "",
-			       what_of(req), role);
+		return why_set(why, -EMEDIUMTYPE,
+			       "%s answered with an HTML page instead of %s%s "
+			       "(is the %s URL right?)",
+			       req->url, req->what ? "the " : "", what_of(req), role);
 	return 0;
 }
 

@@ -152,8 +152,10 @@ int source_git_open(const char *url, const char *ref, struct kts_source *s, char
 			s->commit[GIT_OID_HEXSZ] = '\0';
 		}
 	} else if (r == -ENOENT)
-		return source_why_first(why, r, "'%s' is neither a branch, a tag nor a commit id "
-					"of %s", ref, url);
+		return source_why_first(why, r,
+					"'%s' is neither a branch, a tag nor a commit id "
+					"of %s",
+					ref, url);
 	else if (r < 0)
 		return r;
 	else
@@ -184,7 +186,7 @@ static int git_open_or_init(const char *dir, git_repository **ret, char **why)
 struct fetch_plan {
 	char *specs[2];
 	git_strarray refspecs;
-	char *want;        /* "+NAME:refs/ktscope/want" for a named ref */
+	char *want; /* "+NAME:refs/ktscope/want" for a named ref */
 	bool by_commit_id;
 };
 
@@ -222,8 +224,10 @@ static int fetch_plan_make(struct kts_source *s, struct fetch_plan *p, git_fetch
 		return 0;
 	}
 	if (r == -ENOENT)
-		return source_why_first(why, r, "'%s' is neither a branch, a tag nor a commit id "
-					"of %s", s->ref, s->url);
+		return source_why_first(why, r,
+					"'%s' is neither a branch, a tag nor a commit id "
+					"of %s",
+					s->ref, s->url);
 	return r;
 }
 
@@ -237,8 +241,9 @@ static int fetched_commit(git_repository *repo, const struct kts_source *s,
 
 	r = git_revparse_single(&obj, repo, p->by_commit_id ? s->ref : "refs/ktscope/want");
 	if (r == GIT_ENOTFOUND || r == GIT_EAMBIGUOUS)
-		return source_why_first(why, -ENOENT, "commit '%s' is not on any branch or tag of %s",
-					s->ref, s->url);
+		return source_why_first(why, -ENOENT,
+					"commit '%s' is not on any branch or tag of %s", s->ref,
+					s->url);
 	if (r < 0)
 		return source_git_fail(why, r, "cannot resolve the fetched ref");
 	r = git_object_peel(&commit, obj, GIT_OBJECT_COMMIT);
@@ -248,8 +253,10 @@ static int fetched_commit(git_repository *repo, const struct kts_source *s,
 	/* revparse also accepts "describe" output and the like; only a commit whose id starts
 	 * with REF is what the user asked for. */
 	if (p->by_commit_id && strncasecmp(hex, s->ref, strlen(s->ref)) != 0)
-		return source_why_first(why, -ENOENT, "'%s' resolves to %s, not to a commit with "
-					"that id", s->ref, hex);
+		return source_why_first(why, -ENOENT,
+					"'%s' resolves to %s, not to a commit with "
+					"that id",
+					s->ref, hex);
 	*ret = TAKE_PTR(commit);
 	return 0;
 }

@@ -14,11 +14,11 @@
 /* Converts a libgit2 failure r into a negative errno, with "what: libgit2's message" in why. */
 int source_git_fail(char **why, int r, const char *what);
 
-#define DEFINE_GIT_FREEP(type)                          \
-	static inline void type##_freep(type **p)       \
-	{                                               \
-		if (*p)                                 \
-			type##_free(*p);                \
+#define DEFINE_GIT_FREEP(type)                    \
+	static inline void type##_freep(type **p) \
+	{                                         \
+		if (*p)                           \
+			type##_free(*p);          \
 	}
 DEFINE_GIT_FREEP(git_repository)
 DEFINE_GIT_FREEP(git_status_list)

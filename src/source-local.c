@@ -28,7 +28,7 @@ void source_local_state_done(struct kts_local_state *s)
 	free(s->why);
 	free(s->repo_root);
 	free(s->subdir);
-	*s = (struct kts_local_state) {};
+	*s = (struct kts_local_state){};
 }
 
 /*
@@ -73,7 +73,8 @@ struct dirty_entry {
 
 static int dirty_entry_cmp(const void *a, const void *b)
 {
-	return strcmp(((const struct dirty_entry *) a)->path, ((const struct dirty_entry *) b)->path);
+	return strcmp(((const struct dirty_entry *) a)->path,
+		      ((const struct dirty_entry *) b)->path);
 }
 
 /*
@@ -141,7 +142,8 @@ static int dirty_submodule(git_repository *repo, const char *path, struct dirty_
 	if (git_submodule_lookup(&sm, repo, p) < 0)
 		return 0;
 	wd = git_submodule_wd_id(sm);
-	(void) snprintf(e->rec, sizeof(e->rec), "s:%s", wd ? git_oid_tostr(hex, sizeof(hex), wd) : "-");
+	(void) snprintf(e->rec, sizeof(e->rec), "s:%s",
+			wd ? git_oid_tostr(hex, sizeof(hex), wd) : "-");
 	if (git_submodule_status(&flags, repo, p, GIT_SUBMODULE_IGNORE_NONE) == 0 &&
 	    (flags & (GIT_SUBMODULE_STATUS_WD_INDEX_MODIFIED | GIT_SUBMODULE_STATUS_WD_WD_MODIFIED |
 		      GIT_SUBMODULE_STATUS_WD_UNTRACKED))) {
@@ -149,7 +151,8 @@ static int dirty_submodule(git_repository *repo, const char *path, struct dirty_
 		if (!s->why &&
 		    asprintf(&s->why,
 			     "submodule '%s' has uncommitted changes of its own, which the state "
-			     "hash does not cover", p) < 0)
+			     "hash does not cover",
+			     p) < 0)
 			s->why = NULL;
 	}
 	return 1;
@@ -159,13 +162,13 @@ static int dirty_submodule(git_repository *repo, const char *path, struct dirty_
 
 /* What local_state()'s steps share. */
 struct local_ctx {
-	char canon[PATH_MAX];   /* the tree, canonical */
-	char root[PATH_MAX];    /* the repository's work tree, canonical */
+	char canon[PATH_MAX]; /* the tree, canonical */
+	char root[PATH_MAX];  /* the repository's work tree, canonical */
 	git_repository *repo;
 	git_index *index;
 	git_oid head;
-	size_t prefix_len;      /* strlen(subdir) for a subtree */
-	git_status_list *list;  /* a subtree: its one status list */
+	size_t prefix_len;               /* strlen(subdir) for a subtree */
+	git_status_list *list;           /* a subtree: its one status list */
 	struct source_status_walk *walk; /* a whole repository: one list per share */
 	struct dirty_entry *ents;
 	size_t n_ents;
@@ -223,8 +226,10 @@ static int local_open(struct local_ctx *c, const char *dir, struct kts_local_sta
 
 	r = git_repository_open_ext(&c->repo, c->canon, 0, NULL);
 	if (r == GIT_ENOTFOUND)
-		return local_not_git(s, "'%s' is not in a git repository, so its content cannot "
-				     "be identified", c->canon);
+		return local_not_git(s,
+				     "'%s' is not in a git repository, so its content cannot "
+				     "be identified",
+				     c->canon);
 	if (r < 0)
 		return source_git_fail(why, r, "cannot open the git repository");
 	wd = git_repository_workdir(c->repo);
@@ -271,8 +276,10 @@ static int local_head(struct local_ctx *c, struct kts_local_state *s, char **why
 	if (asprintf(&prefix, "%s/", s->subdir) < 0)
 		return -ENOMEM;
 	if (git_index_find_prefix(NULL, c->index, prefix) == GIT_ENOTFOUND)
-		return local_not_git(s, "none of the files in '%s' are tracked by its enclosing "
-				     "git repository", c->canon);
+		return local_not_git(s,
+				     "none of the files in '%s' are tracked by its enclosing "
+				     "git repository",
+				     c->canon);
 	return 0;
 }
 
@@ -299,7 +306,8 @@ static int local_status(struct local_ctx *c, const struct kts_local_state *s, ch
 	opts.show = index_matches_head(c->repo, c->index, &c->head)
 			    ? GIT_STATUS_SHOW_WORKDIR_ONLY
 			    : GIT_STATUS_SHOW_INDEX_AND_WORKDIR;
-	log_debug("git status of '%s': %s", c->canon, opts.show == GIT_STATUS_SHOW_WORKDIR_ONLY
+	log_debug("git status of '%s': %s", c->canon,
+		  opts.show == GIT_STATUS_SHOW_WORKDIR_ONLY
 			  ? "the index is HEAD's tree, index to work tree only"
 			  : "HEAD, index and work tree");
 	opts.flags = GIT_STATUS_OPT_INCLUDE_UNTRACKED | GIT_STATUS_OPT_RECURSE_UNTRACKED_DIRS |
@@ -353,8 +361,10 @@ static int dirty_add(struct local_ctx *c, const char *path, struct kts_local_sta
 	if (path[strlen(path) - 1] == '/') {
 		/* An untracked directory libgit2 did not descend into: a nested repository. */
 		s->cacheable = false;
-		if (!s->why && asprintf(&s->why, "'%s' holds a nested git repository '%s' that is "
-					"not a submodule", c->canon, path) < 0)
+		if (!s->why && asprintf(&s->why,
+					"'%s' holds a nested git repository '%s' that is "
+					"not a submodule",
+					c->canon, path) < 0)
 			s->why = NULL;
 		(void) snprintf(e->rec, sizeof(e->rec), "n:nested");
 		return 0;
@@ -369,8 +379,8 @@ static int local_collect(struct local_ctx *c, struct kts_local_state *s, char **
 	int r;
 
 	for (size_t j = 0; j < n_lists; j++)
-		count += git_status_list_entrycount(
-			c->walk ? source_status_walk_list(c->walk, j) : c->list);
+		count += git_status_list_entrycount(c->walk ? source_status_walk_list(c->walk, j)
+							    : c->list);
 	c->ents = calloc(MAX(count, (size_t) 1), sizeof(*c->ents));
 	if (!c->ents)
 		return -ENOMEM;
@@ -378,8 +388,8 @@ static int local_collect(struct local_ctx *c, struct kts_local_state *s, char **
 		git_status_list *list = c->walk ? source_status_walk_list(c->walk, j) : c->list;
 
 		for (size_t i = 0; i < git_status_list_entrycount(list); i++) {
-			const char *path = status_entry_path(git_status_byindex(list, i), s,
-							     c->prefix_len);
+			const char *path =
+				status_entry_path(git_status_byindex(list, i), s, c->prefix_len);
 
 			if (!path)
 				continue;
@@ -433,7 +443,7 @@ static int local_state(const char *dir, struct kts_local_state *ret, char **why)
 	if (r < 0)
 		return r;
 	*ret = s;
-	s = (struct kts_local_state) {};
+	s = (struct kts_local_state){};
 	return 0;
 }
 
@@ -502,12 +512,15 @@ int source_recheck(const struct kts_source *s, bool *ret_changed, char **ret_rea
 		return r;
 
 	if (!streq(now.commit, s->commit))
-		r = asprintf(&reason, "the tree changed during the build: HEAD moved from %.12s to %.12s",
-			     s->commit[0] ? s->commit : "(none)", now.commit[0] ? now.commit : "(none)");
+		r = asprintf(&reason,
+			     "the tree changed during the build: HEAD moved from %.12s to %.12s",
+			     s->commit[0] ? s->commit : "(none)",
+			     now.commit[0] ? now.commit : "(none)");
 	else if (now.dirty != s->dirty || !streq(now.state, s->state_sha256))
-		r = asprintf(&reason, "the tree changed during the build: its uncommitted state is "
-			     "now %s (was %s)", now.dirty ? now.state : "clean",
-			     s->dirty ? s->state_sha256 : "clean");
+		r = asprintf(&reason,
+			     "the tree changed during the build: its uncommitted state is "
+			     "now %s (was %s)",
+			     now.dirty ? now.state : "clean", s->dirty ? s->state_sha256 : "clean");
 	else if (now.cacheable != s->cacheable)
 		r = asprintf(&reason, "the tree changed during the build: %s",
 			     now.why ? now.why : "it became cacheable");

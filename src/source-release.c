@@ -104,8 +104,9 @@ static char *sums_url(const char *version, const struct kts_fetch_opts *opts)
 static int get_small(const char *url, const char *what, const char *site, char **ret_body,
 		     char **why)
 {
-	const struct http_request req = { .url = url, .what = what, .site_role = "mirror",
-					  .site = site };
+	const struct http_request req = {
+		.url = url, .what = what, .site_role = "mirror", .site = site
+	};
 	_cleanup_free_ char *err = NULL;
 	int r;
 
@@ -256,7 +257,8 @@ static int resolve_from_json(const char *body, const char *url, const char *spec
 		(void) json_object_object_get_ex(root, "latest_stable", &latest);
 		found = json_str(latest, "version");
 		if (!found)
-			return source_why_first(why, -EPROTO, "%s has no latest_stable.version", url);
+			return source_why_first(why, -EPROTO, "%s has no latest_stable.version",
+						url);
 	} else {
 		if (!json_object_object_get_ex(root, "releases", &rels) ||
 		    !json_object_is_type(rels, json_type_array))
@@ -265,7 +267,8 @@ static int resolve_from_json(const char *body, const char *url, const char *spec
 		if (!found && streq(spec, "mainline"))
 			return source_why_first(why, -ENOENT, "%s lists no mainline release", url);
 		if (!found)
-			return source_why_first(why, -ENOENT, "%s lists no %s.y release", url, spec);
+			return source_why_first(why, -ENOENT, "%s lists no %s.y release", url,
+						spec);
 	}
 	if (!source_version_parse(found, NULL, NULL, NULL))
 		return source_why_first(why, -EPROTO, "%s names a malformed version '%s'", url,
@@ -303,8 +306,10 @@ static int release_resolve(const char *spec, const struct kts_fetch_opts *opts, 
 	int r;
 
 	if (!source_is_release_spec(spec))
-		return source_why_first(why, -EINVAL, "'%s' is not a kernel release (6.12.3, 6.12, "
-					"stable, mainline)", spec);
+		return source_why_first(why, -EINVAL,
+					"'%s' is not a kernel release (6.12.3, 6.12, "
+					"stable, mainline)",
+					spec);
 	if (source_version_parse(spec, v, &rc, &segs) && (segs == 3 || rc > 0)) {
 		*ret = strdup(spec);
 		return *ret ? 0 : -ENOMEM;
@@ -364,7 +369,8 @@ int source_release_open(const char *spec, const struct kts_fetch_opts *opts, str
 	if (version_is_rc(ver)) {
 		/* Release candidates are not on the CDN nor in its checksum list; kernel.org
 		 * serves them as git snapshots. Identity comes from the downloaded bytes. */
-		if (asprintf(&s->url, "https://git.kernel.org/torvalds/t/linux-%s.tar.gz", ver) < 0) {
+		if (asprintf(&s->url, "https://git.kernel.org/torvalds/t/linux-%s.tar.gz", ver) <
+		    0) {
 			s->url = NULL;
 			return -ENOMEM;
 		}
@@ -385,8 +391,10 @@ int source_release_open(const char *spec, const struct kts_fetch_opts *opts, str
 	if (r < 0)
 		return r;
 	if (sums_lookup(body, ver, NULL, s->tarball_sha256, NULL) < 0)
-		return source_why_first(why, -ENOENT, "version %s not found: linux-%s.tar.xz is not "
-					"listed in %s", ver, ver, sums);
+		return source_why_first(why, -ENOENT,
+					"version %s not found: linux-%s.tar.xz is not "
+					"listed in %s",
+					ver, ver, sums);
 	r = source_name_release(s, ver, s->tarball_sha256);
 	if (r < 0)
 		return r;
@@ -420,9 +428,10 @@ int source_release_fetch(struct kts_source *s, const char *workdir,
 			return r;
 	} else if (!streq(sha, s->tarball_sha256)) {
 		(void) unlink(file);
-		return source_why_first(why, -EBADMSG, "checksum mismatch for %s: the mirror lists "
-					"%s, the download has %s; the file was removed", s->url,
-					s->tarball_sha256, sha);
+		return source_why_first(why, -EBADMSG,
+					"checksum mismatch for %s: the mirror lists "
+					"%s, the download has %s; the file was removed",
+					s->url, s->tarball_sha256, sha);
 	}
 	r = source_tarball_extract(file, workdir, &s->dir, why);
 	(void) unlink(file); /* the tree is what we keep; the caller removes workdir anyway */

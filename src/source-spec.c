@@ -86,8 +86,8 @@ bool source_is_release_spec(const char *s)
 
 char *source_tarball_version(const char *name)
 {
-	static const char *const exts[] = { ".tar.xz", ".tar.gz", ".tar.zst", ".tar.bz2", ".tgz",
-					    ".txz", ".tar" };
+	static const char *const exts[] = { ".tar.xz", ".tar.gz", ".tar.zst", ".tar.bz2",
+					    ".tgz",    ".txz",    ".tar" };
 	static const char *const prefixes[] = { "linux-source-", "linux-" };
 	const char *base = strrchr(name, '/');
 	size_t n;
@@ -126,7 +126,7 @@ void source_spec_done(struct kts_source_spec *s)
 	free(s->version);
 	free(s->url);
 	free(s->ref);
-	*s = (struct kts_source_spec) {};
+	*s = (struct kts_source_spec){};
 }
 
 int source_spec_local(const char *dir, struct kts_source_spec *ret)
@@ -240,7 +240,8 @@ int source_name_tarball(struct kts_source *s, const char *file_name, const char 
 	_cleanup_free_ char *label = NULL, *identity = NULL;
 
 	if (asprintf(&identity, "tarball %s", sha) < 0 ||
-	    (ver ? asprintf(&label, "tar-%s-%.8s", ver, sha) : asprintf(&label, "tar-%.12s", sha)) < 0)
+	    (ver ? asprintf(&label, "tar-%s-%.8s", ver, sha) : asprintf(&label, "tar-%.12s", sha)) <
+		    0)
 		return -ENOMEM;
 	memcpy(s->tarball_sha256, sha, sizeof(s->tarball_sha256));
 	if (ver) {

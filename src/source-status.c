@@ -73,7 +73,7 @@ static void top_entries_done(struct top_entries *e)
 	for (size_t i = 0; i < e->n; i++)
 		free(e->t[i].name);
 	free(e->t);
-	*e = (struct top_entries) {};
+	*e = (struct top_entries){};
 }
 
 static int top_entry_add(struct top_entries *e, const char *name, size_t len, size_t weight)
@@ -87,7 +87,7 @@ static int top_entry_add(struct top_entries *e, const char *name, size_t len, si
 		e->t = nt;
 		e->alloc = a;
 	}
-	e->t[e->n] = (struct top_entry) { .name = strndup(name, len), .weight = weight };
+	e->t[e->n] = (struct top_entry){ .name = strndup(name, len), .weight = weight };
 	if (!e->t[e->n].name)
 		return -ENOMEM;
 	e->n++;
@@ -211,16 +211,16 @@ struct status_share {
 	git_status_options opts; /* pathspec: the share's top-level entries, literally */
 	char **names;
 	size_t weight;
-	git_repository *repo;    /* a thread's own; NULL for share 0 */
+	git_repository *repo; /* a thread's own; NULL for share 0 */
 	git_status_list *list;
 	int r;
-	char *msg;               /* libgit2's message when r < 0: its errors are per thread */
+	char *msg; /* libgit2's message when r < 0: its errors are per thread */
 	pthread_t thread;
 	bool started, go, quit;
 };
 
 struct source_status_walk {
-	char *open_path;         /* what the caller's git_repository_open_ext() was given */
+	char *open_path; /* what the caller's git_repository_open_ext() was given */
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
 	bool sync_ready;
@@ -329,8 +329,8 @@ static void status_walk_start_threads(struct source_status_walk *w)
 	}
 	w->sync_ready = true;
 	for (size_t j = 1; j < w->n_shares; j++)
-		w->shares[j].started = pthread_create(&w->shares[j].thread, NULL, status_share_thread,
-						      &w->shares[j]) == 0;
+		w->shares[j].started = pthread_create(&w->shares[j].thread, NULL,
+						      status_share_thread, &w->shares[j]) == 0;
 }
 
 int source_status_walk_new(const char *open_path, struct source_status_walk **ret)
@@ -444,7 +444,8 @@ int source_status_walk_run(struct source_status_walk *w, git_repository *repo, g
 	for (size_t j = 0; j < n; j++)
 		if (w->shares[j].r < 0)
 			return source_why_first(why, -EIO, "cannot compute the git status: %s",
-						w->shares[j].msg ? w->shares[j].msg : "out of memory");
+						w->shares[j].msg ? w->shares[j].msg
+								 : "out of memory");
 	log_debug("git status of '%s': %zu share(s), %zu top-level entries", root, n, w->top.n);
 	return 0;
 }

@@ -38,14 +38,17 @@ int source_tarball_open(const char *file_or_url, struct kts_source *s, char **wh
 		return source_why_first(why, negative_errno(), "cannot access tarball '%s': %m",
 					file_or_url);
 	if (S_ISDIR(st.st_mode))
-		return source_why_first(why, -EISDIR, "'%s' is a directory, not a tarball (use "
-					"--source)", file_or_url);
+		return source_why_first(why, -EISDIR,
+					"'%s' is a directory, not a tarball (use "
+					"--source)",
+					file_or_url);
 	if (!realpath(file_or_url, canon))
 		return source_why_first(why, negative_errno(), "cannot resolve '%s': %m",
 					file_or_url);
 	r = sha256_file(canon, sha);
 	if (r < 0)
-		return source_why_first(why, r, "cannot read tarball '%s': %s", canon, strerror(-r));
+		return source_why_first(why, r, "cannot read tarball '%s': %s", canon,
+					strerror(-r));
 	if (source_strdup_to(&s->path, canon) < 0)
 		return -ENOMEM;
 	return source_name_tarball(s, canon, sha);
@@ -112,8 +115,14 @@ static const char *last_line(char *s)
 /* Runs tar to extract file into the existing directory into. */
 static int tar_extract(const char *file, const char *into, char **why)
 {
-	char *argv[] = { (char *) "tar", (char *) "-x", (char *) "-f", (char *) file,
-			 (char *) "-C", (char *) into, (char *) "--no-same-owner", NULL };
+	char *argv[] = { (char *) "tar",
+			 (char *) "-x",
+			 (char *) "-f",
+			 (char *) file,
+			 (char *) "-C",
+			 (char *) into,
+			 (char *) "--no-same-owner",
+			 NULL };
 	/* Keep only the tail of stderr: tar may complain about every member. */
 	const struct spawn_opts o = { .err = SPAWN_PIPE, .max = 1024, .keep_tail = true };
 	_cleanup_free_ char *err = NULL;
@@ -170,8 +179,10 @@ int source_tarball_extract(const char *file, const char *workdir, char **ret_dir
 	if (!dest || !tmp)
 		return -ENOMEM;
 	if (access(dest, F_OK) == 0)
-		return source_why_first(why, -EEXIST, "'%s' already exists; extract into a fresh "
-					"work dir", dest);
+		return source_why_first(why, -EEXIST,
+					"'%s' already exists; extract into a fresh "
+					"work dir",
+					dest);
 	if (mkdir(tmp, 0755) < 0)
 		return source_why_first(why, negative_errno(), "cannot create '%s': %m", tmp);
 	r = tar_extract(file, tmp, why);
@@ -185,7 +196,8 @@ int source_tarball_extract(const char *file, const char *workdir, char **ret_dir
 		if (!tree)
 			return -ENOMEM;
 		if (rename(tree, dest) < 0)
-			return source_why_first(why, negative_errno(), "cannot move '%s': %m", tree);
+			return source_why_first(why, negative_errno(), "cannot move '%s': %m",
+						tree);
 		(void) rmdir(tmp);
 	} else if (rename(tmp, dest) < 0)
 		return source_why_first(why, negative_errno(), "cannot move '%s': %m", tmp);

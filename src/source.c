@@ -72,8 +72,8 @@ int source_check_kernel_tree(const char *dir, char **why)
 			return -ENOMEM;
 		if (stat(p, &st) < 0 || !S_ISREG(st.st_mode))
 			return source_why_first(why, -ENOEXEC,
-						"'%s' is not a kernel source tree: it has no %s", dir,
-						need[i]);
+						"'%s' is not a kernel source tree: it has no %s",
+						dir, need[i]);
 	}
 	return 0;
 }

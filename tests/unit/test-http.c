@@ -31,11 +31,11 @@
 
 #define BODY "not a kernel, but bytes all the same\n"
 
-static char g_root[256];  /* mkdtemp: everything below */
-static char g_dir[300];   /* what both servers serve */
-static char g_cert[300];  /* the self-signed certificate, its own CA */
-static char g_http[64];   /* http://127.0.0.1:PORT */
-static char g_https[64];  /* https://127.0.0.1:PORT */
+static char g_root[256]; /* mkdtemp: everything below */
+static char g_dir[300];  /* what both servers serve */
+static char g_cert[300]; /* the self-signed certificate, its own CA */
+static char g_http[64];  /* http://127.0.0.1:PORT */
+static char g_https[64]; /* https://127.0.0.1:PORT */
 static pid_t g_http_pid, g_https_pid;
 static bool g_have_tls;
 
@@ -78,10 +78,23 @@ static int run_quiet(char *const argv[])
 static int make_cert(char *key, size_t size)
 {
 	char days[] = "2", subj[] = "/CN=127.0.0.1", san[] = "subjectAltName=IP:127.0.0.1";
-	char *argv[] = { (char *) "openssl", (char *) "req", (char *) "-x509", (char *) "-newkey",
-			 (char *) "rsa:2048", (char *) "-nodes", (char *) "-subj", subj,
-			 (char *) "-addext", san, (char *) "-days", days, (char *) "-keyout", key,
-			 (char *) "-out", g_cert, NULL };
+	char *argv[] = { (char *) "openssl",
+			 (char *) "req",
+			 (char *) "-x509",
+			 (char *) "-newkey",
+			 (char *) "rsa:2048",
+			 (char *) "-nodes",
+			 (char *) "-subj",
+			 subj,
+			 (char *) "-addext",
+			 san,
+			 (char *) "-days",
+			 days,
+			 (char *) "-keyout",
+			 key,
+			 (char *) "-out",
+			 g_cert,
+			 NULL };
 
 	(void) snprintf(g_cert, sizeof(g_cert), "%s/cert.pem", g_root);
 	(void) snprintf(key, size, "%s/key.pem", g_root);
@@ -312,7 +325,10 @@ static void test_http_headers_both_ways(void **state)
 	_cleanup_free_ char *body = NULL, *why = NULL;
 	char target[200], url[400], want[32];
 	const struct http_request req = {
-		.url = url, .headers = headers, .header = on_header, .userdata = &seen,
+		.url = url,
+		.headers = headers,
+		.header = on_header,
+		.userdata = &seen,
 	};
 
 	need_http();
@@ -370,12 +386,15 @@ static int group_setup(void **state)
 		return 0;
 	}
 	if (make_cert(key, sizeof(key)) < 0) {
-		(void) fprintf(stderr, "# openssl not available: the https tests will be skipped\n");
+		(void) fprintf(stderr,
+			       "# openssl not available: the https tests will be skipped\n");
 		return 0;
 	}
-	g_have_tls = test_server_start(g_dir, g_cert, key, &g_https_pid, g_https, sizeof(g_https)) == 0;
+	g_have_tls =
+		test_server_start(g_dir, g_cert, key, &g_https_pid, g_https, sizeof(g_https)) == 0;
 	if (!g_have_tls)
-		(void) fprintf(stderr, "# python3 cannot serve TLS: the https tests will be skipped\n");
+		(void) fprintf(stderr,
+			       "# python3 cannot serve TLS: the https tests will be skipped\n");
 	return 0;
 }
 

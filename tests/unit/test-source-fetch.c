@@ -54,8 +54,8 @@ static int remote_setup(void **state)
 	git_signature_free(sig);
 
 	/* feature: branch off, add a file, come back to main. */
-	assert_int_equal(git_branch_create(&ref, rm->sb.repo, "feature",
-					   (git_commit *) target, 0), 0);
+	assert_int_equal(git_branch_create(&ref, rm->sb.repo, "feature", (git_commit *) target, 0),
+			 0);
 	git_reference_free(ref);
 	git_object_free(target);
 	assert_int_equal(git_repository_set_head(rm->sb.repo, "refs/heads/feature"), 0);
@@ -79,7 +79,8 @@ static int remote_setup(void **state)
 	co.bare = 1;
 	assert_int_equal(git_clone(&bare, rm->sb.dir, rm->bare, &co), 0);
 	/* clone fetches branches as remote-tracking refs; a served repo needs real heads. */
-	assert_int_equal(git_reference_create(&ref, bare, "refs/heads/feature", &feature, 1, NULL), 0);
+	assert_int_equal(git_reference_create(&ref, bare, "refs/heads/feature", &feature, 1, NULL),
+			 0);
 	git_reference_free(ref);
 	git_repository_free(bare);
 	*state = rm;
@@ -148,7 +149,8 @@ static void test_git_clone_branch(void **state)
 	assert_false(exists(m->dir, "feature.c"));
 
 	/* The same work dir fetched again at another branch: the checkout follows. */
-	_cleanup_source_ struct kts_source *f = git_fetch_ok(rm->bare, "feature", work, sizeof(work));
+	_cleanup_source_ struct kts_source *f =
+		git_fetch_ok(rm->bare, "feature", work, sizeof(work));
 	assert_git_source(f, rm->feature_hex, work);
 	assert_true(exists(f->dir, "feature.c"));
 	assert_false(exists(f->dir, "main-only.c"));
@@ -164,8 +166,8 @@ static void test_git_clone_tag(void **state)
 	/* An annotated tag names its commit, not the tag object. */
 	assert_git_source(t, rm->tagged_hex, work);
 	assert_false(exists(t->dir, "main-only.c"));
-	_cleanup_source_ struct kts_source *l = git_fetch_ok(rm->bare, "refs/tags/light", work2,
-							     sizeof(work2));
+	_cleanup_source_ struct kts_source *l =
+		git_fetch_ok(rm->bare, "refs/tags/light", work2, sizeof(work2));
 	assert_git_source(l, rm->feature_hex, work2);
 	rm_rf(work);
 	rm_rf(work2);
@@ -186,8 +188,8 @@ static void test_git_clone_commit(void **state)
 	source_free(s);
 	source_spec_done(&spec);
 
-	_cleanup_source_ struct kts_source *c = git_fetch_ok(rm->bare, rm->tagged_hex, work,
-							     sizeof(work));
+	_cleanup_source_ struct kts_source *c =
+		git_fetch_ok(rm->bare, rm->tagged_hex, work, sizeof(work));
 	assert_git_source(c, rm->tagged_hex, work);
 
 	/* An abbreviated id is known only after the fetch. */
@@ -197,7 +199,8 @@ static void test_git_clone_commit(void **state)
 	assert_null(s->identity);
 	source_free(s);
 	source_spec_done(&spec);
-	_cleanup_source_ struct kts_source *a = git_fetch_ok(rm->bare, abbrev, work2, sizeof(work2));
+	_cleanup_source_ struct kts_source *a =
+		git_fetch_ok(rm->bare, abbrev, work2, sizeof(work2));
 	assert_git_source(a, rm->feature_hex, work2);
 	rm_rf(work);
 	rm_rf(work2);
@@ -378,7 +381,8 @@ static char g_sha_6_12_3[65];
 static void build_mirror(void)
 {
 	char dir[400], file[500], sha_html[65], sums[2048];
-	const char *html = "<!DOCTYPE html>\n<html><body><h1>Mirror maintenance</h1></body></html>\n";
+	const char *html =
+		"<!DOCTYPE html>\n<html><body><h1>Mirror maintenance</h1></body></html>\n";
 
 	(void) snprintf(g_mirror, sizeof(g_mirror), "%s/mirror", g_root);
 	(void) snprintf(dir, sizeof(dir), "%s/v6.x", g_mirror);
@@ -600,7 +604,8 @@ static void test_release_wrong_checksum(void **state)
 	sha256sum(file, real);
 	/* Both hashes named; nothing left behind. */
 	assert_non_null(why);
-	assert_non_null(strstr(why, "0000000000000000000000000000000000000000000000000000000000000000"));
+	assert_non_null(
+		strstr(why, "0000000000000000000000000000000000000000000000000000000000000000"));
 	assert_non_null(strstr(why, real));
 	assert_false(exists(work, "linux-6.12.2.tar.xz"));
 	assert_false(exists(work, "linux"));
@@ -705,10 +710,13 @@ static int group_teardown(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_git_clone_branch, remote_setup, remote_teardown),
+		cmocka_unit_test_setup_teardown(test_git_clone_branch, remote_setup,
+						remote_teardown),
 		cmocka_unit_test_setup_teardown(test_git_clone_tag, remote_setup, remote_teardown),
-		cmocka_unit_test_setup_teardown(test_git_clone_commit, remote_setup, remote_teardown),
-		cmocka_unit_test_setup_teardown(test_git_unknown_ref, remote_setup, remote_teardown),
+		cmocka_unit_test_setup_teardown(test_git_clone_commit, remote_setup,
+						remote_teardown),
+		cmocka_unit_test_setup_teardown(test_git_unknown_ref, remote_setup,
+						remote_teardown),
 		cmocka_unit_test(test_tarball_identity_and_extract),
 		cmocka_unit_test(test_tarball_variants),
 		cmocka_unit_test(test_release_resolve),

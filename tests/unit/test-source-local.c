@@ -62,8 +62,8 @@ static void test_spec_parse_kinds(void **state)
 	}
 
 	/* Not versions: a path (a bare major, leading zeros, 4 segments, rc0, a word). */
-	static const char *const paths[] = { "6", "06.12", "6.12.3.4", "6.13-rc0", "latest",
-					     "./6.12", "/usr/src/linux", "linux" };
+	static const char *const paths[] = { "6",      "06.12",  "6.12.3.4",       "6.13-rc0",
+					     "latest", "./6.12", "/usr/src/linux", "linux" };
 	for (size_t i = 0; i < ELEMENTSOF(paths); i++) {
 		assert_int_equal(source_spec_parse(paths[i], &s), 0);
 		assert_int_equal(s.kind, KTS_SOURCE_LOCAL);
@@ -76,7 +76,8 @@ static void test_spec_parse_git(void **state)
 {
 	struct kts_source_spec s = {};
 
-	assert_int_equal(source_spec_parse("git+https://git.kernel.org/x/linux.git#for-next", &s), 0);
+	assert_int_equal(source_spec_parse("git+https://git.kernel.org/x/linux.git#for-next", &s),
+			 0);
 	assert_int_equal(s.kind, KTS_SOURCE_GIT);
 	assert_string_equal(s.url, "https://git.kernel.org/x/linux.git");
 	assert_string_equal(s.ref, "for-next");
@@ -176,7 +177,9 @@ static void test_local_ignored_files_stay_clean(void **state)
 	before = open_local_ok(sb->dir);
 	/* What a kernel build leaves behind, all matched by .gitignore. */
 	write_file(sb->dir, ".config", "CONFIG_SCHED_CLASS_EXT=y\n");
-	write_file(sb->dir, "init/main.o", "\x7f" "ELF");
+	write_file(sb->dir, "init/main.o",
+		   "\x7f"
+		   "ELF");
 	write_file(sb->dir, "build/arch/x86/boot/bzImage", "image");
 	after = open_local_ok(sb->dir);
 	assert_false(after->dirty);
@@ -327,7 +330,8 @@ static unsigned state_with_threads(const char *dir, unsigned threads, char out[6
 	r = source_local_state(dir, &st, &why);
 	source_set_status_threads(0);
 	if (r < 0)
-		fail_msg("source_local_state(%s) with %u thread(s): %s", dir, threads, why ? why : "");
+		fail_msg("source_local_state(%s) with %u thread(s): %s", dir, threads,
+			 why ? why : "");
 	assert_true(st.git);
 	memcpy(out, st.state, 65);
 	n = st.n_dirty;
@@ -362,13 +366,13 @@ static void test_local_threads_agree(void **state)
 	n1 = state_with_threads(sb->dir, 1, one);
 	assert_int_equal(n1, 0);
 
-	write_file(sb->dir, "drivers/base/core.c", "core v2\n");     /* tracked edit */
-	write_file(sb->dir, "Makefile2", "a prefix of no one\n");   /* untracked, name-prefix */
-	write_file(sb->dir, "a*b", "glob characters\n");            /* untracked, literal */
-	write_file(sb->dir, "newdir/sub/f.c", "f\n");               /* untracked directory */
-	write_file(sb->dir, "fs/new.o", "ignored\n");               /* ignored */
+	write_file(sb->dir, "drivers/base/core.c", "core v2\n");  /* tracked edit */
+	write_file(sb->dir, "Makefile2", "a prefix of no one\n"); /* untracked, name-prefix */
+	write_file(sb->dir, "a*b", "glob characters\n");          /* untracked, literal */
+	write_file(sb->dir, "newdir/sub/f.c", "f\n");             /* untracked directory */
+	write_file(sb->dir, "fs/new.o", "ignored\n");             /* ignored */
 	(void) snprintf(p, sizeof(p), "%s/COPYING", sb->dir);
-	assert_int_equal(unlink(p), 0);                              /* deleted, still indexed */
+	assert_int_equal(unlink(p), 0); /* deleted, still indexed */
 	/* README renamed in the index: README is then in HEAD only, README.new in the index. */
 	(void) snprintf(p, sizeof(p), "%s/README", sb->dir);
 	{
@@ -559,19 +563,22 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_spec_parse_kinds),
 		cmocka_unit_test(test_spec_parse_git),
-		cmocka_unit_test_setup_teardown(test_local_clean_key, sandbox_setup, sandbox_teardown),
+		cmocka_unit_test_setup_teardown(test_local_clean_key, sandbox_setup,
+						sandbox_teardown),
 		cmocka_unit_test_setup_teardown(test_local_canonical_path, sandbox_setup,
 						sandbox_teardown),
 		cmocka_unit_test_setup_teardown(test_local_untracked_file_is_dirty, sandbox_setup,
 						sandbox_teardown),
 		cmocka_unit_test_setup_teardown(test_local_ignored_files_stay_clean, sandbox_setup,
 						sandbox_teardown),
-		cmocka_unit_test_setup_teardown(test_local_tracked_edit_changes_state, sandbox_setup,
-						sandbox_teardown),
+		cmocka_unit_test_setup_teardown(test_local_tracked_edit_changes_state,
+						sandbox_setup, sandbox_teardown),
 		cmocka_unit_test_setup_teardown(test_local_staged_change_is_dirty, sandbox_setup,
 						sandbox_teardown),
-		cmocka_unit_test_setup_teardown(test_local_recheck, sandbox_setup, sandbox_teardown),
-		cmocka_unit_test_setup_teardown(test_local_state_api, sandbox_setup, sandbox_teardown),
+		cmocka_unit_test_setup_teardown(test_local_recheck, sandbox_setup,
+						sandbox_teardown),
+		cmocka_unit_test_setup_teardown(test_local_state_api, sandbox_setup,
+						sandbox_teardown),
 		cmocka_unit_test_setup_teardown(test_local_threads_agree, sandbox_setup,
 						sandbox_teardown),
 		cmocka_unit_test_setup_teardown(test_local_nested_in_other_repo, sandbox_setup,

@@ -193,7 +193,8 @@ static inline int sandbox_setup(void **state)
 	make_fake_tree(sb->dir, "sandbox");
 	write_file(sb->dir, ".gitignore", "*.o\n.config\n/build/\n");
 	write_file(sb->dir, "kernel/sched/ext.c", "/* sched_ext */\n");
-	assert_int_equal(git_repository_init_options_init(&o, GIT_REPOSITORY_INIT_OPTIONS_VERSION), 0);
+	assert_int_equal(git_repository_init_options_init(&o, GIT_REPOSITORY_INIT_OPTIONS_VERSION),
+			 0);
 	o.flags = GIT_REPOSITORY_INIT_MKPATH;
 	o.initial_head = "main";
 	assert_int_equal(git_repository_init_ext(&sb->repo, sb->dir, &o), 0);
@@ -231,4 +232,3 @@ const char *__lsan_default_suppressions(void)
 	return "leak:pcre2_match_data_create_8\n"
 	       "leak:libpcre2-8.so\n";
 }
-
