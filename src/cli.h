@@ -39,8 +39,9 @@ int cli_main(int argc, char **argv);
 int cli_exit_code(int r);
 
 /*
- * Helpers shared by the command implementations (cli*.c).
- * Each returns an exit code (KTS_EXIT_*) and logs its own error.
+ * The helpers every command file may call (cli-common.c); no command file calls
+ * another's functions. Those below return an exit code (KTS_EXIT_*) and log their
+ * own error.
  */
 /* Parses a CPU count for --cpu-cap (or KTSCOPE_CPU_CAP when from_env). */
 int cli_parse_cpu_cap(const char *value, bool from_env, unsigned *ret);
