@@ -101,7 +101,6 @@ int cli_option_error(int c, char **argv, const char *cmd)
 	return KTS_EXIT_USAGE;
 }
 
-
 int cli_load_topology(const char *sysroot, struct kts_topology *ret)
 {
 	struct kts_sysroot root = KTS_SYSROOT_INIT;
@@ -155,19 +154,6 @@ struct json_object *cli_json_holders(const struct kts_holder *h, size_t n)
 void cli_print_json(struct json_object *j)
 {
 	puts(json_object_to_json_string_ext(j, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
-}
-
-char *cli_fmt_cpuset(const struct kts_cpuset *s)
-{
-	char *str = NULL;
-
-	if (cpuset_format(s, &str) < 0 || !str)
-		return strdup("?");
-	if (!*str) {
-		free(str);
-		return strdup("-");
-	}
-	return str;
 }
 
 char *cli_fmt_holders(const struct kts_holder *h, size_t n)

@@ -283,7 +283,7 @@ static void print_topology_json(const struct topology_view *v)
 
 static void print_machine(const struct kts_topology *t)
 {
-	_cleanup_free_ char *online = cli_fmt_cpuset(&t->online), *allowed = cli_fmt_cpuset(&t->allowed);
+	_cleanup_free_ char *online = cpuset_display(&t->online), *allowed = cpuset_display(&t->allowed);
 
 	printf("Machine (sysroot %s): %u CPUs online (%s), %u allowed (%s), %zu LLC%s, "
 	       "%zu NUMA node%s\n",
@@ -294,7 +294,7 @@ static void print_machine(const struct kts_topology *t)
 
 	printf("\n%-6s %-20s %s\n", "NODE", "CPUS", "DISTANCES");
 	for (size_t i = 0; i < t->n_nodes; i++) {
-		_cleanup_free_ char *cpus = cli_fmt_cpuset(&t->nodes[i].cpus);
+		_cleanup_free_ char *cpus = cpuset_display(&t->nodes[i].cpus);
 
 		printf("%-6u %-20s", t->nodes[i].id, cpus);
 		for (size_t k = 0; k < t->n_nodes; k++)
@@ -309,7 +309,7 @@ static void print_llcs(const struct topology_view *v)
 	       "HOLDERS");
 	for (size_t i = 0; i < v->t.n_llcs; i++) {
 		const struct kts_llc *llc = &v->t.llcs[i];
-		_cleanup_free_ char *cpus = cli_fmt_cpuset(&llc->cpus), *path = NULL,
+		_cleanup_free_ char *cpus = cpuset_display(&llc->cpus), *path = NULL,
 				    *holders = cli_fmt_holders(v->holders[i].h, v->holders[i].n);
 
 		(void) lock_llc_path(v->lockdir, llc->index, &path);
@@ -324,7 +324,7 @@ static void print_plan(const struct topology_view *v)
 
 	putchar('\n');
 	if (v->plan_r == 0) {
-		_cleanup_free_ char *cpus = cli_fmt_cpuset(&plan->cpus), *mems = cli_fmt_cpuset(&plan->mems);
+		_cleanup_free_ char *cpus = cpuset_display(&plan->cpus), *mems = cpuset_display(&plan->mems);
 
 		printf("Plan (%s, %u CPU%s): cpus %s, LLCs", plan_mode_to_string(plan->mode),
 		       cpuset_count(&plan->cpus), cpuset_count(&plan->cpus) == 1 ? "" : "s", cpus);

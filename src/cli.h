@@ -81,8 +81,6 @@ struct json_object *cli_json_cpuset(const struct kts_cpuset *s);
 struct json_object *cli_json_holders(const struct kts_holder *h, size_t n);
 /* Pretty, on stdout. */
 void cli_print_json(struct json_object *j);
-/* "0-3,8"; "-" when empty, "?" when it cannot be formatted. Caller frees. */
-char *cli_fmt_cpuset(const struct kts_cpuset *s);
 /* "PID MODE (CMDLINE); ..." or "(none)". Caller frees. */
 char *cli_fmt_holders(const struct kts_holder *h, size_t n);
 void cli_json_putp(struct json_object **j);

@@ -328,6 +328,19 @@ int cpuset_format(const struct kts_cpuset *s, char **ret)
 	return 0;
 }
 
+char *cpuset_display(const struct kts_cpuset *s)
+{
+	char *str = NULL;
+
+	if (cpuset_format(s, &str) < 0 || !str)
+		return strdup("?");
+	if (!*str) {
+		free(str);
+		return strdup("-");
+	}
+	return str;
+}
+
 int cpuset_to_bitmask(const struct kts_cpuset *s, uint8_t **ret, size_t *ret_len)
 {
 	int last = cpuset_last(s);

@@ -59,6 +59,9 @@ unsigned cpuset_count_and(const struct kts_cpuset *a, const struct kts_cpuset *b
 int cpuset_parse(const char *str, struct kts_cpuset *ret);
 /* "0-3,8"; "" for the empty set. Caller frees. */
 int cpuset_format(const struct kts_cpuset *s, char **ret);
+/* For people: cpuset_format()'s text, "-" for the empty set, "?" when it cannot be
+ * formatted. Caller frees; NULL only when out of memory. */
+char *cpuset_display(const struct kts_cpuset *s);
 
 /*
  * systemd's AllowedCPUs=/AllowedMemoryNodes= D-Bus encoding ("ay"): byte i,

@@ -124,19 +124,6 @@ static int start_failed(const struct kts_session *x, int r, const char *why)
 	}
 }
 
-static char *fmt_set(const struct kts_cpuset *s)
-{
-	char *str = NULL;
-
-	if (cpuset_format(s, &str) < 0)
-		return strdup("?");
-	if (!*str) {
-		free(str);
-		return strdup("-");
-	}
-	return str;
-}
-
 static char *fmt_llcs(const struct kts_plan *p)
 {
 	struct kts_cpuset s = KTS_CPUSET_INIT;
@@ -144,7 +131,7 @@ static char *fmt_llcs(const struct kts_plan *p)
 
 	for (size_t i = 0; i < p->n_llcs; i++)
 		(void) cpuset_add(&s, p->llcs[i]);
-	str = fmt_set(&s);
+	str = cpuset_display(&s);
 	cpuset_done(&s);
 	return str;
 }
@@ -154,7 +141,7 @@ static void print_placement(const struct kts_session *x, const struct kts_plan *
 			    const struct kts_cpuset *cpus, const struct kts_cpuset *mems,
 			    enum kts_enforcement e)
 {
-	_cleanup_free_ char *cs = fmt_set(cpus), *ms = fmt_set(mems), *ls = fmt_llcs(plan);
+	_cleanup_free_ char *cs = cpuset_display(cpus), *ms = cpuset_display(mems), *ls = fmt_llcs(plan);
 
 	log_notice("unit %s cpus %s llcs %s nodes %s enforcement %s", x->unit ? x->unit : "none",
 		   strempty(cs), strempty(ls), strempty(ms), enforcement_to_string(e));
@@ -236,8 +223,8 @@ static int classify_enforcement(struct kts_session *x, const struct kts_session_
 		return -EMEDIUMTYPE;
 	}
 	if (got == KTS_ENFORCE_NARROWED) {
-		_cleanup_free_ char *ec = fmt_set(&state->effective_cpus),
-				    *em = fmt_set(&state->effective_mems);
+		_cleanup_free_ char *ec = cpuset_display(&state->effective_cpus),
+				    *em = cpuset_display(&state->effective_mems);
 
 		if (s->want == KTS_ENFORCE_CGROUP) {
 			log_error("a parent slice narrowed '%s' to CPUs %s, nodes %s, and "

@@ -37,6 +37,22 @@ static void test_parse_format_canonical(void **state)
 	assert_roundtrip("7-7", "7");
 }
 
+/* For people: the list, or "-" for nothing. */
+static void test_display(void **state)
+{
+	struct kts_cpuset set = KTS_CPUSET_INIT;
+	char *out;
+
+	out = cpuset_display(&set);
+	assert_string_equal(out, "-");
+	free(out);
+	assert_int_equal(cpuset_parse("0-3,8", &set), 0);
+	out = cpuset_display(&set);
+	assert_string_equal(out, "0-3,8");
+	free(out);
+	cpuset_done(&set);
+}
+
 static void test_parse_rejects_malformed(void **state)
 {
 	static const char *const bad[] = {
@@ -178,6 +194,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_parse_format_canonical),
+		cmocka_unit_test(test_display),
 		cmocka_unit_test(test_parse_rejects_malformed),
 		cmocka_unit_test(test_parse_rejects_too_large),
 		cmocka_unit_test(test_set_operations),
