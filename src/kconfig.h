@@ -18,8 +18,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-/* hash.h through sha256.h: files that still use the old names get them from here. */
-#include "sha256.h"
+#include "hash.h"
 
 /* Provenance of the embedded fragment's lines; an extra file's is its path. */
 #define KCONFIG_SOURCE_BUILTIN "ktscope"

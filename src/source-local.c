@@ -18,7 +18,7 @@
 #include <git2/sys/odb_backend.h>
 
 #include "log.h"
-#include "sha256.h"
+#include "hash.h"
 #include "source-libgit2.h"
 
 void source_local_state_done(struct kts_local_state *s)
@@ -99,22 +99,18 @@ static int dirty_record(const char *root, const char *path, struct dirty_entry *
 		return source_why_first(why, negative_errno(), "cannot stat '%s': %m", full);
 	}
 	if (S_ISLNK(st.st_mode)) {
-		struct kts_sha256 c;
-		uint8_t d[32];
-
 		n = readlink(full, target, sizeof(target));
 		if (n < 0)
 			return source_why_first(why, negative_errno(), "cannot read link '%s': %m",
 						full);
-		sha256_init(&c);
-		sha256_update(&c, target, (size_t) n);
-		sha256_final(&c, d);
-		sha256_digest_to_hex(d, hex);
+		r = hash_sha256_hex(target, (size_t) n, hex);
+		if (r < 0)
+			return r;
 		(void) snprintf(e->rec, sizeof(e->rec), "l:%s", hex);
 		return 0;
 	}
 	if (S_ISREG(st.st_mode)) {
-		r = sha256_file(full, hex);
+		r = hash_sha256_file(full, hex);
 		if (r < 0)
 			return source_why_first(why, r, "cannot read '%s': %s", full, strerror(-r));
 		(void) snprintf(e->rec, sizeof(e->rec), "%c:%s", (st.st_mode & 0111) ? 'x' : 'f',
@@ -401,26 +397,33 @@ static int local_collect(struct local_ctx *c, struct kts_local_state *s, char **
 	return 0;
 }
 
-/* Step 5: the state hash over the dirty paths in byte order (s->state, s->dirty). */
-static void local_hash(struct local_ctx *c, struct kts_local_state *s)
+/*
+ * Step 5: the state hash over the dirty paths in byte order (s->state, s->dirty). Returns 0 or
+ * -ENOMEM (libcrypto could not allocate its context).
+ */
+static int local_hash(struct local_ctx *c, struct kts_local_state *s)
 {
-	struct kts_sha256 h;
-	uint8_t digest[32];
+	_cleanup_(hash_sha256_done) struct hash_sha256 h = {};
+	uint8_t digest[HASH_SHA256_SIZE];
+	int r;
 
 	if (c->n_ents == 0)
-		return;
+		return 0;
 	qsort(c->ents, c->n_ents, sizeof(*c->ents), dirty_entry_cmp);
-	sha256_init(&h);
+	(void) hash_sha256_init(&h); /* errors are sticky: final reports them */
 	for (size_t i = 0; i < c->n_ents; i++) {
 		/* Paths are NUL-free, so "path\0record\n" is an unambiguous encoding. */
-		sha256_update(&h, c->ents[i].path, strlen(c->ents[i].path) + 1);
-		sha256_update(&h, c->ents[i].rec, strlen(c->ents[i].rec));
-		sha256_update(&h, "\n", 1);
+		(void) hash_sha256_update(&h, c->ents[i].path, strlen(c->ents[i].path) + 1);
+		(void) hash_sha256_update(&h, c->ents[i].rec, strlen(c->ents[i].rec));
+		(void) hash_sha256_update(&h, "\n", 1);
 	}
-	sha256_final(&h, digest);
-	sha256_digest_to_hex(digest, s->state);
+	r = hash_sha256_final(&h, digest);
+	if (r < 0)
+		return r;
+	hash_digest_to_hex(digest, sizeof(digest), s->state);
 	s->dirty = true;
 	s->n_dirty = (unsigned) c->n_ents;
+	return 0;
 }
 
 static int local_state(const char *dir, struct kts_local_state *ret, char **why)
@@ -439,7 +442,7 @@ static int local_state(const char *dir, struct kts_local_state *ret, char **why)
 	if (r == 0)
 		r = local_collect(&c, &s, why);
 	if (r == 0)
-		local_hash(&c, &s);
+		r = local_hash(&c, &s);
 	if (r < 0)
 		return r;
 	*ret = s;

@@ -14,7 +14,7 @@
 #include <unistd.h>
 
 #include "http.h"
-#include "sha256.h"
+#include "hash.h"
 #include "source-internal.h"
 #include "util.h"
 
@@ -45,7 +45,7 @@ int source_tarball_open(const char *file_or_url, struct kts_source *s, char **wh
 	if (!realpath(file_or_url, canon))
 		return source_why_first(why, negative_errno(), "cannot resolve '%s': %m",
 					file_or_url);
-	r = sha256_file(canon, sha);
+	r = hash_sha256_file(canon, sha);
 	if (r < 0)
 		return source_why_first(why, r, "cannot read tarball '%s': %s", canon,
 					strerror(-r));

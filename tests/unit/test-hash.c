@@ -19,7 +19,6 @@
 
 #include "hash.h"
 #include "macro.h"
-#include "sha256.h"
 #include "util.h"
 
 static void test_known_vectors(void **state)
@@ -44,10 +43,6 @@ static void test_known_vectors(void **state)
 	memset(mib, 'a', 1024 * 1024);
 	assert_int_equal(hash_sha256_hex(mib, 1024 * 1024, hex), 0);
 	assert_string_equal(hex, "9bc1b2a288b26af7257a36277ae3816a7d4f16e89c1e7e77d0a5c48bad62b360");
-
-	/* The transitional sha256.h names give the same answers. */
-	sha256_hex("abc", 3, hex);
-	assert_string_equal(hex, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
 }
 
 static void test_streaming_equals_one_shot(void **state)
@@ -63,23 +58,17 @@ static void test_streaming_equals_one_shot(void **state)
 	assert_int_equal(hash_sha256_hex(buf, 100000, want), 0);
 	for (size_t c = 0; c < ELEMENTSOF(chunks); c++) {
 		_cleanup_(hash_sha256_done) struct hash_sha256 h = {};
-		struct kts_sha256 old;
 		uint8_t d[HASH_SHA256_SIZE];
 
 		assert_int_equal(hash_sha256_init(&h), 0);
-		sha256_init(&old);
 		for (size_t off = 0; off < 100000; off += chunks[c]) {
 			size_t n = MIN(chunks[c], 100000 - off);
 
 			assert_int_equal(hash_sha256_update(&h, buf + off, n), 0);
-			sha256_update(&old, buf + off, n);
 		}
 		assert_int_equal(hash_sha256_final(&h, d), 0);
 		assert_null(h.ctx); /* final frees the context */
 		hash_digest_to_hex(d, sizeof(d), got);
-		assert_string_equal(got, want);
-		sha256_final(&old, d);
-		sha256_digest_to_hex(d, got);
 		assert_string_equal(got, want);
 	}
 	{

@@ -13,7 +13,7 @@
 #include "test-server.h"
 
 #include "macro.h"
-#include "sha256.h"
+#include "hash.h"
 #include "source.h"
 
 static char g_mirror[300]; /* the directory the fake mirror serves */

@@ -10,7 +10,7 @@
 
 #include "fsid.h"
 #include "macro.h"
-#include "sha256.h"
+#include "hash.h"
 #include "source.h"
 
 static int g_counter_objects;
