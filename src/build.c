@@ -442,7 +442,7 @@ static int build_check_cache(struct build_ctx *b)
 
 /*
  * Takes the exclusive lock at path (in the cache's .locks), waiting while another build
- * holds it and saying who that is. *ret_fd holds it.
+ * holds it and saying who that is. *ret_fd holds it. 1 = it had to wait, 0 = it did not.
  */
 static int wait_exclusive(const struct build_ctx *b, const char *path, const char *what,
 			  int *ret_fd, char **ret_why)
@@ -472,11 +472,13 @@ static int wait_exclusive(const struct build_ctx *b, const char *path, const cha
 		progress_event("source_lock", "\"state\":\"waiting\",\"path\":%s",
 			       progress_json_str(path));
 		r = lock_wait(fd, KTS_LOCK_EXCLUSIVE);
+		if (r >= 0)
+			r = 1;
 	}
 	if (r < 0)
 		return why_set(ret_why, -ENXIO, "cannot lock %s: %s", what, strerror(-r));
 	*ret_fd = TAKE_FD(fd);
-	return 0;
+	return r;
 }
 
 /*
@@ -504,7 +506,19 @@ static int build_lock_source(struct build_ctx *b, char **ret_why)
 		if (build_check_cache(b) > 0)
 			return 1;
 	}
-	return 0;
+	/* Every source: one build per cache key; the others wait and share its result. */
+	if (!b->cacheable)
+		return 0;
+	free(path);
+	free(what);
+	path = what = NULL;
+	r = cache_build_lock_path(b->root, b->key, &path);
+	if (r < 0 || asprintf(&what, "'%s'", b->key) < 0)
+		return r == -EINVAL ? -EIO : -ENOMEM;
+	r = wait_exclusive(b, path, what, &b->key_lock_fd, ret_why);
+	if (r <= 0)
+		return r;
+	return build_check_cache(b) > 0 ? 1 : 0;
 }
 
 /* ---------------------------------------------------------------- 6. reserve */

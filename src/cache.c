@@ -258,6 +258,13 @@ int cache_lock_path(const char *root, const char *key, char **ret)
 	return asprintf(ret, "%s/" LOCKS_DIR "/%s.lock", root, key) < 0 ? -ENOMEM : 0;
 }
 
+int cache_build_lock_path(const char *root, const char *key, char **ret)
+{
+	if (cache_key_validate(key) < 0)
+		return -EINVAL;
+	return asprintf(ret, "%s/" LOCKS_DIR "/%s.build.lock", root, key) < 0 ? -ENOMEM : 0;
+}
+
 int cache_source_lock_path(const char *root, const char *canonical_path, char **ret)
 {
 	char hex[HASH_SHA256_HEX_SIZE];

@@ -232,6 +232,13 @@ int cache_list(const char *root, const char *fragment_sha256, struct kts_cache_e
 int cache_lock_path(const char *root, const char *key, char **ret);
 
 /*
+ * "{root}/.locks/{key}.build.lock": held (LOCK_EX) by the one build of key in progress,
+ * from before its fetch until it stored, so a concurrent build of the same key waits and
+ * then finds the entry. Not the entry lock: the store takes that one itself.
+ */
+int cache_build_lock_path(const char *root, const char *key, char **ret);
+
+/*
  * The source-tree lock of DESIGN §3: "{root}/.locks/source-{first 16 hex of
  * SHA-256(canonical_path)}.lock". canonical_path must be absolute. Caller frees.
  * Take it with lock_open() + flock(LOCK_EX); cache_lock_entry() also works

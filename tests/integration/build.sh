@@ -18,7 +18,7 @@ work=$(mktemp -d /tmp/ktscope-build-test.XXXXXX)
 export KTSCOPE_LOCK_DIR=$work/locks KTSCOPE_CACHE_DIR=$work/cache
 mkdir "$work/locks"
 unset KTSCOPE_CPU_CAP KTSCOPE_SCOPE KTSCOPE_SYSROOT KTSCOPE_BYPASS_LOCKS FAKE_KERNEL_SLEEP \
-	FAKE_KERNEL_FAIL
+	FAKE_KERNEL_FAIL FAKE_KERNEL_NO_IMAGE
 bg_pids=()
 cleanup() {
 	local p
@@ -53,7 +53,7 @@ locks_free() {
 }
 no_build_processes() { ! pgrep -f "__build-inner $KTSCOPE_CACHE_DIR/" >/dev/null && ! pgrep -f "make -C $1" >/dev/null; }
 
-kts_plan 67
+kts_plan 75
 
 # ---- 1. a clean git tree: built in the scope, stored, listed ---------------------------
 T=$(new_tree t1)
@@ -321,6 +321,90 @@ kts_check "a compiler chosen with CC= that is not installed: exit 4 naming it" \
 B --source "$T" -- LD=no-such-ld-kts >/dev/null 2>"$work/mv6.err"
 kts_check "a linker chosen with LD= that is not installed: exit 4 naming it" \
 	eval "[ $? = 4 ] && grep -q \"linker 'no-such-ld-kts' found (from LD=no-such-ld-kts)\" '$work/mv6.err'"
+
+# ---- 9c. the parent's steps: no image, staged inputs, one build per key, a deleted binary ------
+T11=$(new_tree t11)
+FAKE_KERNEL_NO_IMAGE=1 B --source "$T11" >/dev/null 2>"$work/ni.err"
+rc=$?
+kts_check "make that produced no image: a build failure (exit 1) naming the image" \
+	eval "[ $rc = 1 ] && grep -q 'did not produce' '$work/ni.err'"
+
+# hold_llcs: every LLC lock held exclusively by flock(1) processes; their pids in llc_holders.
+hold_llcs() {
+	local f
+	llc_holders=()
+	for f in "$KTSCOPE_LOCK_DIR"/ktstr-llc-*.lock; do
+		flock -x "$f" sleep 300 &
+		llc_holders+=($!)
+		bg_pids+=($!)
+	done
+	kts_wait_until 5 eval '! locks_free'
+}
+release_llcs() { kill "${llc_holders[@]}" 2>/dev/null; wait "${llc_holders[@]}" 2>/dev/null; }
+waiting_for_cpus() { grep -q 'waiting for the reservation' "$1"; }
+
+# An extra fragment edited while the build waits for CPUs: the build uses the bytes it hashed.
+T12=$(new_tree t12)
+printf 'CONFIG_FAKE_STAGED=y\n' >"$work/staged.config"
+old_sha=$(sha256sum "$work/staged.config" | cut -d' ' -f1)
+hold_llcs
+"$KTSCOPE" --user build --source "$T12" --extra-kconfig "$work/staged.config" >"$work/st.out" \
+	2>"$work/st.err" &
+st=$!
+bg_pids+=($st)
+kts_wait_until 20 waiting_for_cpus "$work/st.err"
+printf 'CONFIG_FAKE_EDITED=y\n' >"$work/staged.config"
+release_llcs
+wait $st
+rc=$?
+stentry=$(dirname "$(tail -n 1 "$work/st.out")")
+kts_check "a fragment edited while the build waited for CPUs: built from the bytes it hashed" \
+	eval "[ $rc = 0 ] && grep -qx 'CONFIG_FAKE_STAGED=y' '$stentry/config' && ! grep -q FAKE_EDITED '$stentry/config'"
+kts_check "… and the entry's key and metadata name those bytes" python3 -c '
+import json, sys
+m = json.load(open(sys.argv[1]))
+assert [e["sha256"] for e in m["extra_kconfig"]] == [sys.argv[2]], m["extra_kconfig"]
+assert m["extra_kconfig"][0]["path"].endswith("staged.config"), m["extra_kconfig"]
+' "$stentry/metadata.json" "$old_sha"
+printf 'CONFIG_FAKE_STAGED=y\n' >"$work/staged.config"
+B --source "$T12" --extra-kconfig "$work/staged.config" >/dev/null 2>"$work/st2.err"
+kts_check "the old bytes again: a cache hit on that entry" \
+	grep -q "cached: $(basename "$stentry")" "$work/st2.err"
+
+# Two concurrent builds of one tarball: one builds, the other waits for its key and hits.
+tar -cJf "$work/conc.tar.xz" -C "$work" t11
+FAKE_KERNEL_SLEEP=0.3 "$KTSCOPE" --user build --tarball "$work/conc.tar.xz" >"$work/ca.out" 2>"$work/ca.err" &
+ca=$!
+bg_pids+=($ca)
+kts_wait_until 30 grep -q unpacking "$work/ca.err"
+"$KTSCOPE" --user build --tarball "$work/conc.tar.xz" >"$work/cb.out" 2>"$work/cb.err" &
+cb=$!
+bg_pids+=($cb)
+wait $ca
+rca=$?
+wait $cb
+rcb=$?
+kts_check "two concurrent builds of one tarball both succeed" test $rca = 0 -a $rcb = 0
+[ -f "$work/cb.err" ] && kts_diag "$(head -5 "$work/cb.err")"
+kts_check "… the second waited for the first's key, naming its pid" \
+	grep -q "'tar-.*' is being built by pid $ca" "$work/cb.err"
+kts_check "… and then hit the cache instead of building (one entry, same image)" \
+	eval "grep -q 'cached: ' '$work/cb.err' && ! grep -q unpacking '$work/cb.err' && [ \"\$(tail -n 1 '$work/ca.out')\" = \"\$(tail -n 1 '$work/cb.out')\" ]"
+
+# The binary deleted while a build waits (a package upgrade): the in-scope half still runs.
+T13=$(new_tree t13)
+cp "$KTSCOPE" "$work/ktscope-copy"
+hold_llcs
+"$work/ktscope-copy" --user build --source "$T13" >"$work/del.out" 2>"$work/del.err" &
+del=$!
+bg_pids+=($del)
+kts_wait_until 20 waiting_for_cpus "$work/del.err"
+rm -f "$work/ktscope-copy"
+release_llcs
+wait $del
+rc=$?
+kts_check "ktscope deleted while its build waited: the build still runs in the scope (exit 0)" \
+	eval "[ $rc = 0 ] && [ -f \"\$(tail -n 1 '$work/del.out')\" ] && [ \$(cc_runs '$T13') -gt 0 ]"
 
 # ---- 10. kernel show / path / clean; corrupt entries ---------------------------------------
 KL show "$key" --json >"$work/show.json"
