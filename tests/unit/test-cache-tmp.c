@@ -8,7 +8,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <sched.h>
 #include <setjmp.h>
 #include <signal.h>
@@ -27,40 +26,23 @@
 #include "cache.h"
 #include "cache-tmp.h"
 #include "macro.h"
+#include "test-tmpdir.h"
 
 struct fixture {
-	char root[128]; /* mkdtemp */
-	char tmp[160];  /* {root}/.tmp */
+	char root[TMPDIR_SIZE]; /* mkdtemp; first, for test-tmpdir.h */
+	char tmp[160];          /* {root}/.tmp */
 };
+TMPDIR_FIXTURE_CHECK(struct fixture, root);
 
 static int setup(void **state)
 {
-	struct fixture *f = calloc(1, sizeof(*f));
+	struct fixture *f = tmpdir_fixture_new(sizeof(*f));
 
 	if (!f)
-		return -1;
-	snprintf(f->root, sizeof(f->root), "/tmp/test-cache-tmp.XXXXXX");
-	if (!mkdtemp(f->root))
 		return -1;
 	snprintf(f->tmp, sizeof(f->tmp), "%s/.tmp", f->root);
 	*state = f;
 	return 0;
-}
-
-static int rm_one(const char *path, const struct stat *st, int type, struct FTW *ftw)
-{
-	(void) st;
-	(void) ftw;
-	return type == FTW_DP ? rmdir(path) : unlink(path);
-}
-
-static int teardown(void **state)
-{
-	struct fixture *f = *state;
-	int r = nftw(f->root, rm_one, 16, FTW_DEPTH | FTW_PHYS);
-
-	free(f);
-	return r;
 }
 
 /* ------------------------------------------------------------------ helpers */
@@ -80,21 +62,6 @@ static void make_dir(const char *dir, const char *name)
 
 	snprintf(p, sizeof(p), "%s/%s", dir, name);
 	assert_int_equal(mkdir(p, 0755), 0);
-}
-
-static pid_t dead_pid(void)
-{
-	pid_t pid = fork();
-	int status;
-
-	assert_true(pid >= 0);
-	if (pid == 0)
-		_exit(0);
-	assert_int_equal(waitpid(pid, &status, 0), pid);
-	/* What the sweep relies on: this pid number is dead here. */
-	assert_int_equal(kill(pid, 0), -1);
-	assert_int_equal(errno, ESRCH);
-	return pid;
 }
 
 /* True when someone else holds LOCK_EX on the directory at path. */
@@ -343,7 +310,7 @@ static void test_sweep_spares_a_live_build_of_another_pid_namespace(void **state
 
 int main(void)
 {
-#define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
+#define T(fn) cmocka_unit_test_setup_teardown(fn, setup, tmpdir_teardown)
 	const struct CMUnitTest tests[] = {
 		T(test_create_holds_the_lock_and_replaces_leftovers),
 		T(test_sweep_leaves_dirs_locked_by_a_live_process),

@@ -6,7 +6,6 @@
  */
 #include <dirent.h>
 #include <errno.h>
-#include <ftw.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -20,6 +19,7 @@
 
 #include "macro.h"
 #include "metadata.h"
+#include "test-tmpdir.h"
 
 #define SHA_A "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
 #define SHA_B "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
@@ -27,36 +27,14 @@
 #define COMMIT "0123456789abcdef0123456789abcdef01234567"
 
 struct fixture {
-	char dir[128];
+	char dir[TMPDIR_SIZE]; /* mkdtemp; first, for test-tmpdir.h */
 };
+TMPDIR_FIXTURE_CHECK(struct fixture, dir);
 
 static int setup(void **state)
 {
-	struct fixture *f = calloc(1, sizeof(*f));
-
-	if (!f)
-		return -1;
-	snprintf(f->dir, sizeof(f->dir), "/tmp/test-metadata.XXXXXX");
-	if (!mkdtemp(f->dir))
-		return -1;
-	*state = f;
-	return 0;
-}
-
-static int rm_one(const char *path, const struct stat *st, int type, struct FTW *ftw)
-{
-	(void) st;
-	(void) ftw;
-	return type == FTW_DP ? rmdir(path) : unlink(path);
-}
-
-static int teardown(void **state)
-{
-	struct fixture *f = *state;
-	int r = nftw(f->dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
-
-	free(f);
-	return r;
+	*state = tmpdir_fixture_new(sizeof(struct fixture));
+	return *state ? 0 : -1;
 }
 
 static char *xstrdup(const char *s)
@@ -526,21 +504,20 @@ static void test_is_sha256_hex(void **state)
 
 int main(void)
 {
+#define T(fn) cmocka_unit_test_setup_teardown(fn, setup, tmpdir_teardown)
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_round_trip_every_field, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_round_trip_nulls_and_empty_arrays, setup,
-						teardown),
+		T(test_round_trip_every_field),
+		T(test_round_trip_nulls_and_empty_arrays),
 		cmocka_unit_test(test_document_shape),
 		cmocka_unit_test(test_time_format_and_strict_parse),
 		cmocka_unit_test(test_every_corrupt_class),
 		cmocka_unit_test(test_unknown_keys_tolerated),
-		cmocka_unit_test_setup_teardown(test_read_missing_unreadable_and_prefixed, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(test_write_refuses_invalid_and_is_atomic, setup,
-						teardown),
+		T(test_read_missing_unreadable_and_prefixed),
+		T(test_write_refuses_invalid_and_is_atomic),
 		cmocka_unit_test(test_validate_required_fields),
 		cmocka_unit_test(test_is_sha256_hex),
 	};
+#undef T
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
