@@ -28,6 +28,27 @@
 #include "strip.h"
 #include "strip-probe.h"
 
+/* The probe program's bytes, size in *ret_size: a valid ELF file for a test to damage. */
+static char *prog_bytes(const struct fixture *fx, size_t *ret_size)
+{
+	char *bytes = read_all(fx->prog, ret_size);
+
+	assert_non_null(bytes);
+	return bytes;
+}
+
+/* Stripping in to out fails with err, gives a reason (naming what, unless NULL), writes nothing. */
+static void assert_refused(const char *in, const char *out, int err, const char *what)
+{
+	_cleanup_free_ char *why = NULL;
+
+	assert_int_equal(strip_vmlinux_full(in, out, NULL, NULL, &why), err);
+	assert_non_null(why);
+	if (what && !strstr(why, what))
+		fail_msg("reason '%s' does not name '%s'", why, what);
+	assert_false(exists(out));
+}
+
 static void test_not_elf_is_enoexec_and_leaves_nothing(void **state)
 {
 	const struct fixture *fx = *state;
@@ -49,8 +70,7 @@ static void test_not_elf_is_enoexec_and_leaves_nothing(void **state)
 
 	/* Empty file: also not an ELF file. */
 	write_bytes(in, "", 0);
-	assert_int_equal(strip_vmlinux(in, out, NULL, NULL), -ENOEXEC);
-	assert_false(exists(out));
+	assert_refused(in, out, -ENOEXEC, NULL);
 }
 
 static void test_missing_input_is_enoent(void **state)
@@ -71,29 +91,22 @@ static void test_truncated_elf_is_enoexec(void **state)
 	_cleanup_free_ char *bytes = NULL;
 	char in[256], out[256];
 	size_t size = 0;
-	char *why = NULL;
 
-	bytes = read_all(fx->prog, &size);
-	assert_non_null(bytes);
+	bytes = prog_bytes(fx, &size);
 	path_in(fx, "truncated", in, sizeof(in));
 	path_in(fx, "out-truncated", out, sizeof(out));
 
 	/* Cut inside the section contents (the header tables are at the end: also gone). */
 	write_bytes(in, bytes, size / 2);
-	assert_int_equal(strip_vmlinux_full(in, out, NULL, NULL, &why), -ENOEXEC);
-	assert_non_null(why);
-	free(why);
-	assert_false(exists(out));
+	assert_refused(in, out, -ENOEXEC, NULL);
 
 	/* Cut inside the ELF header. */
 	write_bytes(in, bytes, 20);
-	assert_int_equal(strip_vmlinux(in, out, NULL, NULL), -ENOEXEC);
-	assert_false(exists(out));
+	assert_refused(in, out, -ENOEXEC, NULL);
 
 	/* Everything but the last byte: the section header table no longer fits. */
 	write_bytes(in, bytes, size - 1);
-	assert_int_equal(strip_vmlinux(in, out, NULL, NULL), -ENOEXEC);
-	assert_false(exists(out));
+	assert_refused(in, out, -ENOEXEC, NULL);
 	assert_int_equal(hidden_entries(fx->dir), 0);
 }
 
@@ -103,20 +116,14 @@ static void test_section_past_end_is_enoexec(void **state)
 	_cleanup_free_ char *bytes = NULL;
 	char in[256], out[256];
 	size_t size = 0;
-	char *why = NULL;
 
 	/* Headers intact, but .symtab claims bytes beyond the end of the file. */
-	bytes = read_all(fx->prog, &size);
-	assert_non_null(bytes);
+	bytes = prog_bytes(fx, &size);
 	raw_shdr(fx, bytes, ".symtab")->sh_size = (Elf64_Xword) size * 2;
 	path_in(fx, "oversized", in, sizeof(in));
 	path_in(fx, "out-oversized", out, sizeof(out));
 	write_bytes(in, bytes, size);
-	assert_int_equal(strip_vmlinux_full(in, out, NULL, NULL, &why), -ENOEXEC);
-	assert_non_null(why);
-	assert_non_null(strstr(why, ".symtab"));
-	free(why);
-	assert_false(exists(out));
+	assert_refused(in, out, -ENOEXEC, ".symtab");
 }
 
 static void test_alignment_zero_is_accepted(void **state)
@@ -128,8 +135,7 @@ static void test_alignment_zero_is_accepted(void **state)
 	struct elf_file ef;
 
 	/* sh_addralign 0 means "no constraint", like 1: legal on kept and dropped sections. */
-	bytes = read_all(fx->prog, &size);
-	assert_non_null(bytes);
+	bytes = prog_bytes(fx, &size);
 	raw_shdr(fx, bytes, ".strtab")->sh_addralign = 0;
 	raw_shdr(fx, bytes, ".comment")->sh_addralign = 0;
 	raw_shdr(fx, bytes, ".text")->sh_addralign = 0;
@@ -161,15 +167,11 @@ static void test_no_symtab_is_enodata(void **state)
 {
 	const struct fixture *fx = *state;
 	char in[256], out[256];
-	char *why = NULL;
 
 	path_in(fx, "stripped-all", in, sizeof(in));
 	path_in(fx, "out-nosymtab", out, sizeof(out));
 	assert_int_equal(run("objcopy --strip-all '%s' '%s' 2>/dev/null", fx->prog, in), 0);
-	assert_int_equal(strip_vmlinux_full(in, out, NULL, NULL, &why), -ENODATA);
-	assert_non_null(why);
-	free(why);
-	assert_false(exists(out));
+	assert_refused(in, out, -ENODATA, NULL);
 	assert_int_equal(hidden_entries(fx->dir), 0);
 }
 
