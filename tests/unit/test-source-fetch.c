@@ -258,19 +258,31 @@ static struct kts_source *tarball_open(const char *file, char **ret_why, int *re
 	return s;
 }
 
+/* make_tarball(), opened as a source, which must succeed; its path into file, sha256 into sha. */
+static struct kts_source *tarball_made(const char *dir, const char *name, const char *top,
+				       const char *flag, char file[static 400], char sha[static 65])
+{
+	_cleanup_free_ char *why = NULL;
+	struct kts_source *s;
+	int r;
+
+	make_tarball(dir, name, top, flag);
+	(void) snprintf(file, 400, "%s/%s", dir, name);
+	sha256sum(file, sha);
+	s = tarball_open(file, &why, &r);
+	if (r != 0)
+		fail_msg("opening '%s': %d %s", file, r, strempty(why));
+	return s;
+}
+
 static void test_tarball_identity_and_extract(void **state)
 {
 	char dir[300], work[300], file[400], sha[65], label[64], identity[80], tree[400];
 	_cleanup_free_ char *why = NULL;
-	int r;
 
 	new_dir("tarballs", dir, sizeof(dir));
-	make_tarball(dir, "linux-source-6.12.tar.xz", "linux-source-6.12", "-cJf");
-	(void) snprintf(file, sizeof(file), "%s/linux-source-6.12.tar.xz", dir);
-	sha256sum(file, sha);
-
-	_cleanup_source_ struct kts_source *s = tarball_open(file, &why, &r);
-	assert_int_equal(r, 0);
+	_cleanup_source_ struct kts_source *s = tarball_made(dir, "linux-source-6.12.tar.xz",
+							     "linux-source-6.12", "-cJf", file, sha);
 	(void) snprintf(label, sizeof(label), "tar-6.12-%.8s", sha);
 	(void) snprintf(identity, sizeof(identity), "tarball %s", sha);
 	assert_string_equal(s->tarball_sha256, sha);
@@ -307,11 +319,8 @@ static void test_tarball_variants(void **state)
 	new_dir("tarballs", dir, sizeof(dir));
 
 	/* No version in the name, gzip, loose files at the top: "tar-{sha12}", tree = linux/. */
-	make_tarball(dir, "snapshot.tgz", "", "-czf");
-	(void) snprintf(file, sizeof(file), "%s/snapshot.tgz", dir);
-	sha256sum(file, sha);
-	_cleanup_source_ struct kts_source *s = tarball_open(file, &why, &r);
-	assert_int_equal(r, 0);
+	_cleanup_source_ struct kts_source *s = tarball_made(dir, "snapshot.tgz", "", "-czf",
+							     file, sha);
 	(void) snprintf(label, sizeof(label), "tar-%.12s", sha);
 	assert_string_equal(s->label, label);
 	assert_null(s->version);
