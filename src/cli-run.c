@@ -111,6 +111,15 @@ static bool slice_name_valid(const char *s)
 	       plen;
 }
 
+/* --unit and --slice: true when valid, else logs the one-line error naming option and arg. */
+static bool unit_name_arg_ok(const char *option, const char *arg, bool valid, const char *suffix)
+{
+	if (!valid)
+		log_error("invalid --%s '%s': expected a unit name ending in '%s', "
+			  "of letters, digits and ':_.-\\'", option, arg, suffix);
+	return valid;
+}
+
 /* What the options ask for: the session (argv, manager, unit...) and the reservation. */
 struct run_request {
 	struct kts_session_spec spec; /* .res is filled in once reserved */
@@ -151,19 +160,13 @@ static int run_parse_option(int c, char **argv, struct run_request *q)
 		q->no_wait = true;
 		return -1;
 	case 'u':
-		if (scope_name_valid(optarg) < 0) {
-			log_error("invalid --unit '%s': expected a unit name ending in '.scope', "
-				  "of letters, digits and ':_.-\\'", optarg);
+		if (!unit_name_arg_ok("unit", optarg, scope_name_valid(optarg) >= 0, ".scope"))
 			return KTS_EXIT_USAGE;
-		}
 		q->spec.unit = optarg;
 		return -1;
 	case 's':
-		if (!slice_name_valid(optarg)) {
-			log_error("invalid --slice '%s': expected a unit name ending in '.slice', "
-				  "of letters, digits and ':_.-\\'", optarg);
+		if (!unit_name_arg_ok("slice", optarg, slice_name_valid(optarg), ".slice"))
 			return KTS_EXIT_USAGE;
-		}
 		q->spec.slice = optarg;
 		return -1;
 	case 'w':
