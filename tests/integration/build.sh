@@ -334,7 +334,7 @@ hold_llcs() {
 	local f
 	llc_holders=()
 	for f in "$KTSCOPE_LOCK_DIR"/ktstr-llc-*.lock; do
-		flock -x "$f" sleep 300 &
+		flock -F -x "$f" sleep 300 &
 		llc_holders+=($!)
 		bg_pids+=($!)
 	done
