@@ -24,7 +24,6 @@
 
 #include "build.h"
 #include "cache.h"
-#include "cli.h" /* cli_load_topology() */
 #include "cpuset.h"
 #include "kconfig.h"
 #include "lock.h"
@@ -36,6 +35,7 @@
 #include "progress.h"
 #include "reserve.h"
 #include "session.h"
+#include "sysroot.h"
 #include "hash.h"
 #include "job.h"
 #include "topology.h"
@@ -523,16 +523,38 @@ static int build_lock_source(struct build_ctx *b, char **ret_why)
 
 /* ---------------------------------------------------------------- 6. reserve */
 
+/* The host's CPU topology; a file it cannot read is named. */
+static int build_load_topology(struct kts_topology *ret, char **ret_why)
+{
+	struct kts_sysroot root = KTS_SYSROOT_INIT;
+	_cleanup_free_ char *errpath = NULL;
+	int r;
+
+	r = sysroot_open(NULL, &root);
+	if (r < 0)
+		return why_set(ret_why, -ENXIO, "cannot open sysroot '/': %s", strerror(-r));
+	r = topo_load(&root, ret, &errpath);
+	sysroot_close(&root);
+	if (r == -EBADMSG)
+		return why_set(ret_why, -ENXIO, "cannot read the CPU topology: malformed '%s'",
+			       errpath ? errpath : "?");
+	if (r < 0)
+		return why_set(ret_why, -ENXIO, "cannot read the CPU topology: '%s': %s",
+			       errpath ? errpath : "?", strerror(-r));
+	return 0;
+}
+
 /* Step 6: the CPUs (LLC locks), waiting for them unless --no-wait. */
 static int build_reserve(struct build_ctx *b, char **ret_why)
 {
 	struct kts_topology t _cleanup_(topo_done) = { 0 };
 	struct kts_plan_req req = { .mode = KTS_PLAN_SHARED, .cpus = b->req->cpus };
 	_cleanup_free_ char *cpus = NULL;
-	int rc;
+	int r, rc;
 
-	if (cli_load_topology(NULL, &t) != KTS_EXIT_OK)
-		return -ENXIO; /* logged */
+	r = build_load_topology(&t, ret_why);
+	if (r < 0)
+		return r;
 	if (req.cpus > cpuset_count(&t.allowed))
 		return why_set(ret_why, -EINVAL, "--cpu-cap %u exceeds the %u CPUs this process "
 			       "may use", req.cpus, cpuset_count(&t.allowed));
@@ -667,7 +689,7 @@ static int build_read_result(struct build_ctx *b, const struct kts_session_resul
 			return -EINTR;
 		}
 		(void) keep_failed_log(b, &b->res->failed_log);
-		return sr->status == KTS_EXIT_USAGE ? -EINVAL : -EPROTO;
+		return -EPROTO;
 	}
 	r = job_result_read(result, &b->out, ret_why);
 	if (r < 0)
