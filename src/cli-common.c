@@ -21,12 +21,6 @@
 #include "sysroot.h"
 #include "topology.h"
 
-void cli_json_putp(struct json_object **j)
-{
-	if (*j)
-		(void) json_object_put(*j);
-}
-
 /* ---------------------------------------------------------------- numbers */
 
 /* Strict decimal: digits only, no sign, no spaces, fits in unsigned. */

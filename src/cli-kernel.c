@@ -45,13 +45,6 @@ static const char kernel_help[] =
 	"Exit status: 0 ok, 1 not found or removal failed, 2 bad usage, 4 no usable\n"
 	"cache directory.\n";
 
-static void json_putp(struct json_object **j)
-{
-	if (*j)
-		(void) json_object_put(*j);
-}
-#define _cleanup_json_ _cleanup_(json_putp)
-
 struct entries {
 	struct kts_cache_entry **e;
 	size_t n;

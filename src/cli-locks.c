@@ -155,7 +155,7 @@ static int llc_lock_read(const struct locks_view *v, size_t i, struct llc_lock *
 
 static void print_locks_json(const struct locks_view *v)
 {
-	_cleanup_cli_json_ struct json_object *j = json_object_new_object();
+	_cleanup_json_ struct json_object *j = json_object_new_object();
 	struct json_object *jl = json_object_new_array(), *jc = json_object_new_array();
 
 	for (size_t i = 0; i < v->llc.gl_pathc; i++) {

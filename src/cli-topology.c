@@ -261,7 +261,7 @@ static struct json_object *json_plan(const struct kts_plan *plan)
 
 static void print_topology_json(const struct topology_view *v)
 {
-	_cleanup_cli_json_ struct json_object *j = json_object_new_object();
+	_cleanup_json_ struct json_object *j = json_object_new_object();
 
 	json_object_object_add(j, "sysroot", json_object_new_string(v->t.sysroot));
 	json_object_object_add(j, "online_cpus", cli_json_cpuset(&v->t.online));

@@ -83,8 +83,6 @@ struct json_object *cli_json_holders(const struct kts_holder *h, size_t n);
 void cli_print_json(struct json_object *j);
 /* "PID MODE (CMDLINE); ..." or "(none)". Caller frees. */
 char *cli_fmt_holders(const struct kts_holder *h, size_t n);
-void cli_json_putp(struct json_object **j);
-#define _cleanup_cli_json_ __attribute__((cleanup(cli_json_putp)))
 
 /* `ktscope topology` and `ktscope locks` (cli-topology.c, cli-locks.c); argv[0] is the name. */
 int cli_topology(int argc, char **argv);

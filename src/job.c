@@ -22,13 +22,6 @@
 
 #define JOB_FILE_MAX ((size_t) 1 << 20)
 
-static void json_putp(struct json_object **o)
-{
-	if (*o)
-		json_object_put(*o);
-}
-#define _cleanup_json_ _cleanup_(json_putp)
-
 /* ---------------------------------------------------------------- reading */
 
 /* One document being read: where it came from and how many of its keys were taken. */

@@ -31,12 +31,6 @@ const char *const kconfig_critical_symbols[KCONFIG_N_CRITICAL] = {
 	"CONFIG_FTRACE",	  "CONFIG_KPROBE_EVENTS", "CONFIG_BPF_EVENTS",
 };
 
-static void json_object_putp(struct json_object **o)
-{
-	if (*o)
-		(void) json_object_put(*o);
-}
-#define _cleanup_json_ _cleanup_(json_object_putp)
 /* --- lines and sets --- */
 
 static void line_free(struct kts_kconfig_line *l)

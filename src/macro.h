@@ -80,6 +80,16 @@ static inline void closedirp(DIR **d)
 }
 #define _cleanup_closedir_ _cleanup_(closedirp)
 
+/* json-c's reference drop, declared here so that this header needs no json-c header. */
+struct json_object;
+int json_object_put(struct json_object *obj);
+static inline void json_object_putp(struct json_object **j)
+{
+	if (*j)
+		(void) json_object_put(*j);
+}
+#define _cleanup_json_ _cleanup_(json_object_putp)
+
 /* Negative errno from the current errno, never 0 (for code paths that must fail). */
 static inline int negative_errno(void)
 {

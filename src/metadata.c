@@ -24,12 +24,6 @@
 /* Year 10000 starts here: built_at must format as four digits. */
 #define METADATA_TIME_END INT64_C(253402300800)
 
-static void json_putp(struct json_object **j)
-{
-	if (*j)
-		(void) json_object_put(*j);
-}
-#define _cleanup_json_ _cleanup_(json_putp)
 void metadata_free(struct kts_metadata *m)
 {
 	if (!m)

@@ -22,12 +22,6 @@ static bool events;
 static bool tty;
 static bool line_shown;
 
-static void json_putp(json_object **j)
-{
-	json_object_put(*j);
-}
-#define _cleanup_json_ _cleanup_(json_putp)
-
 void progress_set_events(bool on)
 {
 	events = on;

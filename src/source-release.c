@@ -200,12 +200,6 @@ static int sums_lookup(const char *body, const char *version, const char *series
 	return -ENOENT;
 }
 
-static void json_object_putp(struct json_object **j)
-{
-	if (*j)
-		(void) json_object_put(*j);
-}
-
 static const char *json_str(struct json_object *o, const char *key)
 {
 	struct json_object *v;
