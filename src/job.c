@@ -362,30 +362,16 @@ static struct json_object *strv_json(char *const *v, size_t n)
 	return a;
 }
 
-/* Writes o to path atomically: a temporary file, fsync, rename. */
+/* Writes o, pretty and newline-terminated, to path atomically (util's write_file_atomic). */
 static int write_json(struct json_object *o, const char *path)
 {
-	_cleanup_free_ char *tmp = NULL;
-	_cleanup_close_ int fd = -EBADF;
+	_cleanup_free_ char *text = NULL;
 	const char *s = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY |
 							  JSON_C_TO_STRING_NOSLASHESCAPE);
-	int r;
 
-	if (!s || asprintf(&tmp, "%s.tmp", path) < 0)
+	if (!s || asprintf(&text, "%s\n", s) < 0)
 		return -ENOMEM;
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (fd < 0)
-		return negative_errno();
-	r = write_all(fd, s, strlen(s));
-	if (r >= 0)
-		r = write_all(fd, "\n", 1);
-	if (r >= 0 && fsync(fd) < 0)
-		r = negative_errno();
-	if (r >= 0 && rename(tmp, path) < 0)
-		r = negative_errno();
-	if (r < 0)
-		(void) unlink(tmp);
-	return r;
+	return write_file_atomic(path, text, strlen(text), 0644);
 }
 
 int job_write(const struct kts_build_job *j, const char *path)
