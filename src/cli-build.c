@@ -2,20 +2,17 @@
 /*
  * `ktscope build`: argv and the environment → a struct kts_build_request → build_run()
  * (build.c, the steps) → what the user sees: the image path on stdout, the outcome on
- * stderr, NDJSON result events. And `ktscope __build-inner`, the in-scope half that the
- * build re-executes: its options → pipeline_run() → its own failure messages.
+ * stderr, NDJSON result events. The in-scope half of a build is build-inner.c.
  */
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "build.h"
 #include "cli.h"
-#include "job.h"
 #include "log.h"
 #include "macro.h"
 #include "metadata.h"
@@ -80,106 +77,7 @@ static const char build_help[] =
 	"tree or fragment, 3 CPUs not available (--no-wait), 4 environment (no systemd\n"
 	"manager, no toolchain, unusable cache directory).\n";
 
-/* ---------------------------------------------------------------- inner */
-
-/* The pipeline's failure, said once (it runs in the scope, on the build's own stderr). */
-static void inner_report(int r, const char *why, const char *stage_dir)
-{
-	_cleanup_free_ char *log_path = NULL;
-
-	if (r == -EPROTO) {
-		log_error("%s; last 40 lines of the log:", strempty(why));
-		if (asprintf(&log_path, "%s/build.log", stage_dir) >= 0)
-			pipeline_print_tail(log_path, 40);
-	} else if (r == -ENOTSUP)
-		log_error("the configuration lacks what ktscope kernels need: %s", strempty(why));
-	else if (why)
-		log_error("%s", why);
-	else
-		log_error_errno(r, "build failed: %m");
-}
-
-/*
- * `ktscope __build-inner JOBFILE`: the part of a build that runs in the scope (job.h).
- * Not a user command. Writes the job's result file, then exits 0, or 1 when the build
- * failed (inputs were checked and staged by the parent: any failure is the build's),
- * or 2 when the job file is unusable (a ktscope bug).
- */
-int cli_build_inner(int argc, char **argv)
-{
-	struct kts_build_job job _cleanup_(job_done) = { 0 };
-	struct kts_build_job_result out _cleanup_(job_result_done) = { 0 };
-	struct kts_pipeline_result res = { 0 };
-	_cleanup_free_ char *why = NULL;
-	struct timespec t0, t1;
-	int r;
-
-	if (argc != 2) {
-		log_error("__build-inner is internal to 'ktscope build'");
-		return KTS_EXIT_USAGE;
-	}
-	r = job_read(argv[1], &job, &why);
-	if (r < 0)
-		return log_error("%s", strempty(why)), KTS_EXIT_USAGE;
-	progress_set_events(job.json_events);
-	progress_set_tty(job.progress);
-	struct kts_pipeline_opts po = {
-		.src_dir = job.src_dir, .build_dir = job.build_dir, .base = job.base,
-		.extra = (const char *const *) job.extra,
-		.extra_names = (const char *const *) job.extra_names, .n_extra = job.n_extra,
-		.arch = job.arch, .jobs = job.jobs, .stage_dir = job.stage_dir, .clean = job.clean,
-		.compile_commands = job.compile_commands, .pahole_version = job.pahole_version,
-		.count_file = job.count_file, .make_vars = job.make_vars,
-		.n_make_vars = job.n_make_vars,
-	};
-	clock_gettime(CLOCK_MONOTONIC, &t0);
-	r = pipeline_run(&po, &res, &why);
-	clock_gettime(CLOCK_MONOTONIC, &t1);
-	out = (struct kts_build_job_result){
-		.ok = r >= 0, .error = r < 0 ? -r : 0, .reason = TAKE_PTR(why),
-		.image_size = res.image_size, .vmlinux_size = res.vmlinux_size,
-		.vmlinux_unstripped = res.vmlinux_unstripped, .configured = res.configured,
-		.validated = r >= 0, .objects = res.objects, .n_dropped = res.n_dropped,
-		.configure_seconds = res.configure_seconds, .make_seconds = res.make_seconds,
-		.strip_seconds = res.strip_seconds,
-		.seconds = (double) (t1.tv_sec - t0.tv_sec) + (double) (t1.tv_nsec - t0.tv_nsec) / 1e9,
-	};
-	if (r >= 0) {
-		memcpy(out.config_sha256, res.config_sha256, sizeof(out.config_sha256));
-		if (asprintf(&out.image, "%s/%s", job.stage_dir, pipeline_image_name(job.arch)) < 0)
-			return log_error("out of memory"), KTS_EXIT_FAILURE;
-	} else
-		inner_report(r, out.reason, job.stage_dir);
-	if (r >= 0 && res.n_dropped)
-		log_notice("%u requested kconfig line(s) did not survive; see kconfig-report.json",
-			   res.n_dropped);
-	r = job_result_write(&out, job.result_file);
-	if (r < 0)
-		return log_error_errno(r, "cannot write the result file '%s': %m", job.result_file),
-		       KTS_EXIT_FAILURE;
-	return out.ok ? KTS_EXIT_OK : KTS_EXIT_FAILURE;
-}
-
 /* ---------------------------------------------------------------- build */
-
-/* build_run()'s errors as the documented exit codes (build.h). */
-static int build_exit_code(int r, const struct kts_build_result *res)
-{
-	switch (r) {
-	case 0:
-		return KTS_EXIT_OK;
-	case -EINVAL:
-		return KTS_EXIT_USAGE;
-	case -EBUSY:
-		return KTS_EXIT_BUSY;
-	case -ENXIO:
-		return KTS_EXIT_ENV;
-	case -EINTR:
-		return 128 + res->signal;
-	default:
-		return cli_exit_code(r);
-	}
-}
 
 static bool is_kernel_tree(const char *dir)
 {
@@ -454,7 +352,8 @@ int cli_build(const struct kts_opts *o, int argc, char **argv)
 	r = build_run(&a.req, &res, &why);
 	if (r < 0) {
 		report_failure(r, why, &res);
-		return build_exit_code(r, &res);
+		/* build_run()'s errors (build.h); a signal as the shell would say it */
+		return r == -EINTR ? 128 + res.signal : cli_exit_code(r);
 	}
 	report(&res);
 	return KTS_EXIT_OK;

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "build-inner.h"
 #include "cli.h"
 #include "log.h"
 #include "macro.h"
@@ -31,6 +32,7 @@ int cli_exit_code(int r)
 	case -EMEDIUMTYPE:
 	case -EREMOTE:
 	case -ENOLCK:
+	case -ENXIO:
 		return KTS_EXIT_ENV;
 	default:
 		return r >= 0 ? KTS_EXIT_OK : KTS_EXIT_FAILURE;
@@ -157,7 +159,7 @@ int cli_main(int argc, char **argv)
 	if (streq(cmd, "build"))
 		return cli_build(&o, argc, argv);
 	if (streq(cmd, "__build-inner"))
-		return cli_build_inner(argc, argv);
+		return build_inner_main(argc, argv);
 	if (streq(cmd, "kernel"))
 		return cli_kernel(&o, argc, argv);
 	if (streq(cmd, "kconfig"))

@@ -27,11 +27,12 @@ int cli_main(int argc, char **argv);
 
 /*
  * A negative errno, already logged, as the documented exit code (DESIGN §1), for the
- * classes the modules below return (session.h, reserve.h):
+ * classes the modules below return (session.h, reserve.h, build.h):
  *   -EINVAL                       2 usage: a request that can never be satisfied
  *   -EBUSY, -ETIME                3 reservation not available (now / in time)
  *   -EHOSTDOWN, -EACCES, -EPERM,  4 environment: no manager, refused, the cgroup does
- *   -EMEDIUMTYPE, -EREMOTE, -ENOLCK  not enforce what was asked, unusable lock directory
+ *   -EMEDIUMTYPE, -EREMOTE, -ENOLCK  not enforce what was asked, unusable lock directory,
+ *   -ENXIO                          a build's missing toolchain, cache dir or topology
  *   anything else                 1 failure
  * r >= 0 → 0. A module whose errno could fall into the wrong class returns its
  * class's value instead (session_run()'s -EIO) after logging the real one.
@@ -91,9 +92,8 @@ int cli_locks(int argc, char **argv);
 /* `ktscope doctor`, implemented in cli-doctor.c; argv[0] is "doctor". */
 int cli_doctor(const struct kts_opts *o, int argc, char **argv);
 
-/* `ktscope build` and its in-scope half, implemented in cli-build.c. */
+/* `ktscope build`, implemented in cli-build.c (its in-scope half: build-inner.h). */
 int cli_build(const struct kts_opts *o, int argc, char **argv);
-int cli_build_inner(int argc, char **argv);
 
 /* `ktscope kernel ...` and `ktscope kconfig`, implemented in cli-kernel.c. */
 int cli_kernel(const struct kts_opts *o, int argc, char **argv);
