@@ -9,7 +9,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "build.h"
 #include "cli.h"
@@ -78,15 +77,6 @@ static const char build_help[] =
 	"manager, no toolchain, unusable cache directory).\n";
 
 /* ---------------------------------------------------------------- build */
-
-static bool is_kernel_tree(const char *dir)
-{
-	_cleanup_free_ char *mk = NULL, *kc = NULL;
-
-	if (asprintf(&mk, "%s/Makefile", dir) < 0 || asprintf(&kc, "%s/Kconfig", dir) < 0)
-		return false;
-	return access(mk, F_OK) == 0 && access(kc, F_OK) == 0;
-}
 
 /* What argv (and the environment) asked for, before any work. */
 struct build_args {
@@ -245,7 +235,6 @@ static int check_env(struct build_args *a)
 /* Which source: SPEC, a flag, the current directory when it is a kernel tree, or stable. */
 static int resolve_source(struct build_args *a)
 {
-	_cleanup_free_ char *cwd = NULL;
 	int r;
 
 	if (!!a->positional + !!a->source_dir + !!a->tarball + !!a->git_url > 1) {
@@ -265,13 +254,8 @@ static int resolve_source(struct build_args *a)
 		r = source_spec_tarball(a->tarball, &a->req.spec);
 	else if (a->git_url)
 		r = source_spec_git(a->git_url, a->git_ref, &a->req.spec);
-	else {
-		cwd = getcwd(NULL, 0);
-		if (cwd && is_kernel_tree(cwd))
-			r = source_spec_local(cwd, &a->req.spec);
-		else
-			r = source_spec_parse("stable", &a->req.spec);
-	}
+	else
+		r = source_spec_default(&a->req.spec);
 	if (r < 0) {
 		log_error("invalid source '%s'", a->positional ? a->positional : strempty(a->git_url));
 		return -KTS_EXIT_USAGE;

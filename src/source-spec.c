@@ -8,7 +8,9 @@
 #include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "source-internal.h"
 
@@ -198,6 +200,24 @@ int source_spec_parse(const char *s, struct kts_source_spec *ret)
 	}
 
 	return source_spec_local(s, ret);
+}
+
+static bool is_kernel_tree(const char *dir)
+{
+	_cleanup_free_ char *mk = NULL, *kc = NULL;
+
+	if (asprintf(&mk, "%s/Makefile", dir) < 0 || asprintf(&kc, "%s/Kconfig", dir) < 0)
+		return false;
+	return access(mk, F_OK) == 0 && access(kc, F_OK) == 0;
+}
+
+int source_spec_default(struct kts_source_spec *ret)
+{
+	_cleanup_free_ char *cwd = getcwd(NULL, 0);
+
+	if (cwd && is_kernel_tree(cwd))
+		return source_spec_local(cwd, ret);
+	return source_spec_parse("stable", ret);
 }
 
 /* ---- labels and identities --------------------------------------------------------------- */

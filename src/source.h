@@ -74,6 +74,11 @@ int source_spec_parse(const char *s, struct kts_source_spec *ret);
 int source_spec_local(const char *dir, struct kts_source_spec *ret);
 int source_spec_tarball(const char *file_or_url, struct kts_source_spec *ret);
 int source_spec_git(const char *url, const char *ref, struct kts_source_spec *ret);
+/*
+ * The source without SPEC or a source flag (DESIGN §1): the current directory when it
+ * holds a Makefile and a Kconfig, else "stable".
+ */
+int source_spec_default(struct kts_source_spec *ret);
 void source_spec_done(struct kts_source_spec *s);
 /* True for "stable", "mainline" and MAJOR.MINOR[.PATCH][-rcN]. */
 bool source_is_release_spec(const char *s);
