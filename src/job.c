@@ -261,6 +261,26 @@ static int read_doc(const char *path, char **ret, size_t *ret_len, const char *w
 	return 0;
 }
 
+/*
+ * Parses text as one JSON object and reads its fields into out with fields(); on failure
+ * done(out) frees what fields() had set. The one path both documents are read by.
+ */
+static int parse_with(const char *text, size_t len, struct reader *rd,
+		      int (*fields)(struct reader *rd, void *out), void (*done)(void *out),
+		      void *out)
+{
+	_cleanup_json_ struct json_object *o = NULL;
+	int r = parse_document(text, len, rd, &o);
+
+	if (r < 0)
+		return r;
+	rd->o = o;
+	r = fields(rd, out);
+	if (r < 0)
+		done(out);
+	return r;
+}
+
 /* ---------------------------------------------------------------- job */
 
 void job_done(struct kts_build_job *j)
@@ -279,8 +299,14 @@ void job_done(struct kts_build_job *j)
 	*j = (struct kts_build_job){ 0 };
 }
 
-static int parse_job_fields(struct reader *rd, struct kts_build_job *j)
+static void job_done_v(void *j)
 {
+	job_done(j);
+}
+
+static int parse_job_fields(struct reader *rd, void *out)
+{
+	struct kts_build_job *j = out;
 	size_t n_names = 0;
 	int r;
 
@@ -319,22 +345,13 @@ static int parse_job_fields(struct reader *rd, struct kts_build_job *j)
 int job_parse(const char *text, size_t len, const char *name, struct kts_build_job *ret,
 	      char **ret_why)
 {
-	_cleanup_json_ struct json_object *o = NULL;
 	struct kts_build_job j = { 0 };
 	struct reader rd = { .what = "job file", .name = name, .why = ret_why };
-	int r;
+	int r = parse_with(text, len, &rd, parse_job_fields, job_done_v, &j);
 
-	r = parse_document(text, len, &rd, &o);
-	if (r < 0)
-		return r;
-	rd.o = o;
-	r = parse_job_fields(&rd, &j);
-	if (r < 0) {
-		job_done(&j);
-		return r;
-	}
-	*ret = j;
-	return 0;
+	if (r >= 0)
+		*ret = j;
+	return r;
 }
 
 int job_read(const char *path, struct kts_build_job *ret, char **ret_why)
@@ -416,8 +433,14 @@ static bool is_sha256_hex(const char *s)
 	return strspn(s, "0123456789abcdef") == HASH_SHA256_HEX_SIZE - 1;
 }
 
-static int parse_result_fields(struct reader *rd, struct kts_build_job_result *res)
+static void job_result_done_v(void *res)
 {
+	job_result_done(res);
+}
+
+static int parse_result_fields(struct reader *rd, void *out)
+{
+	struct kts_build_job_result *res = out;
 	_cleanup_free_ char *sha = NULL;
 	unsigned error;
 	int r;
@@ -454,22 +477,13 @@ static int parse_result_fields(struct reader *rd, struct kts_build_job_result *r
 int job_result_parse(const char *text, size_t len, const char *name,
 		     struct kts_build_job_result *ret, char **ret_why)
 {
-	_cleanup_json_ struct json_object *o = NULL;
 	struct kts_build_job_result res = { 0 };
 	struct reader rd = { .what = "result file", .name = name, .why = ret_why };
-	int r;
+	int r = parse_with(text, len, &rd, parse_result_fields, job_result_done_v, &res);
 
-	r = parse_document(text, len, &rd, &o);
-	if (r < 0)
-		return r;
-	rd.o = o;
-	r = parse_result_fields(&rd, &res);
-	if (r < 0) {
-		job_result_done(&res);
-		return r;
-	}
-	*ret = res;
-	return 0;
+	if (r >= 0)
+		*ret = res;
+	return r;
 }
 
 int job_result_read(const char *path, struct kts_build_job_result *ret, char **ret_why)
