@@ -5,7 +5,7 @@
 #   3. a second build with --enable-sanitizers (ASan+UBSan) + make check
 # Build trees go to ${KTS_BUILD_ROOT:-$PWD/_ci}; every `make check` summary is
 # appended to $KTS_BUILD_ROOT/summaries.log and the totals are printed last as
-# "N passed, N failed, N skipped".
+# "N passed, N failed, N skipped", after one line with each step's duration in seconds.
 set -uo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -14,12 +14,15 @@ jobs=${KTS_JOBS:-$(nproc)}
 mkdir -p "$root"
 : >"$root/summaries.log"
 failed_steps=()
+durations=()
 
 step() { # step NAME CMD... ; output goes to the terminal and to $root/NAME.log
 	local name=$1; shift
-	local rc=0
+	local rc=0 t0=$SECONDS
 	echo "==> $name: $*"
 	"$@" 2>&1 | tee "$root/$name.log" || rc=$?
+	echo "==> $name: $((SECONDS - t0)) s"
+	durations+=("$name $((SECONDS - t0)) s")
 	if grep -qE '^# (PASS|FAIL):' "$root/$name.log"; then
 		grep -E '^# (TOTAL|PASS|SKIP|XFAIL|FAIL|XPASS|ERROR):' "$root/$name.log" >>"$root/summaries.log"
 	else
@@ -60,5 +63,6 @@ if ((${#failed_steps[@]})); then
 	# a step that failed before its test summary counts as one failure
 	((fail == 0)) && fail=${#failed_steps[@]}
 fi
+echo "step durations: ${durations[*]/%/,} total $SECONDS s"
 echo "$pass passed, $fail failed, $skip skipped"
 ((${#failed_steps[@]} == 0 && fail == 0))
