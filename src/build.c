@@ -161,7 +161,7 @@ static int build_stage_base(struct build_ctx *b, char **ret_why)
 			       "tinyconfig, kvm_guest or a readable config file", base);
 	if (asprintf(&b->base, "%s/base.config", b->work) < 0)
 		return -ENOMEM;
-	r = pipeline_copy_file(abs, b->base);
+	r = copy_file(abs, b->base);
 	if (r >= 0)
 		r = hash_sha256_file(b->base, sha);
 	if (r < 0)
@@ -185,7 +185,7 @@ static int build_stage_fragments(struct build_ctx *b, char **ret_why)
 		if (asprintf(&b->extra[i], "%s/extra-%zu.config", b->work, i + 1) < 0)
 			return -ENOMEM;
 		b->n_extra++;
-		r = pipeline_copy_file(q->extra[i], b->extra[i]);
+		r = copy_file(q->extra[i], b->extra[i]);
 		if (r < 0)
 			return why_set(ret_why, -EINVAL, "cannot read extra kconfig fragment '%s': %s",
 				       q->extra[i], strerror(-r));

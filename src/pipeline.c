@@ -32,42 +32,6 @@
 
 /* ---------------------------------------------------------------- files */
 
-int pipeline_copy_file(const char *from, const char *to)
-{
-	_cleanup_close_ int in = -EBADF, out = -EBADF;
-	struct stat st;
-	off_t left;
-
-	in = open(from, O_RDONLY | O_CLOEXEC);
-	if (in < 0)
-		return negative_errno();
-	if (fstat(in, &st) < 0)
-		return negative_errno();
-	out = open(to, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (out < 0)
-		return negative_errno();
-	for (left = st.st_size; left > 0;) {
-		ssize_t n = copy_file_range(in, NULL, out, NULL, (size_t) MIN(left, (off_t) 1 << 30), 0);
-
-		if (n < 0 && (errno == EXDEV || errno == ENOSYS || errno == EOPNOTSUPP)) {
-			char buf[65536];
-			int r;
-
-			n = read(in, buf, sizeof(buf));
-			if (n > 0 && (r = write_all(out, buf, (size_t) n)) < 0)
-				return r;
-		}
-		if (n < 0)
-			return negative_errno();
-		if (n == 0)
-			break;
-		left -= n;
-	}
-	if (fsync(out) < 0)
-		return negative_errno();
-	return 0;
-}
-
 static uint64_t file_size(const char *path)
 {
 	struct stat st;
@@ -532,7 +496,7 @@ static int configure_base(struct pipeline_ctx *c, char **ret_why)
 		return run_make(c, "configure",
 				streq(o->base, "kvm_guest") ? kvm : streq(o->base, "tinyconfig") ? tiny : def,
 				ret_why);
-	r = pipeline_copy_file(o->base, c->config);
+	r = copy_file(o->base, c->config);
 	if (r < 0)
 		return why_set(ret_why, r, "cannot copy base config '%s' to '%s': %s", o->base,
 			       c->config, strerror(-r));
@@ -687,12 +651,12 @@ static int step_image(struct pipeline_ctx *c, char **ret_why)
 	phase_event("store", "start", -1);
 	if (access(c->image_src, F_OK) < 0)
 		return why_set(ret_why, -ENOENT, "make did not produce '%s'", c->image_src);
-	r = pipeline_copy_file(c->image_src, c->image_dst);
+	r = copy_file(c->image_src, c->image_dst);
 	if (r < 0)
 		return why_set(ret_why, r, "cannot copy '%s' to '%s': %s", c->image_src, c->image_dst,
 			       strerror(-r));
 	c->res.image_size = file_size(c->image_dst);
-	r = pipeline_copy_file(c->config, c->config_dst);
+	r = copy_file(c->config, c->config_dst);
 	if (r < 0)
 		return why_set(ret_why, r, "cannot copy '%s': %s", c->config, strerror(-r));
 	return hash_sha256_file(c->config_dst, c->res.config_sha256);

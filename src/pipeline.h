@@ -116,5 +116,3 @@ void pipeline_print_tail(const char *path, unsigned n);
 /* The last n (≥ 1) lines of path, as one string; "" for an empty file. */
 int pipeline_log_tail(const char *path, unsigned n, char **ret);
 
-/* Copies a regular file (mode 0644), fsync'd. */
-int pipeline_copy_file(const char *from, const char *to);

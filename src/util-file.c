@@ -317,3 +317,39 @@ int rm_rf(const char *path)
 {
 	return rm_rf_at(AT_FDCWD, path);
 }
+
+int copy_file(const char *from, const char *to)
+{
+	_cleanup_close_ int in = -EBADF, out = -EBADF;
+	struct stat st;
+	off_t left;
+
+	in = open(from, O_RDONLY | O_CLOEXEC);
+	if (in < 0)
+		return negative_errno();
+	if (fstat(in, &st) < 0)
+		return negative_errno();
+	out = open(to, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (out < 0)
+		return negative_errno();
+	for (left = st.st_size; left > 0;) {
+		ssize_t n = copy_file_range(in, NULL, out, NULL, (size_t) MIN(left, (off_t) 1 << 30), 0);
+
+		if (n < 0 && (errno == EXDEV || errno == ENOSYS || errno == EOPNOTSUPP)) {
+			char buf[65536];
+			int r;
+
+			n = read(in, buf, sizeof(buf));
+			if (n > 0 && (r = write_all(out, buf, (size_t) n)) < 0)
+				return r;
+		}
+		if (n < 0)
+			return negative_errno();
+		if (n == 0)
+			break;
+		left -= n;
+	}
+	if (fsync(out) < 0)
+		return negative_errno();
+	return 0;
+}

@@ -60,6 +60,9 @@ int write_all(int fd, const void *buf, size_t len);
  */
 int write_file_atomic(const char *path, const void *data, size_t len, mode_t mode);
 
+/* Copies the regular file from to to (created or truncated, mode 0644), fsync'd; -errno. */
+int copy_file(const char *from, const char *to);
+
 /*
  * mkdir -p: creates path and its missing parents with mode. An existing directory (or a
  * symlink to one) is success; a non-directory in the way is -ENOTDIR.

@@ -170,6 +170,29 @@ static void test_write_file_atomic(void **state)
 	assert_int_equal(write_file_atomic("/nonexistent/dir/file", "x", 1, 0644), -ENOENT);
 }
 
+/* copy_file(): every byte of a file larger than one read, over an existing longer file. */
+static void test_copy_file(void **state)
+{
+	struct fixture *f = *state;
+	_cleanup_free_ char *from = path_in(f, "from"), *to = path_in(f, "to"), *big = NULL,
+			    *buf = NULL;
+	const size_t n = 200000;
+	size_t len;
+
+	big = malloc(n);
+	assert_non_null(big);
+	for (size_t i = 0; i < n; i++)
+		big[i] = (char) ('a' + i % 23);
+	assert_int_equal(write_file_atomic(from, big, n, 0600), 0);
+	assert_int_equal(write_file_atomic(to, big, n, 0644), 0);
+	assert_int_equal(write_file_atomic(from, big, n - 7, 0600), 0);
+	assert_int_equal(copy_file(from, to), 0);
+	assert_int_equal(read_full_file(to, 0, &buf, &len), 0);
+	assert_int_equal(len, n - 7);
+	assert_memory_equal(buf, big, n - 7);
+	assert_int_equal(copy_file("/nonexistent/file", to), -ENOENT);
+}
+
 static void test_open_read_at(void **state)
 {
 	struct fixture *f = *state;
@@ -517,6 +540,7 @@ int main(void)
 		T(test_read_limits_and_errors),
 		cmocka_unit_test(test_write_all_to_pipe),
 		T(test_write_file_atomic),
+		T(test_copy_file),
 		T(test_open_read_at),
 		T(test_mkdir_p),
 		T(test_rm_rf_keeps_symlink_targets),
