@@ -36,6 +36,7 @@
 #include "reserve.h"
 #include "session.h"
 #include "sysroot.h"
+#include "testhook.h"
 #include "hash.h"
 #include "job.h"
 #include "topology.h"
@@ -282,6 +283,9 @@ static int build_fetch(struct build_ctx *b, char **ret_why)
 			(void) why_set(ret_why, r, "%s", strerror(-r));
 		return source_error(r);
 	}
+	r = testhook("fetch");
+	if (r < 0)
+		return why_set(ret_why, -EIO, "cannot fetch the source: %s", strerror(-r));
 	return build_tarball_unchanged(b, ret_why);
 }
 
@@ -563,6 +567,9 @@ static int build_reserve(struct build_ctx *b, char **ret_why)
 	if (rc < 0) /* logged */
 		return rc == -EBUSY || rc == -ETIME ? -EBUSY : rc == -EINVAL ? -EINVAL : -ENXIO;
 	b->have_resv = true;
+	r = testhook("reserve");
+	if (r < 0)
+		return why_set(ret_why, -ENXIO, "cannot reserve CPUs: %s", strerror(-r));
 	b->res->make_jobs = b->resv.plan.make_jobs;
 	(void) cpuset_format(&b->resv.plan.cpus, &cpus);
 	progress_event("reservation", "\"state\":\"acquired\",\"cpus\":%s,\"make_jobs\":%u",
@@ -891,6 +898,57 @@ static int build_store(struct build_ctx *b, char **ret_why)
 
 /* ---------------------------------------------------------------- the build */
 
+/* The steps in the seed's order; what they acquire stays in b for build_ctx_done(). */
+static int build_steps(struct build_ctx *b, char **ret_why)
+{
+	int r;
+
+	r = build_identify_source(b, ret_why);
+	if (r < 0)
+		return r;
+	b->res->label = strdup(b->src->label);
+	if (!b->res->label)
+		return -ENOMEM;
+	r = build_toolchain(b, ret_why);
+	if (r < 0)
+		return r;
+	r = build_key(b, ret_why);
+	if (r < 0)
+		return r;
+	r = build_check_cache(b);
+	if (r != 0)
+		return 0;
+	r = build_lock_source(b, ret_why);
+	if (r != 0)
+		return r < 0 ? r : 0;
+	r = build_reserve(b, ret_why);
+	if (r < 0)
+		return r;
+	r = build_fetch_stage(b, ret_why);
+	if (r < 0)
+		return r;
+	r = build_run_in_scope(b, ret_why);
+	if (r < 0)
+		return r;
+	r = build_recheck_dirty(b);
+	if (r < 0)
+		return r;
+	return build_store(b, ret_why);
+}
+
+/* The LLC locks go once the scope is gone (every path); the rest in build_ctx_done(). */
+static int build_unlock(struct build_ctx *b)
+{
+	int r;
+
+	if (!b->have_resv)
+		return 0;
+	r = testhook("unlock");
+	reserve_release(&b->resv);
+	b->have_resv = false;
+	return r;
+}
+
 int build_run(const struct kts_build_request *req, struct kts_build_result *res,
 	      char **ret_why)
 {
@@ -899,38 +957,12 @@ int build_run(const struct kts_build_request *req, struct kts_build_result *res,
 		.source_lock_fd = -EBADF, .key_lock_fd = -EBADF,
 		.work_lock_fd = -EBADF, .uncached_lock_fd = -EBADF,
 	};
-	int r;
+	int r, u;
 
 	*res = (struct kts_build_result){ .enforcement = KTS_ENFORCE_AFFINITY };
-	r = build_identify_source(&b, ret_why);
-	if (r < 0)
-		return r;
-	res->label = strdup(b.src->label);
-	if (!res->label)
-		return -ENOMEM;
-	r = build_toolchain(&b, ret_why);
-	if (r < 0)
-		return r;
-	r = build_key(&b, ret_why);
-	if (r < 0)
-		return r;
-	r = build_check_cache(&b);
-	if (r != 0)
-		return 0;
-	r = build_lock_source(&b, ret_why);
-	if (r != 0)
-		return r < 0 ? r : 0;
-	r = build_reserve(&b, ret_why);
-	if (r < 0)
-		return r;
-	r = build_fetch_stage(&b, ret_why);
-	if (r < 0)
-		return r;
-	r = build_run_in_scope(&b, ret_why);
-	if (r < 0)
-		return r;
-	r = build_recheck_dirty(&b);
-	if (r < 0)
-		return r;
-	return build_store(&b, ret_why);
+	r = build_steps(&b, ret_why);
+	u = build_unlock(&b);
+	if (u < 0 && r >= 0)
+		return why_set(ret_why, -EIO, "cannot release the CPU locks: %s", strerror(-u));
+	return r;
 }

@@ -17,6 +17,7 @@
 #include "macro.h"
 #include "util.h"
 #include "metadata.h"
+#include "testhook.h"
 
 #define KERNELS_DIR "kernels"
 #define TMP_DIR ".tmp"
@@ -636,6 +637,37 @@ static int install_by_aside(struct kts_cache_store *s, const char *final)
 	return 0;
 }
 
+/*
+ * Renames the stage to final; an existing entry is swapped (then s->dir holds the old one,
+ * still to be removed by cache_store_abort()) or set aside and removed.
+ */
+static int install(struct kts_cache_store *s, const char *final)
+{
+	int r;
+
+	if (rename(s->dir, final) == 0) {
+		s->done = true;
+		return 0;
+	}
+	if (errno != EEXIST && errno != ENOTEMPTY && errno != ENOTDIR && errno != EISDIR)
+		return negative_errno();
+	if (renameat2(AT_FDCWD, s->dir, AT_FDCWD, final, RENAME_EXCHANGE) == 0) {
+		/* s->dir now holds the old entry; not done, so abort removes it. Our lock went
+		 * with the new entry: hold the old one's instead (a sweep that got there first
+		 * is removing it already). */
+		s->lock_fd = safe_close(s->lock_fd);
+		(void) cache_tmp_lock_dir(AT_FDCWD, s->dir, &s->lock_fd);
+		return 0;
+	}
+	if (errno != EINVAL && errno != ENOSYS)
+		return negative_errno();
+	r = install_by_aside(s, final);
+	if (r < 0)
+		return r;
+	s->done = true;
+	return 0;
+}
+
 int cache_store_commit(struct kts_cache_store *s, char **ret_path, char **ret_why)
 {
 	struct kts_metadata *m _cleanup_(metadata_freep) = NULL;
@@ -670,29 +702,17 @@ int cache_store_commit(struct kts_cache_store *s, char **ret_path, char **ret_wh
 	if (r < 0)
 		return r;
 
+	r = testhook("store-before-rename");
+	if (r < 0)
+		return r;
 	/* 4. Atomic install; an existing entry is swapped, then removed. */
-	if (rename(s->dir, final) == 0) {
-		s->done = true;
-	} else if (errno == EEXIST || errno == ENOTEMPTY || errno == ENOTDIR ||
-		   errno == EISDIR) {
-		if (renameat2(AT_FDCWD, s->dir, AT_FDCWD, final, RENAME_EXCHANGE) == 0) {
-			/* s->dir now holds the old entry; not done, so abort removes it. Our
-			 * lock went with the new entry: hold the old one's instead (a sweep
-			 * that got there first is removing it already). */
-			s->lock_fd = safe_close(s->lock_fd);
-			(void) cache_tmp_lock_dir(AT_FDCWD, s->dir, &s->lock_fd);
-			cache_store_abort(s);
-		} else if (errno == EINVAL || errno == ENOSYS) {
-			r = install_by_aside(s, final);
-			if (r < 0)
-				return r;
-			s->done = true;
-		} else {
-			return negative_errno();
-		}
-	} else {
-		return negative_errno();
-	}
+	r = install(s, final);
+	if (r < 0)
+		return r;
+	r = testhook("store-after-rename");
+	if (r < 0)
+		return r;
+	cache_store_abort(s); /* the old entry, when it was swapped out */
 	/* Installed: the directory has left .tmp, its lock has no more use. */
 	s->lock_fd = safe_close(s->lock_fd);
 

@@ -15,6 +15,7 @@
 #include "cli.h"
 #include "log.h"
 #include "macro.h"
+#include "testhook.h"
 
 /* ---------------------------------------------------------------- exit codes */
 
@@ -109,6 +110,7 @@ int cli_main(int argc, char **argv)
 		{}
 	};
 	struct kts_opts o = { .manager = KTS_MANAGER_DEFAULT };
+	_cleanup_free_ char *why = NULL;
 	const char *cmd;
 	int c;
 
@@ -120,7 +122,8 @@ int cli_main(int argc, char **argv)
 			fputs(main_help, stdout);
 			return KTS_EXIT_OK;
 		case 'V':
-			printf("ktscope %s\n", PACKAGE_VERSION);
+			printf("ktscope %s\ntest-hooks: %s\n", PACKAGE_VERSION,
+			       TESTHOOK_COMPILED ? "yes" : "no");
 			return KTS_EXIT_OK;
 		case 'u':
 			o.manager = KTS_MANAGER_USER;
@@ -140,6 +143,8 @@ int cli_main(int argc, char **argv)
 		}
 	}
 	setup_logging(o.verbosity);
+	if (testhook_check_env(&why) < 0)
+		return log_error("%s", why ? why : "out of memory"), KTS_EXIT_USAGE;
 	if (optind >= argc) {
 		fputs(main_help, stderr);
 		return KTS_EXIT_USAGE;

@@ -28,6 +28,7 @@
 #include "pipeline.h"
 #include "progress.h"
 #include "strip.h"
+#include "testhook.h"
 #include "util.h"
 
 /* ---------------------------------------------------------------- files */
@@ -585,6 +586,9 @@ static int step_configure(struct pipeline_ctx *c, char **ret_why)
 {
 	int r;
 
+	r = testhook("configure");
+	if (r < 0)
+		return why_set(ret_why, r, "configure failed: %s", strerror(-r));
 	r = configure(c, ret_why);
 	if (r < 0)
 		return r;
@@ -604,6 +608,9 @@ static int step_make(struct pipeline_ctx *c, char **ret_why)
 	const char *const t[] = { c->image_name, "vmlinux", NULL };
 	int r;
 
+	r = testhook("make");
+	if (r < 0)
+		return why_set(ret_why, r, "make failed: %s", strerror(-r));
 	c->objects = 0;
 	r = run_make(c, "make", t, ret_why);
 	if (r < 0)
@@ -668,6 +675,9 @@ static int step_strip(struct pipeline_ctx *c, char **ret_why)
 	_cleanup_free_ char *why = NULL;
 	int r;
 
+	r = testhook("strip");
+	if (r < 0)
+		return why_set(ret_why, r, "cannot strip '%s': %s", c->vmlinux_src, strerror(-r));
 	r = strip_vmlinux_full(c->vmlinux_src, c->vmlinux_dst, &c->res.vmlinux_unstripped,
 			       &c->res.vmlinux_size, &why);
 	if (r < 0)

@@ -41,7 +41,7 @@ step() { # step NAME CMD... ; output goes to the terminal and to $root/NAME.log
 (cd "$top" && autoreconf -fi) || { echo "autoreconf failed"; exit 1; }
 
 mkdir -p "$root/build" "$root/asan"
-step configure bash -c "cd '$root/build' && '$top/configure' --enable-werror" &&
+step configure bash -c "cd '$root/build' && '$top/configure' --enable-werror --enable-test-hooks" &&
 	step build make -C "$root/build" -j"$jobs" &&
 	# one test at a time: the real-kernel build would starve the timing of the scope tests
 	step check env KTS_E2E=1 make -C "$root/build" check
@@ -51,7 +51,7 @@ step distcheck make -C "$root/build" distcheck \
 	DISTCHECK_CONFIGURE_FLAGS=--enable-werror
 # the Fedora spec builds an RPM from the dist tarball with the files it should have
 step packaging env KTS_TOP_SRCDIR="$top" bash "$top/tests/packaging.sh" "$root/build/ktscope-0.1.0.tar.xz"
-step asan-configure bash -c "cd '$root/asan' && '$top/configure' --enable-werror --enable-sanitizers" &&
+step asan-configure bash -c "cd '$root/asan' && '$top/configure' --enable-werror --enable-sanitizers --enable-test-hooks" &&
 	step asan-check make -C "$root/asan" check
 
 sum() { awk -v k="$1" '$1 == "#" && $2 == k":" { n += $3 } END { print n + 0 }' "$root/summaries.log"; }
