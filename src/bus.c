@@ -8,6 +8,7 @@
  * manager that runs without a bus daemon.
  */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -172,4 +173,99 @@ done:
 		  sd_bus_is_bus_client(bus) > 0 ? "message bus" : "private socket");
 	*ret = bus;
 	return 0;
+}
+
+/* ---------------------------------------------------------------- watching the manager */
+
+/*
+ * While a unit runs, its manager or the connection to it can go away (systemd --user
+ * killed, the bus daemon killed). Nothing then stops the unit's processes or answers for
+ * them, so the caller must notice and stop the work itself. On the message bus the
+ * manager's departure is org.freedesktop.DBus's NameOwnerChanged for
+ * org.freedesktop.systemd1 with an empty new owner (the connection itself stays up); on
+ * the private socket, and when the bus daemon dies, it is the connection's end.
+ */
+#define SD_BUS_MANAGER_NAME "org.freedesktop.systemd1"
+
+struct kts_bus_watch {
+	sd_bus *bus;
+	sd_bus_slot *slot;
+	bool manager_gone;
+};
+
+static int on_owner_changed(sd_bus_message *m, void *userdata, sd_bus_error *error)
+{
+	struct kts_bus_watch *w = userdata;
+	const char *name, *old_owner, *new_owner;
+
+	if (sd_bus_message_read(m, "sss", &name, &old_owner, &new_owner) >= 0 &&
+	    strcmp(name, SD_BUS_MANAGER_NAME) == 0 && !*new_owner)
+		w->manager_gone = true;
+	return 0;
+}
+
+int bus_watch_start(struct sd_bus *bus, struct kts_bus_watch **ret)
+{
+	_cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+	struct kts_bus_watch *w;
+	int r, has_owner = 1;
+
+	w = calloc(1, sizeof(*w));
+	if (!w)
+		return -ENOMEM;
+	w->bus = sd_bus_ref(bus);
+	if (sd_bus_is_bus_client(bus) > 0) {
+		r = sd_bus_add_match(bus, &w->slot,
+				     "type='signal',sender='org.freedesktop.DBus',"
+				     "path='/org/freedesktop/DBus',interface='org.freedesktop.DBus',"
+				     "member='NameOwnerChanged',arg0='" SD_BUS_MANAGER_NAME "'",
+				     on_owner_changed, w);
+		/* The manager may have left before the match was in place. */
+		if (r >= 0) {
+			_cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+
+			r = sd_bus_call_method(bus, "org.freedesktop.DBus", "/org/freedesktop/DBus",
+					       "org.freedesktop.DBus", "NameHasOwner", &error, &reply,
+					       "s", SD_BUS_MANAGER_NAME);
+			if (r >= 0)
+				r = sd_bus_message_read(reply, "b", &has_owner);
+		}
+		if (r < 0) {
+			log_debug_errno(r, "cannot watch the manager on the bus: %m");
+			bus_watch_free(w);
+			return r;
+		}
+		w->manager_gone = !has_owner;
+	}
+	*ret = w;
+	return 0;
+}
+
+int bus_watch_fd(const struct kts_bus_watch *w)
+{
+	return sd_bus_get_fd(w->bus);
+}
+
+int bus_watch_check(struct kts_bus_watch *w)
+{
+	int r;
+
+	/* Dispatches what is queued (our match; the manager's signals are dropped). */
+	do
+		r = sd_bus_process(w->bus, NULL);
+	while (r > 0);
+	if (r < 0 || sd_bus_is_open(w->bus) <= 0) {
+		log_debug_errno(r, "the connection to the manager ended: %m");
+		return -ECONNRESET;
+	}
+	return w->manager_gone ? -EHOSTDOWN : 0;
+}
+
+void bus_watch_free(struct kts_bus_watch *w)
+{
+	if (!w)
+		return;
+	(void) sd_bus_slot_unref(w->slot);
+	(void) sd_bus_unref(w->bus);
+	free(w);
 }

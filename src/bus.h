@@ -40,6 +40,22 @@ int bus_describe(struct sd_bus *bus, char **ret);
 /* One line on how to make a manager of kind reachable, for the CLI's exit-4 message. */
 const char *bus_fix_hint(enum kts_bus_kind kind);
 
+/*
+ * Watching the manager while a unit runs (bus.c says how): bus_watch_start() takes a
+ * reference on bus and, on a message bus, subscribes to the manager's departure
+ * (-EHOSTDOWN when it has already left; other negative errno from the bus).
+ * bus_watch_fd() is the fd to poll for input; after it polls readable, or before
+ * sleeping (messages may already be queued), bus_watch_check() dispatches what came
+ * and returns 0 while the manager is there, -EHOSTDOWN when it left the bus, or
+ * -ECONNRESET when the connection ended (the bus daemon or a direct manager died).
+ */
+struct kts_bus_watch;
+int bus_watch_start(struct sd_bus *bus, struct kts_bus_watch **ret);
+int bus_watch_fd(const struct kts_bus_watch *w);
+int bus_watch_check(struct kts_bus_watch *w);
+/* NULL is fine. */
+void bus_watch_free(struct kts_bus_watch *w);
+
 /* Flushes, closes and unrefs; NULL is fine. For _cleanup_(bus_closep). */
 void bus_close(struct sd_bus *bus);
 static inline void bus_closep(struct sd_bus **bus)

@@ -5,11 +5,20 @@
  * single immediate re-plan after a lost race, the wait (re-plan every 250 ms, the
  * holders named once, a quiet elapsed counter) and the release. lock.c owns the lock
  * files, flock and the /proc/locks holder lookup; plan.c the pure planner.
+ *
+ * The lock directory must stay the one the wait started in. A holder keeps its flock on
+ * the file it opened; when the directory is deleted (or deleted and made again) while we
+ * wait, the files we would create there are new inodes its locks do not cover, and
+ * "acquiring" them would run beside the holders. So the wait checks the directory's
+ * identity before every re-plan and gives up (-ESTALE, naming it) when it changed:
+ * failing is the only safe answer, since the holders of the old files can no longer be
+ * seen or waited for.
  */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -193,6 +202,22 @@ static void sleep_ms(unsigned ms)
 }
 
 /*
+ * -ESTALE with *why when dir is no longer the directory first seen as *first (removed, or
+ * removed and made again: see the top of this file); 0 otherwise.
+ */
+static int lockdir_unchanged(const char *dir, const struct stat *first, char **why)
+{
+	struct stat st;
+
+	if (stat(dir, &st) == 0 && st.st_dev == first->st_dev && st.st_ino == first->st_ino)
+		return 0;
+	(void) asprintf(why, "lock directory '%s' was %s while waiting for the reservation; the "
+			"holders keep their locks on the removed files, so they cannot be "
+			"waited for any more; make it again and retry once they are done", dir, access(dir, F_OK) == 0 ? "replaced" : "removed");
+	return -ESTALE;
+}
+
+/*
  * reserve_acquire() without the ret_why plumbing: *why (owned by the caller) is
  * set on failure when a reason is known.
  */
@@ -203,12 +228,21 @@ static int reserve_loop(const struct kts_topology *t, const struct kts_reserve_o
 		o->req.mode == KTS_PLAN_EXCLUSIVE ? KTS_LOCK_EXCLUSIVE : KTS_LOCK_SHARED;
 	uint64_t wait_start = 0;
 	bool waiting = false;
+	struct stat first;
 	int r;
 
+	if (stat(dir, &first) < 0) {
+		r = negative_errno();
+		(void) asprintf(why, "cannot use lock directory '%s': %s", dir, strerror(-r));
+		return r;
+	}
 	for (unsigned attempt = 0;; attempt++) {
 		_cleanup_free_ char *reason = NULL;
 		uint64_t elapsed;
 
+		r = lockdir_unchanged(dir, &first, why);
+		if (r < 0)
+			return r;
 		r = reserve_attempt(t, o, dir, mode, ret, &reason);
 		if (r == ATTEMPT_OK)
 			return 0;
@@ -354,6 +388,9 @@ static int take_failed(int r, const char *lockdir, const char *why)
 		log_error("lock directory '%s' is unusable: %s", lockdir,
 			  why ? why : "network filesystem");
 		return -EREMOTE;
+	case -ESTALE:
+		log_error("%s", why ? why : "the lock directory changed while waiting");
+		return -ENOLCK;
 	default:
 		if (why)
 			log_error("cannot take the LLC locks in '%s': %s", lockdir, why);

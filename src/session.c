@@ -62,6 +62,26 @@ int session_start(struct kts_session *x, const char *what, struct kts_scope_para
 	return 0;
 }
 
+/*
+ * The unit of a session whose manager went away while argv ran (its process group is
+ * killed by now). A manager that left cannot be asked; over a lost connection, the
+ * manager may still be there: ask it once more over a fresh one (the private socket
+ * when the bus daemon died), so the unit does not outlive us.
+ */
+static void forget_lost_unit(struct kts_session *x)
+{
+	if (x->lost == -EHOSTDOWN) {
+		x->unit_started = false;
+		return;
+	}
+	bus_close(x->bus);
+	x->bus = NULL;
+	if (session_connect(x, x->kind, NULL) < 0) {
+		log_debug("unit '%s': no manager to stop it", x->unit);
+		x->unit_started = false;
+	}
+}
+
 void session_done(struct kts_session *x)
 {
 	int r;
@@ -69,6 +89,8 @@ void session_done(struct kts_session *x)
 	/* 1. argv: never released or still running → killed and reaped. */
 	if (x->child.pid > 0)
 		supervise_done(&x->child);
+	if (x->unit_started && x->lost)
+		forget_lost_unit(x);
 	/* 2. The unit (its leftovers get SIGTERM, then SIGKILL), or without one, the group. */
 	if (x->unit_started) {
 		r = scope_stop(x->bus, x->unit, 0);
@@ -282,17 +304,58 @@ static int report_child(const struct kts_child_report *rep, const char *command)
 	return supervise_exit_code(rep);
 }
 
-/* Lets argv start on got's terms and waits for it; *ret_status is its exit code. */
+static int check_manager(void *userdata)
+{
+	return bus_watch_check(userdata);
+}
+
+/* The manager (or the connection to it) went away while argv ran: said once, here. */
+static int manager_lost(struct kts_session *x, const struct kts_session_spec *s, int r)
+{
+	_cleanup_free_ char *desc = NULL;
+
+	x->lost = r;
+	(void) bus_describe(x->bus, &desc);
+	if (r == -EHOSTDOWN)
+		log_error("the systemd %s manager went away during the %s (unit '%s'); its "
+			  "processes were stopped and nothing was kept", bus_kind_to_string(x->kind),
+			  s->what, x->unit);
+	else
+		log_error("the connection to the systemd %s manager on %s was lost during the %s "
+			  "(unit '%s'); its processes were stopped and nothing was kept",
+			  bus_kind_to_string(x->kind), strempty(desc), s->what, x->unit);
+	return -EHOSTDOWN;
+}
+
+/*
+ * Lets argv start on got's terms and waits for it, watching the manager: one that goes
+ * away leaves nobody to stop the unit's processes, so we stop them (-EHOSTDOWN).
+ * *ret_status is argv's exit code.
+ */
 static int release_and_wait(struct kts_session *x, const struct kts_session_spec *s,
 			    enum kts_enforcement got, int *ret_status)
 {
+	struct kts_bus_watch *w = NULL;
+	struct kts_child_watch cw = { .fd = -1, .check = check_manager };
 	struct kts_child_report rep;
 	int r;
 
+	if (x->bus) {
+		r = bus_watch_start(x->bus, &w);
+		if (r < 0)
+			return manager_lost(x, s, r == -EHOSTDOWN ? r : -ECONNRESET);
+		cw.fd = bus_watch_fd(w);
+		cw.userdata = w;
+	}
 	r = supervise_release(&x->child, got == KTS_ENFORCE_AFFINITY);
-	if (r < 0)
+	if (r < 0) {
+		bus_watch_free(w);
 		return log_error_errno(r, "cannot start '%s': %m", s->argv[0]), -EIO;
-	r = supervise_wait(&x->child, &rep);
+	}
+	r = supervise_wait_watch(&x->child, w ? &cw : NULL, &rep);
+	bus_watch_free(w);
+	if (r == -EHOSTDOWN || r == -ECONNRESET)
+		return manager_lost(x, s, r);
 	if (r < 0)
 		return log_error_errno(r, "lost track of '%s': %m", s->argv[0]), -EIO;
 	*ret_status = report_child(&rep, s->argv[0]);
@@ -305,7 +368,7 @@ int session_run(const struct kts_session_spec *s, struct kts_session_result *ret
 	struct kts_scope_state state _cleanup_(scope_state_done) = { 0 };
 	const struct kts_plan *plan = &s->res->plan;
 	enum kts_enforcement got;
-	int r, sig, status;
+	int r, sig, status = 0;
 
 	r = session_fork(&x, s->argv, s->res->fds, s->res->n_fds, &plan->cpus, &plan->mems);
 	if (r < 0)

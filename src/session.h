@@ -78,6 +78,8 @@ struct kts_session {
 	struct sd_bus *bus;
 	char *unit;
 	bool unit_started;
+	/* While argv ran: -EHOSTDOWN the manager left, -ECONNRESET the connection ended. */
+	int lost;
 };
 #define KTS_SESSION_INIT ((struct kts_session){ .child = KTS_CHILD_INIT })
 

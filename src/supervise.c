@@ -561,10 +561,17 @@ static int read_report(int fd, struct kts_child_report *ret)
 
 int supervise_wait(struct kts_child *c, struct kts_child_report *ret)
 {
+	return supervise_wait_watch(c, NULL, ret);
+}
+
+int supervise_wait_watch(struct kts_child *c, const struct kts_child_watch *w,
+			 struct kts_child_report *ret)
+{
 	int status;
 
 	for (;;) {
-		struct pollfd p = { .fd = c->signal_fd, .events = POLLIN };
+		struct pollfd p[2] = { { .fd = c->signal_fd, .events = POLLIN },
+				       { .fd = w ? w->fd : -1, .events = POLLIN } };
 		struct signalfd_siginfo si;
 		pid_t r;
 
@@ -577,7 +584,14 @@ int supervise_wait(struct kts_child *c, struct kts_child_report *ret)
 		}
 		if (r == c->pid)
 			break;
-		if (poll(&p, 1, -1) < 0 && errno != EINTR)
+		/* The watched thing may have had news queued already: ask before sleeping. */
+		if (w) {
+			int k = w->check(w->userdata);
+
+			if (k < 0)
+				return k;
+		}
+		if (poll(p, 2, -1) < 0 && errno != EINTR)
 			return negative_errno();
 		while (read(c->signal_fd, &si, sizeof(si)) == (ssize_t) sizeof(si)) {
 			if (si.ssi_signo == SIGCHLD)

@@ -117,6 +117,20 @@ int supervise_release(struct kts_child *c, bool affinity);
  */
 int supervise_wait(struct kts_child *c, struct kts_child_report *ret);
 
+/*
+ * supervise_wait() that also watches something else COMMAND depends on (the manager of
+ * its scope): fd is polled for input beside the signals, and check(userdata) runs
+ * before every sleep; a negative return from it ends the wait with that errno, the
+ * supervisor not reaped (supervise_done() kills its process group then). w may be NULL.
+ */
+struct kts_child_watch {
+	int fd;
+	int (*check)(void *userdata);
+	void *userdata;
+};
+int supervise_wait_watch(struct kts_child *c, const struct kts_child_watch *w,
+			 struct kts_child_report *ret);
+
 /* sig to COMMAND's process group (also after the wait: leftovers); 0, or -ESRCH. */
 int supervise_kill_group(struct kts_child *c, int sig);
 
