@@ -650,20 +650,54 @@ static int step_validate(struct pipeline_ctx *c, char **ret_why)
 	return validate_config(c, ret_why);
 }
 
-/* image: the image and the final config copied into the stage, the config hashed. */
+/*
+ * The stage's filesystem (the cache's) cannot take what, of need bytes ("up to" when
+ * need is a bound): -ENOSPC with one line naming the filesystem's mount point, the
+ * space needed and the space free. partial (may be NULL), a file cut short, goes first,
+ * so the rest of the build (its result file) still has room and no half file is left.
+ */
+static int no_space(const struct pipeline_ctx *c, const char *partial, const char *what,
+		    bool bound, uint64_t need, char **ret_why)
+{
+	_cleanup_free_ char *mnt = NULL;
+	uint64_t avail = 0;
+
+	if (partial)
+		(void) unlink(partial);
+	if (disk_space(c->o->stage_dir, &mnt, &avail) < 0)
+		return why_set(ret_why, -ENOSPC, "not enough space for the cache entry in '%s' "
+			       "(%s): %s%.1f MiB needed", c->o->stage_dir, what,
+			       bound ? "up to " : "", (double) need / 1048576.0);
+	return why_set(ret_why, -ENOSPC, "not enough space for the cache entry on the filesystem "
+		       "mounted at '%s' (%s): %s%.1f MiB needed, %.1f MiB free", mnt, what,
+		       bound ? "up to " : "", (double) need / 1048576.0, (double) avail / 1048576.0);
+}
+
+/*
+ * image: the image and the final config copied into the stage, the config hashed. When
+ * they do not fit in the space left, nothing is written: the message says what is needed.
+ */
 static int step_image(struct pipeline_ctx *c, char **ret_why)
 {
+	uint64_t need, avail;
 	int r;
 
 	phase_event("store", "start", -1);
 	if (access(c->image_src, F_OK) < 0)
 		return why_set(ret_why, -ENOENT, "make did not produce '%s'", c->image_src);
+	need = file_size(c->image_src) + file_size(c->config);
+	if (disk_space(c->o->stage_dir, NULL, &avail) == 0 && avail < need)
+		return no_space(c, NULL, "the image and its config", false, need, ret_why);
 	r = copy_file(c->image_src, c->image_dst);
+	if (r == -ENOSPC)
+		return no_space(c, c->image_dst, "the image", false, file_size(c->image_src), ret_why);
 	if (r < 0)
 		return why_set(ret_why, r, "cannot copy '%s' to '%s': %s", c->image_src, c->image_dst,
 			       strerror(-r));
 	c->res.image_size = file_size(c->image_dst);
 	r = copy_file(c->config, c->config_dst);
+	if (r == -ENOSPC)
+		return no_space(c, c->config_dst, "the config", false, file_size(c->config), ret_why);
 	if (r < 0)
 		return why_set(ret_why, r, "cannot copy '%s': %s", c->config, strerror(-r));
 	return hash_sha256_file(c->config_dst, c->res.config_sha256);
@@ -680,6 +714,10 @@ static int step_strip(struct pipeline_ctx *c, char **ret_why)
 		return why_set(ret_why, r, "cannot strip '%s': %s", c->vmlinux_src, strerror(-r));
 	r = strip_vmlinux_full(c->vmlinux_src, c->vmlinux_dst, &c->res.vmlinux_unstripped,
 			       &c->res.vmlinux_size, &why);
+	/* The stripped size is not known before it is written: the unstripped one bounds it. */
+	if (r == -ENOSPC)
+		return no_space(c, c->vmlinux_dst, "the stripped vmlinux", true,
+				file_size(c->vmlinux_src), ret_why);
 	if (r < 0)
 		return why_set(ret_why, r, "cannot strip '%s': %s", c->vmlinux_src,
 			       why ? why : strerror(-r));

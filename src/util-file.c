@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include "macro.h"
@@ -351,5 +352,37 @@ int copy_file(const char *from, const char *to)
 	}
 	if (fsync(out) < 0)
 		return negative_errno();
+	return 0;
+}
+
+int disk_space(const char *path, char **ret_mount, uint64_t *ret_free)
+{
+	_cleanup_free_ char *mnt = realpath(path, NULL);
+	struct statvfs sv;
+	struct stat st, up;
+
+	if (!mnt || stat(mnt, &st) < 0 || statvfs(mnt, &sv) < 0)
+		return negative_errno();
+	/* Up while the parent is on the same device; "/" is its own parent. */
+	while (strcmp(mnt, "/") != 0) {
+		char *slash = strrchr(mnt, '/');
+		char keep = slash[1];
+
+		slash[slash == mnt ? 1 : 0] = '\0';
+		if (stat(mnt, &up) < 0)
+			return negative_errno();
+		if (up.st_dev != st.st_dev) {
+			/* mnt was the mount point: undo the cut. */
+			if (slash == mnt)
+				slash[1] = keep;
+			else
+				*slash = '/';
+			break;
+		}
+	}
+	if (ret_free)
+		*ret_free = (uint64_t) (geteuid() == 0 ? sv.f_bfree : sv.f_bavail) * sv.f_frsize;
+	if (ret_mount)
+		*ret_mount = TAKE_PTR(mnt);
 	return 0;
 }

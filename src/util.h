@@ -15,6 +15,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <sys/types.h>
 
@@ -62,6 +63,14 @@ int write_file_atomic(const char *path, const void *data, size_t len, mode_t mod
 
 /* Copies the regular file from to to (created or truncated, mode 0644), fsync'd; -errno. */
 int copy_file(const char *from, const char *to);
+
+/*
+ * Where path's filesystem is mounted (the topmost ancestor of path on the same device,
+ * found by walking up; caller frees) and the bytes still free there for us (f_bavail,
+ * or f_bfree as root, which may use the reserved blocks). path must exist. Either ret
+ * may be NULL. -errno of realpath/stat/statvfs.
+ */
+int disk_space(const char *path, char **ret_mount, uint64_t *ret_free);
 
 /*
  * mkdir -p: creates path and its missing parents with mode. An existing directory (or a

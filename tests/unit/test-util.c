@@ -531,6 +531,24 @@ static void test_mountinfo_unescape(void **state)
 	assert_string_equal(c, "");
 }
 
+/* disk_space(): the mount point found by walking up, from a path and from the mount itself. */
+static void test_disk_space(void **state)
+{
+	_cleanup_free_ char *root = NULL, *proc = NULL, *self = NULL;
+	uint64_t avail = UINT64_MAX;
+
+	(void) state;
+	assert_int_equal(disk_space("/", &root, &avail), 0);
+	assert_string_equal(root, "/");
+	assert_true(avail != UINT64_MAX);
+	/* /proc is its own mount on every Linux this runs on; both reach its mount point. */
+	assert_int_equal(disk_space("/proc/self/fd", &proc, NULL), 0);
+	assert_string_equal(proc, "/proc");
+	assert_int_equal(disk_space("/proc", &self, NULL), 0);
+	assert_string_equal(self, "/proc");
+	assert_int_equal(disk_space("/nonexistent/ktscope", NULL, NULL), -ENOENT);
+}
+
 int main(void)
 {
 #define T(t) cmocka_unit_test_setup_teardown(t, setup, teardown)
@@ -551,6 +569,7 @@ int main(void)
 		cmocka_unit_test(test_spawn_start_streams),
 		cmocka_unit_test(test_mountinfo_fields_and_escapes),
 		cmocka_unit_test(test_mountinfo_unescape),
+		cmocka_unit_test(test_disk_space),
 	};
 #undef T
 

@@ -3,6 +3,10 @@
 
 const char fake_banner[] = "Linux version 0.0.0-fake (ktscope tests)";
 int fake_counter = 42;
+/* FAKE_KERNEL_RODATA=N (make): N more bytes of .rodata, which the strip keeps. */
+#ifdef FAKE_RODATA
+const char fake_rodata[FAKE_RODATA] = { 1 };
+#endif
 
 int main(void)
 {
