@@ -318,11 +318,10 @@ static int manager_lost(struct kts_session *x, const struct kts_session_spec *s,
 	(void) bus_describe(x->bus, &desc);
 	if (r == -EHOSTDOWN)
 		log_error("the systemd %s manager went away during the %s (unit '%s'); its "
-			  "processes were stopped and nothing was kept", bus_kind_to_string(x->kind),
-			  s->what, x->unit);
+			  "processes were killed", bus_kind_to_string(x->kind), s->what, x->unit);
 	else
 		log_error("the connection to the systemd %s manager on %s was lost during the %s "
-			  "(unit '%s'); its processes were stopped and nothing was kept",
+			  "(unit '%s'); its processes were killed",
 			  bus_kind_to_string(x->kind), strempty(desc), s->what, x->unit);
 	return -EHOSTDOWN;
 }

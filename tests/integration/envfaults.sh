@@ -6,6 +6,7 @@
 # so that a case may kill its manager or its bus:
 #   disk     the cache on a small private tmpfs that fills up while the entry is written
 #   manager  `systemd --user` killed while make runs in the build's scope
+#   run      the same during `ktscope run`
 #   bus      the bus daemon ktscope talks to killed while make runs
 #   lockdir  the LLC lock directory deleted while the reservation waits for its holders
 # After each: the old entry intact, no entry half-written, no temporary directory, no
@@ -179,7 +180,9 @@ gone_case() {
 }
 
 case_manager() {
-	gone_case "the user manager" "echo $KTS_MANAGER_PID" "manager.*(went away|gone|exited)"
+	# Its bus daemon may die with it: then the connection's end is what ktscope sees first.
+	gone_case "the user manager" "echo $KTS_MANAGER_PID" "manager.*(went away|was lost)"
+	kill_orphaned_bus
 }
 
 # The bus daemons of this manager: manager.sh's and, once a client connected through the
@@ -192,8 +195,38 @@ our_bus_daemons() {
 	done
 }
 
+# The manager's dbus.service daemon outlives a killed manager: stop it too (by pid, ours).
+kill_orphaned_bus() {
+	local p
+	for p in $(our_bus_daemons); do
+		grep -q '^0::/.*/dbus\.service$' "/proc/$p/cgroup" 2>/dev/null && kill -KILL "$p"
+	done
+}
+
 case_bus() {
 	gone_case "the bus" our_bus_daemons "(bus|connection).*(went away|gone|lost|closed)"
+}
+
+# ---- 2b. `ktscope run` whose manager goes away: the command's process group is killed ------
+case_run() {
+	local rc cmd
+	"$KTSCOPE" --user run -- bash -c "echo \$\$ >'$work/cmd.pid'; exec sleep 300" \
+		>/dev/null 2>"$work/r.err" &
+	bpid=$!
+	bg_pgids+=($bpid)
+	kts_wait_until 30 test -s "$work/cmd.pid" || { fail "the command did not start"; return; }
+	cmd=$(cat "$work/cmd.pid")
+	kill -KILL "$KTS_MANAGER_PID"
+	kts_wait_until 30 eval "! kill -0 $bpid 2>/dev/null"
+	wait $bpid 2>/dev/null
+	rc=$?
+	diag "stderr: $(cat "$work/r.err")"
+	check "run: the manager killed while COMMAND runs: exit 4, one error line saying so" \
+		eval "[ $rc = 4 ] && grep -qE 'error: .*manager.*(went away|was lost)' '$work/r.err' &&
+		      one_error_line '$work/r.err'"
+	check "… COMMAND (pid $cmd) is killed and the LLC locks are free" \
+		eval "kts_wait_until 5 eval '! kill -0 $cmd 2>/dev/null' && kts_wait_until 5 locks_free"
+	kill_orphaned_bus
 }
 
 # ---- 4. the lock directory deleted while the reservation waits ----------------------------
@@ -247,6 +280,12 @@ case_lockdir() {
 
 if [ "${1:-}" = __case ]; then
 	kts_find_ktscope
+	# These cases kill a manager and bus daemons and mount over the cache: only ever the
+	# confined ones of manager.sh (PID 1 outside our cgroup namespace, its manager's pid).
+	if ! grep -q '^0::/\.\.' /proc/1/cgroup || [ -z "${KTS_MANAGER_PID:-}" ]; then
+		fail "$2: not inside manager.sh's confined manager; refusing to kill anything"
+		exit 0
+	fi
 	case_setup
 	"case_$2"
 	exit 0
@@ -255,11 +294,11 @@ fi
 # ---- outside: one manager per case --------------------------------------------------------
 kts_find_ktscope
 [ "$(id -u)" = 0 ] || kts_skip_all "needs root (a private tmpfs, a manager it may kill)"
-for c in mount umount fuser flock setsid; do
+for c in mount umount flock pgrep python3; do
 	command -v $c >/dev/null || kts_skip_all "'$c' not found"
 done
 # CASE:N, N the results the case reports.
-cases=(disk:9 manager:5 bus:6 lockdir:6)
+cases=(disk:9 manager:5 run:2 bus:6 lockdir:6)
 n=0
 for c in "${cases[@]}"; do n=$((n + ${c#*:})); done
 kts_plan $n
