@@ -6,13 +6,13 @@
  * holders named once, a quiet elapsed counter) and the release. lock.c owns the lock
  * files, flock and the /proc/locks holder lookup; plan.c the pure planner.
  *
- * The lock directory must stay the one the wait started in. A holder keeps its flock on
- * the file it opened; when the directory is deleted (or deleted and made again) while we
- * wait, the files we would create there are new inodes its locks do not cover, and
- * "acquiring" them would run beside the holders. So the wait checks the directory's
- * identity before every re-plan and gives up (-ESTALE, naming it) when it changed:
- * failing is the only safe answer, since the holders of the old files can no longer be
- * seen or waited for.
+ * The lock directory and its lock files must stay the ones the wait started with. A
+ * holder keeps its flock on the file it opened; when the directory or a lock file is
+ * deleted (or deleted and made again) while we wait, the files we would create are new
+ * inodes its locks do not cover, and "acquiring" them would run beside the holders. So
+ * the wait checks their identities before every re-plan and gives up (-ESTALE, naming
+ * the directory or file) when one changed: failing is the only safe answer, since the
+ * holders of the removed files can no longer be seen or waited for.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -202,19 +202,66 @@ static void sleep_ms(unsigned ms)
 }
 
 /*
- * -ESTALE with *why when dir is no longer the directory first seen as *first (removed, or
- * removed and made again: see the top of this file); 0 otherwise.
+ * What the wait started with (see the top of this file): the lock directory, and each
+ * LLC's lock file as it was when the wait began (ino 0: none yet; one that appears later
+ * was made by another reserver, which is fine).
  */
-static int lockdir_unchanged(const char *dir, const struct stat *first, char **why)
+struct wait_ids {
+	struct stat dir;
+	struct file_id {
+		dev_t dev;
+		ino_t ino;
+	} *files; /* per LLC of the topology, NULL until the wait begins */
+};
+
+static int wait_ids_files(const char *dir, const struct kts_topology *t, struct wait_ids *ids)
+{
+	ids->files = calloc(MAX(t->n_llcs, (size_t) 1), sizeof(*ids->files));
+	if (!ids->files)
+		return -ENOMEM;
+	for (size_t i = 0; i < t->n_llcs; i++) {
+		_cleanup_free_ char *path = NULL;
+		struct stat st;
+
+		if (lock_llc_path(dir, t->llcs[i].index, &path) < 0)
+			return -ENOMEM;
+		if (stat(path, &st) == 0)
+			ids->files[i] = (struct file_id){ .dev = st.st_dev, .ino = st.st_ino };
+	}
+	return 0;
+}
+
+/* -ESTALE with *why naming what: path is gone or another file than first. */
+static int check_same(const char *what, const char *path, dev_t dev, ino_t ino, char **why)
 {
 	struct stat st;
 
-	if (stat(dir, &st) == 0 && st.st_dev == first->st_dev && st.st_ino == first->st_ino)
+	if (stat(path, &st) == 0 && st.st_dev == dev && st.st_ino == ino)
 		return 0;
-	(void) asprintf(why, "lock directory '%s' was %s while waiting for the reservation; the "
-			"holders keep their locks on the removed files, so they cannot be "
-			"waited for any more; make it again and retry once they are done", dir, access(dir, F_OK) == 0 ? "replaced" : "removed");
+	(void) asprintf(why, "%s '%s' was %s while waiting for the reservation; its holders keep "
+			"their locks on what was removed, so they cannot be waited for any more; "
+			"retry once they are done", what, path,
+			access(path, F_OK) == 0 ? "replaced" : "removed");
 	return -ESTALE;
+}
+
+/* 0 while the directory and the lock files the wait started with are still in place. */
+static int wait_ids_check(const char *dir, const struct kts_topology *t,
+			  const struct wait_ids *ids, char **why)
+{
+	int r;
+
+	r = check_same("lock directory", dir, ids->dir.st_dev, ids->dir.st_ino, why);
+	for (size_t i = 0; r == 0 && ids->files && i < t->n_llcs; i++) {
+		_cleanup_free_ char *path = NULL;
+
+		if (ids->files[i].ino == 0)
+			continue;
+		if (lock_llc_path(dir, t->llcs[i].index, &path) < 0)
+			return -ENOMEM;
+		r = check_same("lock file", path, ids->files[i].dev, ids->files[i].ino, why);
+	}
+	return r;
 }
 
 /*
@@ -228,10 +275,11 @@ static int reserve_loop(const struct kts_topology *t, const struct kts_reserve_o
 		o->req.mode == KTS_PLAN_EXCLUSIVE ? KTS_LOCK_EXCLUSIVE : KTS_LOCK_SHARED;
 	uint64_t wait_start = 0;
 	bool waiting = false;
-	struct stat first;
+	struct wait_ids ids = { 0 };
+	_cleanup_free_ struct file_id *files = NULL;
 	int r;
 
-	if (stat(dir, &first) < 0) {
+	if (stat(dir, &ids.dir) < 0) {
 		r = negative_errno();
 		(void) asprintf(why, "cannot use lock directory '%s': %s", dir, strerror(-r));
 		return r;
@@ -240,7 +288,7 @@ static int reserve_loop(const struct kts_topology *t, const struct kts_reserve_o
 		_cleanup_free_ char *reason = NULL;
 		uint64_t elapsed;
 
-		r = lockdir_unchanged(dir, &first, why);
+		r = wait_ids_check(dir, t, &ids, why);
 		if (r < 0)
 			return r;
 		r = reserve_attempt(t, o, dir, mode, ret, &reason);
@@ -262,6 +310,9 @@ static int reserve_loop(const struct kts_topology *t, const struct kts_reserve_o
 			_cleanup_free_ char *text = NULL;
 
 			r = describe_blockers(dir, t, mode, reason, &text);
+			if (r >= 0)
+				r = wait_ids_files(dir, t, &ids);
+			files = ids.files;
 			if (r < 0)
 				return r;
 			waiting = true;

@@ -47,8 +47,8 @@ struct kts_reserve_opts {
  * -EINVAL (malformed request; why from the planner); a lock file that is a
  * symlink (-ELOOP), not a regular file (-EBADF, so -EINVAL keeps meaning "bad
  * request") or unopenable (-EACCES, ...): why names the path; -ESTALE when the
- * lock directory was removed or replaced during the wait (reserve.c says why that
- * cannot be waited out): why names it.
+ * lock directory or a lock file was removed or replaced during the wait (reserve.c
+ * says why that cannot be waited out): why names it.
  * Library-like: logs at debug level only.
  */
 int reserve_acquire(const struct kts_topology *t, const struct kts_reserve_opts *o,

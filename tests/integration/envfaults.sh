@@ -231,10 +231,15 @@ case_run() {
 
 # ---- 4. the lock directory deleted while the reservation waits ----------------------------
 # lockdir_variant HOW: every LLC lock held by a holder, a build waiting for them, the lock
-# directory then removed (HOW=removed) or removed and made again (HOW=replaced). Locks
-# made in a new directory would not exclude the holders: the build must stop, not build.
+# directory then removed (HOW=removed), removed and made again (HOW=replaced), or its lock
+# files removed (HOW=files). Locks on new files would not exclude the holders: the build
+# must stop, not build.
 lockdir_variant() {
-	local how=$1 T f rc holder
+	local how=$1 T f rc holder what=directory want="lock directory '$KTSCOPE_LOCK_DIR' was $1"
+	local label="the lock directory $how"
+	[ "$how" = replaced ] && label="the lock directory removed and made again"
+	[ "$how" = files ] && what="lock file" label="the lock files removed" \
+		want="lock file '$KTSCOPE_LOCK_DIR/ktstr-llc-[0-9]+\.lock' was removed"
 	mkdir -p "$KTSCOPE_LOCK_DIR"
 	T=$(new_tree "t-$how")
 	for f in $("$KTSCOPE" topology --json | python3 -c '
@@ -253,19 +258,22 @@ print(" ".join(str(l["index"]) for l in json.load(sys.stdin)["llcs"]))'); do
 	bg_pgids+=($bpid)
 	kts_wait_until 30 grep -q 'waiting for the reservation' "$work/w.err" ||
 		{ fail "the build did not wait: $(cat "$work/w.err")"; return; }
-	rm -rf "$KTSCOPE_LOCK_DIR"
-	[ "$how" = replaced ] && mkdir "$KTSCOPE_LOCK_DIR"
+	case $how in
+	removed) rm -rf "$KTSCOPE_LOCK_DIR" ;;
+	replaced) rm -rf "$KTSCOPE_LOCK_DIR" && mkdir "$KTSCOPE_LOCK_DIR" ;;
+	files) rm -f "$KTSCOPE_LOCK_DIR"/ktstr-llc-*.lock ;;
+	esac
 	if kts_wait_until 10 eval "! kill -0 $bpid 2>/dev/null"; then
 		wait $bpid
 		rc=$?
-		pass "lock directory $how while a reservation waits: ktscope ends (does not hang)"
+		pass "$label while a reservation waits: ktscope ends (does not hang)"
 	else
 		rc=hung
-		fail "lock directory $how while a reservation waits: ktscope ends (does not hang)"
+		fail "$label while a reservation waits: ktscope ends (does not hang)"
 	fi
 	diag "stderr: $(cat "$work/w.err")"
-	check "… exit 4, one error line naming the directory, nothing built without the lock" \
-		eval "[ '$rc' = 4 ] && grep -q \"error: .*'$KTSCOPE_LOCK_DIR' was $how\" '$work/w.err' &&
+	check "… exit 4, one error line naming the $what, nothing built without the lock" \
+		eval "[ '$rc' = 4 ] && grep -qE \"error: $want\" '$work/w.err' &&
 		      one_error_line '$work/w.err' && [ ! -e '$T/fakecc.log' ] && [ ! -s '$work/w.out' ]"
 	check "… nothing is left (no temporary directory, no build process)" \
 		eval "no_tmp_left && no_build_processes '$T'"
@@ -276,6 +284,7 @@ print(" ".join(str(l["index"]) for l in json.load(sys.stdin)["llcs"]))'); do
 case_lockdir() {
 	lockdir_variant removed
 	lockdir_variant replaced
+	lockdir_variant files
 }
 
 if [ "${1:-}" = __case ]; then
@@ -298,7 +307,7 @@ for c in mount umount flock pgrep python3; do
 	command -v $c >/dev/null || kts_skip_all "'$c' not found"
 done
 # CASE:N, N the results the case reports.
-cases=(disk:9 manager:5 run:2 bus:6 lockdir:6)
+cases=(disk:9 manager:5 run:2 bus:6 lockdir:9)
 n=0
 for c in "${cases[@]}"; do n=$((n + ${c#*:})); done
 kts_plan $n

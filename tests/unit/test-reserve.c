@@ -186,6 +186,43 @@ static void test_bypass_plans_without_locks(void **state)
 	reserve_release(&res);
 }
 
+/* On the first tick of the wait, the held lock file goes (a tmpfiles cleaner, a user's rm). */
+static void remove_held_file(double elapsed, void *userdata)
+{
+	const char *path = userdata;
+
+	(void) elapsed;
+	(void) unlink(path);
+}
+
+/*
+ * A lock file removed while the reservation waits for its holder: a new file there would be
+ * a new inode the holder's flock does not cover, so the wait ends with -ESTALE naming the
+ * file instead of taking it (exit 4 through reserve_take()'s -ENOLCK).
+ */
+static void test_lock_file_removed_while_waiting_is_stale(void **state)
+{
+	struct fixture *f = *state;
+	struct kts_reserve_opts o = {
+		.lockdir = f->dir,
+		.req = { .mode = KTS_PLAN_EXCLUSIVE, .excl_llcs = 4 },
+		.on_tick = remove_held_file,
+		.timeout_ms = 5000,
+	};
+	struct kts_reservation res = { 0 };
+	_cleanup_free_ char *why = NULL;
+	char path[128];
+
+	snprintf(path, sizeof(path), "%s/ktstr-llc-1.lock", f->dir);
+	o.userdata = path;
+	hold_exclusive(f, 1);
+	assert_int_equal(reserve_acquire(&f->t, &o, &res, &why), -ESTALE);
+	assert_non_null(why);
+	assert_non_null(strstr(why, path));
+	assert_non_null(strstr(why, "was removed while waiting"));
+	assert_null(res.fds);
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
@@ -196,6 +233,7 @@ int main(void)
 		T(test_missing_lock_dir_is_environment_exit_4),
 		T(test_bypass_with_a_budget_is_usage_exit_2),
 		T(test_bypass_plans_without_locks),
+		T(test_lock_file_removed_while_waiting_is_stale),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
