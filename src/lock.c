@@ -374,8 +374,9 @@ int lock_parse_proc_locks(const char *proc_locks, const char *const *needles, si
 
 int lock_cmdline_from_bytes(const char *buf, size_t len, char **ret)
 {
-	_cleanup_free_ char *s = NULL;
-	size_t n = len, chars = 0, cut = 0;
+	_cleanup_free_ char *args = NULL;
+	size_t n = len;
+	char *s;
 
 	/* Trailing NULs (the terminator) and whitespace do not count. */
 	while (n > 0 && (buf[n - 1] == '\0' || buf[n - 1] == ' ' || buf[n - 1] == '\t' ||
@@ -385,35 +386,21 @@ int lock_cmdline_from_bytes(const char *buf, size_t len, char **ret)
 		s = strdup("<unavailable>");
 		if (!s)
 			return -ENOMEM;
-		*ret = TAKE_PTR(s);
+		*ret = s;
 		return 0;
 	}
-
-	/* Count UTF-8 characters (non-continuation bytes); cut before the 101st. */
-	for (size_t i = 0; i < n; i++) {
-		if (((unsigned char) buf[i] & 0xC0) == 0x80)
-			continue;
-		if (chars == LOCK_CMDLINE_MAX_CHARS) {
-			cut = i;
-			break;
-		}
-		chars++;
-	}
-
-	s = malloc((cut ? cut : n) + sizeof("…"));
+	/* Arguments are NUL-separated; the rest must not reach a terminal raw. */
+	args = malloc(n);
+	if (!args)
+		return -ENOMEM;
+	memcpy(args, buf, n);
+	for (size_t i = 0; i < n; i++)
+		if (args[i] == '\0')
+			args[i] = ' ';
+	s = utf8_printable(args, n, LOCK_CMDLINE_MAX_CHARS);
 	if (!s)
 		return -ENOMEM;
-	for (size_t i = 0; i < (cut ? cut : n); i++) {
-		unsigned char c = (unsigned char) buf[i];
-
-		/* Arguments are NUL-separated; other control bytes must not reach a terminal. */
-		s[i] = c == '\0' ? ' ' : (c < 0x20 || c == 0x7f) ? '?' : (char) c;
-	}
-	if (cut)
-		strcpy(s + cut, "…");
-	else
-		s[n] = '\0';
-	*ret = TAKE_PTR(s);
+	*ret = s;
 	return 0;
 }
 

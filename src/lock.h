@@ -103,9 +103,10 @@ int lock_parse_proc_locks(const char *proc_locks, const char *const *needles, si
 			  struct kts_holder **ret, size_t *ret_n);
 
 /*
- * /proc/PID/cmdline bytes → display string: NUL → space, other control bytes →
- * '?', trailing whitespace trimmed, more than 100 characters → the first 100 +
- * "…"; empty → "<unavailable>". Caller frees.
+ * /proc/PID/cmdline bytes → display string: NUL → space, other control characters
+ * → '?', bytes that are not UTF-8 → U+FFFD, trailing whitespace trimmed, more than
+ * 100 characters → the first 100 + "…" (utf8_printable()); empty → "<unavailable>".
+ * Caller frees.
  */
 int lock_cmdline_from_bytes(const char *buf, size_t len, char **ret);
 

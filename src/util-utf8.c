@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
- * Text (util.h): UTF-8 sequence validation (kconfig.c's text check) and the repair of
- * arbitrary bytes into valid UTF-8 (progress.c's NDJSON: JSON is UTF-8, paths are bytes).
+ * Text (util.h): UTF-8 sequence validation (kconfig.c's text check), the repair of
+ * arbitrary bytes into valid UTF-8 (progress.c's NDJSON: JSON is UTF-8, paths are bytes),
+ * and foreign text made safe for a one-line message (lock.c's command lines, the values a
+ * corrupt metadata.json or job file is refused for).
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -67,6 +69,48 @@ char *utf8_sanitize(const char *s)
 		memcpy(out + len, p + i, k);
 		len += k;
 		i += k;
+	}
+	out[len] = '\0';
+	return out;
+}
+
+/* C0 controls, DEL and the C1 controls (U+0080..U+009F, "\xc2\x80".."\xc2\x9f"). */
+static bool is_control(const unsigned char *p, size_t k)
+{
+	return (k == 1 && (p[0] < 0x20 || p[0] == 0x7f)) || (k == 2 && p[0] == 0xc2 && p[1] < 0xa0);
+}
+
+char *utf8_printable(const char *s, size_t n, size_t max_chars)
+{
+	const unsigned char *p = (const unsigned char *) s;
+	size_t len = 0, chars = 0, i = 0;
+	char *out;
+
+	if (!s)
+		return NULL;
+	/* Worst case: every byte becomes the 3-byte U+FFFD, then "…". */
+	out = malloc(3 * MIN(n, 4 * max_chars) + sizeof("…"));
+	if (!out)
+		return NULL;
+	for (; i < n && chars < max_chars; chars++) {
+		size_t k = utf8_seq_len(p + i, n - i);
+
+		if (k == 0) {
+			memcpy(out + len, "\xef\xbf\xbd", 3);
+			len += 3;
+			i++;
+		} else if (is_control(p + i, k)) {
+			out[len++] = '?';
+			i += k;
+		} else {
+			memcpy(out + len, p + i, k);
+			len += k;
+			i += k;
+		}
+	}
+	if (i < n) {
+		memcpy(out + len, "…", sizeof("…"));
+		return out;
 	}
 	out[len] = '\0';
 	return out;

@@ -171,3 +171,9 @@ size_t utf8_seq_len(const unsigned char *s, size_t n);
  * so JSON (which is UTF-8) can carry any path. NULL on ENOMEM (or for NULL).
  */
 char *utf8_sanitize(const char *s);
+/*
+ * s[0..n) made safe to print in a one-line message or on a terminal: control characters
+ * (C0, DEL, C1; NUL included) become '?', bytes that are not UTF-8 become U+FFFD, and after
+ * max_chars characters the rest is cut and "…" appended. NULL on ENOMEM (or for NULL).
+ */
+char *utf8_printable(const char *s, size_t n, size_t max_chars);

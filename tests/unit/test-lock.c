@@ -645,6 +645,16 @@ static void test_cmdline_formatting(void **state)
 	assert_string_equal(s + 100, "…");
 	free(s);
 
+	/*
+	 * Bytes that are not UTF-8 are characters too: 250 lone continuation bytes were
+	 * counted as none and printed raw, all 250 (found by fuzz/fuzz-proc-locks).
+	 */
+	memset(long_cmd, 0xb8, 250);
+	assert_int_equal(lock_cmdline_from_bytes(long_cmd, 250, &s), 0);
+	assert_int_equal(strlen(s), 100 * strlen("\xef\xbf\xbd") + strlen("…"));
+	assert_memory_equal(s, "\xef\xbf\xbd", 3);
+	free(s);
+
 	/* Characters, not bytes: 101 two-byte "é" → 100 of them + "…". */
 	for (size_t i = 0; i < 101; i++)
 		memcpy(long_cmd + 2 * i, "é", 2);

@@ -549,6 +549,32 @@ static void test_disk_space(void **state)
 	assert_int_equal(disk_space("/nonexistent/ktscope", NULL, NULL), -ENOENT);
 }
 
+/* Foreign text in a one-line message: controls, bad bytes and length are all contained. */
+static void test_utf8_printable(void **state)
+{
+	char cont[300];
+	char *s;
+
+	(void) state;
+	s = utf8_printable("a\033[2Jb\nc\xc2\x9b\x7f", 11, 64);
+	assert_string_equal(s, "a?[2Jb?c??");
+	free(s);
+	s = utf8_printable("caf\xe9 \xc3\xa9\0x", 9, 64);
+	assert_string_equal(s, "caf\xef\xbf\xbd \xc3\xa9?x");
+	free(s);
+	s = utf8_printable("abcdef", 6, 3);
+	assert_string_equal(s, "abc…");
+	free(s);
+	s = utf8_printable("abc", 3, 3);
+	assert_string_equal(s, "abc");
+	free(s);
+	/* Lone continuation bytes are characters too (found by fuzz/fuzz-proc-locks). */
+	memset(cont, 0xb8, sizeof(cont));
+	s = utf8_printable(cont, sizeof(cont), 10);
+	assert_int_equal(strlen(s), 10 * 3 + strlen("…"));
+	free(s);
+}
+
 int main(void)
 {
 #define T(t) cmocka_unit_test_setup_teardown(t, setup, teardown)
@@ -570,6 +596,7 @@ int main(void)
 		cmocka_unit_test(test_mountinfo_fields_and_escapes),
 		cmocka_unit_test(test_mountinfo_unescape),
 		cmocka_unit_test(test_disk_space),
+		cmocka_unit_test(test_utf8_printable),
 	};
 #undef T
 
