@@ -198,9 +198,12 @@ static int check_rest(struct reader *rd)
 		(void) v;
 		for (size_t i = 0; i < rd->n_taken && !known; i++)
 			known = streq(rd->taken[i], k);
-		if (!known)
+		if (!known) {
+			_cleanup_free_ char *key = utf8_printable(k, strlen(k), 64);
+
 			return why_set(rd->why, -EBADMSG, "%s '%s': unknown field '%s'", rd->what,
-				       rd->name, k);
+				       rd->name, strempty(key));
+		}
 	}
 	return 0;
 }
@@ -316,8 +319,15 @@ static int parse_job_fields(struct reader *rd, void *out)
 	    (r = get_str(rd, "result_file", false, true, &j->result_file)) < 0 ||
 	    (r = get_str(rd, "base", false, false, &j->base)) < 0 ||
 	    (r = get_strv(rd, "extra", true, &j->extra, &j->n_extra)) < 0 ||
-	    (r = get_strv(rd, "extra_names", false, &j->extra_names, &n_names)) < 0 ||
-	    (r = get_str(rd, "arch", false, false, &j->arch)) < 0 ||
+	    (r = get_strv(rd, "extra_names", false, &j->extra_names, &n_names)) < 0)
+		return r;
+	/* At once: job_done() frees extra_names as n_extra strings. */
+	if (n_names != j->n_extra) {
+		strv_free(j->extra_names, n_names);
+		j->extra_names = NULL;
+		return bad(rd, "extra_names", "expected one name per extra fragment");
+	}
+	if ((r = get_str(rd, "arch", false, false, &j->arch)) < 0 ||
 	    (r = get_unsigned(rd, "jobs", 1, JOB_MAX_JOBS, &j->jobs)) < 0 ||
 	    (r = get_bool(rd, "clean", &j->clean)) < 0 ||
 	    (r = get_bool(rd, "compile_commands", &j->compile_commands)) < 0 ||
@@ -327,11 +337,6 @@ static int parse_job_fields(struct reader *rd, void *out)
 	    (r = get_str(rd, "count_file", true, true, &j->count_file)) < 0 ||
 	    (r = get_strv(rd, "make_vars", false, &j->make_vars, &j->n_make_vars)) < 0)
 		return r;
-	if (n_names != j->n_extra) {
-		strv_free(j->extra_names, n_names);
-		j->extra_names = NULL;
-		return bad(rd, "extra_names", "expected one name per extra fragment");
-	}
 	if (!pipeline_base_is_target(j->base) && j->base[0] != '/')
 		return bad(rd, "base", "expected defconfig, tinyconfig, kvm_guest or an absolute path");
 	if (!pipeline_image_name(j->arch))

@@ -132,6 +132,38 @@ static void job_strict(void **state)
 	}
 }
 
+/*
+ * Found by fuzz/fuzz-job: extra and extra_names of different lengths, with a later field
+ * bad too, were refused for the later field, and job_done() then freed extra_names as if it
+ * had n_extra strings (a leak when longer, a read and free() past the array when shorter).
+ * The count is checked first now.
+ */
+static void job_extra_names_count(void **state)
+{
+	char *t = NULL;
+
+	(void) state;
+	assert_true(asprintf(&t, "{%s}", GOOD_JOB) > 0); /* and no "jobs" */
+	s_replace(&t, "\"extra\":[]", "\"extra\":[\"/a\",\"/b\",\"/c\"]");
+	s_replace(&t, "\"extra_names\":[]", "\"extra_names\":[\"a\"]");
+	refused(t, strlen(t), "field 'extra_names': expected one name per extra fragment");
+	free(t);
+	assert_true(asprintf(&t, "{%s}", GOOD_JOB) > 0);
+	s_replace(&t, "\"extra\":[]", "\"extra\":[\"/a\"]");
+	s_replace(&t, "\"extra_names\":[]", "\"extra_names\":[\"a\",\"b\"]");
+	refused(t, strlen(t), "field 'extra_names': expected one name per extra fragment");
+	free(t);
+}
+
+/* An unknown key is the file's text: shown printable, on one line (found by fuzz/fuzz-job). */
+static void job_unknown_key_printable(void **state)
+{
+	const char *t = "{" GOOD_JOB ",\"jobs\":2,\"a\\nb\\u001b[2J\":1}";
+
+	(void) state;
+	refused(t, strlen(t), "unknown field 'a?b?[2J'");
+}
+
 static void result_round_trip(void **state)
 {
 	char dir[] = "/tmp/test-job.XXXXXX", path[64];
@@ -183,6 +215,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(job_round_trip),
 		cmocka_unit_test(job_strict),
+		cmocka_unit_test(job_extra_names_count),
+		cmocka_unit_test(job_unknown_key_printable),
 		cmocka_unit_test(result_round_trip),
 	};
 
