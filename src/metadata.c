@@ -145,6 +145,19 @@ static const char *const arches[] = { "x86_64", "aarch64", NULL };
 static const char *const images[] = { "bzImage", "Image", NULL };
 static const char *const enforcements[] = { "cgroup", "affinity", "none", NULL };
 
+/*
+ * "field 'NAME': invalid WHAT \"VALUE\"HINT" on one line: the value comes from the file, so
+ * it is made printable and cut short.
+ */
+static int why_bad_value(char **ret_why, int r, const char *name, const char *what, const char *v,
+			 const char *hint)
+{
+	_cleanup_free_ char *p = utf8_printable(v, strlen(v), 64);
+
+	return why_set(ret_why, r, "field '%s': invalid %s \"%s\"%s", name, what, strempty(p),
+		       hint);
+}
+
 static int check_required(const char *v, const char *name, char **ret_why)
 {
 	if (!v)
@@ -171,7 +184,7 @@ static int check_enum(const char *v, const char *const *set, const char *name, c
 	if (r < 0)
 		return r;
 	if (!in_set(v, set))
-		return why_set(ret_why, -EINVAL, "field '%s': invalid value \"%s\"", name, v);
+		return why_bad_value(ret_why, -EINVAL, name, "value", v, "");
 	return 0;
 }
 
@@ -183,7 +196,7 @@ static int check_list(const char *v, const char *name, char **ret_why)
 	if (r < 0)
 		return r;
 	if (cpuset_parse(v, &s) < 0)
-		return why_set(ret_why, -EINVAL, "field '%s': invalid list \"%s\"", name, v);
+		return why_bad_value(ret_why, -EINVAL, name, "list", v, "");
 	return 0;
 }
 
@@ -633,9 +646,8 @@ static int parse_build_run(struct json_object *o, struct kts_metadata *m, char *
 	if ((r = get_string(o, "", "built_at", false, &when, ret_why)) < 0)
 		return r;
 	if (metadata_parse_time(when, &m->built_at) < 0)
-		return why_set(ret_why, -EBADMSG,
-			       "field 'built_at': invalid date \"%s\" (want YYYY-MM-DDTHH:MM:SSZ)",
-			       when);
+		return why_bad_value(ret_why, -EBADMSG, "built_at", "date", when,
+				     " (want YYYY-MM-DDTHH:MM:SSZ)");
 	if ((r = member(o, "build_seconds", "build_seconds", &v, ret_why)) < 0 ||
 	    (r = want_type(v, json_type_double, false, "build_seconds", ret_why)) < 0)
 		return r;

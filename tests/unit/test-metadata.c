@@ -361,6 +361,16 @@ static void test_every_corrupt_class(void **state)
 		{ "\"label\": \"local-0123456789ab\"", "\"label\": \"\"", "field 'label': invalid (empty)" },
 		{ "\"label\": \"local-0123456789ab\"", "\"label\": \"a\\u0000b\"",
 		  "field 'label': invalid (contains NUL)" },
+		/* The file's own text in a reason: printable, one line, cut (fuzz/fuzz-metadata). */
+		{ "\"built_at\": \"2024-12-05T12:34:56Z\"",
+		  "\"built_at\": \"2024-12-05T12:34:56Z\\n\\u001b[2J\"",
+		  "field 'built_at': invalid date \"2024-12-05T12:34:56Z??[2J\" (want" },
+		{ "\"arch\": \"x86_64\"", "\"arch\": \"x86_64\\r\"",
+		  "field 'arch': invalid value \"x86_64?\"" },
+		{ "\"cpus\": \"0-2\"",
+		  "\"cpus\": \"0123456789012345678901234567890123456789012345678901234567890123456789\"",
+		  "field 'plan.cpus': invalid list "
+		  "\"0123456789012345678901234567890123456789012345678901234567890123…\"" },
 	};
 	_cleanup_metadata_ struct kts_metadata *m = full_metadata();
 	_cleanup_free_ char *good = NULL;
