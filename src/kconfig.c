@@ -209,6 +209,9 @@ static bool is_digits(const char *s, size_t n, bool hex)
  */
 static bool value_valid(const char *v, size_t n)
 {
+	/* "CONFIG_X=" ending the text: v is one past its end, not a byte to look at. */
+	if (n == 0)
+		return false;
 	if (n == 1 && (v[0] == 'y' || v[0] == 'm' || v[0] == 'n'))
 		return true;
 	if (n >= 2 && v[0] == '"') {
@@ -320,9 +323,13 @@ int kconfig_parse(const char *text, size_t len, const char *source, struct kts_k
 			s++, n--;
 
 		r = parse_line(s, n, &l.symbol, &l.value);
-		if (r == -EBADMSG)
-			return why_set(ret_why, r, "%s:%u: not a kconfig assignment or comment: '%.*s'",
-				       source, lineno, (int) MIN(n, (size_t) 80), s);
+		if (r == -EBADMSG) {
+			/* The line is foreign text: shown printable and cut, on one line. */
+			_cleanup_free_ char *shown = utf8_printable(s, n, 80);
+
+			return why_set(ret_why, r, "%s:%u: not a kconfig assignment or comment: '%s'",
+				       source, lineno, strempty(shown));
+		}
 		if (r < 0)
 			return r;
 		if (r == 0)
@@ -757,6 +764,17 @@ static int json_add(struct json_object *obj, const char *key, struct json_object
 	return 0;
 }
 
+/*
+ * A JSON string of s, which may hold any bytes: kconfig copies string values verbatim and
+ * paths are bytes, but JSON is UTF-8 (bytes that are not become U+FFFD).
+ */
+static int json_add_text(struct json_object *obj, const char *key, const char *s)
+{
+	_cleanup_free_ char *text = utf8_sanitize(s);
+
+	return json_add(obj, key, text ? json_object_new_string(text) : NULL);
+}
+
 int kconfig_report_to_json(const struct kts_kconfig_report *r, char **ret)
 {
 	_cleanup_json_ struct json_object *doc = json_object_new_object();
@@ -782,10 +800,10 @@ int kconfig_report_to_json(const struct kts_kconfig_report *r, char **ret)
 			return -ENOMEM;
 		}
 		if (json_add(l, "symbol", json_object_new_string(o->symbol)) < 0 ||
-		    json_add(l, "requested", json_object_new_string(o->requested)) < 0 ||
-		    (o->final ? json_add(l, "final", json_object_new_string(o->final))
+		    json_add_text(l, "requested", o->requested) < 0 ||
+		    (o->final ? json_add_text(l, "final", o->final)
 			      : json_object_object_add(l, "final", NULL)) < 0 ||
-		    json_add(l, "source", json_object_new_string(o->source)) < 0 ||
+		    json_add_text(l, "source", o->source) < 0 ||
 		    json_add(l, "survived", json_object_new_boolean(o->survived)) < 0)
 			return -ENOMEM;
 	}

@@ -228,6 +228,38 @@ static void test_parse_rejects_malformed_lines(void **state)
 	}
 }
 
+/*
+ * The text is len bytes, not a C string: "CONFIG_X=" as its last bytes is refused without
+ * looking past them (found by fuzz/fuzz-kconfig: value_valid() read v[0] of an empty value,
+ * one byte past the buffer; an ASan build of this test fails without the fix).
+ */
+static void test_parse_empty_value_at_end_of_buffer(void **state)
+{
+	static const char line[] = "CONFIG_GOOD=y\nCONFIG_X=";
+	_cleanup_free_ char *text = malloc(sizeof(line) - 1), *why = NULL;
+	struct kts_kconfig c = KTS_KCONFIG_INIT;
+
+	(void) state;
+	assert_non_null(text);
+	memcpy(text, line, sizeof(line) - 1); /* no NUL after it */
+	assert_int_equal(kconfig_parse(text, sizeof(line) - 1, "end", &c, &why), -EBADMSG);
+	assert_contains(why, "end:2: not a kconfig assignment or comment: 'CONFIG_X='");
+	assert_null(c.lines);
+}
+
+/* A .config line is foreign text: the reason shows it printable, on one line. */
+static void test_parse_error_shows_line_printable(void **state)
+{
+	static const char text[] = "CONFIG_A=y\n\033[2Jhello\rworld\xff\n";
+	_cleanup_free_ char *why = NULL;
+	struct kts_kconfig c = KTS_KCONFIG_INIT;
+
+	(void) state;
+	assert_int_equal(kconfig_parse(text, sizeof(text) - 1, "cfg", &c, &why), -EBADMSG);
+	assert_contains(why, "cfg:2: not a kconfig assignment or comment: "
+			     "'?[2Jhello?world\xef\xbf\xbd'");
+}
+
 static void test_parse_rejects_nul_byte(void **state)
 {
 	static const char text[] = "CONFIG_A=y\nCONFIG_B=\0y\n";
@@ -738,6 +770,34 @@ static void test_report_json_content(void **state)
 	(void) json_object_put(doc);
 }
 
+/*
+ * kconfig copies string values verbatim, so a final .config may hold any bytes; the report
+ * is JSON, which is UTF-8: such bytes become U+FFFD instead of making the whole document
+ * unreadable (found by fuzz/fuzz-kconfig).
+ */
+static void test_report_json_is_utf8(void **state)
+{
+	_cleanup_kconfig_ struct kts_kconfig want = KTS_KCONFIG_INIT, final = KTS_KCONFIG_INIT;
+	_cleanup_kconfig_report_ struct kts_kconfig_report r = KTS_KCONFIG_REPORT_INIT;
+	_cleanup_free_ char *json = NULL;
+	struct json_tokener *tok = json_tokener_new();
+	struct json_object *doc, *lines, *fin;
+
+	(void) state;
+	parse_str("CONFIG_LOCALVERSION=\"-kts\"\n", &want);
+	parse_str("CONFIG_LOCALVERSION=\"caf\xe9\"\n", &final);
+	assert_int_equal(kconfig_report_build(&want, &final, &r), 0);
+	assert_int_equal(kconfig_report_to_json(&r, &json), 0);
+	json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
+	doc = json_tokener_parse_ex(tok, json, (int) strlen(json));
+	assert_non_null(doc);
+	assert_true(json_object_object_get_ex(doc, "lines", &lines));
+	assert_true(json_object_object_get_ex(json_object_array_get_idx(lines, 0), "final", &fin));
+	assert_string_equal(json_object_get_string(fin), "\"caf\xef\xbf\xbd\"");
+	json_object_put(doc);
+	json_tokener_free(tok);
+}
+
 /* --- validation --- */
 
 static void test_validate_passes_real_config(void **state)
@@ -850,6 +910,9 @@ int main(void)
 		cmocka_unit_test(test_parse_duplicates_last_wins_first_position),
 		cmocka_unit_test(test_parse_rejects_malformed_lines),
 		cmocka_unit_test(test_parse_rejects_nul_byte),
+		cmocka_unit_test(test_parse_error_shows_line_printable),
+		cmocka_unit_test(test_parse_empty_value_at_end_of_buffer),
+		cmocka_unit_test(test_report_json_is_utf8),
 		cmocka_unit_test(test_fragment_has_critical_symbols_and_debug_off),
 		cmocka_unit_test(test_fragment_is_source_file_verbatim),
 		cmocka_unit_test_setup_teardown(test_extra_file_errors_are_distinct, tmp_setup,
