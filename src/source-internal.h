@@ -71,6 +71,20 @@ int source_download(const char *url, const char *site, const char *path,
 		    const struct kts_fetch_opts *opts, char ret_sha[65], char **why);
 /* Extracts file into "{workdir}/linux" (*ret_dir, malloc'd); see source-tarball.c. */
 int source_tarball_extract(const char *file, const char *workdir, char **ret_dir, char **why);
+/*
+ * The parsers behind a release (source-release.c), over bodies already downloaded, so that
+ * tests and fuzz/ reach them without a mirror. sums_lookup: finds "linux-{version}.tar.xz"
+ * in a sha256sums.asc body ("<64 hex>  <name>" lines; the PGP armour around them is
+ * ignored) and writes its lowercase hash; with series set instead (version NULL), the
+ * newest version of that series listed (*ret_version, malloc'd; for EOL series that
+ * releases.json no longer carries). -ENOENT when nothing matches. resolve_json: spec
+ * ("stable", "mainline", "6.12") resolved through a releases.json body fetched from url (for
+ * messages): -EPROTO (malformed), -ENOENT (nothing matches), *ret malloc'd on success.
+ */
+int source_release_sums_lookup(const char *body, const char *version, const char *series,
+			       char ret_sha[65], char **ret_version);
+int source_release_resolve_json(const char *body, const char *url, const char *spec, char **ret,
+				char **why);
 int source_release_open(const char *spec, const struct kts_fetch_opts *opts, struct kts_source *s,
 			char **why);
 int source_release_fetch(struct kts_source *s, const char *workdir,
@@ -82,4 +96,4 @@ int source_git_fetch(struct kts_source *s, const char *workdir, char **why);
  * reference for its duration (source-git.c). */
 int source_git_ref(void);
 void source_git_unrefp(int *ref);
-#define _cleanup_git_ _cleanup_(source_git_unrefp) int _git_ref_ = source_git_ref()
+#define _cleanup_git_ _cleanup_(source_git_unrefp) _unused_ int _git_ref_ = source_git_ref()

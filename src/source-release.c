@@ -15,6 +15,7 @@
 
 #include "http.h"
 #include "source-internal.h"
+#include "util.h"
 
 /* Body sizes we are willing to hold in memory (releases.json is ~10 KiB, sums ~100 KiB). */
 #define SMALL_BODY_MAX (8u << 20)
@@ -156,13 +157,9 @@ static int sums_line(const char *line, size_t len, char **ret_version, char hash
 	return 1;
 }
 
-/*
- * Finds "linux-{version}.tar.xz" in a sha256sums.asc body ("<64 hex>  <name>" lines; the PGP
- * armour around them is ignored). With series set instead, returns the newest version of that
- * series listed (for EOL series that releases.json no longer carries).
- */
-static int sums_lookup(const char *body, const char *version, const char *series, char ret_sha[65],
-		       char **ret_version)
+/* sha256sums.asc: see source-internal.h. */
+int source_release_sums_lookup(const char *body, const char *version, const char *series,
+			       char ret_sha[65], char **ret_version)
 {
 	unsigned long best[3] = {}, v[3];
 	_cleanup_free_ char *best_name = NULL;
@@ -233,8 +230,9 @@ static const char *releases_pick(struct json_object *rels, const char *spec)
 	return found;
 }
 
-static int resolve_from_json(const char *body, const char *url, const char *spec, char **ret,
-			     char **why)
+/* releases.json: see source-internal.h. */
+int source_release_resolve_json(const char *body, const char *url, const char *spec, char **ret,
+				char **why)
 {
 	_cleanup_(json_object_putp) struct json_object *root = NULL;
 	struct json_object *rels = NULL, *latest = NULL;
@@ -264,9 +262,13 @@ static int resolve_from_json(const char *body, const char *url, const char *spec
 			return source_why_first(why, -ENOENT, "%s lists no %s.y release", url,
 						spec);
 	}
-	if (!source_version_parse(found, NULL, NULL, NULL))
+	if (!source_version_parse(found, NULL, NULL, NULL)) {
+		/* The mirror's text: printable and cut, so the message stays one line. */
+		_cleanup_free_ char *shown = utf8_printable(found, strlen(found), 64);
+
 		return source_why_first(why, -EPROTO, "%s names a malformed version '%s'", url,
-					found);
+					strempty(shown));
+	}
 	s = strdup(found);
 	if (!s)
 		return -ENOMEM;
@@ -285,7 +287,7 @@ static int resolve_from_sums(const char *spec, const char *json_url,
 	if (!sums)
 		return -ENOMEM;
 	if (get_small(sums, "checksum list", fetch_mirror(opts), &body, NULL) < 0 ||
-	    sums_lookup(body, NULL, spec, sha, ret) < 0)
+	    source_release_sums_lookup(body, NULL, spec, sha, ret) < 0)
 		return source_why_first(why, -ENOENT, "release %s.y not found: not in %s nor in %s",
 					spec, json_url, sums);
 	return 0;
@@ -319,7 +321,7 @@ static int release_resolve(const char *spec, const struct kts_fetch_opts *opts, 
 		      &body, why);
 	if (r < 0)
 		return r;
-	r = resolve_from_json(body, url, spec, ret, &json_why);
+	r = source_release_resolve_json(body, url, spec, ret, &json_why);
 	if (r >= 0)
 		return 0;
 	if (r != -ENOENT || !source_version_parse(spec, NULL, NULL, NULL))
@@ -384,7 +386,7 @@ int source_release_open(const char *spec, const struct kts_fetch_opts *opts, str
 					sums);
 	if (r < 0)
 		return r;
-	if (sums_lookup(body, ver, NULL, s->tarball_sha256, NULL) < 0)
+	if (source_release_sums_lookup(body, ver, NULL, s->tarball_sha256, NULL) < 0)
 		return source_why_first(why, -ENOENT,
 					"version %s not found: linux-%s.tar.xz is not "
 					"listed in %s",

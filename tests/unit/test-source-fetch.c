@@ -15,6 +15,7 @@
 #include "macro.h"
 #include "hash.h"
 #include "source.h"
+#include "source-internal.h"
 
 static char g_mirror[300]; /* the directory the fake mirror serves */
 static char g_url[128];    /* http://127.0.0.1:PORT */
@@ -697,6 +698,22 @@ static void test_release_connection_refused(void **state)
 	assert_non_null(strstr(why, mirror));
 }
 
+/*
+ * The mirror's text in a reason is shown printable and on one line: a "version" with a
+ * newline and a terminal escape (found by fuzz/fuzz-release). No mirror needed.
+ */
+static void test_release_json_malformed_version_printable(void **state)
+{
+	static const char body[] = "{\"latest_stable\": {\"version\": \"6.1\\n\\u001b[2J\"}}";
+	_cleanup_free_ char *ver = NULL, *why = NULL;
+
+	(void) state;
+	assert_int_equal(source_release_resolve_json(body, "M/releases.json", "stable", &ver, &why),
+			 -EPROTO);
+	assert_null(ver);
+	assert_string_equal(why, "M/releases.json names a malformed version '6.1??[2J'");
+}
+
 /* ------------------------------------------------------------------- main */
 
 static int group_setup(void **state)
@@ -736,6 +753,7 @@ int main(void)
 		cmocka_unit_test(test_release_404),
 		cmocka_unit_test(test_release_html_instead_of_data),
 		cmocka_unit_test(test_release_connection_refused),
+		cmocka_unit_test(test_release_json_malformed_version_printable),
 	};
 
 	return cmocka_run_group_tests_name("source-fetch", tests, group_setup, group_teardown);
