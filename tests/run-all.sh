@@ -3,6 +3,8 @@
 #   1. autoreconf + configure (-Werror) + make + make check   (unit + integration)
 #   2. make distcheck                                          (the dist tarball builds and passes)
 #   3. a second build with --enable-sanitizers (ASan+UBSan) + make check
+#   4. a third build with CC=clang --enable-fuzzers + `make fuzz` (each libFuzzer harness for
+#      FUZZ_TIME=20 s on its seed corpus; one ok/not ok line per harness)
 # Build trees go to ${KTS_BUILD_ROOT:-$PWD/_ci}; every `make check` summary is
 # appended to $KTS_BUILD_ROOT/summaries.log and the totals are printed last as
 # "N passed, N failed, N skipped", after one line with each step's duration in seconds.
@@ -40,7 +42,7 @@ step() { # step NAME CMD... ; output goes to the terminal and to $root/NAME.log
 
 (cd "$top" && autoreconf -fi) || { echo "autoreconf failed"; exit 1; }
 
-mkdir -p "$root/build" "$root/asan"
+mkdir -p "$root/build" "$root/asan" "$root/fuzz"
 step configure bash -c "cd '$root/build' && '$top/configure' --enable-werror --enable-test-hooks" &&
 	step build make -C "$root/build" -j"$jobs" &&
 	# one test at a time: the real-kernel build would starve the timing of the scope tests
@@ -53,6 +55,10 @@ step distcheck make -C "$root/build" distcheck \
 step packaging env KTS_TOP_SRCDIR="$top" bash "$top/tests/packaging.sh" "$root/build/ktscope-0.1.0.tar.xz"
 step asan-configure bash -c "cd '$root/asan' && '$top/configure' --enable-werror --enable-sanitizers --enable-test-hooks" &&
 	step asan-check make -C "$root/asan" check
+# the parsers of foreign input under libFuzzer (fuzz/), short and bounded
+step fuzz-configure bash -c "cd '$root/fuzz' && CC=clang '$top/configure' --enable-werror --enable-fuzzers" &&
+	step fuzz-build make -C "$root/fuzz" -j"$jobs" &&
+	step fuzz make -C "$root/fuzz" fuzz FUZZ_TIME=20
 
 sum() { awk -v k="$1" '$1 == "#" && $2 == k":" { n += $3 } END { print n + 0 }' "$root/summaries.log"; }
 pass=$(( $(sum PASS) + $(sum XFAIL) ))
