@@ -188,6 +188,15 @@ static int log_append(struct pipeline_ctx *c, const void *buf, size_t n, char **
 
 	if (r < 0 && c->log_error == 0)
 		c->log_error = r;
+	if (r == -ENOSPC) {
+		_cleanup_free_ char *mnt = NULL;
+		uint64_t avail = 0;
+
+		if (disk_space(c->log_path, &mnt, &avail) == 0)
+			return why_set(ret_why, r, "cannot write the build log '%s': %s (the "
+				       "filesystem mounted at '%s' has %.1f MiB free)", c->log_path,
+				       strerror(-r), mnt, (double) avail / 1048576.0);
+	}
 	if (r < 0)
 		return why_set(ret_why, r, "cannot write the build log '%s': %s", c->log_path,
 			       strerror(-r));

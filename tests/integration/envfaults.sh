@@ -142,6 +142,17 @@ case_disk() {
 	check "another key that does not fit: exit 1, the existing entry intact, nothing left" \
 		eval "[ $rc = 1 ] && [ \"\$(entry_sums '$key')\" = '$old' ] &&
 		      [ \"\$(ls '$KTSCOPE_CACHE_DIR/kernels')\" = '$key' ] && no_tmp_left"
+	# make's output fills the filesystem (build.log is in the stage): one line naming it
+	# and what is free; the log is kept (logs/), the entry and the filesystem's name.
+	FAKE_KERNEL_NOISE=8388608 B --source "$T" --force >/dev/null 2>"$work/b5.err"
+	rc=$?
+	diag "stderr: $(cut -c1-300 "$work/b5.err")"
+	check "build.log fills the filesystem during make: exit 1, one error line naming it" \
+		eval "[ $rc = 1 ] && [ \$(grep -c 'error:' '$work/b5.err') = 2 ] &&
+		      grep -qE \"error: cannot write the build log .*No space left on device \\(the filesystem mounted at '$KTSCOPE_CACHE_DIR' has [0-9.]+ MiB free\\)\\$\" '$work/b5.err' &&
+		      grep -q 'error: the build of .* failed; full log' '$work/b5.err'"
+	check "… the old entry intact, no temporary directory" \
+		eval "[ \"\$(entry_sums '$key')\" = '$old' ] && no_tmp_left"
 	check "no lock is held afterwards" locks_free
 }
 
@@ -307,7 +318,7 @@ for c in mount umount flock pgrep python3; do
 	command -v $c >/dev/null || kts_skip_all "'$c' not found"
 done
 # CASE:N, N the results the case reports.
-cases=(disk:9 manager:5 run:2 bus:6 lockdir:9)
+cases=(disk:11 manager:5 run:2 bus:6 lockdir:9)
 n=0
 for c in "${cases[@]}"; do n=$((n + ${c#*:})); done
 kts_plan $n
