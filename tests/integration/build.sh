@@ -22,7 +22,8 @@ unset KTSCOPE_CPU_CAP KTSCOPE_SCOPE KTSCOPE_SYSROOT KTSCOPE_BYPASS_LOCKS FAKE_KE
 bg_pids=()
 cleanup() {
 	local p
-	for p in "${bg_pids[@]}"; do kill -KILL "$p" 2>/dev/null; done
+	# set -m: each background job is its own process group, killed whole
+	for p in "${bg_pids[@]}"; do kill -KILL -- "-$p" 2>/dev/null; done
 	wait 2>/dev/null
 	rm -rf "$work"
 }
@@ -43,7 +44,10 @@ new_tree() {
 }
 entries() { ls "$KTSCOPE_CACHE_DIR/kernels" 2>/dev/null | wc -l; }
 cc_runs() { [ -f "$1/fakecc.log" ] && wc -l <"$1/fakecc.log" || echo 0; }
-unit_gone() { [ "$(systemctl --user show -p LoadState --value "$1" 2>/dev/null)" != loaded ]; }
+# (an empty name is never gone: systemctl shows nothing for it, which is not "loaded")
+unit_gone() { [ -n "$1" ] && [ "$(systemctl --user show -p LoadState --value "$1" 2>/dev/null)" != loaded ]; }
+# hit_of FILE: the key of the "ktscope: cached: KEY (built …)" line in FILE (not "not cached:")
+hit_of() { sed -n 's/^ktscope: cached: \([^ ]*\) (built .*/\1/p' "$1"; }
 locks_free() {
 	local f
 	for f in "$KTSCOPE_LOCK_DIR"/ktstr-llc-*.lock; do
@@ -53,7 +57,7 @@ locks_free() {
 }
 no_build_processes() { ! pgrep -f "__build-inner $KTSCOPE_CACHE_DIR/" >/dev/null && ! pgrep -f "make -C $1" >/dev/null; }
 
-kts_plan 75
+kts_plan 76
 
 # ---- 1. a clean git tree: built in the scope, stored, listed ---------------------------
 T=$(new_tree t1)
@@ -79,14 +83,34 @@ kts_check "every compiler ran in one ktscope-build scope in ktscope.slice" \
 plan_cpus=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["plan"]["cpus"])' \
 	"$entry/metadata.json")
 kts_check "every compiler ran on exactly the planned CPUs ($plan_cpus)" test "$cpus" = "$plan_cpus"
-kts_check "metadata records the enforcement (affinity on this host) and make_jobs" python3 -c '
+# ncpus: the number of CPUs in a cpulist ("0-1,4" is 3)
+ncpus='
+def ncpus(s):
+    n = 0
+    for part in s.split(","):
+        a, _, b = part.partition("-")
+        n += int(b or a) - int(a) + 1
+    return n
+'
+kts_check "metadata records the enforcement (affinity on this host) and make_jobs = planned CPUs" \
+	python3 -c "$ncpus"'
 import json, sys
 m = json.load(open(sys.argv[1]))
 assert m["schema"] == 1 and m["plan"]["enforcement"] == "affinity", m["plan"]
-assert m["make_jobs"] == len(m["plan"]["cpus"].split(",")) or m["make_jobs"] >= 1
+assert m["make_jobs"] == ncpus(m["plan"]["cpus"]) >= 1, (m["make_jobs"], m["plan"]["cpus"])
 assert m["source"]["kind"] == "local" and m["source"]["dirty"] is False
 assert m["sizes"]["vmlinux_unstripped"] >= m["sizes"]["vmlinux"] > 0
 ' "$entry/metadata.json"
+# make's own view: MAKEFLAGS has "-jN" (nothing for one job; a bare "-j" is unlimited)
+kts_check "make ran with -jN, N the number of planned CPUs ($plan_cpus)" \
+	python3 -c "$ncpus"'
+import sys
+flags = open(sys.argv[1]).read().split()
+flags = flags[:flags.index("--")] if "--" in flags else flags
+j = [f[2:] for f in flags if f.startswith("-j")]
+jobs = (int(j[-1]) if j[-1] else 0) if j else 1
+assert jobs == ncpus(sys.argv[2]), (flags, sys.argv[2])
+' "$T/make-flags" "$plan_cpus"
 kts_check "the build's scope is gone and the locks are free" locks_free
 KL list >"$work/list.out"
 kts_check "kernel list shows the entry as matching" grep -qE "^$key +matches" "$work/list.out"
@@ -161,7 +185,9 @@ rcb=$?
 kts_check "both concurrent builds succeed" test $rca = 0 -a $rcb = 0
 kts_check "the second one said it waited for the first (naming its pid)" \
 	grep -q "source tree '.*t5' is being built by pid $b5a" "$work/b5b.err"
-kts_check "the second one then found the result in the cache" grep -q "cached: " "$work/b5b.err"
+k5=$(basename "$(dirname "$(tail -n 1 "$work/b5a.out")")")
+kts_check "the second one then found the first's entry in the cache ($k5)" \
+	test -n "$k5" -a "$(hit_of "$work/b5b.err")" = "$k5"
 kts_check "the compilers ran once (8 objects + vmlinux link)" test "$(cc_runs "$T5")" = 9
 
 # ---- 6. interrupted builds leave nothing --------------------------------------------------
@@ -180,9 +206,10 @@ for sig in INT KILL; do
 	wait $b6 2>/dev/null
 	rc=$?
 	[ $sig = INT ] && kts_check "SIGINT mid-make: ktscope exits 130" test $rc = 130
-	kts_wait_until 5 unit_gone "$unit"
-	kts_check "SIG$sig mid-make: no unit ($unit), no make/compiler left" \
-		eval "unit_gone '$unit' && kts_wait_until 3 no_build_processes '$T6'"
+	kts_wait_until 20 unit_gone "$unit"
+	kts_check "SIG$sig mid-make: no unit (${unit:-none found}), no make/compiler left" \
+		eval "[[ '$unit' == ktscope-build-*.scope ]] && unit_gone '$unit' &&
+		      kts_wait_until 10 no_build_processes '$T6'"
 	kts_check "SIG$sig mid-make: no entry stored, locks free" \
 		eval "[ $(entries) = $before ] && kts_wait_until 3 locks_free"
 done
@@ -389,7 +416,7 @@ kts_check "two concurrent builds of one tarball both succeed" test $rca = 0 -a $
 kts_check "… the second waited for the first's key, naming its pid" \
 	grep -q "'tar-.*' is being built by pid $ca" "$work/cb.err"
 kts_check "… and then hit the cache instead of building (one entry, same image)" \
-	eval "grep -q 'cached: ' '$work/cb.err' && ! grep -q unpacking '$work/cb.err' && [ \"\$(tail -n 1 '$work/ca.out')\" = \"\$(tail -n 1 '$work/cb.out')\" ]"
+	eval "[ -n \"\$(hit_of '$work/cb.err')\" ] && ! grep -q unpacking '$work/cb.err' && [ \"\$(tail -n 1 '$work/ca.out')\" = \"\$(tail -n 1 '$work/cb.out')\" ]"
 
 # The binary deleted while a build waits (a package upgrade): the in-scope half still runs.
 T13=$(new_tree t13)

@@ -10,9 +10,8 @@ kts_find_python
 K=$KTSCOPE
 DATA=${KTS_TOP_SRCDIR:-$here/../..}/tests/data/sysfs
 work=$(mktemp -d)
-holders=()
 cleanup() {
-	for p in "${holders[@]}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
+	kts_kill_bg
 	rm -rf "$work"
 }
 trap cleanup EXIT
@@ -22,12 +21,12 @@ unset KTSCOPE_CPU_CAP KTSCOPE_SYSROOT KTSCOPE_BYPASS_LOCKS
 
 json() { "$KTS_PYTHON" -c "import json,sys; d=json.load(sys.stdin); print($1)"; }
 
-# hold MODE FILE: a real flock(1) process holding FILE until killed; echo its pid
+# hold MODE FILE: a real flock(1) process holding FILE until killed (-F: flock becomes
+# the sleep, no orphan), in its own process group; its pid in held_pid
 hold() {
 	local mode=$1 file=$2
-	flock -F "-$mode" "$file" sleep 300 &
-	local pid=$!
-	holders+=("$pid")
+	kts_bg flock -F "-$mode" "$file" sleep 300
+	local pid=$kts_bg_pid
 	for _ in $(seq 50); do
 		grep -q "FLOCK.* $pid " /proc/locks && break
 		sleep 0.1

@@ -70,7 +70,7 @@ start=$(date +%s%N)
 rc=$?
 kts_diag "tarball cache hit: $((($(date +%s%N) - start) / 1000000)) ms"
 kts_check "the second tarball build is a cache hit" \
-	eval "[ $rc = 0 ] && grep -q 'cached: $key' '$work/t2.err'"
+	eval "[ $rc = 0 ] && grep -q '^ktscope: cached: $key (built ' '$work/t2.err'"
 
 # ---- the same source as a git tree (the local-tree path) ----------------------------------
 tree=$work/linux
@@ -93,7 +93,9 @@ kts_check "the tree is still clean after the build (build outputs are ignored)" 
 	test -z "$(git -C "$tree" status --porcelain)"
 "$KTSCOPE" --user build --source "$tree" --base tinyconfig --cpu-cap "$ncpu" \
 	>"$work/g2.out" 2>"$work/g2.err"
-kts_check "the second build of the git tree is a cache hit" grep -q "cached: " "$work/g2.err"
+gkey=$(basename "$(dirname "$(tail -n 1 "$work/g.out")")")
+kts_check "the second build of the git tree is a cache hit on its entry ($gkey)" \
+	grep -q "^ktscope: cached: $gkey (built " "$work/g2.err"
 
 # Left for the benchmark (bench/cache-hit) when asked to.
 if [ -n "${KTS_E2E_KEEP:-}" ]; then

@@ -18,6 +18,17 @@ kts_skip_all() {
 	exit 0
 }
 
+# kts_skip DESC REASON: one skipped TAP line; under CI=true a failed one, since a CI
+# machine has every prerequisite (tests/skip-allowlist lists the skips CI may take).
+kts_skip() {
+	if [ "${CI:-}" = true ]; then
+		kts_not_ok "$1 (CI=true but cannot run: $2)"
+		return
+	fi
+	kts_ntest=$((kts_ntest + 1))
+	echo "ok $kts_ntest - $1 # SKIP $2"
+}
+
 kts_plan() {
 	echo "1..$1"
 }
@@ -88,6 +99,88 @@ kts_wait_until() {
 		sleep 0.02
 	done
 	return 0
+}
+
+# kts_bg CMD...: CMD in the background in its own process group (job control on for
+# the launch only), so that kts_kill_bg ends it with everything it started; its pid
+# (which is the group's id) in kts_bg_pid. Redirections go on the kts_bg call.
+kts_bg_pids=()
+kts_bg() {
+	local had_m=0
+	case $- in *m*) had_m=1 ;; esac
+	set -m
+	"$@" &
+	kts_bg_pid=$!
+	[ $had_m = 1 ] || set +m
+	kts_bg_pids+=("$kts_bg_pid")
+}
+
+# kts_kill_bg [SIGNAL]: sends SIGNAL (default KILL) to every process group kts_bg
+# started and reaps their leaders. For the EXIT trap.
+kts_kill_bg() {
+	local p
+	for p in "${kts_bg_pids[@]}"; do kill -"${1:-KILL}" -- "-$p" 2>/dev/null; done
+	for p in "${kts_bg_pids[@]}"; do wait "$p" 2>/dev/null; done
+	kts_bg_pids=()
+}
+
+# Strays (tests/run-test.sh, tests/integration/zz-strays.sh): AM_TESTS_ENVIRONMENT puts
+# KTS_TEST_SUITE={build dir} and KTS_TEST_LOG={the test's log} in every test's
+# environment, which whatever the test starts inherits.
+
+# kts_ppid PID: PID's parent (from /proc/PID/stat; the comm field may hold spaces).
+kts_ppid() {
+	local s
+	s=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
+	s=${s##*) }
+	set -- $s
+	echo "$2"
+}
+
+# kts_descends PID ANCESTOR: PID is ANCESTOR or below it.
+kts_descends() {
+	local p=$1
+	while [ "$p" -gt 1 ]; do
+		[ "$p" = "$2" ] && return 0
+		p=$(kts_ppid "$p") || return 1
+	done
+	return 1
+}
+
+# kts_env_of PID NAME: NAME's value in PID's environment (empty: none, or unreadable).
+kts_env_of() {
+	tr '\0' '\n' <"/proc/$1/environ" 2>/dev/null | sed -n "s/^$2=//p" | head -n 1
+}
+
+# kts_marked NAME=VALUE EXCEPT: live processes (one pid a line) with NAME=VALUE in their
+# environment, except EXCEPT and what runs below it. Zombies have no environment.
+kts_marked() {
+	local f p
+	for f in $(grep -lzxF -- "$1" /proc/[0-9]*/environ 2>/dev/null); do
+		p=${f#/proc/}
+		p=${p%/environ}
+		kts_descends "$p" "$2" && continue
+		kill -0 "$p" 2>/dev/null && echo "$p"
+	done
+}
+
+# kts_marked_top NAME=VALUE: the topmost ancestor of this shell with NAME=VALUE in its
+# environment (for a test, the shell make started for it; kts_marked's EXCEPT).
+kts_marked_top() {
+	local top=$$ p=$$
+	while p=$(kts_ppid "$p") && [ "$p" -gt 1 ] &&
+		grep -qzxF -- "$1" "/proc/$p/environ" 2>/dev/null; do
+		top=$p
+	done
+	echo "$top"
+}
+
+# kts_describe PID: "pid N (TEST LOG): CMDLINE"
+kts_describe() {
+	local cmd log
+	cmd=$(tr '\0' ' ' <"/proc/$1/cmdline" 2>/dev/null)
+	log=$(kts_env_of "$1" KTS_TEST_LOG)
+	echo "pid $1 (from ${log:-an unknown test}): ${cmd:-?}"
 }
 
 # The built binary: $KTSCOPE from the harness, else ./ktscope of the build dir.

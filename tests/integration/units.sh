@@ -118,12 +118,6 @@ kts_plan $((N_INSIDE + 17))
 tmp=$(mktemp -d /tmp/ktscope-units-test.XXXXXX) || exit 99
 trap 'rm -rf "$tmp"' EXIT
 
-# kts_skip DESC REASON: one skipped TAP line.
-kts_skip() {
-	kts_ntest=$((kts_ntest + 1))
-	echo "ok $kts_ntest - $1 # SKIP $2"
-}
-
 # The generated unit: substituted, and pointing at an absolute ktscope.
 exec_line=$(grep '^ExecStart=' "$gc_service" 2>/dev/null)
 kts_check "generated ktscope-gc.service has an absolute ExecStart and no @var@ left" \

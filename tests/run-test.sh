@@ -1,0 +1,33 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
+#
+# tests/run-test.sh TEST [ARG...]: how `make check` runs every test (LOG_COMPILER in
+# tests/Makemodule.am). Runs TEST with its exit status; then, when TEST has exited, no
+# process it started may still be alive: such a process is found by its environment
+# (KTS_TEST_LOG={this test's log}, from AM_TESTS_ENVIRONMENT), named in a TAP
+# "Bail out!" (an ERROR for automake) and killed. Without this, a leftover holding
+# the test's stdout keeps the TAP driver, and `make check`, waiting until it ends.
+set -u
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+. "$here/integration/lib.sh"
+
+"$@"
+rc=$?
+[ -n "${KTS_TEST_LOG:-}" ] || exit $rc
+
+# Below the shell make started for this test run only the TAP driver, this script and
+# the test; a process the test left behind has been re-parented away from there.
+top=$(kts_marked_top "KTS_TEST_LOG=$KTS_TEST_LOG")
+# A grace for the signals the test's EXIT trap sent to still be delivered.
+for _ in $(seq 15); do
+	left=$(kts_marked "KTS_TEST_LOG=$KTS_TEST_LOG" "$top")
+	[ -z "$left" ] && exit $rc
+	sleep 0.2
+done
+for p in $left; do
+	echo "# stray $(kts_describe "$p")"
+done
+echo "Bail out! $(echo $left | wc -w) process(es) started by this test still alive after it exited (killed now)"
+# shellcheck disable=SC2086 # a list of pids
+kill -KILL $left 2>/dev/null
+exit 99
