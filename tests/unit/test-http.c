@@ -28,6 +28,7 @@
 #include "macro.h"
 #include "hash.h"
 #include "test-server.h"
+#include "test-skip.h"
 
 #define BODY "not a kernel, but bytes all the same\n"
 
@@ -103,15 +104,13 @@ static int make_cert(char *key, size_t size)
 
 static void need_http(void)
 {
-	if (g_http_pid <= 0)
-		skip(); /* python3 absent: said once in group_setup */
+	test_need(g_http_pid > 0, "the http server (python3 tests/integration/mirror.py) did not start");
 }
 
 static void need_https(void)
 {
 	need_http();
-	if (!g_have_tls)
-		skip(); /* openssl absent: said once in group_setup */
+	test_need(g_have_tls, "the https server did not start (openssl, python3 ssl)");
 }
 
 /* "{base}/_redirect?to={to}", the target percent-encoded where it matters. */

@@ -27,6 +27,7 @@
 #include "macro.h"
 #include "pipeline.h"
 #include "progress.h"
+#include "test-skip.h"
 
 static void strv_free_n(char **v, size_t n)
 {
@@ -315,8 +316,7 @@ static void expect_in(const char *text, const char *what, const char *where)
 
 static void skip_unless_supported_arch(void)
 {
-	if (!pipeline_image_name(pipeline_host_arch()))
-		skip();
+	test_need(pipeline_image_name(pipeline_host_arch()), "a host architecture ktscope builds for");
 }
 
 /*
@@ -559,10 +559,8 @@ static void test_build_log_on_full_filesystem(void **state)
 
 	skip_unless_supported_arch();
 	if (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 ||
-	    mount("tmpfs", f->stage, "tmpfs", 0, "size=64k") < 0) {
-		print_message("no private mount namespace with a tmpfs (%m): skipped\n");
-		skip();
-	}
+	    mount("tmpfs", f->stage, "tmpfs", 0, "size=64k") < 0)
+		test_need(false, "a private mount namespace with a tmpfs (root)");
 	fake_var(f, "FAKE_KERNEL_NOISE=262144");
 	r = pipeline_run(&f->o, &res, &why);
 	(void) umount2(f->stage, MNT_DETACH);

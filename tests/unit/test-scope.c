@@ -30,6 +30,7 @@
 #include "log.h"
 #include "macro.h"
 #include "scope.h"
+#include "test-skip.h"
 
 #define MAX_PROPS 16
 #define MAX_CALLS 32
@@ -483,8 +484,7 @@ static void test_start_sends_exact_properties_direct(void **state)
 	size_t idx;
 	int pidfd = pidfd_self();
 
-	if (pidfd < 0)
-		skip();
+	test_need(pidfd >= 0, "pidfd_open(2) (Linux 5.3)");
 	plan_sets_init(&ps);
 	fake_start(f);
 	struct kts_scope_params sp = {
@@ -595,8 +595,7 @@ static void test_pidfds_rejected_falls_back_to_pids(void **state)
 	_cleanup_free_ char *why = NULL;
 	int pidfd = pidfd_self();
 
-	if (pidfd < 0)
-		skip();
+	test_need(pidfd >= 0, "pidfd_open(2) (Linux 5.3)");
 	f->reject_pidfds = true;
 	plan_sets_init(&ps);
 	fake_start(f);

@@ -10,6 +10,7 @@
 #include <sys/socket.h>
 
 #include "test-source.h"
+#include "test-skip.h"
 #include "test-server.h"
 
 #include "macro.h"
@@ -449,8 +450,7 @@ static void build_mirror(void)
 
 static void need_mirror(void)
 {
-	if (g_mirror_pid <= 0)
-		skip(); /* python3 absent: said once in group_setup */
+	test_need(g_mirror_pid > 0, "the fake mirror (python3 tests/integration/mirror.py) did not start");
 }
 
 static int release_err(const char *spec, const char *mirror, char **why)

@@ -7,6 +7,7 @@
 #include <sys/sysmacros.h>
 
 #include "test-source.h"
+#include "test-skip.h"
 
 #include "fsid.h"
 #include "macro.h"
@@ -511,8 +512,8 @@ static void test_fsid_probe_image(void **state)
 	struct kts_fsid f;
 
 	(void) snprintf(img, sizeof(img), "%s/fs.img", g_root);
-	if (run("mkfs.ext4", "-q", "-F", "-U", uuid, img, "1M", NULL) != 0)
-		skip(); /* e2fsprogs absent */
+	test_need(run("mkfs.ext4", "-q", "-F", "-U", uuid, img, "1M", NULL) == 0,
+		  "mkfs.ext4 (e2fsprogs)");
 	assert_int_equal(fsid_probe(img, &f), 0);
 	assert_string_equal(f.uuid, uuid);
 	assert_string_equal(f.type, "ext4");

@@ -27,6 +27,7 @@
 #include "macro.h"
 #include "strip.h"
 #include "strip-probe.h"
+#include "test-skip.h"
 
 /* True for the sections the strip deletes outright in the probe files (strip.h): debug info,
  * the compiler's comment, .BTF_ids, and all that is not allocated but the symbol table, its
@@ -505,10 +506,7 @@ static void test_elfclass32_object(void **state)
 	uint64_t before = 0, after = 0;
 	char path[256];
 
-	if (!fx->obj32[0]) {
-		print_message("# objcopy cannot write elf32-x86-64 here: 32-bit ELF not checked\n");
-		skip();
-	}
+	test_need(fx->obj32[0], "objcopy cannot write elf32-x86-64 (binutils)");
 	path_in(fx, "out-object32.o", path, sizeof(path));
 	assert_int_equal(strip_vmlinux(fx->obj32, path, &before, &after), 0);
 	assert_true(after < before);
@@ -536,10 +534,7 @@ static void test_bpftool_reads_real_btf_after_strip(void **state)
 	char path[256], dump[256];
 	_cleanup_free_ char *text = NULL;
 
-	if (!fx->realbtf[0] || !fx->have_bpftool) {
-		print_message("# pahole or bpftool is not installed: real BTF not checked\n");
-		skip();
-	}
+	test_need(fx->realbtf[0] && fx->have_bpftool, "pahole -J or bpftool (dwarves, bpftool)");
 	path_in(fx, "out-realbtf", path, sizeof(path));
 	(void) snprintf(dump, sizeof(dump), "%s/btf.dump", fx->dir);
 	assert_int_equal(strip_vmlinux(fx->realbtf, path, NULL, NULL), 0);
