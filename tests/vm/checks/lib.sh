@@ -135,7 +135,8 @@ file_locked() {
 hold_lock() {
 	local file=$1 mode=$2 release
 	release=$(release_file)
-	flock "$mode" "$file" sh -c "while [ ! -e '$release' ]; do sleep 0.1; done" &
+	# -F: flock becomes the waiting shell (one process, killed by its pid, no orphan)
+	flock -F "$mode" "$file" sh -c "while [ ! -e '$release' ]; do sleep 0.1; done" &
 	_lib_bg+=($!)
 	wait_until 10 file_locked "$file"
 }
