@@ -8,6 +8,8 @@
 # Build trees go to ${KTS_BUILD_ROOT:-$PWD/_ci}; every `make check` summary is
 # appended to $KTS_BUILD_ROOT/summaries.log and the totals are printed last as
 # "N passed, N failed, N skipped", after one line with each step's duration in seconds.
+# A skip that tests/skip-allowlist does not name (with its reason) fails the run; each
+# such skip is named before the totals (tests/skip-check).
 set -uo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -17,6 +19,7 @@ mkdir -p "$root"
 : >"$root/summaries.log"
 failed_steps=()
 durations=()
+step_logs=()
 
 step() { # step NAME CMD... ; output goes to the terminal and to $root/NAME.log
 	local name=$1; shift
@@ -25,6 +28,7 @@ step() { # step NAME CMD... ; output goes to the terminal and to $root/NAME.log
 	"$@" 2>&1 | tee "$root/$name.log" || rc=$?
 	echo "==> $name: $((SECONDS - t0)) s"
 	durations+=("$name $((SECONDS - t0)) s")
+	step_logs+=("$name=$root/$name.log")
 	if grep -qE '^# (PASS|FAIL):' "$root/$name.log"; then
 		grep -E '^# (TOTAL|PASS|SKIP|XFAIL|FAIL|XPASS|ERROR):' "$root/$name.log" >>"$root/summaries.log"
 	else
@@ -70,5 +74,13 @@ if ((${#failed_steps[@]})); then
 	((fail == 0)) && fail=${#failed_steps[@]}
 fi
 echo "step durations: ${durations[*]/%/,} total $SECONDS s"
+# every unlisted skip is one failure, and so is an unreadable or malformed allowlist
+bash "$top/tests/skip-check" "$top/tests/skip-allowlist" "${step_logs[@]}" >"$root/skips.log"
+skips_rc=$?
+unlisted=$(grep -c '^unlisted skip' "$root/skips.log")
+grep -v '^allowed skip' "$root/skips.log"
+((skips_rc > 1)) && unlisted=$((unlisted + 1))
+((unlisted)) && echo "$unlisted skip(s) not in tests/skip-allowlist (all skips: $root/skips.log)"
+fail=$((fail + unlisted))
 echo "$pass passed, $fail failed, $skip skipped"
 ((${#failed_steps[@]} == 0 && fail == 0))
