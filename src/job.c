@@ -237,7 +237,7 @@ static int parse_document(const char *text, size_t len, struct reader *rd,
 	jerr = json_tokener_get_error(tok);
 	if (o && jerr == json_tokener_success) {
 		for (size_t i = json_tokener_get_parse_end(tok); i < len; i++)
-			if (!strchr(" \t\r\n", text[i]))
+			if (!text[i] || !strchr(" \t\r\n", text[i])) /* strchr() finds the NUL too */
 				jerr = json_tokener_error_parse_unexpected;
 	}
 	json_tokener_free(tok);

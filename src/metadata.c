@@ -538,9 +538,14 @@ static int parse_schema(struct json_object *o, struct kts_metadata *m, char **re
 {
 	struct json_object *v = NULL;
 
-	if (!json_object_object_get_ex(o, "schema", &v) || json_object_get_type(v) != json_type_int)
+	if (!json_object_object_get_ex(o, "schema", &v) || json_object_get_type(v) != json_type_int) {
+		/* Whatever the file has there, printable and cut short. */
+		const char *text = v ? json_object_to_json_string(v) : "(absent)";
+		_cleanup_free_ char *shown = utf8_printable(text, strlen(text), 64);
+
 		return why_set(ret_why, -EBADMSG, "unsupported schema %s (expected %d)",
-			       v ? json_object_to_json_string(v) : "(absent)", METADATA_SCHEMA);
+			       strempty(shown), METADATA_SCHEMA);
+	}
 	if (json_object_get_int64(v) != METADATA_SCHEMA)
 		return why_set(ret_why, -EBADMSG, "unsupported schema %" PRId64 " (expected %d)",
 			       (int64_t) json_object_get_int64(v), METADATA_SCHEMA);
@@ -749,7 +754,7 @@ int metadata_parse(const char *text, size_t len, struct kts_metadata **ret, char
 		return why_set(ret_why, -EBADMSG, "malformed JSON: %s at byte %zu",
 			       json_tokener_error_desc(jerr), end);
 	for (size_t i = end; i < len; i++)
-		if (!strchr(" \t\r\n", text[i]))
+		if (!text[i] || !strchr(" \t\r\n", text[i])) /* strchr() finds the NUL too */
 			return why_set(ret_why, -EBADMSG, "trailing data after JSON at byte %zu",
 				       i);
 	if (json_object_get_type(o) != json_type_object)

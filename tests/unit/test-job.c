@@ -107,6 +107,9 @@ static void job_strict(void **state)
 		"unknown field 'more'");
 	refused("{" GOOD_JOB ",\"jobs\":2} x", strlen("{" GOOD_JOB ",\"jobs\":2} x"), "malformed");
 	refused("{" GOOD_JOB, strlen("{" GOOD_JOB), "malformed");
+	/* NUL bytes after it are not blanks (found by fuzz/fuzz-job: strchr() finds the NUL). */
+	refused("{" GOOD_JOB ",\"jobs\":2}\n\0\0", strlen("{" GOOD_JOB ",\"jobs\":2}") + 3,
+		"malformed");
 	refused("[1]", 3, "not a JSON object");
 	{
 		char *t = NULL;

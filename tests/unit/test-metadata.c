@@ -365,6 +365,8 @@ static void test_every_corrupt_class(void **state)
 		{ "\"built_at\": \"2024-12-05T12:34:56Z\"",
 		  "\"built_at\": \"2024-12-05T12:34:56Z\\n\\u001b[2J\"",
 		  "field 'built_at': invalid date \"2024-12-05T12:34:56Z??[2J\" (want" },
+		{ "\"schema\": 1,", "\"schema\": \"b\\u007f\\u007fmage\",",
+		  "unsupported schema \"b??mage\" (expected 1)" },
 		{ "\"arch\": \"x86_64\"", "\"arch\": \"x86_64\\r\"",
 		  "field 'arch': invalid value \"x86_64?\"" },
 		{ "\"cpus\": \"0-2\"",
@@ -389,6 +391,27 @@ static void test_every_corrupt_class(void **state)
 				 cases[i].why);
 		assert_null(out);
 	}
+}
+
+/*
+ * NUL bytes after the document are trailing data too (found by fuzz/fuzz-metadata: the
+ * whitespace check used strchr(), which finds the terminator, so a zero-filled tail passed).
+ */
+static void test_trailing_nul_refused(void **state)
+{
+	_cleanup_metadata_ struct kts_metadata *m = full_metadata(), *out = NULL;
+	_cleanup_free_ char *good = NULL, *text = NULL, *why = NULL;
+	size_t len;
+
+	(void) state;
+	assert_int_equal(metadata_to_string(m, &good), 0);
+	len = strlen(good);
+	text = calloc(1, len + 3);
+	assert_non_null(text);
+	memcpy(text, good, len);
+	assert_int_equal(metadata_parse(text, len + 2, &out, &why), -EBADMSG);
+	assert_null(out);
+	assert_true(startswith(why, "trailing data after JSON"));
 }
 
 static void test_unknown_keys_tolerated(void **state)
@@ -521,6 +544,7 @@ int main(void)
 		cmocka_unit_test(test_document_shape),
 		cmocka_unit_test(test_time_format_and_strict_parse),
 		cmocka_unit_test(test_every_corrupt_class),
+		cmocka_unit_test(test_trailing_nul_refused),
 		cmocka_unit_test(test_unknown_keys_tolerated),
 		T(test_read_missing_unreadable_and_prefixed),
 		T(test_write_refuses_invalid_and_is_atomic),
