@@ -6,7 +6,6 @@
  * check, the survived/dropped report and its JSON, and validation. Input: the final
  * .config, then up to three fragments, separated by lines "--8<--".
  */
-#define _GNU_SOURCE 1
 #include <errno.h>
 #include <json-c/json.h>
 #include <sys/mman.h>

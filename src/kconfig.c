@@ -957,6 +957,20 @@ static const struct kts_kconfig_line *find_culprit(const struct kts_kconfig_merg
 	return NULL;
 }
 
+/*
+ * A value in the one-line reason: the final .config may hold any bytes in a string (its
+ * base can be any file), so it is made printable and cut (found by fuzz/fuzz-kconfig).
+ */
+static int fprint_value(FILE *f, const char *before, const char *value, const char *after)
+{
+	_cleanup_free_ char *shown = utf8_printable(value, strlen(value), 80);
+
+	if (!shown)
+		return -ENOMEM;
+	fprintf(f, "%s%s%s", before, shown, after);
+	return 0;
+}
+
 int kconfig_validate(const struct kts_kconfig *final, const struct kts_kconfig_merge *merged,
 		     const char *pahole_version, char **ret_why)
 {
@@ -985,13 +999,16 @@ int kconfig_validate(const struct kts_kconfig *final, const struct kts_kconfig_m
 			fputs("is absent", f);
 		else if (kconfig_line_is_off(l))
 			fputs(OFF_TEXT, f);
-		else
-			fprintf(f, "is %s", l->value);
+		else if (fprint_value(f, "is ", l->value, "") < 0)
+			return -ENOMEM;
 		fprintf(f, ": %s", cause ?: critical_info[i].cause);
 		culprit = find_culprit(merged, i);
-		if (culprit && culprit->value)
-			fprintf(f, " (likely culprit: line %u of '%s': %s=%s)", culprit->lineno,
-				culprit->source, culprit->symbol, culprit->value);
+		if (culprit && culprit->value) {
+			fprintf(f, " (likely culprit: line %u of '%s': %s=", culprit->lineno,
+				culprit->source, culprit->symbol);
+			if (fprint_value(f, "", culprit->value, ")") < 0)
+				return -ENOMEM;
+		}
 		else if (culprit)
 			fprintf(f, " (likely culprit: line %u of '%s': # %s " OFF_TEXT ")",
 				culprit->lineno, culprit->source, culprit->symbol);

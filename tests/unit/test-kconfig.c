@@ -810,6 +810,21 @@ static void test_validate_passes_real_config(void **state)
 	assert_null(why);
 }
 
+/*
+ * The final .config's value in the reason is printable and cut: its base may be any file
+ * (found by fuzz/fuzz-kconfig: a string of DEL and non-UTF-8 bytes reached the message).
+ */
+static void test_validate_shows_value_printable(void **state)
+{
+	_cleanup_kconfig_ struct kts_kconfig final = KTS_KCONFIG_INIT;
+	_cleanup_free_ char *why = NULL;
+
+	(void) state;
+	parse_str("CONFIG_SCHED_CLASS_EXT=\"\033[2J\x7f\x94\"\n", &final);
+	assert_int_equal(kconfig_validate(&final, NULL, "v1.24", &why), -ENOTSUP);
+	assert_contains(why, "CONFIG_SCHED_CLASS_EXT is \"?[2J?\xef\xbf\xbd\": ");
+}
+
 static void test_validate_btf_names_pahole(void **state)
 {
 	_cleanup_kconfig_ struct kts_kconfig final = KTS_KCONFIG_INIT;
@@ -937,6 +952,7 @@ int main(void)
 		cmocka_unit_test(test_report_rewritten_value_is_dropped),
 		cmocka_unit_test_setup_teardown(test_report_json_content, tmp_setup, tmp_teardown),
 		cmocka_unit_test(test_validate_passes_real_config),
+		cmocka_unit_test(test_validate_shows_value_printable),
 		cmocka_unit_test(test_validate_btf_names_pahole),
 		cmocka_unit_test_setup_teardown(test_validate_names_extra_fragment, tmp_setup,
 						tmp_teardown),
