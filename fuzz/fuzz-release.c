@@ -4,9 +4,10 @@
  * through source_release_resolve_json() and source_release_sums_lookup(). Input: the first
  * line is the spec ("stable", "mainline", "6.12", "6.12.3"), the rest the body, read as
  * both documents. Whatever resolves must be a well-formed version; a checksum found is 64
- * lowercase hex digits, of the version asked for or of the series.
+ * lowercase hex digits, of the version asked for or of the series, from the line naming it.
  */
 #include <errno.h>
+#include <strings.h>
 
 #include "fuzz.h"
 #include "macro.h"
@@ -23,6 +24,23 @@ static void check_json(const char *body, const char *spec)
 		FUZZ_ASSERT(source_version_parse(ver, NULL, NULL, NULL));
 }
 
+/* Some line of body starts with sha (any case) and names linux-{version}.tar.xz. */
+static int line_pairs(const char *body, const char *sha, const char *version)
+{
+	_cleanup_free_ char *name = NULL;
+
+	FUZZ_ASSERT(asprintf(&name, "linux-%s.tar.xz", version) > 0);
+	for (const char *p = strstr(body, name); p; p = strstr(p + 1, name)) {
+		const char *bol = p;
+
+		while (bol > body && bol[-1] != '\n')
+			bol--;
+		if (strncasecmp(bol, sha, 64) == 0)
+			return 1;
+	}
+	return 0;
+}
+
 static void check_sums(const char *body, const char *spec)
 {
 	_cleanup_free_ char *ver = NULL;
@@ -32,8 +50,10 @@ static void check_sums(const char *body, const char *spec)
 
 	r = source_release_sums_lookup(body, spec, NULL, sha, NULL);
 	FUZZ_ASSERT(r == 0 || r == -ENOENT);
-	if (r == 0)
+	if (r == 0) {
 		FUZZ_ASSERT(strlen(sha) == 64 && strspn(sha, "0123456789abcdef") == 64);
+		FUZZ_ASSERT(line_pairs(body, sha, spec));
+	}
 
 	if (!source_version_parse(spec, NULL, NULL, NULL))
 		return;
@@ -44,6 +64,7 @@ static void check_sums(const char *body, const char *spec)
 	FUZZ_ASSERT(strlen(sha) == 64 && strspn(sha, "0123456789abcdef") == 64);
 	FUZZ_ASSERT(source_version_parse(ver, v, &rc, NULL) && rc == 0);
 	FUZZ_ASSERT(strncmp(ver, spec, strlen(spec)) == 0);
+	FUZZ_ASSERT(line_pairs(body, sha, ver));
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -139,21 +139,41 @@ static bool version_in_series(const char *version, const char *prefix, unsigned 
 	return source_version_parse(version, ret, &rc, NULL) && rc == 0;
 }
 
-/* One "<64 hex>  linux-{version}.tar.xz" line: the version (malloc'd) and the lowercase hash,
- * or 0 when the line is something else. */
+static bool is_blank(char c)
+{
+	return c == ' ' || c == '\t';
+}
+
+/*
+ * One "<64 hex>  linux-{version}.tar.xz" line (line[0..len), the next lines follow it): the
+ * version (malloc'd) and the lowercase hash, or 0 when the line is something else.
+ */
 static int sums_line(const char *line, size_t len, char **ret_version, char hash[65])
 {
-	char name[256];
+	const char *name, *end = line + len;
+	size_t n;
 
-	if (len >= sizeof(name) + 66 || sscanf(line, "%64[0-9a-fA-F] %255s", hash, name) != 2 ||
-	    strlen(hash) != 64 || !startswith(name, "linux-") || strlen(name) <= 13 ||
-	    !streq(name + strlen(name) - 7, ".tar.xz"))
+	while (end > line && (is_blank(end[-1]) || end[-1] == '\r'))
+		end--;
+	if (end - line < 64 + 1 + 14)
 		return 0;
-	*ret_version = strndup(name + 6, strlen(name) - 13);
+	for (size_t i = 0; i < 64; i++)
+		if (!isxdigit((unsigned char) line[i]))
+			return 0;
+	if (!is_blank(line[64]))
+		return 0;
+	for (name = line + 64; is_blank(*name); name++)
+		;
+	n = (size_t) (end - name);
+	if (n <= 13 || memchr(name, ' ', n) || memchr(name, '\t', n) ||
+	    strncmp(name, "linux-", 6) != 0 || strncmp(end - 7, ".tar.xz", 7) != 0)
+		return 0;
+	*ret_version = strndup(name + 6, n - 13);
 	if (!*ret_version)
 		return -ENOMEM;
-	for (char *p = hash; *p; p++)
-		*p = (char) tolower((unsigned char) *p);
+	for (size_t i = 0; i < 64; i++)
+		hash[i] = (char) tolower((unsigned char) line[i]);
+	hash[64] = '\0';
 	return 1;
 }
 

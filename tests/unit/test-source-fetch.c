@@ -714,6 +714,31 @@ static void test_release_json_malformed_version_printable(void **state)
 	assert_string_equal(why, "M/releases.json names a malformed version '6.1??[2J'");
 }
 
+/*
+ * A checksum line is one line: a hash alone on a line is not paired with the name on the
+ * next one (sscanf() read past the line end), and hash and name are separated by blanks.
+ */
+static void test_release_sums_one_line_each(void **state)
+{
+	static const char body[] =
+		"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\n"
+		"linux-6.1.1.tar.xz\n"
+		"BBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBB  linux-6.1.2.tar.xz\r\n"
+		"cccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccclinux-6.1.3.tar.xz\n"
+		"dddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddd  linux-6.1.4.tar.xz x\n";
+	_cleanup_free_ char *ver = NULL;
+	char sha[65];
+
+	(void) state;
+	assert_int_equal(source_release_sums_lookup(body, "6.1.1", NULL, sha, NULL), -ENOENT);
+	assert_int_equal(source_release_sums_lookup(body, "6.1.3", NULL, sha, NULL), -ENOENT);
+	assert_int_equal(source_release_sums_lookup(body, "6.1.4", NULL, sha, NULL), -ENOENT);
+	assert_int_equal(source_release_sums_lookup(body, "6.1.2", NULL, sha, NULL), 0);
+	assert_string_equal(sha, "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb");
+	assert_int_equal(source_release_sums_lookup(body, NULL, "6.1", sha, &ver), 0);
+	assert_string_equal(ver, "6.1.2");
+}
+
 /* ------------------------------------------------------------------- main */
 
 static int group_setup(void **state)
@@ -754,6 +779,7 @@ int main(void)
 		cmocka_unit_test(test_release_html_instead_of_data),
 		cmocka_unit_test(test_release_connection_refused),
 		cmocka_unit_test(test_release_json_malformed_version_printable),
+		cmocka_unit_test(test_release_sums_one_line_each),
 	};
 
 	return cmocka_run_group_tests_name("source-fetch", tests, group_setup, group_teardown);
