@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include <errno.h>
 #include <fcntl.h>
+#include <float.h>
 #include <inttypes.h>
 #include <json-c/json.h>
 #include <limits.h>
@@ -287,7 +288,9 @@ static int build_json(const struct kts_metadata *m, struct json_object **ret)
 {
 	_cleanup_json_ struct json_object *o = json_object_new_object();
 	struct json_object *src, *extras, *tc, *vars, *plan = NULL, *sizes;
-	char when[METADATA_TIME_MAX], secs[64];
+	/* "%.3f" of any finite double: up to 309 digits, the point and 3 decimals (a corrupt
+	 * entry's 1e300 was cut to its first 63 digits, another number; fuzz/fuzz-metadata). */
+	char when[METADATA_TIME_MAX], secs[DBL_MAX_10_EXP + 8];
 
 	if (!o)
 		return -ENOMEM;

@@ -414,6 +414,19 @@ static void test_trailing_nul_refused(void **state)
 	assert_true(startswith(why, "trailing data after JSON"));
 }
 
+/* Any finite build_seconds the reader accepts is written back whole (found by fuzz/fuzz-metadata). */
+static void test_huge_build_seconds_round_trip(void **state)
+{
+	_cleanup_metadata_ struct kts_metadata *m = full_metadata(), *out = NULL;
+	_cleanup_free_ char *text = NULL;
+
+	(void) state;
+	m->build_seconds = 1e300;
+	assert_int_equal(metadata_to_string(m, &text), 0);
+	assert_int_equal(metadata_parse(text, strlen(text), &out, NULL), 0);
+	assert_true(out->build_seconds == 1e300);
+}
+
 static void test_unknown_keys_tolerated(void **state)
 {
 	_cleanup_metadata_ struct kts_metadata *m = full_metadata(), *back = NULL;
@@ -545,6 +558,7 @@ int main(void)
 		cmocka_unit_test(test_time_format_and_strict_parse),
 		cmocka_unit_test(test_every_corrupt_class),
 		cmocka_unit_test(test_trailing_nul_refused),
+		cmocka_unit_test(test_huge_build_seconds_round_trip),
 		cmocka_unit_test(test_unknown_keys_tolerated),
 		T(test_read_missing_unreadable_and_prefixed),
 		T(test_write_refuses_invalid_and_is_atomic),
