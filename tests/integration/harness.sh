@@ -1,0 +1,52 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
+#
+# The test harness's own checks, so that they can be seen to fail: tests/run-test.sh
+# names and kills a process a test left behind (and passes a clean test's status
+# through), and tests/skip-check tells allowed skips from unlisted ones and refuses a
+# malformed allowlist.
+set -u
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+. "$here/lib.sh"
+top=${KTS_TOP_SRCDIR:-$here/../..}
+
+work=$(mktemp -d)
+trap 'kill -KILL $(cat "$work/pid" 2>/dev/null) 2>/dev/null; rm -rf "$work"' EXIT
+
+kts_plan 7
+
+# ---- run-test.sh
+log=harness-selftest-$$
+kts_capture env KTS_TEST_LOG="$log" bash "$top/tests/run-test.sh" sh -c 'exit 3'
+kts_check "run-test.sh: a test that leaves nothing keeps its exit status (3)" \
+	test "$rc" = 3 -a -z "$out"
+kts_capture env KTS_TEST_LOG="$log" bash "$top/tests/run-test.sh" sh -c \
+	"setsid sleep 300 </dev/null >/dev/null 2>&1 & echo \$! >'$work/pid'; echo 'ok 1 - x'"
+left=$(cat "$work/pid")
+kts_check "run-test.sh: a process left behind is a Bail out! naming it, exit 99" \
+	eval '[ "$rc" = 99 ] && grep -q "^Bail out! 1 process" <<<"$out" &&
+	      grep -q "^# stray pid $left (from $log): sleep 300" <<<"$out"'
+kts_check "run-test.sh: … and it is killed" kts_wait_until 5 eval "! kill -0 $left 2>/dev/null"
+
+# ---- skip-check
+printf '# comment\n\ndistcheck tests/integration/e2e.sh run once per CI\n* * hooks not compiled\n' \
+	>"$work/allow"
+printf 'PASS: tests/integration/cli.sh 1 - a\nSKIP: tests/integration/e2e.sh - run once per CI run\n' \
+	>"$work/dist.log"
+printf 'SKIP: tests/integration/x.sh 2 - b # SKIP hooks not compiled in\nok 3 - c # SKIP no zsh\n' \
+	>"$work/vm.log"
+kts_capture bash "$top/tests/skip-check" "$work/allow" distcheck="$work/dist.log"
+kts_check "skip-check: a listed skip (step, test, reason) is allowed: exit 0" \
+	eval '[ "$rc" = 0 ] && grep -qx "allowed skip in distcheck: tests/integration/e2e.sh - run once per CI run" <<<"$out"'
+kts_capture bash "$top/tests/skip-check" "$work/allow" check="$work/dist.log"
+kts_check "skip-check: the same skip in another step is unlisted: exit 1 naming it" \
+	eval '[ "$rc" = 1 ] && grep -q "^unlisted skip in check: tests/integration/e2e.sh" <<<"$out"'
+kts_capture bash "$top/tests/skip-check" "$work/allow" check-vm="$work/vm.log"
+kts_check "skip-check: a wildcard entry allows; a plain TAP skip is named after its step" \
+	eval '[ "$rc" = 1 ] && grep -q "^allowed skip in check-vm: tests/integration/x.sh" <<<"$out" &&
+	      grep -q "^unlisted skip in check-vm: check-vm ok 3 - c # SKIP no zsh" <<<"$out"'
+echo "distcheck e2e" >"$work/bad"
+kts_capture bash "$top/tests/skip-check" "$work/bad" distcheck="$work/dist.log"
+kts_check "skip-check: a malformed allowlist line: exit 2 naming it" \
+	eval '[ "$rc" = 2 ] && grep -q "not \"STEP TEST REASON-REGEX\": distcheck e2e" <<<"$out"'
+[ $kts_nfail = 0 ]
