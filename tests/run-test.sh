@@ -4,16 +4,18 @@
 # tests/run-test.sh TEST [ARG...]: how `make check` runs every test (LOG_COMPILER in
 # tests/Makemodule.am). Runs TEST with its exit status; then, when TEST has exited, no
 # process it started may still be alive: such a process is found by its environment
-# (KTS_TEST_LOG={this test's log}, from AM_TESTS_ENVIRONMENT), named in a TAP
-# "Bail out!" (an ERROR for automake) and killed. Without this, a leftover holding
-# the test's stdout keeps the TAP driver, and `make check`, waiting until it ends.
+# (KTS_TEST_LOG, from AM_TESTS_ENVIRONMENT: the absolute path of this test's log, so
+# unique to this build tree while other trees may run the same test at the same time),
+# named in a TAP "Bail out!" (an ERROR for automake) and killed. Without this, a
+# leftover holding the test's stdout keeps the TAP driver, and `make check`, waiting.
 set -u
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 . "$here/integration/lib.sh"
 
 "$@"
 rc=$?
-[ -n "${KTS_TEST_LOG:-}" ] || exit $rc
+# Only an absolute log path is this tree's own (a relative one is shared by every tree).
+case ${KTS_TEST_LOG:-} in /*) ;; *) exit $rc ;; esac
 
 # Below the shell make started for this test run only the TAP driver, this script and
 # the test; a process the test left behind has been re-parented away from there.

@@ -16,7 +16,7 @@ trap 'kill -KILL $(cat "$work/pid" 2>/dev/null) 2>/dev/null; rm -rf "$work"' EXI
 kts_plan 7
 
 # ---- run-test.sh
-log=harness-selftest-$$
+log=$work/selftest.log
 kts_capture env KTS_TEST_LOG="$log" bash "$top/tests/run-test.sh" sh -c 'exit 3'
 kts_check "run-test.sh: a test that leaves nothing keeps its exit status (3)" \
 	test "$rc" = 3 -a -z "$out"
