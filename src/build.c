@@ -38,6 +38,7 @@
 #include "sysroot.h"
 #include "testhook.h"
 #include "hash.h"
+#include "interrupt.h"
 #include "job.h"
 #include "topology.h"
 #include "util.h"
@@ -342,9 +343,13 @@ static int build_identify_source(struct build_ctx *b, char **ret_why)
 		b->clean = false;
 	}
 	/* Sources known only after download (URLs, abbreviated commits) are fetched first. */
-	if (!b->src->identity && b->src->kind != KTS_SOURCE_LOCAL)
-		return build_fetch(b, ret_why);
-	return 0;
+	if (!b->src->identity && b->src->kind != KTS_SOURCE_LOCAL) {
+		r = build_fetch(b, ret_why);
+		if (r < 0)
+			return r;
+	}
+	b->res->label = strdup(b->src->label);
+	return b->res->label ? 0 : -ENOMEM;
 }
 
 /* ---------------------------------------------------------------- 2. toolchain */
@@ -414,8 +419,8 @@ static int build_key(struct build_ctx *b, char **ret_why)
 
 /* ---------------------------------------------------------------- 4. cache check */
 
-/* Step 4: 1 = a hit (the result says which entry), 0 = build it. */
-static int build_check_cache(struct build_ctx *b)
+/* Step 4: 1 = a hit (the result says which entry), 0 = build it (never a failure). */
+static int build_check_cache(struct build_ctx *b, char **ret_why)
 {
 	_cleanup_cache_entry_ struct kts_cache_entry *e = NULL;
 	_cleanup_free_ char *why = NULL;
@@ -507,7 +512,7 @@ static int build_lock_source(struct build_ctx *b, char **ret_why)
 		r = wait_exclusive(b, path, what, &b->source_lock_fd, ret_why);
 		if (r < 0)
 			return r;
-		if (build_check_cache(b) > 0)
+		if (build_check_cache(b, NULL) > 0)
 			return 1;
 	}
 	/* Every source: one build per cache key; the others wait and share its result. */
@@ -522,7 +527,7 @@ static int build_lock_source(struct build_ctx *b, char **ret_why)
 	r = wait_exclusive(b, path, what, &b->key_lock_fd, ret_why);
 	if (r <= 0)
 		return r;
-	return build_check_cache(b) > 0 ? 1 : 0;
+	return build_check_cache(b, NULL) > 0 ? 1 : 0;
 }
 
 /* ---------------------------------------------------------------- 6. reserve */
@@ -564,6 +569,8 @@ static int build_reserve(struct build_ctx *b, char **ret_why)
 			       "may use", req.cpus, cpuset_count(&t.allowed));
 	progress_event("reservation", "\"state\":\"planning\"");
 	rc = reserve_take(&t, &req, b->req->no_wait, &b->resv);
+	if (rc == -EINTR)
+		return rc;
 	if (rc < 0) /* logged */
 		return rc == -EBUSY || rc == -ETIME ? -EBUSY : rc == -EINVAL ? -EINVAL : -ENXIO;
 	b->have_resv = true;
@@ -754,7 +761,7 @@ static int build_run_in_scope(struct build_ctx *b, char **ret_why)
 /* ---------------------------------------------------------------- 9. dirty re-check */
 
 /* Step 9: a tree that changed while it was built is not stored under the old key. */
-static int build_recheck_dirty(struct build_ctx *b)
+static int build_recheck_dirty(struct build_ctx *b, char **ret_why)
 {
 	_cleanup_free_ char *reason = NULL;
 	bool changed = false;
@@ -885,6 +892,12 @@ static int build_store(struct build_ctx *b, char **ret_why)
 		return why_set(ret_why, r == -EINVAL ? -EIO : r, "cannot write metadata.json: %s",
 			       strerror(-r));
 	r = cache_store_commit(b->store, &b->res->entry_path, &why);
+	if (r < 0 && b->store->installed) {
+		/* The new entry is whole and in place; what failed came after. */
+		b->res->outcome = KTS_BUILD_STORED;
+		return why_set(ret_why, r == -EINTR ? r : -EIO, "'%s' is stored, but the store "
+			       "did not finish: %s", b->key, strerror(-r));
+	}
 	if (r < 0) {
 		if (why)
 			return why_set(ret_why, -EIO, "cannot store '%s': %s", b->key, why);
@@ -898,42 +911,30 @@ static int build_store(struct build_ctx *b, char **ret_why)
 
 /* ---------------------------------------------------------------- the build */
 
-/* The steps in the seed's order; what they acquire stays in b for build_ctx_done(). */
+/*
+ * The steps in the seed's order; what they acquire stays in b for build_ctx_done(). A
+ * step returns 1 for "done, stop here". SIGINT/SIGTERM/SIGHUP outside the scope stop the
+ * build before the next step (interrupt.h): -EINTR, with the signal in res.
+ */
 static int build_steps(struct build_ctx *b, char **ret_why)
 {
-	int r;
+	static int (*const steps[])(struct build_ctx *, char **) = {
+		build_identify_source, build_toolchain, build_key, build_check_cache,
+		build_lock_source, build_reserve, build_fetch_stage, build_run_in_scope,
+		build_recheck_dirty, build_store,
+	};
 
-	r = build_identify_source(b, ret_why);
-	if (r < 0)
-		return r;
-	b->res->label = strdup(b->src->label);
-	if (!b->res->label)
-		return -ENOMEM;
-	r = build_toolchain(b, ret_why);
-	if (r < 0)
-		return r;
-	r = build_key(b, ret_why);
-	if (r < 0)
-		return r;
-	r = build_check_cache(b);
-	if (r != 0)
-		return 0;
-	r = build_lock_source(b, ret_why);
-	if (r != 0)
-		return r < 0 ? r : 0;
-	r = build_reserve(b, ret_why);
-	if (r < 0)
-		return r;
-	r = build_fetch_stage(b, ret_why);
-	if (r < 0)
-		return r;
-	r = build_run_in_scope(b, ret_why);
-	if (r < 0)
-		return r;
-	r = build_recheck_dirty(b);
-	if (r < 0)
-		return r;
-	return build_store(b, ret_why);
+	for (size_t i = 0; i < ELEMENTSOF(steps); i++) {
+		int r = steps[i](b, ret_why);
+
+		if (interrupt_pending()) {
+			b->res->signal = interrupt_pending();
+			return -EINTR;
+		}
+		if (r != 0)
+			return r < 0 ? r : 0;
+	}
+	return 0;
 }
 
 /* The LLC locks go once the scope is gone (every path); the rest in build_ctx_done(). */
@@ -949,8 +950,9 @@ static int build_unlock(struct build_ctx *b)
 	return r;
 }
 
-int build_run(const struct kts_build_request *req, struct kts_build_result *res,
-	      char **ret_why)
+/* The build, then the locks, then what build_ctx_done() releases. */
+static int build_with_ctx(const struct kts_build_request *req, struct kts_build_result *res,
+			  char **ret_why)
 {
 	struct build_ctx b _cleanup_(build_ctx_done) = {
 		.req = req, .res = res, .arch = pipeline_host_arch(),
@@ -959,10 +961,27 @@ int build_run(const struct kts_build_request *req, struct kts_build_result *res,
 	};
 	int r, u;
 
-	*res = (struct kts_build_result){ .enforcement = KTS_ENFORCE_AFFINITY };
 	r = build_steps(&b, ret_why);
 	u = build_unlock(&b);
-	if (u < 0 && r >= 0)
+	if (u < 0 && r >= 0 && !interrupt_pending())
 		return why_set(ret_why, -EIO, "cannot release the CPU locks: %s", strerror(-u));
+	return r;
+}
+
+int build_run(const struct kts_build_request *req, struct kts_build_result *res,
+	      char **ret_why)
+{
+	struct kts_interrupt_saved saved;
+	int r;
+
+	*res = (struct kts_build_result){ .enforcement = KTS_ENFORCE_AFFINITY };
+	interrupt_catch(&saved);
+	r = build_with_ctx(req, res, ret_why);
+	/* A stop requested at any point, the cleanup included, is reported as such. */
+	if (interrupt_pending() && !res->signal) {
+		res->signal = interrupt_pending();
+		r = -EINTR;
+	}
+	interrupt_restore(&saved);
 	return r;
 }

@@ -298,9 +298,9 @@ int cache_lock_entry(const char *root, const char *key, bool exclusive, bool wai
 	if (fd < 0)
 		return fd;
 	if (wait) {
-		while (flock(fd, exclusive ? LOCK_EX : LOCK_SH) < 0)
-			if (errno != EINTR)
-				return negative_errno();
+		r = lock_wait(fd, exclusive ? KTS_LOCK_EXCLUSIVE : KTS_LOCK_SHARED);
+		if (r < 0)
+			return r;
 	} else {
 		r = lock_try(fd, exclusive ? KTS_LOCK_EXCLUSIVE : KTS_LOCK_SHARED);
 		if (r < 0)
@@ -709,6 +709,7 @@ int cache_store_commit(struct kts_cache_store *s, char **ret_path, char **ret_wh
 	r = install(s, final);
 	if (r < 0)
 		return r;
+	s->installed = true;
 	r = testhook("store-after-rename");
 	if (r < 0)
 		return r;

@@ -118,6 +118,7 @@ struct kts_cache_store {
 	char *dir;   /* {root}/.tmp/{key}.{pid} */
 	int lock_fd; /* LOCK_EX on dir while it is in .tmp (cache-tmp.h) */
 	bool done;   /* committed or aborted: nothing left to remove */
+	bool installed; /* the new entry is in kernels/ (even when the commit failed after) */
 };
 
 /*
@@ -251,7 +252,8 @@ int cache_source_lock_path(const char *root, const char *canonical_path, char **
  * returns the fd holding it: users of an entry (a VM booting its image) hold
  * LOCK_SH (exclusive = false) so clean leaves it alone; store and clean take
  * LOCK_EX. wait = false → -EWOULDBLOCK when held. -EREMOTE when the cache is
- * on a network filesystem (flock is unreliable there).
+ * on a network filesystem (flock is unreliable there). -EINTR when a stop was
+ * requested while waiting (interrupt.h).
  */
 int cache_lock_entry(const char *root, const char *key, bool exclusive, bool wait, int *ret_fd);
 

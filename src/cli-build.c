@@ -293,7 +293,10 @@ static void report(const struct kts_build_result *res)
 
 static void report_failure(int r, const char *why, const struct kts_build_result *res)
 {
-	if (r == -EINTR)
+	if (r == -EINTR && res->outcome == KTS_BUILD_STORED)
+		log_notice("the build was interrupted (signal %d) after '%s' was stored",
+			   res->signal, strempty(res->key));
+	else if (r == -EINTR)
 		log_notice("the build was interrupted (signal %d); nothing was stored", res->signal);
 	else if (why)
 		log_error("%s", why);

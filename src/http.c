@@ -22,6 +22,7 @@
 #include <curl/curl.h>
 
 #include "http.h"
+#include "interrupt.h"
 #include "log.h"
 #include "macro.h"
 #include "hash.h"
@@ -132,6 +133,10 @@ static size_t on_write(char *ptr, size_t size, size_t nmemb, void *userdata)
 	size_t n = size * nmemb, c = MIN(n, sizeof(t->head) - t->head_len);
 	int r;
 
+	if (interrupt_pending()) { /* a stop was requested (interrupt.h) */
+		t->error = -EINTR;
+		return 0;
+	}
 	memcpy(t->head + t->head_len, ptr, c);
 	t->head_len += c;
 	r = t->write(ptr, n, t->write_userdata);

@@ -12,6 +12,7 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
+#include "interrupt.h"
 #include "lock.h"
 #include "log.h"
 #include "macro.h"
@@ -214,10 +215,14 @@ int lock_wait(int fd, enum kts_lock_mode mode)
 {
 	int op = mode == KTS_LOCK_EXCLUSIVE ? LOCK_EX : LOCK_SH;
 
-	while (flock(fd, op) < 0)
+	for (;;) {
+		if (interrupt_pending())
+			return -EINTR;
+		if (flock(fd, op) == 0)
+			return 0;
 		if (errno != EINTR)
 			return negative_errno();
-	return 0;
+	}
 }
 
 void lock_holders_free(struct kts_holder *h, size_t n)

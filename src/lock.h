@@ -47,7 +47,10 @@ int lock_check_fs(const char *dir, const char **ret_fsname);
 /* Non-blocking flock. 0 on success, -EWOULDBLOCK when held, other negative errno. */
 int lock_try(int fd, enum kts_lock_mode mode);
 
-/* Blocking flock (EINTR retried): waits until the lock is ours. */
+/*
+ * Blocking flock: waits until the lock is ours. EINTR is retried, unless a stop was
+ * requested (interrupt.h): then -EINTR.
+ */
 int lock_wait(int fd, enum kts_lock_mode mode);
 
 /* Holders of the lock file at path (distinct pids, first-seen order). */

@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "cpuset.h"
+#include "interrupt.h"
 #include "log.h"
 #include "macro.h"
 #include "progress.h"
@@ -321,6 +322,8 @@ static int reserve_loop(const struct kts_topology *t, const struct kts_reserve_o
 				o->on_wait(text, o->userdata);
 		}
 		elapsed = now_ms() - wait_start;
+		if (interrupt_pending())
+			return -EINTR;
 		if (o->timeout_ms && elapsed >= o->timeout_ms) {
 			r = describe_blockers(dir, t, mode, reason, why);
 			return r < 0 ? r : -ETIME;
@@ -425,6 +428,8 @@ static int take_bypassed(const struct kts_topology *t, const struct kts_plan_req
 static int take_failed(int r, const char *lockdir, const char *why)
 {
 	switch (r) {
+	case -EINTR: /* a stop was requested (interrupt.h): the caller says so */
+		return -EINTR;
 	case -EBUSY:
 		log_error("reservation not available: %s", why ? why : "LLCs are held");
 		return -EBUSY;

@@ -48,7 +48,8 @@ struct kts_reserve_opts {
  * symlink (-ELOOP), not a regular file (-EBADF, so -EINVAL keeps meaning "bad
  * request") or unopenable (-EACCES, ...): why names the path; -ESTALE when the
  * lock directory or a lock file was removed or replaced during the wait (reserve.c
- * says why that cannot be waited out): why names it.
+ * says why that cannot be waited out): why names it. -EINTR when a stop was
+ * requested while waiting (interrupt.h).
  * Library-like: logs at debug level only.
  */
 int reserve_acquire(const struct kts_topology *t, const struct kts_reserve_opts *o,
@@ -68,6 +69,7 @@ void reserve_release(struct kts_reservation *r);
  *   -EREMOTE  the lock directory is on a network filesystem               (exit 4)
  *   -ENOLCK   the lock directory or a lock file is unusable (the log names the
  *             real errno)                                                 (exit 4)
+ *   -EINTR    a stop was requested while waiting (interrupt.h); not logged
  */
 int reserve_take(const struct kts_topology *t, const struct kts_plan_req *req, bool no_wait,
 		 struct kts_reservation *ret);

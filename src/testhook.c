@@ -10,6 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "interrupt.h"
 #include "log.h"
 #include "macro.h"
 #include "testhook.h"
@@ -142,8 +143,9 @@ static int pause_at(const char *step)
 
 		if (access(path, F_OK) < 0)
 			return errno == ENOENT ? 0 : negative_errno();
-		if (nanosleep(&ts, NULL) < 0 && errno == EINTR)
+		if (interrupt_pending())
 			return -EINTR;
+		(void) nanosleep(&ts, NULL); /* cut short by a signal: look again */
 	}
 }
 

@@ -49,8 +49,8 @@ int testhook_check_env(char **ret_why);
 
 /*
  * Runs the action the environment gives step: 0 for none, and after a pause that ended
- * with the removal of the .paused file; -EIO for fail; -EINTR when a signal handler
- * interrupted the pause; -errno when the .paused file cannot be written.
+ * with the removal of the .paused file; -EIO for fail; -EINTR when a stop was requested
+ * (interrupt.h) before or during the pause; -errno when the .paused file cannot be written.
  */
 int testhook_run(const char *step);
 

@@ -19,6 +19,7 @@
 
 #include <cmocka.h>
 
+#include "interrupt.h"
 #include "macro.h"
 #include "testhook.h"
 #include "util.h"
@@ -161,11 +162,6 @@ static void test_run_fail_and_none(void **state)
 	assert_int_equal(unsetenv("KTSCOPE_TEST_HOOK"), 0);
 }
 
-static void on_usr1(int sig)
-{
-	(void) sig;
-}
-
 /* A child paused at make: status 10 + testhook_run()'s -result; the .paused path in path. */
 static pid_t start_paused(const char *dir, char *path, size_t size)
 {
@@ -175,9 +171,9 @@ static pid_t start_paused(const char *dir, char *path, size_t size)
 	pid = fork();
 	assert_true(pid >= 0);
 	if (pid == 0) {
-		struct sigaction sa = { .sa_handler = on_usr1 }; /* no SA_RESTART */
+		struct kts_interrupt_saved saved;
 
-		(void) sigaction(SIGUSR1, &sa, NULL);
+		interrupt_catch(&saved);
 		(void) setenv("KTSCOPE_TEST_HOOK", "make:pause", 1);
 		(void) setenv("KTSCOPE_TEST_HOOK_DIR", dir, 1);
 		_exit(10 - testhook_run("make"));
@@ -208,10 +204,10 @@ static void test_run_pause(void **state)
 	assert_true(WIFEXITED(status));
 	assert_int_equal(WEXITSTATUS(status), 10);
 
-	/* a signal handler that runs ends the pause with -EINTR */
+	/* a stop request (interrupt.h) ends the pause with -EINTR */
 	pid = start_paused(dir, path, sizeof(path));
 	assert_int_equal(access(path, F_OK), 0);
-	assert_int_equal(kill(pid, SIGUSR1), 0);
+	assert_int_equal(kill(pid, SIGTERM), 0);
 	assert_int_equal(waitpid(pid, &status, 0), pid);
 	assert_true(WIFEXITED(status));
 	assert_int_equal(WEXITSTATUS(status), 10 + EINTR);
