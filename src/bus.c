@@ -217,16 +217,17 @@ int bus_watch_start(struct sd_bus *bus, struct kts_bus_watch **ret)
 	if (sd_bus_is_bus_client(bus) > 0) {
 		r = sd_bus_add_match(bus, &w->slot,
 				     "type='signal',sender='org.freedesktop.DBus',"
-				     "path='/org/freedesktop/DBus',interface='org.freedesktop.DBus',"
-				     "member='NameOwnerChanged',arg0='" SD_BUS_MANAGER_NAME "'",
+				     "path='/org/freedesktop/DBus',"
+				     "interface='org.freedesktop.DBus',member='NameOwnerChanged',"
+				     "arg0='" SD_BUS_MANAGER_NAME "'",
 				     on_owner_changed, w);
 		/* The manager may have left before the match was in place. */
 		if (r >= 0) {
 			_cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
 
 			r = sd_bus_call_method(bus, "org.freedesktop.DBus", "/org/freedesktop/DBus",
-					       "org.freedesktop.DBus", "NameHasOwner", &error, &reply,
-					       "s", SD_BUS_MANAGER_NAME);
+					       "org.freedesktop.DBus", "NameHasOwner", &error,
+					       &reply, "s", SD_BUS_MANAGER_NAME);
 			if (r >= 0)
 				r = sd_bus_message_read(reply, "b", &has_owner);
 		}

@@ -679,7 +679,8 @@ static int no_space(const struct pipeline_ctx *c, const char *partial, const cha
 			       bound ? "up to " : "", (double) need / 1048576.0);
 	return why_set(ret_why, -ENOSPC, "not enough space for the cache entry on the filesystem "
 		       "mounted at '%s' (%s): %s%.1f MiB needed, %.1f MiB free", mnt, what,
-		       bound ? "up to " : "", (double) need / 1048576.0, (double) avail / 1048576.0);
+		       bound ? "up to " : "", (double) need / 1048576.0,
+		       (double) avail / 1048576.0);
 }
 
 /*
@@ -699,14 +700,16 @@ static int step_image(struct pipeline_ctx *c, char **ret_why)
 		return no_space(c, NULL, "the image and its config", false, need, ret_why);
 	r = copy_file(c->image_src, c->image_dst);
 	if (r == -ENOSPC)
-		return no_space(c, c->image_dst, "the image", false, file_size(c->image_src), ret_why);
+		return no_space(c, c->image_dst, "the image", false, file_size(c->image_src),
+				ret_why);
 	if (r < 0)
 		return why_set(ret_why, r, "cannot copy '%s' to '%s': %s", c->image_src, c->image_dst,
 			       strerror(-r));
 	c->res.image_size = file_size(c->image_dst);
 	r = copy_file(c->config, c->config_dst);
 	if (r == -ENOSPC)
-		return no_space(c, c->config_dst, "the config", false, file_size(c->config), ret_why);
+		return no_space(c, c->config_dst, "the config", false, file_size(c->config),
+				ret_why);
 	if (r < 0)
 		return why_set(ret_why, r, "cannot copy '%s': %s", c->config, strerror(-r));
 	return hash_sha256_file(c->config_dst, c->res.config_sha256);

@@ -75,15 +75,16 @@ locks_free() {
 unit_gone() { [ "$(systemctl --user show -p LoadState --value "$1" 2>/dev/null)" = not-found ]; }
 no_tmp_left() { [ -z "$(ls -A "$KTSCOPE_CACHE_DIR/.tmp" 2>/dev/null)" ]; }
 no_build_processes() {
-	! pgrep -f "__build-inner $KTSCOPE_CACHE_DIR/" >/dev/null && ! pgrep -f "make -C $1" >/dev/null &&
-		! pgrep -f "$1/scripts/fakecc" >/dev/null
+	! pgrep -f "__build-inner $KTSCOPE_CACHE_DIR/" >/dev/null &&
+		! pgrep -f "make -C $1" >/dev/null && ! pgrep -f "$1/scripts/fakecc" >/dev/null
 }
 # entry_sums KEY: a checksum line per file of the entry.
 entry_sums() { (cd "$KTSCOPE_CACHE_DIR/kernels/$1" && sha256sum -- *); }
 # space_errors FILE: error lines naming the cache's filesystem, the space needed and free
 # (one line each); no other error may speak of space or of a write the full disk cut.
 space_errors() {
-	if grep 'error:' "$1" | grep -v "mounted at '$KTSCOPE_CACHE_DIR'" | grep -qiE 'space|cannot (write|copy)'; then
+	if grep 'error:' "$1" | grep -v "mounted at '$KTSCOPE_CACHE_DIR'" |
+		grep -qiE 'space|cannot (write|copy)'; then
 		echo 0
 		return
 	fi
