@@ -7,6 +7,7 @@
 #   disk     the cache on a small private tmpfs that fills up while the entry is written
 #   manager  `systemd --user` killed while make runs in the build's scope
 #   run      the same during `ktscope run`
+#   reexec   `systemctl --user daemon-reexec` mid-make: not a departure, the build goes on
 #   bus      the bus daemon ktscope talks to killed while make runs
 #   lockdir  the LLC lock directory deleted while the reservation waits for its holders
 # After each: the old entry intact, no entry half-written, no temporary directory, no
@@ -241,6 +242,22 @@ case_run() {
 	kill_orphaned_bus
 }
 
+# ---- 2c. a manager that re-executes itself (a systemd upgrade) has not gone away ------------
+case_reexec() {
+	local T rc
+	T=$(new_tree t)
+	FAKE_KERNEL_SLEEP=0.5 "$KTSCOPE" --user build --source "$T" >"$work/x.out" 2>"$work/x.err" &
+	bpid=$!
+	bg_pgids+=($bpid)
+	kts_wait_until 30 test -s "$T/fakecc.log" || { fail "the build did not start"; return; }
+	check "systemctl --user daemon-reexec while make runs" systemctl --user daemon-reexec
+	wait $bpid
+	rc=$?
+	diag "stderr: $(cat "$work/x.err")"
+	check "… the build goes on and is stored (exit 0, no error)" \
+		eval "[ $rc = 0 ] && ! grep -q 'error:' '$work/x.err' && [ -f \"\$(tail -n 1 '$work/x.out')\" ]"
+}
+
 # ---- 4. the lock directory deleted while the reservation waits ----------------------------
 # lockdir_variant HOW: every LLC lock held by a holder, a build waiting for them, the lock
 # directory then removed (HOW=removed), removed and made again (HOW=replaced), or its lock
@@ -319,7 +336,7 @@ for c in mount umount flock pgrep python3; do
 	command -v $c >/dev/null || kts_skip_all "'$c' not found"
 done
 # CASE:N, N the results the case reports.
-cases=(disk:11 manager:5 run:2 bus:6 lockdir:9)
+cases=(disk:11 manager:5 run:2 reexec:2 bus:6 lockdir:9)
 n=0
 for c in "${cases[@]}"; do n=$((n + ${c#*:})); done
 kts_plan $n
