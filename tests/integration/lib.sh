@@ -258,3 +258,66 @@ kts_run_inside() {
 	fi
 	rm -f "$out" "$err"
 }
+
+# kts_start_mirror VAR DIR [--tls CERT KEY]: tests/integration/mirror.py serving DIR on
+# 127.0.0.1, in its own process group (with or without job control: then $! is the group's
+# id); VAR = its port. kts_stop_mirrors, from the caller's EXIT trap, kills the groups.
+# A mirror that does not start is a skip (a failure under CI=true).
+kts_mirror_pgids=()
+kts_start_mirror() {
+	local var=$1 dir=$2 portf port
+	shift 2
+	kts_find_python
+	portf=$(mktemp) || kts_skip_all "mktemp failed"
+	if [[ $- == *m* ]]; then
+		"$KTS_PYTHON" "$(dirname "${BASH_SOURCE[0]}")/mirror.py" "$@" "$dir" >"$portf" &
+	else
+		setsid "$KTS_PYTHON" "$(dirname "${BASH_SOURCE[0]}")/mirror.py" "$@" "$dir" \
+			>"$portf" &
+	fi
+	kts_mirror_pgids+=("$!")
+	kts_wait_until 10 test -s "$portf" || kts_skip_all "mirror.py did not start"
+	port=$(head -n1 "$portf")
+	rm -f "$portf"
+	printf -v "$var" '%s' "$port"
+}
+
+kts_stop_mirrors() {
+	local p
+	for p in "${kts_mirror_pgids[@]}"; do
+		kill -TERM -- "-$p" 2>/dev/null
+		wait "$p" 2>/dev/null
+	done
+	kts_mirror_pgids=()
+}
+
+# kts_fake_release_mirror DIR VERSION...: a kernel.org-like mirror in DIR: a tarball of
+# tests/data/fake-kernel as v{MAJOR}.x/linux-VERSION.tar.xz for each VERSION,
+# v{MAJOR}.x/sha256sums.asc listing their checksums (PGP armour around them, as kernel.org
+# has), and releases.json naming the first VERSION "stable" and the others "longterm".
+kts_fake_release_mirror() {
+	local dir=$1 v major tmp moniker=stable rels=
+	shift
+	tmp=$(mktemp -d) || return 1
+	for v in "$@"; do
+		major=${v%%.*}
+		mkdir -p "$dir/v$major.x"
+		cp -r "${KTS_TOP_SRCDIR:-$(dirname "${BASH_SOURCE[0]}")/../..}/tests/data/fake-kernel" \
+			"$tmp/linux-$v"
+		chmod -R u+w "$tmp/linux-$v"
+		tar -cJf "$dir/v$major.x/linux-$v.tar.xz" -C "$tmp" "linux-$v" || return 1
+		rels+="${rels:+,}{\"moniker\": \"$moniker\", \"version\": \"$v\", \"iseol\": false}"
+		moniker=longterm
+	done
+	for major in $(printf '%s\n' "$@" | cut -d. -f1 | sort -u); do
+		{
+			printf -- '-----BEGIN PGP SIGNED MESSAGE-----\nHash: SHA256\n\n'
+			(cd "$dir/v$major.x" && sha256sum linux-*.tar.xz)
+			printf -- '-----BEGIN PGP SIGNATURE-----\n\niQIzBAEBCAAdummy=\n'
+			printf -- '-----END PGP SIGNATURE-----\n'
+		} >"$dir/v$major.x/sha256sums.asc"
+	done
+	printf '{"latest_stable": {"version": "%s"}, "releases": [%s]}\n' "$1" "$rels" \
+		>"$dir/releases.json"
+	rm -rf "$tmp"
+}
