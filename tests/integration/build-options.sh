@@ -18,19 +18,15 @@ for c in git tar xz flock sha256sum; do
 	command -v $c >/dev/null || kts_skip_all "'$c' not found"
 done
 kts_reexec_inside_manager "$here/build-options.sh" "$@"
-set -m
 
 work=$(mktemp -d /tmp/ktscope-build-options.XXXXXX)
 export KTSCOPE_LOCK_DIR=$work/locks KTSCOPE_CACHE_DIR=$work/cache
 mkdir "$work/locks"
 unset KTSCOPE_CPU_CAP KTSCOPE_SCOPE KTSCOPE_SYSROOT KTSCOPE_BYPASS_LOCKS KTSCOPE_CA_CERT \
 	FAKE_KERNEL_SLEEP FAKE_KERNEL_FAIL FAKE_KERNEL_NO_IMAGE
-holders=()
+# The mirror and the lock holders: each in its own process group (kts_bg), killed whole.
 cleanup() {
-	local p
-	for p in "${holders[@]}"; do kill -KILL -- "-$p" 2>/dev/null; done
-	kts_stop_mirrors
-	wait 2>/dev/null
+	kts_kill_bg
 	rm -rf "$work"
 }
 trap cleanup EXIT
@@ -194,8 +190,7 @@ kts_check "--clean without --force on a cached key: still a cache hit" \
 hold() {
 	local f
 	for f in "$@"; do
-		flock -x "$f" sleep 300 &
-		holders+=($!)
+		kts_bg flock -x "$f" sleep 300
 	done
 }
 held() { ! flock -n -s "$1" true; }

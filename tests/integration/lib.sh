@@ -260,35 +260,19 @@ kts_run_inside() {
 }
 
 # kts_start_mirror VAR DIR [--tls CERT KEY]: tests/integration/mirror.py serving DIR on
-# 127.0.0.1, in its own process group (with or without job control: then $! is the group's
-# id); VAR = its port. kts_stop_mirrors, from the caller's EXIT trap, kills the groups.
-# A mirror that does not start is a skip (a failure under CI=true).
-kts_mirror_pgids=()
+# 127.0.0.1, started with kts_bg (its own process group: kts_kill_bg in the caller's EXIT
+# trap ends it); VAR = its port. A mirror that does not start is a skip (under CI=true, a
+# failure).
 kts_start_mirror() {
 	local var=$1 dir=$2 portf port
 	shift 2
 	kts_find_python
 	portf=$(mktemp) || kts_skip_all "mktemp failed"
-	if [[ $- == *m* ]]; then
-		"$KTS_PYTHON" "$(dirname "${BASH_SOURCE[0]}")/mirror.py" "$@" "$dir" >"$portf" &
-	else
-		setsid "$KTS_PYTHON" "$(dirname "${BASH_SOURCE[0]}")/mirror.py" "$@" "$dir" \
-			>"$portf" &
-	fi
-	kts_mirror_pgids+=("$!")
+	kts_bg "$KTS_PYTHON" "$(dirname "${BASH_SOURCE[0]}")/mirror.py" "$@" "$dir" >"$portf"
 	kts_wait_until 10 test -s "$portf" || kts_skip_all "mirror.py did not start"
 	port=$(head -n1 "$portf")
 	rm -f "$portf"
 	printf -v "$var" '%s' "$port"
-}
-
-kts_stop_mirrors() {
-	local p
-	for p in "${kts_mirror_pgids[@]}"; do
-		kill -TERM -- "-$p" 2>/dev/null
-		wait "$p" 2>/dev/null
-	done
-	kts_mirror_pgids=()
 }
 
 # kts_fake_release_mirror DIR VERSION...: a kernel.org-like mirror in DIR: a tarball of
