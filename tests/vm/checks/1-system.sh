@@ -35,4 +35,26 @@ is "--enforce cgroup: cpuset.cpus.effective is the plan" "$(probe_value eff_cpus
 run_capture "$KTSCOPE" run --system --cpu-cap 2 -- sh -c 'exit 7'
 is "COMMAND's exit status 7 passes through" "$rc" 7
 
+# narrowed (README "Enforcement"): a parent slice allows fewer CPUs than the plan, so the
+# scope's effective cpuset is a strict subset of it; ktscope warns and runs there, and
+# --enforce cgroup refuses it (exit 4). The slice's property is runtime-only, reverted after.
+if systemctl set-property --runtime ktscope.slice AllowedCPUs=0; then
+	run_capture "$KTSCOPE" run --system --cpu-cap 2 -- "$PROBE"
+	is "narrowed: exit 0" "$rc" 0
+	like "narrowed: a warning names the slice's CPUs" "$err" \
+		"warning: a parent slice narrowed '[^']+' to CPUs 0, nodes 0; running there"
+	like "narrowed: the placement line says cgroup (narrowed)" "$err" \
+		"unit [^ ]+ cpus 0-1 .*enforcement cgroup \\(narrowed\\)"
+	is "narrowed: COMMAND's effective CPUs are the slice's" "$(probe_value eff_cpus)" 0
+	run_capture "$KTSCOPE" run --system --cpu-cap 2 --enforce cgroup -- "$PROBE"
+	is "narrowed with --enforce cgroup: exit 4" "$rc" 4
+	like "narrowed with --enforce cgroup: the error says so" "$err" \
+		"a parent slice narrowed .* and --enforce cgroup was given"
+	systemctl revert ktscope.slice >/dev/null 2>&1
+	check "narrowed: the slice's AllowedCPUs is reverted" \
+		test -z "$(systemctl show -p AllowedCPUs --value ktscope.slice)"
+else
+	not_ok "narrowed: systemctl set-property --runtime ktscope.slice AllowedCPUs=0 failed"
+fi
+
 done_testing
