@@ -43,8 +43,8 @@ if systemctl set-property --runtime ktscope.slice AllowedCPUs=0; then
 	is "narrowed: exit 0" "$rc" 0
 	like "narrowed: a warning names the slice's CPUs" "$err" \
 		"warning: a parent slice narrowed '[^']+' to CPUs 0, nodes 0; running there"
-	like "narrowed: the placement line says cgroup (narrowed)" "$err" \
-		"unit [^ ]+ cpus 0-1 .*enforcement cgroup \\(narrowed\\)"
+	like "narrowed: the placement line gives the narrowed CPUs and cgroup (narrowed)" "$err" \
+		"unit [^ ]+ cpus 0 .*enforcement cgroup \\(narrowed\\)"
 	is "narrowed: COMMAND's effective CPUs are the slice's" "$(probe_value eff_cpus)" 0
 	run_capture "$KTSCOPE" run --system --cpu-cap 2 --enforce cgroup -- "$PROBE"
 	is "narrowed with --enforce cgroup: exit 4" "$rc" 4
