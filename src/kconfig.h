@@ -20,6 +20,9 @@
 
 #include "hash.h"
 
+/* How kconfig spells an off line: "# CONFIG_FOO is not set". */
+#define KCONFIG_OFF_TEXT "is not set"
+
 /* Provenance of the embedded fragment's lines; an extra file's is its path. */
 #define KCONFIG_SOURCE_BUILTIN "ktscope"
 /* File written by kconfig_report_write() into the cache entry. */
@@ -165,6 +168,9 @@ int kconfig_merge_as(const char *const *extra_paths, const char *const *names, s
  */
 bool kconfig_satisfied(const struct kts_kconfig *want, const struct kts_kconfig *have,
 		       const struct kts_kconfig_line **ret_unmet);
+
+/* Does one requested line hold in have? (the rule of kconfig_satisfied(), per line) */
+bool kconfig_line_holds(const struct kts_kconfig_line *want, const struct kts_kconfig *have);
 
 /*
  * The skip-configure check on a file: 1 when the .config at config_path
