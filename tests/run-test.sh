@@ -12,10 +12,18 @@ set -u
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 . "$here/integration/lib.sh"
 
-"$@"
+# cmocka 1.1 prints a skipped test as "not ok N # SKIP", which automake counts as a FAIL:
+# on its way to the TAP driver such a line becomes "ok N # SKIP" (under CI=true,
+# test_need() fails before it skips, and run-all.sh checks every skip on its allowlist).
+fifo_dir=$(mktemp -d "${TMPDIR:-/tmp}/kts-run-test.XXXXXX") || exit 99
+mkfifo "$fifo_dir/out" || exit 99
+sed -u -E 's/^not ok ([0-9]+)(.*# SKIP)/ok \1\2/' <"$fifo_dir/out" &
+filter=$!
+"$@" >"$fifo_dir/out"
 rc=$?
+rm -rf "$fifo_dir"
 # Only an absolute log path is this tree's own (a relative one is shared by every tree).
-case ${KTS_TEST_LOG:-} in /*) ;; *) exit $rc ;; esac
+case ${KTS_TEST_LOG:-} in /*) ;; *) wait "$filter"; exit $rc ;; esac
 
 # Below the shell make started for this test run only the TAP driver, this script and
 # the test; a process the test left behind has been re-parented away from there.
@@ -23,13 +31,17 @@ top=$(kts_marked_top "KTS_TEST_LOG=$KTS_TEST_LOG")
 # A grace for the signals the test's EXIT trap sent to still be delivered.
 for _ in $(seq 15); do
 	left=$(kts_marked "KTS_TEST_LOG=$KTS_TEST_LOG" "$top")
-	[ -z "$left" ] && exit $rc
+	[ -z "$left" ] && { wait "$filter"; exit $rc; }
 	sleep 0.2
 done
+strays=()
 for p in $left; do
-	echo "# stray $(kts_describe "$p")"
+	strays+=("# stray $(kts_describe "$p")")
 done
-echo "Bail out! $(echo $left | wc -w) process(es) started by this test still alive after it exited (killed now)"
 # shellcheck disable=SC2086 # a list of pids
 kill -KILL $left 2>/dev/null
+# the test's last lines first: the filter ends once no stray holds its input any more
+wait "$filter"
+printf '%s\n' "${strays[@]}"
+echo "Bail out! ${#strays[@]} process(es) started by this test still alive after it exited (killed now)"
 exit 99
