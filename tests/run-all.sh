@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite, as README.md and .ci/run call it:
-#   1. autoreconf + configure (-Werror) + make + make check   (unit + integration)
+#   1. autoreconf + configure (-Werror) + make + make -jN check   (unit + integration),
+#      then the real-kernel builds alone (tests/integration/e2e.sh, KTS_E2E=1); the guest tier
 #   2. make distcheck                                          (the dist tarball builds and passes)
 #   3. a second build with --enable-sanitizers (ASan+UBSan) + make check
 #   4. a third build with CC=clang --enable-fuzzers + `make fuzz` (each libFuzzer harness for
@@ -48,9 +49,12 @@ step() { # step NAME CMD... ; output goes to the terminal and to $root/NAME.log
 
 mkdir -p "$root/build" "$root/asan" "$root/fuzz"
 step configure bash -c "cd '$root/build' && '$top/configure' --enable-werror --enable-test-hooks" &&
-	step build make -C "$root/build" -j"$jobs" &&
-	# one test at a time: the real-kernel build would starve the timing of the scope tests
-	step check env KTS_E2E=1 make -C "$root/build" check
+	step build make -C "$root/build" -j"$jobs" && {
+	step check make -C "$root/build" -j"$jobs" check
+	# the two real-kernel builds (tests/integration/e2e.sh), alone: a kernel build beside
+	# the other tests would starve the timing of the scope tests
+	step e2e env KTS_E2E=1 make -C "$root/build" check TESTS=tests/integration/e2e.sh
+}
 # the guest tier (issue 6): systemd that really enforces AllowedCPUs=, in qemu
 step check-vm make -C "$root/build" check-vm
 step distcheck make -C "$root/build" distcheck \
@@ -58,7 +62,7 @@ step distcheck make -C "$root/build" distcheck \
 # the Fedora spec builds an RPM from the dist tarball with the files it should have
 step packaging env KTS_TOP_SRCDIR="$top" bash "$top/tests/packaging.sh" "$root/build/ktscope-0.1.0.tar.xz"
 step asan-configure bash -c "cd '$root/asan' && '$top/configure' --enable-werror --enable-sanitizers --enable-test-hooks" &&
-	step asan-check make -C "$root/asan" check
+	step asan-check make -C "$root/asan" -j"$jobs" check
 # the parsers of foreign input under libFuzzer (fuzz/), short and bounded
 step fuzz-configure bash -c "cd '$root/fuzz' && CC=clang '$top/configure' --enable-werror --enable-fuzzers" &&
 	step fuzz-build make -C "$root/fuzz" -j"$jobs" &&

@@ -5,14 +5,15 @@
 # real transient scope of the confined user manager, twice: from the tarball and as
 # a git tree (the package's .gitignore ignores everything: those lines are dropped).
 # Each build takes minutes, so this runs once per CI run (KTS_E2E=1, set by
-# tests/run-all.sh for the main `make check`), not again under ASan or distcheck.
+# tests/run-all.sh for its e2e step, which runs this test alone), not again under ASan
+# or distcheck.
 set -u
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 . "$here/lib.sh"
 
 tarball=${KTS_E2E_TARBALL:-/usr/src/linux-source-6.12.tar.xz}
 if [ "${KTS_E2E:-}" != 1 ]; then
-	echo "1..0 # SKIP the real-kernel builds run once per CI run, in the main 'make check' (set KTS_E2E=1)"
+	echo "1..0 # SKIP the real-kernel builds run once per CI run, alone, in run-all.sh's e2e step (set KTS_E2E=1)"
 	exit 0
 fi
 [ -r "$tarball" ] || kts_skip_all "no kernel tarball '$tarball' (apt-get install linux-source-6.12)"
