@@ -34,15 +34,7 @@ trap cleanup EXIT
 B() { "$KTSCOPE" --user build "$@"; }
 GIT() { git -c user.name=t -c user.email=t@t -c init.defaultBranch=master "$@"; }
 # new_tree NAME: a git work tree of the fake kernel, committed, clean.
-new_tree() {
-	local t=$work/$1
-	cp -r "$KTS_TOP_SRCDIR/tests/data/fake-kernel" "$t"
-	chmod -R u+w "$t"
-	GIT -C "$t" init -q
-	GIT -C "$t" add -A
-	GIT -C "$t" commit -qm fake
-	echo "$t"
-}
+new_tree() { kts_fake_tree "$work/$1"; }
 cc_runs() { [ -f "$1/fakecc.log" ] && wc -l <"$1/fakecc.log" || echo 0; }
 # key_of FILE: the cache key of the image path on FILE's last line.
 key_of() { basename "$(dirname "$(tail -n 1 "$1")")"; }

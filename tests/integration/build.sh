@@ -33,15 +33,7 @@ B() { "$KTSCOPE" --user build "$@"; }
 KL() { "$KTSCOPE" kernel "$@"; }
 
 # new_tree NAME: a git work tree of the fake kernel, committed, clean.
-new_tree() {
-	local t=$work/$1
-	cp -r "$KTS_TOP_SRCDIR/tests/data/fake-kernel" "$t"
-	chmod -R u+w "$t"
-	git -C "$t" init -q
-	git -C "$t" add -A
-	git -C "$t" -c user.name=t -c user.email=t@t commit -qm fake
-	echo "$t"
-}
+new_tree() { kts_fake_tree "$work/$1"; }
 entries() { ls "$KTSCOPE_CACHE_DIR/kernels" 2>/dev/null | wc -l; }
 cc_runs() { [ -f "$1/fakecc.log" ] && wc -l <"$1/fakecc.log" || echo 0; }
 # (an empty name is never gone: systemctl shows nothing for it, which is not "loaded")

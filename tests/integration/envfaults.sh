@@ -56,15 +56,7 @@ case_cleanup() {
 B() { "$KTSCOPE" --user build "$@"; }
 
 # new_tree NAME: a committed git work tree of the fake kernel.
-new_tree() {
-	local t=$work/$1
-	cp -r "$KTS_TOP_SRCDIR/tests/data/fake-kernel" "$t"
-	chmod -R u+w "$t"
-	git -C "$t" init -q
-	git -C "$t" add -A
-	git -C "$t" -c user.name=t -c user.email=t@t commit -qm fake
-	echo "$t"
-}
+new_tree() { kts_fake_tree "$work/$1"; }
 
 locks_free() {
 	local f

@@ -28,10 +28,7 @@ KL() { "$KTSCOPE" kernel "$@"; }
 # build NAME: a committed git tree of the fake kernel, built; prints its cache key.
 build() {
 	local t=$work/$1
-	cp -r "$KTS_TOP_SRCDIR/tests/data/fake-kernel" "$t"
-	chmod -R u+w "$t"
-	git -C "$t" init -q && git -C "$t" add -A &&
-		git -C "$t" -c user.name=t -c user.email=t@t commit -qm "$1" || return 1
+	kts_fake_tree "$t" "$1" >/dev/null || return 1
 	"$KTSCOPE" --user build --source "$t" >"$work/$1.out" 2>"$work/$1.err" ||
 		{ kts_diag "build of $1 failed: $(tail -n 5 "$work/$1.err")"; return 1; }
 	basename "$(dirname "$(tail -n 1 "$work/$1.out")")"

@@ -259,6 +259,16 @@ kts_run_inside() {
 	rm -f "$out" "$err"
 }
 
+# kts_fake_tree DIR [MESSAGE]: a copy of tests/data/fake-kernel at DIR as a clean git
+# work tree (branch master) with one commit; prints DIR.
+kts_fake_tree() {
+	local t=$1
+	cp -r "$KTS_TOP_SRCDIR/tests/data/fake-kernel" "$t" && chmod -R u+w "$t" &&
+		git -c init.defaultBranch=master -C "$t" init -q && git -C "$t" add -A &&
+		git -C "$t" -c user.name=t -c user.email=t@t commit -qm "${2:-fake}" || return 1
+	echo "$t"
+}
+
 # kts_start_mirror VAR DIR [--tls CERT KEY]: tests/integration/mirror.py serving DIR on
 # 127.0.0.1, started with kts_bg (its own process group: kts_kill_bg in the caller's EXIT
 # trap ends it); VAR = its port. A mirror that does not start is a skip (under CI=true, a
