@@ -1,0 +1,53 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#pragma once
+
+/*
+ * What the parent's build steps (build.c) share with the steps that live in their own
+ * files (build-store.c): the one context a build's steps fill and build_ctx_done()
+ * releases. Internal to `ktscope build`; nothing outside build*.c includes it.
+ */
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/stat.h>
+
+#include "build.h"
+#include "job.h"
+#include "kconfig.h"
+#include "pipeline.h"
+#include "reserve.h"
+#include "source.h"
+
+struct kts_cache_store;
+
+struct build_ctx {
+	const struct kts_build_request *req;
+	struct kts_build_result *res;
+	const char *arch;
+	char *root;
+	char *work;        /* {root}/.tmp/build.{pid}: staged inputs, fetched tree */
+	int work_lock_fd;  /* holds work against sweeps (cache-tmp.h) */
+	char *base;        /* what the child configures from: a target or the staged copy */
+	char *base_shown;  /* the target or the canonical path of the user's file */
+	char *base_key;    /* the target or "file:{sha256}" */
+	char **extra;      /* staged copies of the extra fragments */
+	size_t n_extra;
+	char *build_dir;   /* canonical --build-dir, or NULL */
+	struct kts_kconfig_merge merged;
+	struct kts_toolchain tc;
+	struct kts_source *src;
+	bool cacheable, clean;
+	struct stat tarball; /* a local tarball's identity when it was hashed */
+	char *key;
+	int source_lock_fd, key_lock_fd;
+	struct kts_reservation resv;
+	bool have_resv;
+	struct kts_cache_store *store;
+	char *uncached_stage;
+	int uncached_lock_fd;
+	const char *stage; /* where the artifacts go: the store's or the uncached dir */
+	char *count_file;
+	struct kts_build_job_result out; /* what the in-scope half reported */
+};
+
+/* Step 10 (build-store.c): metadata and the atomic store, or the uncached result. */
+int build_store(struct build_ctx *b, char **ret_why);
