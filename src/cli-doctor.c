@@ -31,6 +31,7 @@
 #include "bus.h"
 #include "cache.h"
 #include "cli.h"
+#include "cli-doctor.h"
 #include "cpuset.h"
 #include "fsid.h"
 #include "lock.h"
@@ -61,7 +62,8 @@ static const char doctor_help[] =
 	"fix what is missing: the systemd managers (user and system), the cgroup\n"
 	"hierarchy, whether the manager enforces AllowedCPUs= (a throwaway scope is\n"
 	"started to find out), the lock and cache directories, the kernel build\n"
-	"toolchain, and sched_ext in the running kernel.\n"
+	"toolchain, the compile engines (ccache, the distcc hosts of DISTCC_HOSTS),\n"
+	"and sched_ext in the running kernel.\n"
 	"\n"
 	"Each check prints one line, marked \u2713 (ok), ! (works, with a caveat) or\n"
 	"\u2717 (fails), and for anything not ok the fix on the lines below it.\n"
@@ -73,35 +75,15 @@ static const char doctor_help[] =
 	"                     unless root); only its failure fails the doctor\n"
 	"  -h, --help         show this help\n"
 	"\n"
-	"Environment: KTSCOPE_LOCK_DIR, KTSCOPE_CACHE_DIR, NO_COLOR.\n"
+	"Environment: KTSCOPE_LOCK_DIR, KTSCOPE_CACHE_DIR, DISTCC_HOSTS, NO_COLOR.\n"
 	"\n"
 	"Exit status: 0 builds will work (warnings allowed), 2 bad option, 4 a check\n"
 	"failed (manager unreachable, lock or cache directory unusable, toolchain missing).\n";
-
-enum check_status {
-	CHECK_OK,
-	CHECK_WARN,
-	CHECK_FAIL,
-};
 
 static const char *status_to_string(enum check_status s)
 {
 	return s == CHECK_OK ? "ok" : s == CHECK_WARN ? "warn" : "fail";
 }
-
-struct check {
-	const char *name;
-	enum check_status status;
-	char *detail;
-	char *fix; /* NULL: nothing to do */
-};
-
-#define CHECKS_MAX 32
-
-struct doctor {
-	struct check checks[CHECKS_MAX];
-	size_t n;
-};
 
 static void doctor_done(struct doctor *d)
 {
@@ -111,9 +93,7 @@ static void doctor_done(struct doctor *d)
 	}
 	d->n = 0;
 }
-
-/* asprintf that returns the string, or NULL when out of memory (printed as "?"). */
-_printf_(1, 2) static char *strf(const char *fmt, ...)
+char *doctor_strf(const char *fmt, ...)
 {
 	va_list ap;
 	char *s;
@@ -125,8 +105,7 @@ _printf_(1, 2) static char *strf(const char *fmt, ...)
 	return s;
 }
 
-/* Records a check; takes ownership of detail and fix. */
-static void add(struct doctor *d, const char *name, enum check_status status, char *detail,
+void doctor_add(struct doctor *d, const char *name, enum check_status status, char *detail,
 		char *fix)
 {
 	if (d->n >= CHECKS_MAX) {
@@ -138,84 +117,6 @@ static void add(struct doctor *d, const char *name, enum check_status status, ch
 }
 
 /* ---------------------------------------------------------------- helpers */
-
-/*
- * Runs prog with one argument (util's spawn_capture(), no shell), stdin from in_fd (or
- * /dev/null when negative), stderr dropped; its stdout (at most max bytes) in *ret.
- * -ENOENT when prog is not in PATH; -EPROTO when it exits non-zero.
- */
-static int run_tool(const char *prog, const char *arg, int in_fd, size_t max, char **ret)
-{
-	char *const argv[] = { (char *) prog, (char *) arg, NULL };
-	struct spawn_opts o = {
-		.in = in_fd >= 0 ? SPAWN_FD : SPAWN_NULL,
-		.in_fd = in_fd,
-		.out = SPAWN_PIPE,
-		.max = max,
-	};
-	_cleanup_free_ char *out = NULL;
-	int status, r;
-
-	r = spawn_capture(argv, &o, &status, &out, NULL);
-	if (r < 0)
-		return r;
-	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-		return -EPROTO;
-	*ret = TAKE_PTR(out);
-	return 0;
-}
-
-/* The first line of "prog --version" (or "prog -V", ...), or negative errno. */
-static int tool_version_line(const char *prog, const char *arg, char **ret)
-{
-	_cleanup_free_ char *out = NULL;
-	char *nl;
-	int r;
-
-	r = run_tool(prog, arg, -EBADF, 4096, &out);
-	if (r < 0)
-		return r;
-	nl = strchr(out, '\n');
-	if (nl)
-		*nl = '\0';
-	if (!*out)
-		return -ENODATA;
-	*ret = TAKE_PTR(out);
-	return 0;
-}
-
-/*
- * The version number in a --version line: the first word that, after an
- * optional 'v', starts with digits and a dot ("GNU Make 4.3", "gcc (Debian
- * 12.2.0-14) 12.2.0", "v1.24"). Writes major and minor; -EINVAL when none.
- */
-static int parse_version(const char *line, unsigned *ret_major, unsigned *ret_minor)
-{
-	for (const char *p = line; *p;) {
-		unsigned major, minor;
-		const char *w = p;
-		int n = 0;
-
-		if (*w == 'v')
-			w++;
-		if (*w >= '0' && *w <= '9' && (p == line || p[-1] == ' ' || p[-1] == '(') &&
-		    sscanf(w, "%u.%u%n", &major, &minor, &n) == 2 && n > 0) {
-			*ret_major = major;
-			*ret_minor = minor;
-			return 0;
-		}
-		p += strcspn(p, " (");
-		p += strspn(p, " (");
-	}
-	return -EINVAL;
-}
-
-/* "apt install X (Debian/Ubuntu), dnf install Y (Fedora), pacman -S Z (Arch)". */
-static char *install_hint(const char *deb, const char *fedora, const char *arch)
-{
-	return strf("install it: apt install %s (Debian/Ubuntu), dnf install %s (Fedora), "
-		    "pacman -S %s (Arch)", deb, fedora, arch);
-}
 
 static void format_bytes(uint64_t b, char *buf, size_t size)
 {
@@ -231,7 +132,7 @@ static void format_bytes(uint64_t b, char *buf, size_t size)
  */
 static int dir_writable(const char *dir)
 {
-	_cleanup_free_ char *tmpl = strf("%s/.ktscope-doctor-XXXXXX", dir);
+	_cleanup_free_ char *tmpl = doctor_strf("%s/.ktscope-doctor-XXXXXX", dir);
 
 	if (!tmpl)
 		return -ENOMEM;
@@ -282,14 +183,14 @@ static void check_topology(struct doctor *d, const struct kts_sysroot *root,
 	r = topo_load(root, t, &errpath);
 	*ret_ok = r >= 0;
 	if (r < 0) {
-		add(d, "topology", CHECK_FAIL,
-		    strf("cannot read the CPU topology: '%s': %s", errpath ? errpath : "?",
+		doctor_add(d, "topology", CHECK_FAIL,
+		    doctor_strf("cannot read the CPU topology: '%s': %s", errpath ? errpath : "?",
 			 r == -EBADMSG ? "malformed" : strerror(-r)),
-		    strf("make sure /sys is mounted and readable (in a container: mount sysfs)"));
+		    doctor_strf("make sure /sys is mounted and readable (in a container: mount sysfs)"));
 		return;
 	}
-	add(d, "topology", CHECK_OK,
-	    strf("%u CPUs online, %u allowed, %zu LLC%s, %zu NUMA node%s", cpuset_count(&t->online),
+	doctor_add(d, "topology", CHECK_OK,
+	    doctor_strf("%u CPUs online, %u allowed, %zu LLC%s, %zu NUMA node%s", cpuset_count(&t->online),
 		 cpuset_count(&t->allowed), t->n_llcs, t->n_llcs == 1 ? "" : "s", t->n_nodes,
 		 t->n_nodes == 1 ? "" : "s"),
 	    NULL);
@@ -305,40 +206,40 @@ static void check_manager(struct doctor *d, const struct kts_session_probe *p, b
 	const char *role = selected ? "" : " (not the one ktscope uses here)";
 
 	if (p->open_r < 0) {
-		add(d, name, bad,
-		    strf("no %s manager reachable%s: tried %s: %s", kind, role, strempty(p->tried),
+		doctor_add(d, name, bad,
+		    doctor_strf("no %s manager reachable%s: tried %s: %s", kind, role, strempty(p->tried),
 			 strerror(-p->open_r)),
-		    strf("%s", bus_fix_hint(p->kind)));
+		    doctor_strf("%s", bus_fix_hint(p->kind)));
 		return;
 	}
 	switch (p->start_r) {
 	case 0:
-		add(d, name, CHECK_OK,
-		    strf("the %s manager on %s starts scopes%s", kind, strempty(p->bus_desc),
+		doctor_add(d, name, CHECK_OK,
+		    doctor_strf("the %s manager on %s starts scopes%s", kind, strempty(p->bus_desc),
 			 selected ? "" : " (not the one ktscope uses here)"),
 		    NULL);
 		return;
 	case -EHOSTDOWN:
-		add(d, name, bad,
-		    strf("connected to %s, but no systemd %s manager answers there%s",
+		doctor_add(d, name, bad,
+		    doctor_strf("connected to %s, but no systemd %s manager answers there%s",
 			 strempty(p->bus_desc), kind, role),
-		    strf("%s", bus_fix_hint(p->kind)));
+		    doctor_strf("%s", bus_fix_hint(p->kind)));
 		return;
 	case -EACCES:
 	case -EPERM:
-		add(d, name, bad,
-		    strf("the %s manager on %s answers but refuses to start scopes for us%s: %s",
+		doctor_add(d, name, bad,
+		    doctor_strf("the %s manager on %s answers but refuses to start scopes for us%s: %s",
 			 kind, strempty(p->bus_desc), role, strempty(p->why)),
 		    p->kind == KTS_BUS_SYSTEM
-			    ? strf("scopes in the system manager need root: use --user as a "
+			    ? doctor_strf("scopes in the system manager need root: use --user as a "
 				   "normal user, or run ktscope as root")
-			    : strf("%s", bus_fix_hint(p->kind)));
+			    : doctor_strf("%s", bus_fix_hint(p->kind)));
 		return;
 	default:
-		add(d, name, bad,
-		    strf("the %s manager on %s did not start a probe scope%s: %s", kind,
+		doctor_add(d, name, bad,
+		    doctor_strf("the %s manager on %s did not start a probe scope%s: %s", kind,
 			 strempty(p->bus_desc), role, p->why ? p->why : strerror(-p->start_r)),
-		    strf("see the manager's log ('journalctl%s -e')",
+		    doctor_strf("see the manager's log ('journalctl%s -e')",
 			 p->kind == KTS_BUS_USER ? " --user" : ""));
 		return;
 	}
@@ -407,31 +308,31 @@ static void check_cgroup(struct doctor *d, const struct cgroup_info *c)
 {
 	if (streq(c->layout, "unified")) {
 		if (c->has_cpuset)
-			add(d, "cgroup-hierarchy", CHECK_OK,
-			    strf("unified (cgroup v2 at %s), controllers: %s", c->v2_path,
+			doctor_add(d, "cgroup-hierarchy", CHECK_OK,
+			    doctor_strf("unified (cgroup v2 at %s), controllers: %s", c->v2_path,
 				 strempty(c->controllers)),
 			    NULL);
 		else
-			add(d, "cgroup-hierarchy", CHECK_WARN,
-			    strf("unified (cgroup v2 at %s), but without the cpuset controller "
+			doctor_add(d, "cgroup-hierarchy", CHECK_WARN,
+			    doctor_strf("unified (cgroup v2 at %s), but without the cpuset controller "
 				 "(controllers: %s)", c->v2_path, controllers_or(c)),
-			    strf("a kernel with CONFIG_CPUSETS=y is needed for AllowedCPUs= to be "
+			    doctor_strf("a kernel with CONFIG_CPUSETS=y is needed for AllowedCPUs= to be "
 				 "enforced by the cgroup; until then CPU affinity is used"));
 		return;
 	}
 	if (streq(c->layout, "hybrid")) {
-		add(d, "cgroup-hierarchy", CHECK_WARN,
-		    strf("hybrid: cgroup v2 at %s (controllers: %s), the cpuset controller on "
+		doctor_add(d, "cgroup-hierarchy", CHECK_WARN,
+		    doctor_strf("hybrid: cgroup v2 at %s (controllers: %s), the cpuset controller on "
 			 "cgroup v1, where systemd does not apply AllowedCPUs=", c->v2_path,
 			 controllers_or(c)),
-		    strf("boot with 'systemd.unified_cgroup_hierarchy=1' on the kernel command "
+		    doctor_strf("boot with 'systemd.unified_cgroup_hierarchy=1' on the kernel command "
 			 "line (pure cgroup v2); until then CPU affinity is used"));
 		return;
 	}
-	add(d, "cgroup-hierarchy", CHECK_WARN,
-	    strf("no cgroup v2 hierarchy at /sys/fs/cgroup or /sys/fs/cgroup/unified (%s)",
+	doctor_add(d, "cgroup-hierarchy", CHECK_WARN,
+	    doctor_strf("no cgroup v2 hierarchy at /sys/fs/cgroup or /sys/fs/cgroup/unified (%s)",
 		 c->layout),
-	    strf("boot with 'systemd.unified_cgroup_hierarchy=1' on the kernel command line; "
+	    doctor_strf("boot with 'systemd.unified_cgroup_hierarchy=1' on the kernel command line; "
 		 "until then CPU affinity is used"));
 }
 
@@ -442,14 +343,14 @@ static char *dropin_fix(const struct cgroup_info *c)
 	const char *pre = "";
 
 	if (access(DROPIN_EXAMPLE, R_OK) == 0)
-		install = strf("sudo install -Dm644 %s %s", DROPIN_EXAMPLE, DROPIN_TARGET);
+		install = doctor_strf("sudo install -Dm644 %s %s", DROPIN_EXAMPLE, DROPIN_TARGET);
 	else
-		install = strf("printf '[Service]\\nDelegate=pids memory cpu cpuset\\n' | "
+		install = doctor_strf("printf '[Service]\\nDelegate=pids memory cpu cpuset\\n' | "
 			       "sudo install -Dm644 /dev/stdin %s   (the example %s is not "
 			       "installed)", DROPIN_TARGET, DROPIN_EXAMPLE);
 	if (!c->has_cpuset)
 		pre = "first make cpuset available on cgroup v2 (see cgroup-hierarchy); then ";
-	return strf("%sdelegate cpuset to user managers with the drop-in %s:\n"
+	return doctor_strf("%sdelegate cpuset to user managers with the drop-in %s:\n"
 		    "%s\n"
 		    "sudo systemctl daemon-reload && sudo systemctl restart user@%u.service   "
 		    "(or log out and in again)",
@@ -462,42 +363,42 @@ static void check_enforcement(struct doctor *d, const struct kts_session_probe *
 	const char *kind = bus_kind_to_string(p->kind);
 
 	if (p->open_r < 0 || p->start_r < 0) {
-		add(d, "cpu-enforcement", CHECK_WARN,
-		    strf("not checked: no probe scope could be started on the %s manager", kind),
+		doctor_add(d, "cpu-enforcement", CHECK_WARN,
+		    doctor_strf("not checked: no probe scope could be started on the %s manager", kind),
 		    NULL);
 		return;
 	}
 	if (p->verify_r < 0) {
-		add(d, "cpu-enforcement", CHECK_WARN,
-		    strf("cannot read back the probe scope from the %s manager: %s", kind,
+		doctor_add(d, "cpu-enforcement", CHECK_WARN,
+		    doctor_strf("cannot read back the probe scope from the %s manager: %s", kind,
 			 strerror(-p->verify_r)),
 		    NULL);
 		return;
 	}
 	switch (p->enforcement) {
 	case KTS_ENFORCE_CGROUP:
-		add(d, "cpu-enforcement", CHECK_OK,
-		    strf("cgroup: the %s manager enforces AllowedCPUs= (probe scope: allowed %s, "
+		doctor_add(d, "cpu-enforcement", CHECK_OK,
+		    doctor_strf("cgroup: the %s manager enforces AllowedCPUs= (probe scope: allowed %s, "
 			 "effective %s)", kind, strempty(p->plan), strempty(p->effective)),
 		    NULL);
 		return;
 	case KTS_ENFORCE_NARROWED:
-		add(d, "cpu-enforcement", CHECK_WARN,
-		    strf("narrowed: a parent slice of the %s manager limits the probe scope to "
+		doctor_add(d, "cpu-enforcement", CHECK_WARN,
+		    doctor_strf("narrowed: a parent slice of the %s manager limits the probe scope to "
 			 "CPUs %s (allowed %s)", kind, strempty(p->effective), strempty(p->plan)),
-		    strf("check AllowedCPUs= of the slices above ktscope.slice ('systemctl%s "
+		    doctor_strf("check AllowedCPUs= of the slices above ktscope.slice ('systemctl%s "
 			 "show -p AllowedCPUs ktscope.slice')",
 			 p->kind == KTS_BUS_USER ? " --user" : ""));
 		return;
 	default:
-		add(d, "cpu-enforcement", CHECK_WARN,
-		    strf("affinity: the %s manager accepts AllowedCPUs= but its cgroups have no "
+		doctor_add(d, "cpu-enforcement", CHECK_WARN,
+		    doctor_strf("affinity: the %s manager accepts AllowedCPUs= but its cgroups have no "
 			 "cpuset controller (probe scope: allowed %s, effective %s); builds and "
 			 "runs are bound with CPU affinity and MPOL_BIND instead", kind,
 			 strempty(p->plan), p->effective && *p->effective ? p->effective : "none"),
 		    p->kind == KTS_BUS_USER
 			    ? dropin_fix(c)
-			    : strf("PID 1 gets cpuset only on the unified hierarchy: boot with "
+			    : doctor_strf("PID 1 gets cpuset only on the unified hierarchy: boot with "
 				   "'systemd.unified_cgroup_hierarchy=1'"));
 		return;
 	}
@@ -513,29 +414,29 @@ static void check_lock_dir(struct doctor *d)
 
 	r = stat(dir, &st) < 0 ? negative_errno() : S_ISDIR(st.st_mode) ? 0 : -ENOTDIR;
 	if (r < 0) {
-		add(d, "lock-dir", CHECK_FAIL, strf("lock directory '%s': %s", dir, strerror(-r)),
-		    strf("create it, or point KTSCOPE_LOCK_DIR at a directory on a local "
+		doctor_add(d, "lock-dir", CHECK_FAIL, doctor_strf("lock directory '%s': %s", dir, strerror(-r)),
+		    doctor_strf("create it, or point KTSCOPE_LOCK_DIR at a directory on a local "
 			 "filesystem (ktstr uses /tmp: keep the default to coordinate with it)"));
 		return;
 	}
 	r = lock_check_fs(dir, &fsname);
 	if (r == -EREMOTE) {
-		add(d, "lock-dir", CHECK_FAIL,
-		    strf("lock directory '%s' is on %s, where flock(2) does not coordinate "
+		doctor_add(d, "lock-dir", CHECK_FAIL,
+		    doctor_strf("lock directory '%s' is on %s, where flock(2) does not coordinate "
 			 "processes", dir, strempty(fsname)),
-		    strf("point KTSCOPE_LOCK_DIR at a directory on a local filesystem"));
+		    doctor_strf("point KTSCOPE_LOCK_DIR at a directory on a local filesystem"));
 		return;
 	}
 	r = dir_writable(dir);
 	if (r < 0) {
-		add(d, "lock-dir", CHECK_FAIL,
-		    strf("cannot create lock files in '%s': %s", dir, strerror(-r)),
-		    strf("make '%s' writable (mode 1777 for a shared directory), or point "
+		doctor_add(d, "lock-dir", CHECK_FAIL,
+		    doctor_strf("cannot create lock files in '%s': %s", dir, strerror(-r)),
+		    doctor_strf("make '%s' writable (mode 1777 for a shared directory), or point "
 			 "KTSCOPE_LOCK_DIR elsewhere", dir));
 		return;
 	}
-	add(d, "lock-dir", CHECK_OK,
-	    strf("'%s': local filesystem, lock files can be created", dir), NULL);
+	doctor_add(d, "lock-dir", CHECK_OK,
+	    doctor_strf("'%s': local filesystem, lock files can be created", dir), NULL);
 }
 
 static void check_cache_dir(struct doctor *d)
@@ -551,35 +452,35 @@ static void check_cache_dir(struct doctor *d)
 
 	r = cache_root(&root, &var);
 	if (r < 0) {
-		add(d, "cache-dir", CHECK_FAIL,
-		    strf("no cache directory: %s is %s", strempty(var),
+		doctor_add(d, "cache-dir", CHECK_FAIL,
+		    doctor_strf("no cache directory: %s is %s", strempty(var),
 			 r == -ENOENT ? "unset or empty" : "not an absolute path (or is '/')"),
-		    strf("set KTSCOPE_CACHE_DIR (or XDG_CACHE_HOME, or HOME) to an absolute path"));
+		    doctor_strf("set KTSCOPE_CACHE_DIR (or XDG_CACHE_HOME, or HOME) to an absolute path"));
 		return;
 	}
 	r = existing_ancestor(root, &base);
 	if (r < 0) {
-		add(d, "cache-dir", CHECK_FAIL,
-		    strf("cache directory '%s' cannot be created: %s", root, strerror(-r)),
-		    strf("point KTSCOPE_CACHE_DIR at a writable directory"));
+		doctor_add(d, "cache-dir", CHECK_FAIL,
+		    doctor_strf("cache directory '%s' cannot be created: %s", root, strerror(-r)),
+		    doctor_strf("point KTSCOPE_CACHE_DIR at a writable directory"));
 		return;
 	}
 	exists = streq(base, root);
 	r = dir_writable(base);
 	if (r < 0) {
-		add(d, "cache-dir", CHECK_FAIL,
-		    exists ? strf("cache directory '%s' is not writable: %s", root, strerror(-r))
-			   : strf("cache directory '%s' cannot be created: '%s' is not "
+		doctor_add(d, "cache-dir", CHECK_FAIL,
+		    exists ? doctor_strf("cache directory '%s' is not writable: %s", root, strerror(-r))
+			   : doctor_strf("cache directory '%s' cannot be created: '%s' is not "
 				  "writable: %s", root, base, strerror(-r)),
-		    strf("make '%s' writable for this user, or point KTSCOPE_CACHE_DIR at a "
+		    doctor_strf("make '%s' writable for this user, or point KTSCOPE_CACHE_DIR at a "
 			 "writable directory", base));
 		return;
 	}
 	if (lock_check_fs(base, &fsname) == -EREMOTE) {
-		add(d, "cache-dir", CHECK_FAIL,
-		    strf("cache directory '%s' is on %s, where its entry locks do not work", root,
+		doctor_add(d, "cache-dir", CHECK_FAIL,
+		    doctor_strf("cache directory '%s' is on %s, where its entry locks do not work", root,
 			 strempty(fsname)),
-		    strf("point KTSCOPE_CACHE_DIR at a directory on a local filesystem"));
+		    doctor_strf("point KTSCOPE_CACHE_DIR at a directory on a local filesystem"));
 		return;
 	}
 	(void) fsid_get(base, &id);
@@ -589,106 +490,13 @@ static void check_cache_dir(struct doctor *d)
 	if (!exists)
 		(void) snprintf(where, sizeof(where), " (not created yet; '%.60s' is writable)",
 				base);
-	add(d, "cache-dir", avail < CACHE_LOW_SPACE ? CHECK_WARN : CHECK_OK,
-	    strf("'%s'%s: %s%s%s, %s free", root, where, *id.type ? id.type : "unknown filesystem",
+	doctor_add(d, "cache-dir", avail < CACHE_LOW_SPACE ? CHECK_WARN : CHECK_OK,
+	    doctor_strf("'%s'%s: %s%s%s, %s free", root, where, *id.type ? id.type : "unknown filesystem",
 		 *id.uuid ? " UUID " : "", id.uuid, free_s),
 	    avail < CACHE_LOW_SPACE
-		    ? strf("a kernel build with debug info needs several GiB: free space, or point "
+		    ? doctor_strf("a kernel build with debug info needs several GiB: free space, or point "
 			   "KTSCOPE_CACHE_DIR at a bigger filesystem")
 		    : NULL);
-}
-
-/* ------------------------------------------------------------ toolchain */
-
-struct tool {
-	const char *name;       /* check name */
-	const char *prog;
-	const char *arg;
-	const char *deb, *fedora, *arch; /* package names */
-	const char *why;        /* what the kernel build uses it for */
-};
-
-static const struct tool tools[] = {
-	{ "make", "make", "--version", "make", "make", "make", "drives the build" },
-	{ "flex", "flex", "--version", "flex", "flex", "flex", "Kconfig's lexer" },
-	{ "bison", "bison", "--version", "bison", "bison", "bison", "Kconfig's parser" },
-	{ "bc", "bc", "--version", "bc", "bc", "bc", "computes kernel/time constants" },
-};
-
-static void check_tool(struct doctor *d, const struct tool *t)
-{
-	_cleanup_free_ char *line = NULL;
-	int r = tool_version_line(t->prog, t->arg, &line);
-
-	if (r < 0)
-		add(d, t->name, CHECK_FAIL,
-		    r == -ENOENT ? strf("'%s' not found in PATH (%s)", t->prog, t->why)
-				 : strf("'%s %s' failed: %s", t->prog, t->arg, strerror(-r)),
-		    install_hint(t->deb, t->fedora, t->arch));
-	else
-		add(d, t->name, CHECK_OK, TAKE_PTR(line), NULL);
-}
-
-static void check_compiler(struct doctor *d)
-{
-	_cleanup_free_ char *gcc = NULL, *clang = NULL;
-
-	if (tool_version_line("gcc", "--version", &gcc) == 0) {
-		add(d, "c-compiler", CHECK_OK, TAKE_PTR(gcc), NULL);
-		return;
-	}
-	if (tool_version_line("clang", "--version", &clang) == 0) {
-		add(d, "c-compiler", CHECK_WARN,
-		    strf("gcc not found; %s (the kernel's default CC is gcc: clang needs LLVM=1)",
-			 clang),
-		    install_hint("gcc", "gcc", "gcc"));
-		return;
-	}
-	add(d, "c-compiler", CHECK_FAIL, strf("neither gcc nor clang found in PATH"),
-	    install_hint("build-essential", "gcc", "base-devel"));
-}
-
-static void check_pahole(struct doctor *d)
-{
-	_cleanup_free_ char *line = NULL;
-	unsigned major, minor;
-	int r;
-
-	r = tool_version_line("pahole", "--version", &line);
-	if (r < 0) {
-		add(d, "pahole", CHECK_FAIL,
-		    r == -ENOENT ? strf("'pahole' not found in PATH (CONFIG_DEBUG_INFO_BTF needs "
-					"pahole >= 1.16; without BTF a sched_ext kernel fails "
-					"validation)")
-				 : strf("'pahole --version' failed: %s", strerror(-r)),
-		    install_hint("dwarves", "dwarves", "pahole"));
-		return;
-	}
-	if (parse_version(line, &major, &minor) < 0) {
-		add(d, "pahole", CHECK_WARN, strf("pahole version '%s' not understood", line),
-		    NULL);
-		return;
-	}
-	if (major < 1 || (major == 1 && minor < 16)) {
-		add(d, "pahole", CHECK_FAIL,
-		    strf("pahole %u.%u is older than 1.16: the build drops CONFIG_DEBUG_INFO_BTF "
-			 "and fails validation", major, minor),
-		    install_hint("dwarves", "dwarves", "pahole"));
-		return;
-	}
-	add(d, "pahole", CHECK_OK, strf("pahole %u.%u (>= 1.16, BTF works)", major, minor), NULL);
-}
-
-static void check_header(struct doctor *d, const char *name, const char *const *paths,
-			 const char *what, const char *deb, const char *fedora, const char *arch)
-{
-	for (const char *const *p = paths; *p; p++)
-		if (access(*p, R_OK) == 0) {
-			add(d, name, CHECK_OK, strf("%s", *p), NULL);
-			return;
-		}
-	add(d, name, CHECK_FAIL, strf("%s not found (%s)", paths[0], what),
-	    install_hint(deb, fedora, arch));
 }
 
 /* ------------------------------------------------------------ sched_ext */
@@ -713,7 +521,7 @@ static int config_gz_has_scx(const struct kts_sysroot *root)
 
 	if (!gz)
 		return negative_errno();
-	r = run_tool("gzip", "-dc", fileno(gz), 4 << 20, &text);
+	r = doctor_run_tool("gzip", "-dc", fileno(gz), 4 << 20, &text);
 	if (r < 0)
 		return r;
 	mem = fmemopen(text, strlen(text), "r");
@@ -732,8 +540,8 @@ static void check_sched_ext(struct doctor *d, const struct kts_sysroot *root)
 	(void) uname(&u);
 	if (sysroot_exists(root, "sys/kernel/sched_ext") > 0) {
 		(void) sysroot_read_line(root, "sys/kernel/sched_ext/state", &state);
-		add(d, "sched-ext", CHECK_OK,
-		    strf("the running kernel %s has sched_ext (/sys/kernel/sched_ext%s%s)",
+		doctor_add(d, "sched-ext", CHECK_OK,
+		    doctor_strf("the running kernel %s has sched_ext (/sys/kernel/sched_ext%s%s)",
 			 u.release, state ? ", state " : "", strempty(state)),
 		    NULL);
 		return;
@@ -744,25 +552,25 @@ static void check_sched_ext(struct doctor *d, const struct kts_sysroot *root)
 	else {
 		_cleanup_fclose_ FILE *f = NULL;
 
-		boot = strf("/boot/config-%s", u.release);
+		boot = doctor_strf("/boot/config-%s", u.release);
 		f = boot ? sysroot_fopen(root, boot + 1) : NULL;
 		r = f ? config_has_scx(f) : -ENOENT;
 		if (r >= 0)
 			source = boot;
 	}
 	if (r > 0)
-		add(d, "sched-ext", CHECK_OK,
-		    strf("the running kernel %s has CONFIG_SCHED_CLASS_EXT=y (%s)", u.release,
+		doctor_add(d, "sched-ext", CHECK_OK,
+		    doctor_strf("the running kernel %s has CONFIG_SCHED_CLASS_EXT=y (%s)", u.release,
 			 source),
 		    NULL);
 	else
-		add(d, "sched-ext", CHECK_WARN,
-		    r == 0 ? strf("the running kernel %s has no sched_ext "
+		doctor_add(d, "sched-ext", CHECK_WARN,
+		    r == 0 ? doctor_strf("the running kernel %s has no sched_ext "
 				  "(CONFIG_SCHED_CLASS_EXT is not set in %s)", u.release, source)
-			   : strf("cannot tell whether the running kernel %s has sched_ext: no "
+			   : doctor_strf("cannot tell whether the running kernel %s has sched_ext: no "
 				  "/sys/kernel/sched_ext, no readable /proc/config.gz or "
 				  "/boot/config-%s", u.release, u.release),
-		    strf("builds are not affected; to load a sched_ext scheduler, boot a kernel "
+		    doctor_strf("builds are not affected; to load a sched_ext scheduler, boot a kernel "
 			 "with CONFIG_SCHED_CLASS_EXT=y, e.g. one built here, in a VM "
 			 "('ktscope kernel path KEY')"));
 }
@@ -937,18 +745,8 @@ int cli_doctor(const struct kts_opts *o, int argc, char **argv)
 	check_lock_dir(&d);
 	check_cache_dir(&d);
 
-	check_tool(&d, &tools[0]);
-	check_compiler(&d);
-	for (size_t i = 1; i < ELEMENTSOF(tools); i++)
-		check_tool(&d, &tools[i]);
-	check_pahole(&d);
-	check_header(&d, "libelf", (const char *const[]){ "/usr/include/libelf.h",
-							  "/usr/include/gelf.h", NULL },
-		     "objtool and resolve_btfids need libelf", "libelf-dev",
-		     "elfutils-libelf-devel", "libelf");
-	check_header(&d, "openssl", (const char *const[]){ "/usr/include/openssl/ssl.h", NULL },
-		     "certificate and module-signing tools need OpenSSL", "libssl-dev",
-		     "openssl-devel", "openssl");
+	doctor_check_toolchain(&d);
+	doctor_check_compile_engines(&d);
 	check_sched_ext(&d, &root);
 
 	if (json) {

@@ -87,7 +87,7 @@ fi
 # ---- outside ------------------------------------------------------------------------
 kts_find_ktscope
 command -v python3 >/dev/null || kts_skip_all "python3 not found (needed to read the JSON)"
-kts_plan $((N_INSIDE + 14))
+kts_plan $((N_INSIDE + 19))
 tmp=$(mktemp -d /tmp/ktscope-doctor-test.XXXXXX) || exit 99
 trap 'rm -rf "$tmp"' EXIT
 mkdir -m 0700 "$tmp/rt"
@@ -180,6 +180,32 @@ kts_check "empty PATH: make, c-compiler, flex, bison, bc fail with install hints
 kts_check "pahole v1.15 fails: older than 1.16" \
 	json_check "$tmp/tc.json" 'c["pahole"]["status"] == "fail" and "1.15" in c["pahole"]["detail"]
 		and "1.16" in c["pahole"]["detail"]'
+
+# The compile engines: ccache missing or older than 4.7.3 warns, never fails; distcc
+# is "not configured" without DISTCC_HOSTS, and with it a host that does not answer
+# (a closed port on 127.0.0.1) or a bad entry warns by name.
+kts_check "no ccache in PATH: a warning with install hints, not a failure" \
+	json_check "$tmp/tc.json" 'c["ccache"]["status"] == "warn" and "not found" in
+		c["ccache"]["detail"] and "apt install ccache" in c["ccache"]["fix"]'
+mkdir "$tmp/cc-old"
+printf '#!/bin/sh\necho "ccache version 4.7.2"\n' >"$tmp/cc-old/ccache"
+chmod +x "$tmp/cc-old/ccache"
+run_capture "${nobus[@]}" PATH="$tmp/cc-old:$PATH" "$KTSCOPE" --user doctor --json
+kts_check "ccache 4.7.2 warns: older than 4.7.3" \
+	json_check "$tmp/o" 'c["ccache"]["status"] == "warn" and "4.7.2" in c["ccache"]["detail"]
+		and "4.7.3" in c["ccache"]["detail"]'
+run_capture "${nobus[@]}" DISTCC_HOSTS= "$KTSCOPE" --user doctor --json
+kts_check "DISTCC_HOSTS unset: distcc is ok, not configured" \
+	json_check "$tmp/o" 'c["distcc"]["status"] == "ok" and
+		c["distcc"]["detail"].startswith("not configured")'
+closed=$(kts_free_port)
+run_capture "${nobus[@]}" DISTCC_HOSTS="127.0.0.1:$closed/3" "$KTSCOPE" --user doctor --json
+kts_check "a distcc host that does not answer warns by name (doctor exit status unchanged)" \
+	json_check "$tmp/o" "c['distcc']['status'] == 'warn' and
+		'127.0.0.1:$closed: connection refused' in c['distcc']['detail']"
+run_capture "${nobus[@]}" DISTCC_HOSTS="good/2 bad/0" "$KTSCOPE" --user doctor --json
+kts_check "a bad DISTCC_HOSTS entry warns naming it" \
+	json_check "$tmp/o" 'c["distcc"]["status"] == "warn" and "bad/0" in c["distcc"]["detail"]'
 
 # ---- the confined user manager ----------------------------------------------------
 kts_run_inside "$N_INSIDE" "$0" --inside

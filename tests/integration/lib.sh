@@ -202,6 +202,13 @@ kts_find_python() {
 	export KTS_PYTHON
 }
 
+# kts_free_port: a TCP port on 127.0.0.1 that was free a moment ago (the kernel's pick
+# for port 0); nothing listens on it until the caller starts something there.
+kts_free_port() {
+	kts_find_python
+	"$KTS_PYTHON" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
 # Path of manager.sh next to this file.
 kts_manager_sh() {
 	echo "${KTS_TOP_SRCDIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}/tests/integration/manager.sh"
