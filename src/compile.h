@@ -34,6 +34,8 @@ struct kts_compile_request {
 	enum kts_compile_engine engine; /* --distcc / --icecc */
 	const char *distcc_hosts;  /* --distcc=HOSTS, else $DISTCC_HOSTS; NULL otherwise */
 	unsigned remote_jobs;      /* --remote-jobs N; 0: what the hosts state / the engine reports */
+	const char *cc;            /* the build's compiler (pipeline_make_tools(): "cc", "clang"
+				    * with LLVM=1, or CC=): icecream packs it; NULL: "cc" */
 };
 
 /* What the parent decided; job.json's "compile" and metadata.json's "compile" hold it. */

@@ -21,6 +21,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cache.h"
+#include "engine-icecc.h"
 #include "engine.h"
 #include "job.h"
 #include "log.h"
@@ -374,6 +376,24 @@ static int engine_distcc_plan(const struct kts_compile_request *req, struct kts_
 
 /* ---------------------------------------------------------------- the plan */
 
+/* icecream (engine-icecc.c), its toolchain tarballs in the cache; one warning on fallback. */
+static int engine_icecc_plan_logged(const struct kts_compile_request *req,
+				    struct kts_compile_plan *plan, char **ret_why)
+{
+	_cleanup_free_ char *root = NULL;
+	const char *var = NULL;
+	int r;
+
+	r = cache_root(&root, &var);
+	if (r < 0)
+		return why_set(ret_why, r, "--icecc: no cache directory for the toolchain tarball "
+			       "(%s)", var ?: "HOME");
+	r = engine_icecc_plan(req, root, req->cc ?: "cc", plan, ret_why);
+	if (r >= 0 && plan->fallback)
+		log_warning("%s; building locally", plan->fallback);
+	return r;
+}
+
 int engine_plan(const struct kts_compile_request *req, struct kts_compile_plan *plan,
 		char **ret_why)
 {
@@ -383,7 +403,8 @@ int engine_plan(const struct kts_compile_request *req, struct kts_compile_plan *
 		return 0;
 	case KTS_ENGINE_DISTCC:
 		return engine_distcc_plan(req, plan, ret_why);
-	case KTS_ENGINE_ICECC: /* engine-icecc.c */
+	case KTS_ENGINE_ICECC:
+		return engine_icecc_plan_logged(req, plan, ret_why);
 	default:
 		return why_set(ret_why, -EOPNOTSUPP, "this compile engine is not supported");
 	}
@@ -417,6 +438,10 @@ int engine_make_env(const struct kts_compile_plan *plan, char ***env, size_t *n)
 {
 	char *s = NULL;
 
+	/* icecream: the remote daemons compile in this toolchain (icecream(7)) */
+	if (plan->engine == KTS_ENGINE_ICECC && plan->icecc_env)
+		return asprintf(&s, "ICECC_VERSION=%s", plan->icecc_env) < 0 ? -ENOMEM :
+		       strv_push(env, n, s);
 	if (plan->engine != KTS_ENGINE_DISTCC || !plan->hosts)
 		return 0;
 	if (asprintf(&s, "DISTCC_HOSTS=%s", plan->hosts) < 0)

@@ -25,6 +25,7 @@
 #include <cmocka.h>
 
 #include "engine-icecc.h"
+#include "engine.h"
 #include "job.h"
 #include "macro.h"
 #include "util.h"
@@ -434,6 +435,134 @@ static void test_env(void **state)
 	assert_int_equal(rm_rf(dir), 0);
 }
 
+/* ------------------------------------------------------------------ the plan */
+
+struct plan_rig {
+	char dir[32], bin[64], sock[64], cache[64];
+	char *old_path;
+};
+
+/* Stand-ins for icecc and icecc-create-env in PATH, a cache, no daemon yet. */
+static void plan_rig_setup(struct plan_rig *g)
+{
+	char p[128];
+
+	(void) snprintf(g->dir, sizeof(g->dir), "/tmp/test-icecc-XXXXXX");
+	assert_non_null(mkdtemp(g->dir));
+	(void) snprintf(g->bin, sizeof(g->bin), "%s/bin", g->dir);
+	(void) snprintf(g->sock, sizeof(g->sock), "%s/iceccd.socket", g->dir);
+	(void) snprintf(g->cache, sizeof(g->cache), "%s/cache", g->dir);
+	assert_int_equal(mkdir_p(g->bin, 0755), 0);
+	(void) snprintf(p, sizeof(p), "%s/icecc", g->bin);
+	write_exec(p, "#!/bin/sh\nexit 0\n");
+	(void) snprintf(p, sizeof(p), "%s/cc", g->bin);
+	write_exec(p, "#!/bin/sh\nexit 0\n");
+	(void) snprintf(p, sizeof(p), "%s/icecc-create-env", g->bin);
+	write_exec(p, "#!/bin/sh\necho tarball >0123abcd.tar.gz\n");
+	g->old_path = strdup(getenv("PATH"));
+	setenv("PATH", g->bin, 1);
+	setenv("ICECC_TEST_SOCKET", g->sock, 1);
+}
+
+static void plan_rig_teardown(struct plan_rig *g)
+{
+	setenv("PATH", g->old_path, 1);
+	free(g->old_path);
+	unsetenv("ICECC_TEST_SOCKET");
+	unsetenv("ICECC_SCHEDULER");
+	assert_int_equal(rm_rf(g->dir), 0);
+}
+
+static void test_plan_fallbacks(void **state)
+{
+	struct kts_compile_request req = { .engine = KTS_ENGINE_ICECC };
+	struct kts_compile_plan plan = { 0 };
+	struct plan_rig g;
+	char *why = NULL, p[128];
+	int l;
+	pid_t pid;
+
+	(void) state;
+	plan_rig_setup(&g);
+	/* no daemon: a local build, and the reason names where the daemon was looked for */
+	assert_int_equal(engine_icecc_plan(&req, g.cache, "cc", &plan, &why), 0);
+	assert_int_equal(plan.engine, KTS_ENGINE_NONE);
+	assert_non_null(strstr(plan.fallback, "icecream: no icecream daemon"));
+	assert_non_null(strstr(plan.fallback, g.sock));
+	free(plan.fallback);
+	plan.fallback = NULL;
+	/* a daemon, but a scheduler that does not answer */
+	l = listen_unix(g.sock);
+	pid = serve_one(l, daemon_42);
+	setenv("ICECC_SCHEDULER", "127.0.0.1:1", 1);
+	assert_int_equal(engine_icecc_plan(&req, g.cache, "cc", &plan, &why), 0);
+	assert_int_equal(plan.engine, KTS_ENGINE_NONE);
+	assert_non_null(strstr(plan.fallback, "scheduler 127.0.0.1:2:"));
+	assert_null(plan.hosts);
+	free(plan.fallback);
+	plan.fallback = NULL;
+	reap(pid);
+	close(l);
+	/* icecc itself missing: an error (exit 4), not a fallback */
+	(void) snprintf(p, sizeof(p), "%s/icecc", g.bin);
+	assert_int_equal(unlink(p), 0);
+	assert_int_equal(engine_icecc_plan(&req, g.cache, "cc", &plan, &why), -ENXIO);
+	assert_non_null(strstr(why, "'icecc' not found"));
+	free(why);
+	plan_rig_teardown(&g);
+}
+
+static void test_plan_ok(void **state)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t sl = sizeof(sa);
+	struct kts_compile_request req = { .engine = KTS_ENGINE_ICECC };
+	struct kts_compile_plan plan = { 0 };
+	struct plan_rig g;
+	char *why = NULL, sched[32], **env = NULL;
+	size_t n = 0;
+	int lu, lt = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	pid_t d, t;
+
+	(void) state;
+	plan_rig_setup(&g);
+	lu = listen_unix(g.sock);
+	assert_int_equal(bind(lt, (struct sockaddr *) &sa, sizeof(sa)), 0);
+	assert_int_equal(listen(lt, 4), 0);
+	assert_int_equal(getsockname(lt, (struct sockaddr *) &sa, &sl), 0);
+	(void) snprintf(sched, sizeof(sched), "127.0.0.1:%u", ntohs(sa.sin_port) - 1);
+	setenv("ICECC_SCHEDULER", sched, 1);
+	for (int round = 0; round < 2; round++) {
+		d = serve_one(lu, daemon_42);
+		t = serve_one(lt, scheduler_text);
+		req.remote_jobs = round ? 7 : 0; /* --remote-jobs beats what the scheduler says */
+		assert_int_equal(engine_icecc_plan(&req, g.cache, "cc", &plan, &why), 0);
+		assert_null(plan.fallback);
+		assert_int_equal(plan.engine, KTS_ENGINE_ICECC);
+		assert_string_equal(plan.hosts, sched);
+		assert_int_equal(plan.remote_jobs, round ? 7 : 2);
+		assert_non_null(strstr(plan.engine_bin, "/icecc"));
+		assert_int_equal(strncmp(plan.icecc_env, g.cache, strlen(g.cache)), 0);
+		/* what make's environment gets: the toolchain the remote daemons compile in */
+		assert_int_equal(engine_make_env(&plan, &env, &n), 0);
+		assert_int_equal(n, 1);
+		assert_true(startswith(env[0], "ICECC_VERSION="));
+		assert_string_equal(env[0] + strlen("ICECC_VERSION="), plan.icecc_env);
+		strv_free(env, n);
+		env = NULL;
+		n = 0;
+		free(plan.hosts);
+		free(plan.engine_bin);
+		free(plan.icecc_env);
+		plan = (struct kts_compile_plan){ 0 };
+		reap(d);
+		reap(t);
+	}
+	close(lu);
+	close(lt);
+	plan_rig_teardown(&g);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -448,6 +577,8 @@ int main(void)
 		cmocka_unit_test(test_daemon_check),
 		cmocka_unit_test(test_query),
 		cmocka_unit_test(test_env),
+		cmocka_unit_test(test_plan_fallbacks),
+		cmocka_unit_test(test_plan_ok),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
