@@ -449,6 +449,30 @@ int engine_make_env(const struct kts_compile_plan *plan, char ***env, size_t *n)
 	return strv_push(env, n, s);
 }
 
+int engine_setup_env(const struct kts_compile_plan *plan)
+{
+	char **env = NULL;
+	size_t n = 0;
+	int r;
+
+	r = engine_make_env(plan, &env, &n);
+	for (size_t i = 0; r >= 0 && i < n; i++) {
+		char *eq = strchr(env[i], '=');
+
+		*eq = 0;
+		if (setenv(env[i], eq + 1, 1) < 0)
+			r = -errno;
+	}
+	strv_free(env, n);
+	return r;
+}
+
+const char *engine_plugins_refused_by(const struct kts_compile_plan *plan)
+{
+	/* distcc 3.4 src/serve.c: "-fplugin= and/or -specs= passed, which are insecure" */
+	return plan->engine == KTS_ENGINE_DISTCC ? "distccd" : NULL;
+}
+
 static const char *engine_name(enum kts_compile_engine e)
 {
 	return e == KTS_ENGINE_DISTCC ? "distcc" : e == KTS_ENGINE_ICECC ? "icecc" : "none";
@@ -464,4 +488,18 @@ char *engine_describe(enum kts_compile_engine engine, const char *hosts, unsigne
 		     jobs) < 0)
 		return NULL;
 	return s;
+}
+
+int engine_summary(const struct kts_compile_plan *plan, char **ret)
+{
+	char *s = NULL;
+
+	if (plan->engine != KTS_ENGINE_NONE)
+		s = engine_describe(plan->engine, plan->hosts, plan->remote_jobs);
+	else if (plan->fallback && asprintf(&s, "built locally: %s", plan->fallback) < 0)
+		s = NULL;
+	if (!s && (plan->engine != KTS_ENGINE_NONE || plan->fallback))
+		return -ENOMEM;
+	*ret = s;
+	return 0;
 }

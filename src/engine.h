@@ -106,6 +106,16 @@ unsigned engine_make_jobs(unsigned local, unsigned remote_jobs);
  * DISTCC_HOSTS=plan->hosts. Nothing for engine NONE. 0 or -ENOMEM.
  */
 int engine_make_env(const struct kts_compile_plan *plan, char ***env, size_t *n);
+/* engine_make_env()'s variables set in this process, which make inherits. 0 or -errno. */
+int engine_setup_env(const struct kts_compile_plan *plan);
+
+/* The engine's daemon when it refuses -fplugin (GCC plugins): "distccd"; else NULL. */
+const char *engine_plugins_refused_by(const struct kts_compile_plan *plan);
 
 /* One line for the result and `kernel show`: "distcc 127.0.0.1/4 (+4 jobs)"; NULL: none. */
 char *engine_describe(enum kts_compile_engine engine, const char *hosts, unsigned jobs);
+/*
+ * What the result line says of the plan's engine: engine_describe(), or "built locally:
+ * REASON" after a fallback; *ret NULL when no engine was asked for. 0 or -ENOMEM.
+ */
+int engine_summary(const struct kts_compile_plan *plan, char **ret);

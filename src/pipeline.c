@@ -611,12 +611,23 @@ static int step_configure(struct pipeline_ctx *c, char **ret_why)
 	return kconfig_validate(&c->final, &c->merged, c->o->pahole_version, ret_why);
 }
 
+/* distccd refuses -fplugin: with GCC plugins on, those compiles come back to the scope. */
+static void warn_gcc_plugins(const struct pipeline_ctx *c)
+{
+	const struct kts_kconfig_line *l = kconfig_get(&c->final, "CONFIG_GCC_PLUGINS");
+
+	if (c->o->plugins_refused_by && l && streq(strempty(kconfig_line_value(l)), "y"))
+		log_warning("CONFIG_GCC_PLUGINS=y: %s refuses -fplugin, so the compiles that load "
+			    "a GCC plugin run locally, in the scope", c->o->plugins_refused_by);
+}
+
 /* make: make -jN {image} vmlinux; the object count is kept for the next build's %. */
 static int step_make(struct pipeline_ctx *c, char **ret_why)
 {
 	const char *const t[] = { c->image_name, "vmlinux", NULL };
 	int r;
 
+	warn_gcc_plugins(c);
 	r = testhook("make");
 	if (r < 0)
 		return why_set(ret_why, r, "make failed: %s", strerror(-r));

@@ -84,6 +84,9 @@ struct kts_pipeline_opts {
 	/* NAME=VALUE for every make run (pipeline_make_vars()), after ktscope's own. */
 	char *const *make_vars;
 	size_t n_make_vars;
+	/* The compile engine's daemon that refuses -fplugin ("distccd", engine.h), or NULL:
+	 * with CONFIG_GCC_PLUGINS=y, make is preceded by one warning line naming it. */
+	const char *plugins_refused_by;
 };
 
 struct kts_pipeline_result {

@@ -260,7 +260,7 @@ static bool have_distcc(void)
 static void test_plan_answering(void **state)
 {
 	struct kts_compile_plan p = { 0 };
-	_cleanup_free_ char *text = NULL, *want = NULL, *why = NULL, *desc = NULL;
+	_cleanup_free_ char *text = NULL, *want = NULL, *why = NULL, *desc = NULL, *sum = NULL;
 	_cleanup_close_ int lfd = -1;
 	unsigned up, closed;
 	char **env = NULL;
@@ -287,6 +287,12 @@ static void test_plan_answering(void **state)
 	desc = engine_describe(p.engine, "127.0.0.1/4", 4);
 	assert_string_equal(desc, "distcc 127.0.0.1/4 (+4 jobs)");
 	strv_free(env, n);
+	unsetenv("DISTCC_HOSTS");
+	assert_int_equal(engine_setup_env(&p), 0);
+	assert_string_equal(getenv("DISTCC_HOSTS"), want);
+	unsetenv("DISTCC_HOSTS");
+	assert_int_equal(engine_summary(&p, &sum), 0);
+	assert_non_null(strstr(sum, "(+3 jobs)"));
 
 	/* --remote-jobs overrides what the hosts state */
 	free(p.engine_bin), free(p.hosts), p = (struct kts_compile_plan){ 0 };
@@ -299,7 +305,7 @@ static void test_plan_answering(void **state)
 static void test_plan_fallback(void **state)
 {
 	struct kts_compile_plan p = { 0 };
-	_cleanup_free_ char *text = NULL, *want = NULL, *why = NULL;
+	_cleanup_free_ char *text = NULL, *want = NULL, *why = NULL, *sum = NULL;
 	unsigned closed;
 
 	(void) state;
@@ -315,6 +321,8 @@ static void test_plan_fallback(void **state)
 	assert_true(asprintf(&want, "distcc: no host answers (127.0.0.1:%u: connection refused)",
 			     closed) > 0);
 	assert_string_equal(p.fallback, want);
+	assert_int_equal(engine_summary(&p, &sum), 0);
+	assert_true(startswith(sum, "built locally: distcc: no host answers (127.0.0.1:"));
 	free(p.fallback);
 
 	/* only localhost: nothing remote to reach */
