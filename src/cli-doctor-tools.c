@@ -13,10 +13,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/utsname.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "cli-doctor.h"
+#include "engine-icecc.h"
 #include "engine.h"
 #include "log.h"
 #include "macro.h"
@@ -319,9 +321,59 @@ static void check_distcc(struct doctor *d)
 	check_distcc_hosts(d, &h);
 }
 
+/* icecream: the scheduler found as iceccd finds it answers, and the local daemon does. */
+static void check_icecc(struct doctor *d)
+{
+	_cleanup_free_ char *host = NULL, *why = NULL, *where = NULL;
+	struct engine_icecc_servers s;
+	const char *from = NULL;
+	struct utsname u;
+	uint16_t port;
+	int r;
+
+	r = engine_icecc_find_scheduler(NULL, &host, &port, &from, &why);
+	if (r == -ENOENT) {
+		doctor_add(d, "icecream", CHECK_OK,
+			   doctor_strf("not configured (no ICECC_SCHEDULER, no ICECC_SCHEDULER_HOST "
+				       "in %s; build --icecc needs one)", engine_icecc_conf_paths[0]),
+			   NULL);
+		return;
+	}
+	if (r < 0) {
+		doctor_add(d, "icecream", CHECK_WARN, doctor_strf("%s", why ?: strerror(-r)),
+			   doctor_strf("set ICECC_SCHEDULER=HOST[:PORT]"));
+		return;
+	}
+	r = engine_icecc_query(host, port, ENGINE_ICECC_TIMEOUT_MS, uname(&u) == 0 ? u.nodename :
+			       NULL, &s, &why);
+	if (r < 0) {
+		doctor_add(d, "icecream", CHECK_WARN,
+			   doctor_strf("no icecream scheduler found: %s (from %s)", strempty(why),
+				       from),
+			   doctor_strf("start icecc-scheduler on %s, or name the right host in %s",
+				       host, from));
+		return;
+	}
+	free(why);
+	why = NULL;
+	if (engine_icecc_daemon_check(ENGINE_ICECC_TIMEOUT_MS, &where, &why) < 0) {
+		doctor_add(d, "icecream", CHECK_WARN,
+			   doctor_strf("icecream scheduler found at %s:%u (from %s), but %s", host,
+				       port, from, strempty(why)),
+			   doctor_strf("start iceccd -s %s:%u on this machine (Debian: the iceccd "
+				       "service)", host, port));
+		return;
+	}
+	doctor_add(d, "icecream", CHECK_OK,
+		   doctor_strf("icecream scheduler found at %s:%u (from %s): %u compile servers, "
+			       "%u remote slots; local daemon at %s", host, port, from, s.servers,
+			       s.remote_slots, where),
+		   NULL);
+}
+
 void doctor_check_compile_engines(struct doctor *d)
 {
 	check_ccache(d);
 	check_distcc(d);
-	/* icecream: engine-icecc.c's scheduler lookup, added with it */
+	check_icecc(d);
 }

@@ -580,12 +580,14 @@ int engine_icecc_query(const char *host, uint16_t port, unsigned timeout_ms, con
 		return why_set(ret_why, -EINVAL, "%s:%u: no text interface port", host, port);
 	fd = connect_tcp(host, text_port, deadline);
 	if (fd < 0)
-		return why_set(ret_why, fd, "scheduler %s:%u: %s", host, text_port, strerror(-fd));
+		return why_set(ret_why, fd, "scheduler %s:%u (its text interface, port %u): %s",
+			       host, port, text_port, strerror(-fd));
 	r = write_all(fd, "listcs\nquit\n", strlen("listcs\nquit\n"));
 	if (r >= 0)
 		r = read_answer(fd, deadline, &answer, &len);
 	if (r < 0)
-		return why_set(ret_why, r, "scheduler %s:%u: %s", host, text_port, strerror(-r));
+		return why_set(ret_why, r, "scheduler %s:%u (its text interface, port %u): %s",
+			       host, port, text_port, strerror(-r));
 	r = engine_icecc_listcs_parse(answer, len, self, ret);
 	if (r < 0)
 		return why_set(ret_why, r, "scheduler %s:%u: not an icecream scheduler's answer to "

@@ -497,7 +497,7 @@ static void test_plan_fallbacks(void **state)
 	setenv("ICECC_SCHEDULER", "127.0.0.1:1", 1);
 	assert_int_equal(engine_icecc_plan(&req, g.cache, "cc", &plan, &why), 0);
 	assert_int_equal(plan.engine, KTS_ENGINE_NONE);
-	assert_non_null(strstr(plan.fallback, "scheduler 127.0.0.1:2:"));
+	assert_non_null(strstr(plan.fallback, "scheduler 127.0.0.1:1 (its text interface, port 2): "));
 	assert_null(plan.hosts);
 	free(plan.fallback);
 	plan.fallback = NULL;
