@@ -7,6 +7,7 @@
  */
 #include <errno.h>
 
+#include "compile.h"
 #include "fuzz.h"
 #include "job.h"
 #include "macro.h"
@@ -29,6 +30,15 @@ static void check_job(const uint8_t *data, size_t size)
 		FUZZ_ASSERT(j.extra[i] && j.extra_names[i]);
 	for (size_t i = 0; i < j.n_make_vars; i++)
 		FUZZ_ASSERT(j.make_vars[i] && strchr(j.make_vars[i], '='));
+	FUZZ_ASSERT(!compile_plan_active(&j.compile) || (j.compile_dir && j.wrapper_dir));
+	FUZZ_ASSERT(!j.compile.ccache == !j.compile.ccache_version);
+	if (j.compile.ccache_remote_shown) {
+		_cleanup_free_ char *shown = NULL;
+
+		/* Stored without credentials: showing it again changes nothing. */
+		FUZZ_ASSERT(compile_remote_check(j.compile.ccache_remote_shown, &shown) == 0);
+		FUZZ_ASSERT(streq(shown, j.compile.ccache_remote_shown));
+	}
 	job_done(&j);
 }
 
@@ -45,6 +55,7 @@ static void check_result(const uint8_t *data, size_t size)
 	FUZZ_ASSERT(res.ok || res.error > 0);
 	FUZZ_ASSERT(!res.ok || res.image);
 	FUZZ_ASSERT(res.seconds >= 0 && res.make_seconds >= 0);
+	FUZZ_ASSERT(res.compile_stats.direct_hits <= (uint64_t) INT64_MAX);
 	job_result_done(&res);
 }
 

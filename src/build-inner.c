@@ -15,6 +15,7 @@
 
 #include "build-inner.h"
 #include "cli.h"
+#include "compile.h"
 #include "job.h"
 #include "log.h"
 #include "macro.h"
@@ -71,12 +72,50 @@ static struct kts_build_job_result inner_result(int r, const struct kts_pipeline
 	};
 }
 
+/*
+ * The compile plan applied (compile_setup()): the make variables that replace the user's,
+ * in *po. Nothing when the job has no plan.
+ */
+static int inner_compile_setup(const struct kts_build_job *job, struct kts_pipeline_opts *po,
+			       char ***ret_vars, size_t *ret_n)
+{
+	_cleanup_free_ char *why = NULL;
+	int r;
+
+	if (!compile_plan_active(&job->compile))
+		return 0;
+	r = compile_setup(&job->compile, job->compile_dir, job->wrapper_dir, job->src_dir,
+			  job->build_dir ? job->build_dir : job->src_dir, job->make_vars,
+			  job->n_make_vars, ret_vars, ret_n, &why);
+	if (r < 0)
+		return log_error("%s", why ? why : strerror(-r)), r;
+	po->compile_vars = *ret_vars;
+	po->n_compile_vars = *ret_n;
+	return 0;
+}
+
+/* This build's ccache statistics, after make (whatever its outcome); a bad log warns. */
+static void inner_compile_stats(const struct kts_build_job *job, struct kts_compile_stats *ret)
+{
+	int r;
+
+	if (!job->compile.ccache)
+		return;
+	r = compile_stats_read(job->compile_dir, ret);
+	if (r < 0)
+		log_warning_errno(r, "cannot read ccache's statistics log in '%s': %m",
+				  job->compile_dir);
+}
+
 int build_inner_main(int argc, char **argv)
 {
 	struct kts_build_job job _cleanup_(job_done) = { 0 };
 	struct kts_build_job_result out _cleanup_(job_result_done) = { 0 };
 	struct kts_pipeline_result res = { 0 };
+	struct kts_compile_stats stats = { 0 };
 	_cleanup_free_ char *why = NULL;
+	char **compile_vars = NULL;
+	size_t n_compile_vars = 0;
 	struct timespec t0, t1;
 	int r;
 
@@ -90,10 +129,16 @@ int build_inner_main(int argc, char **argv)
 	progress_set_events(job.json_events);
 	progress_set_tty(job.progress);
 	struct kts_pipeline_opts po = inner_opts(&job);
+	r = inner_compile_setup(&job, &po, &compile_vars, &n_compile_vars);
+	if (r < 0)
+		return KTS_EXIT_FAILURE;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	r = pipeline_run(&po, &res, &why);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
+	strv_free(compile_vars, n_compile_vars);
+	inner_compile_stats(&job, &stats);
 	out = inner_result(r, &res, &why, seconds_between(&t0, &t1));
+	out.compile_stats = stats;
 	if (r >= 0) {
 		memcpy(out.config_sha256, res.config_sha256, sizeof(out.config_sha256));
 		if (asprintf(&out.image, "%s/%s", job.stage_dir, pipeline_image_name(job.arch)) < 0)

@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 
 #include "build.h"
+#include "compile.h"
 #include "job.h"
 #include "kconfig.h"
 #include "pipeline.h"
@@ -47,6 +48,9 @@ struct build_ctx {
 	const char *stage; /* where the artifacts go: the store's or the uncached dir */
 	char *count_file;
 	struct kts_build_job_result out; /* what the in-scope half reported */
+	struct kts_compile_plan compile; /* ccache and the engines (compile.h) */
+	char *compile_dir; /* {work}/compile: the ccache stats log */
+	char *wrapper_dir; /* {root}/wrappers: the CC wrappers, kept across builds */
 };
 
 /* Step 10 (build-store.c): metadata and the atomic store, or the uncached result. */

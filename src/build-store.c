@@ -90,6 +90,9 @@ static int build_write_metadata(const struct build_ctx *b)
 					       .vmlinux = b->out.vmlinux_size,
 					       .vmlinux_unstripped = b->out.vmlinux_unstripped };
 	m.config_sha256 = (char *) b->out.config_sha256;
+	/* Borrowed for the write: the plan is b's, the statistics the in-scope half's. */
+	m.compile = (struct kts_compile_record){ .present = true, .plan = b->compile,
+						 .stats = b->out.compile_stats };
 	if (asprintf(&mpath, "%s/metadata.json", b->stage) < 0)
 		return -ENOMEM;
 	return metadata_write(&m, mpath);

@@ -25,6 +25,7 @@
 #include "build.h"
 #include "build-internal.h"
 #include "cache.h"
+#include "compile.h"
 #include "cpuset.h"
 #include "kconfig.h"
 #include "lock.h"
@@ -72,6 +73,9 @@ static void build_ctx_done(struct build_ctx *b)
 	free(b->key);
 	free(b->count_file);
 	job_result_done(&b->out);
+	compile_plan_done(&b->compile);
+	free(b->compile_dir);
+	free(b->wrapper_dir);
 	free(b->root);
 }
 
@@ -502,6 +506,28 @@ static int build_lock_source(struct build_ctx *b, char **ret_why)
 	return build_check_cache(b, NULL) > 0 ? 1 : 0;
 }
 
+/* ---------------------------------------------------------------- 5b. compile plan */
+
+/* Step 5b: ccache (compile.c) and the distributed engines; no effect on the key. */
+static int build_compile(struct build_ctx *b, char **ret_why)
+{
+	_cleanup_free_ char *cc = NULL, *hostcc = NULL;
+	int r;
+
+	r = compile_real_cc(b->req->make_vars, b->req->n_make_vars, &cc, &hostcc);
+	if (r >= 0)
+		r = compile_plan(&b->req->compile, b->root, cc, &b->compile, ret_why);
+	if (r < 0 || !compile_plan_active(&b->compile))
+		return r;
+	if (asprintf(&b->compile_dir, "%s/compile", b->work) < 0 ||
+	    asprintf(&b->wrapper_dir, "%s/wrappers", b->root) < 0)
+		return -ENOMEM;
+	if (mkdir(b->compile_dir, 0700) < 0)
+		return why_set(ret_why, -ENXIO, "cannot create '%s': %s", b->compile_dir,
+			       strerror(errno));
+	return 0;
+}
+
 /* ---------------------------------------------------------------- 6. reserve */
 
 /* The host's CPU topology; a file it cannot read is named. */
@@ -634,6 +660,9 @@ static int build_write_job(const struct build_ctx *b, const char *path, const ch
 		.count_file = b->count_file,
 		.make_vars = (char **) q->make_vars,
 		.n_make_vars = q->n_make_vars,
+		.compile = b->compile,
+		.compile_dir = b->compile_dir,
+		.wrapper_dir = b->wrapper_dir,
 	};
 
 	return job_write(&j, path);
@@ -686,6 +715,7 @@ static int build_read_result(struct build_ctx *b, const struct kts_session_resul
 	b->res->image_size = b->out.image_size;
 	b->res->vmlinux_size = b->out.vmlinux_size;
 	b->res->vmlinux_unstripped = b->out.vmlinux_unstripped;
+	b->res->ccache = b->out.compile_stats;
 	return 0;
 }
 
@@ -763,7 +793,7 @@ static int build_steps(struct build_ctx *b, char **ret_why)
 {
 	static int (*const steps[])(struct build_ctx *, char **) = {
 		build_identify_source, build_toolchain, build_key, build_check_cache,
-		build_lock_source, build_reserve, build_fetch_stage, build_run_in_scope,
+		build_lock_source, build_compile, build_reserve, build_fetch_stage, build_run_in_scope,
 		build_recheck_dirty, build_store,
 	};
 

@@ -5,6 +5,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "compile.h"
 #include "scope.h"
 #include "session.h"
 #include "source.h"
@@ -12,7 +13,7 @@
 /*
  * The parent's half of `ktscope build` (DESIGN §5–7), one named step each, in the seed's
  * order: build_run() calls build_identify_source → build_toolchain → build_key →
- * build_check_cache → build_lock_source → build_reserve → build_fetch_stage →
+ * build_check_cache → build_lock_source → build_compile → build_reserve → build_fetch_stage →
  * build_run_in_scope → build_recheck_dirty → build_store. The in-scope half (configure,
  * make, validate, strip) is pipeline_run() in a re-executed ktscope; this module hands it a
  * job and reads back its result. Messages for the user on the way (waiting for a lock,
@@ -34,6 +35,7 @@ struct kts_build_request {
 	int verbosity;               /* passed on to the in-scope half */
 	char *const *make_vars;      /* canonical (pipeline_make_vars()) */
 	size_t n_make_vars;
+	struct kts_compile_request compile; /* --ccache, --ccache-remote, ... (compile.h) */
 };
 
 enum kts_build_outcome {
@@ -56,6 +58,7 @@ struct kts_build_result {
 	double seconds;   /* the in-scope run */
 	uint64_t image_size, vmlinux_size, vmlinux_unstripped;
 	char *failed_log; /* a failed build's kept log */
+	struct kts_compile_stats ccache; /* built with ccache: this build's statistics */
 	int signal;       /* -EINTR: the build died of this signal */
 };
 void build_result_done(struct kts_build_result *r);

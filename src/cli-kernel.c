@@ -4,6 +4,7 @@
  * cache, read and pruned (DESIGN §7).
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <getopt.h>
 #include <limits.h>
 #include <stdio.h>
@@ -15,6 +16,7 @@
 
 #include "cache.h"
 #include "cli.h"
+#include "compile.h"
 #include "kconfig.h"
 #include "log.h"
 #include "macro.h"
@@ -240,6 +242,33 @@ static int find_key(const char *root, const char *key, struct kts_cache_entry **
 	return KTS_EXIT_FAILURE;
 }
 
+/* "compile:" of `kernel show`: ccache's hits and where its cache was, the engine; none
+ * for entries made before ktscope knew them. */
+static void print_compile(const struct kts_compile_record *c)
+{
+	const struct kts_compile_plan *p = &c->plan;
+	char stats[96];
+
+	if (!c->present)
+		return;
+	fputs("compile:      ", stdout);
+	if (p->ccache_version) {
+		compile_stats_format(&c->stats, stats, sizeof(stats));
+		printf("ccache %s, %s", p->ccache_version, stats);
+		if (c->stats.uncacheable)
+			printf(", %" PRIu64 " uncacheable", c->stats.uncacheable);
+		if (p->ccache_dir_used)
+			printf(", dir %s", p->ccache_dir_used);
+		if (p->ccache_remote_shown)
+			printf(", remote %s", p->ccache_remote_shown);
+	} else
+		fputs("no ccache", stdout);
+	if (p->engine != KTS_ENGINE_NONE)
+		printf("; %s on %s, %u remote jobs", compile_engine_to_string(p->engine),
+		       p->hosts ? p->hosts : "its scheduler's hosts", p->remote_jobs);
+	putchar('\n');
+}
+
 static int kernel_show(int argc, char **argv)
 {
 	static const struct option options[] = {
@@ -317,6 +346,7 @@ static int kernel_show(int argc, char **argv)
 			       m->plan.mems, m->plan.llcs, m->plan.enforcement);
 		printf("toolchain:    %s; %s; %s\n", strempty(m->toolchain.cc), strempty(m->toolchain.ld),
 		       m->toolchain.pahole ? m->toolchain.pahole : "no pahole");
+		print_compile(&m->compile);
 		printf("sizes:        image %s, vmlinux %s (unstripped %s)\n", a, b, c2);
 		printf("image:        %s\n", strempty(e->image_path));
 		printf("directory:    %s\n", e->path);

@@ -14,6 +14,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "compile-json.h"
 #include "job.h"
 #include "log.h"
 #include "macro.h"
@@ -299,12 +300,39 @@ void job_done(struct kts_build_job *j)
 	free(j->pahole_version);
 	free(j->count_file);
 	strv_free(j->make_vars, j->n_make_vars);
+	compile_plan_done(&j->compile);
+	free(j->compile_dir);
+	free(j->wrapper_dir);
 	*j = (struct kts_build_job){ 0 };
 }
 
 static void job_done_v(void *j)
 {
 	job_done(j);
+}
+
+/* "compile": the plan or null; with a plan, the two directories it writes into. */
+static int get_compile(struct reader *rd, struct kts_build_job *j)
+{
+	_cleanup_free_ char *why = NULL;
+	struct json_object *v;
+	int r;
+
+	if ((r = member(rd, "compile", json_type_object, true, "expected an object or null",
+			&v)) < 0 ||
+	    (r = get_str(rd, "compile_dir", true, true, &j->compile_dir)) < 0 ||
+	    (r = get_str(rd, "wrapper_dir", true, true, &j->wrapper_dir)) < 0)
+		return r;
+	if (v) {
+		r = compile_plan_from_json(v, "compile", &j->compile, &why);
+		if (r == -ENOMEM)
+			return r;
+		if (r < 0)
+			return why_set(rd->why, r, "%s '%s': %s", rd->what, rd->name, strempty(why));
+	}
+	if (compile_plan_active(&j->compile) && (!j->compile_dir || !j->wrapper_dir))
+		return bad(rd, j->compile_dir ? "wrapper_dir" : "compile_dir", "required with a plan");
+	return 0;
 }
 
 static int parse_job_fields(struct reader *rd, void *out)
@@ -335,7 +363,8 @@ static int parse_job_fields(struct reader *rd, void *out)
 	    (r = get_bool(rd, "progress", &j->progress)) < 0 ||
 	    (r = get_str(rd, "pahole_version", true, false, &j->pahole_version)) < 0 ||
 	    (r = get_str(rd, "count_file", true, true, &j->count_file)) < 0 ||
-	    (r = get_strv(rd, "make_vars", false, &j->make_vars, &j->n_make_vars)) < 0)
+	    (r = get_strv(rd, "make_vars", false, &j->make_vars, &j->n_make_vars)) < 0 ||
+	    (r = get_compile(rd, j)) < 0)
 		return r;
 	if (!pipeline_base_is_target(j->base) && j->base[0] != '/')
 		return bad(rd, "base", "expected defconfig, tinyconfig, kvm_guest or an absolute path");
@@ -419,6 +448,10 @@ int job_write(const struct kts_build_job *j, const char *path)
 	json_object_object_add(o, "pahole_version", str_or_null(j->pahole_version));
 	json_object_object_add(o, "count_file", str_or_null(j->count_file));
 	json_object_object_add(o, "make_vars", strv_json(j->make_vars, j->n_make_vars));
+	json_object_object_add(o, "compile", compile_plan_active(&j->compile) ?
+				compile_plan_to_json(&j->compile) : NULL);
+	json_object_object_add(o, "compile_dir", str_or_null(j->compile_dir));
+	json_object_object_add(o, "wrapper_dir", str_or_null(j->wrapper_dir));
 	return write_json(o, path);
 }
 
@@ -443,6 +476,20 @@ static void job_result_done_v(void *res)
 	job_result_done(res);
 }
 
+static int get_compile_stats(struct reader *rd, struct kts_compile_stats *ret)
+{
+	_cleanup_free_ char *why = NULL;
+	struct json_object *v;
+	int r = member(rd, "compile_stats", json_type_object, true, "expected an object or null", &v);
+
+	if (r < 0)
+		return r;
+	r = compile_stats_from_json(v, "compile_stats", ret, &why);
+	if (r < 0 && r != -ENOMEM)
+		return why_set(rd->why, r, "%s '%s': %s", rd->what, rd->name, strempty(why));
+	return r;
+}
+
 static int parse_result_fields(struct reader *rd, void *out)
 {
 	struct kts_build_job_result *res = out;
@@ -465,7 +512,8 @@ static int parse_result_fields(struct reader *rd, void *out)
 	    (r = get_seconds(rd, "configure_seconds", &res->configure_seconds)) < 0 ||
 	    (r = get_seconds(rd, "make_seconds", &res->make_seconds)) < 0 ||
 	    (r = get_seconds(rd, "strip_seconds", &res->strip_seconds)) < 0 ||
-	    (r = get_seconds(rd, "seconds", &res->seconds)) < 0)
+	    (r = get_seconds(rd, "seconds", &res->seconds)) < 0 ||
+	    (r = get_compile_stats(rd, &res->compile_stats)) < 0)
 		return r;
 	res->error = (int) error;
 	if (res->ok != (error == 0))
@@ -525,5 +573,6 @@ int job_result_write(const struct kts_build_job_result *res, const char *path)
 	json_object_object_add(o, "make_seconds", json_object_new_double(res->make_seconds));
 	json_object_object_add(o, "strip_seconds", json_object_new_double(res->strip_seconds));
 	json_object_object_add(o, "seconds", json_object_new_double(res->seconds));
+	json_object_object_add(o, "compile_stats", compile_stats_to_json(&res->compile_stats));
 	return write_json(o, path);
 }

@@ -5,6 +5,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "compile.h"
 #include "hash.h"
 
 /*
@@ -35,6 +36,10 @@ struct kts_build_job {
 	char *count_file;     /* or NULL */
 	char **make_vars;     /* canonical NAME=VALUE */
 	size_t n_make_vars;
+	/* "compile": the compile plan (compile.h; null: all zero, make compiles as is) */
+	struct kts_compile_plan compile;
+	char *compile_dir;    /* with a plan: the work dir's, for the ccache stats log */
+	char *wrapper_dir;    /* with a plan: where the CC wrappers go (kept across builds) */
 };
 #define JOB_MAX_JOBS 65536
 
@@ -63,6 +68,7 @@ struct kts_build_job_result {
 	bool validated;      /* the critical symbols were checked and present */
 	unsigned objects, n_dropped;
 	double configure_seconds, make_seconds, strip_seconds, seconds;
+	struct kts_compile_stats compile_stats; /* "compile_stats", null when not present */
 };
 
 void job_result_done(struct kts_build_job_result *r);

@@ -59,6 +59,7 @@ void metadata_free(struct kts_metadata *m)
 	free(m->plan.llcs);
 	free(m->plan.enforcement);
 	free(m->ktscope_version);
+	compile_record_done(&m->compile);
 	free(m);
 }
 
@@ -376,6 +377,13 @@ static int build_json(const struct kts_metadata *m, struct json_object **ret)
 	json_object_object_add(sizes, "vmlinux_unstripped",
 			       json_object_new_int64((int64_t) m->sizes.vmlinux_unstripped));
 	json_object_object_add(o, "ktscope_version", jstr(m->ktscope_version));
+	if (m->compile.present) {
+		struct json_object *c = NULL;
+
+		if (compile_record_to_json(&m->compile.plan, &m->compile.stats, &c) < 0)
+			return -ENOMEM;
+		json_object_object_add(o, "compile", c);
+	}
 
 	*ret = TAKE_PTR(o);
 	return 0;
@@ -693,6 +701,18 @@ static int parse_plan_and_sizes(struct json_object *o, struct kts_metadata *m, c
 	return 0;
 }
 
+/* "compile", when there (entries made before ccache support have none). */
+static int parse_compile(struct json_object *o, struct kts_metadata *m, char **ret_why)
+{
+	struct json_object *c;
+
+	if (!json_object_object_get_ex(o, "compile", &c))
+		return 0;
+	if (!c || json_object_get_type(c) != json_type_object)
+		return why_set(ret_why, -EBADMSG, "field 'compile': expected an object");
+	return compile_record_from_json(c, &m->compile, ret_why);
+}
+
 /* Reads every field in the order the writer puts them, so the first bad one is named. */
 static int parse_object(struct json_object *o, struct kts_metadata *m, char **ret_why)
 {
@@ -715,7 +735,8 @@ static int parse_object(struct json_object *o, struct kts_metadata *m, char **re
 	    (r = get_string(tc, "toolchain", "pahole", true, &m->toolchain.pahole, ret_why)) < 0 ||
 	    (r = parse_make_vars(o, m, ret_why)) < 0 || (r = parse_build_run(o, m, ret_why)) < 0 ||
 	    (r = parse_plan_and_sizes(o, m, ret_why)) < 0 ||
-	    (r = get_string(o, "", "ktscope_version", false, &m->ktscope_version, ret_why)) < 0)
+	    (r = get_string(o, "", "ktscope_version", false, &m->ktscope_version, ret_why)) < 0 ||
+	    (r = parse_compile(o, m, ret_why)) < 0)
 		return r;
 
 	/* Types are right; now the value rules shared with the writer. */

@@ -5,6 +5,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "compile-json.h"
 #include "macro.h"
 
 /*
@@ -80,6 +81,9 @@ struct kts_metadata {
 	struct kts_metadata_plan plan;
 	struct kts_metadata_sizes sizes;
 	char *ktscope_version; /* PACKAGE_VERSION of the builder (required) */
+	/* "compile" (compile-json.h): ccache and the distributed engines; not present in
+	 * entries made before them (then neither written nor required) */
+	struct kts_compile_record compile;
 };
 
 /* Frees every field and m itself; NULL is fine. */

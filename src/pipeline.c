@@ -228,6 +228,17 @@ static void make_cmd_done(struct make_cmd *m)
 	free(m->objdir);
 }
 
+/* Whether one of vars sets the variable that v (NAME=VALUE) sets. */
+static bool replaced(const char *v, char *const *vars, size_t n)
+{
+	size_t len = strcspn(v, "=");
+
+	for (size_t i = 0; i < n; i++)
+		if (strncmp(vars[i], v, len) == 0 && vars[i][len] == '=')
+			return true;
+	return false;
+}
+
 static int make_cmd_build(const struct kts_pipeline_opts *o, const char *const *targets,
 			  struct make_cmd *ret)
 {
@@ -235,7 +246,7 @@ static int make_cmd_build(const struct kts_pipeline_opts *o, const char *const *
 
 	while (targets[n_targets])
 		n_targets++;
-	ret->argv = calloc(o->n_make_vars + n_targets + 6, sizeof(char *));
+	ret->argv = calloc(o->n_make_vars + o->n_compile_vars + n_targets + 6, sizeof(char *));
 	if (!ret->argv || asprintf(&ret->jobs, "-j%u", o->jobs) < 0)
 		return -ENOMEM;
 	if (o->build_dir && asprintf(&ret->objdir, "O=%s", o->build_dir) < 0)
@@ -247,7 +258,10 @@ static int make_cmd_build(const struct kts_pipeline_opts *o, const char *const *
 		ret->argv[argc++] = ret->objdir;
 	ret->argv[argc++] = ret->jobs;
 	for (size_t i = 0; i < o->n_make_vars; i++)
-		ret->argv[argc++] = o->make_vars[i];
+		if (!replaced(o->make_vars[i], o->compile_vars, o->n_compile_vars))
+			ret->argv[argc++] = o->make_vars[i];
+	for (size_t i = 0; i < o->n_compile_vars; i++)
+		ret->argv[argc++] = o->compile_vars[i];
 	for (size_t i = 0; i < n_targets; i++)
 		ret->argv[argc++] = (char *) targets[i];
 	ret->argv[argc] = NULL;

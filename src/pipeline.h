@@ -87,6 +87,12 @@ struct kts_pipeline_opts {
 	/* The compile engine's daemon that refuses -fplugin ("distccd", engine.h), or NULL:
 	 * with CONFIG_GCC_PLUGINS=y, make is preceded by one warning line naming it. */
 	const char *plugins_refused_by;
+	/*
+	 * NAME=VALUE that replace the make variable of the same name on make's command line
+	 * only (compile_setup(): CC, HOSTCC, KCFLAGS), not in the cache key or the metadata.
+	 */
+	char *const *compile_vars;
+	size_t n_compile_vars;
 };
 
 struct kts_pipeline_result {

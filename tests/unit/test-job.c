@@ -64,7 +64,8 @@ static void job_round_trip(void **state)
 	"\"result_file\":\"/r\",\"base\":\"defconfig\",\"extra\":[],\"extra_names\":[],"      \
 	"\"arch\":\"x86_64\",\"clean\":false,\"compile_commands\":false,"                     \
 	"\"json_events\":false,\"progress\":false,\"pahole_version\":null,"                   \
-	"\"count_file\":null,\"make_vars\":[]"
+	"\"count_file\":null,\"make_vars\":[],\"compile\":null,\"compile_dir\":null,"     \
+	"\"wrapper_dir\":null"
 
 /* Replaces the first from in *t by to. */
 static void s_replace(char **t, const char *from, const char *to)
@@ -204,13 +205,82 @@ static void result_round_trip(void **state)
 			"\"image\":\"/i\",\"image_size\":1,\"vmlinux_size\":1,\"vmlinux_unstripped\":1,"
 			"\"config_sha256\":\"" SHA_B "\",\"configured\":true,\"validated\":true,"
 			"\"objects\":1,\"dropped_lines\":0,\"configure_seconds\":0,\"make_seconds\":0,"
-			"\"strip_seconds\":0,\"seconds\":0}";
+			"\"strip_seconds\":0,\"seconds\":0,\"compile_stats\":null}";
 
 		assert_int_equal(job_result_parse(bad, sizeof(bad) - 1, "R", &out, &why), -EBADMSG);
 		assert_non_null(strstr(why, "result file 'R': field 'error'"));
 	}
 	(void) unlink(path);
 	(void) rmdir(dir);
+}
+
+/* The compile plan travels whole; the stats come back; no credentials, no unknown key. */
+static void job_compile_plan(void **state)
+{
+	char dir[] = "/tmp/test-job.XXXXXX", path[64];
+	struct kts_build_job in = sample, j = { 0 };
+	struct kts_build_job_result res = { .ok = false, .error = EPROTO }, out = { 0 };
+	_cleanup_free_ char *why = NULL, *t = NULL;
+
+	(void) state;
+	in.compile = (struct kts_compile_plan){
+		.ccache = "/usr/bin/ccache", .ccache_version = "4.7.5", .ccache_dir = "/c/ccache",
+		.ccache_dir_used = "/c/ccache", .ccache_remote_shown = "redis://127.0.0.1:6379",
+		.engine = KTS_ENGINE_DISTCC, .engine_bin = "/usr/bin/distcc", .hosts = "h/4",
+		.remote_jobs = 4,
+	};
+	in.compile_dir = "/w/compile";
+	in.wrapper_dir = "/c/wrappers";
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/job.json", dir);
+	assert_int_equal(job_write(&in, path), 0);
+	assert_int_equal(job_read(path, &j, &why), 0);
+	assert_string_equal(j.compile.ccache, "/usr/bin/ccache");
+	assert_string_equal(j.compile.ccache_version, "4.7.5");
+	assert_string_equal(j.compile.ccache_remote_shown, "redis://127.0.0.1:6379");
+	assert_int_equal(j.compile.engine, KTS_ENGINE_DISTCC);
+	assert_int_equal(j.compile.remote_jobs, 4);
+	assert_null(j.compile.fallback);
+	assert_string_equal(j.compile_dir, "/w/compile");
+	assert_string_equal(j.wrapper_dir, "/c/wrappers");
+	job_done(&j);
+
+	res.compile_stats = (struct kts_compile_stats){ .present = true, .direct_hits = 7,
+		.preprocessed_hits = 1, .misses = 2, .uncacheable = 3, .remote_hits = 4, .errors = 5 };
+	snprintf(path, sizeof(path), "%s/result.json", dir);
+	assert_int_equal(job_result_write(&res, path), 0);
+	assert_int_equal(job_result_read(path, &out, NULL), 0);
+	assert_true(out.compile_stats.present);
+	assert_int_equal(out.compile_stats.direct_hits, 7);
+	assert_int_equal(out.compile_stats.remote_hits, 4);
+	assert_int_equal(out.compile_stats.errors, 5);
+	job_result_done(&out);
+	(void) unlink(path);
+	snprintf(path, sizeof(path), "%s/job.json", dir);
+	(void) unlink(path);
+	(void) rmdir(dir);
+
+#define PLAN "{\"ccache\":\"/c\",\"ccache_version\":\"4.7.5\",\"ccache_dir\":null,"           \
+	"\"ccache_dir_used\":null,\"ccache_remote\":\"redis://h\",\"engine\":\"none\","         \
+	"\"engine_bin\":null,\"hosts\":null,\"icecc_env\":null,\"remote_jobs\":0,"                \
+	"\"fallback\":null}"
+	assert_true(asprintf(&t, "{%s,\"jobs\":2}", GOOD_JOB) > 0);
+	s_replace(&t, "\"compile\":null,\"compile_dir\":null,\"wrapper_dir\":null",
+		  "\"compile\":" PLAN ",\"compile_dir\":\"/w\",\"wrapper_dir\":\"/x\"");
+	assert_int_equal(job_parse(t, strlen(t), "J", &j, NULL), 0);
+	job_done(&j);
+	/* A credential in the URL: refused, whoever wrote it. */
+	s_replace(&t, "redis://h", "redis://u:secret@h");
+	refused(t, strlen(t), "field 'compile.ccache_remote'");
+	s_replace(&t, "redis://u:secret@h", "redis://h");
+	s_replace(&t, "\"fallback\":null", "\"fallback\":null,\"x\":1");
+	refused(t, strlen(t), "field 'compile': unknown field 'x'");
+	s_replace(&t, ",\"x\":1", "");
+	s_replace(&t, "\"compile_dir\":\"/w\"", "\"compile_dir\":null");
+	refused(t, strlen(t), "field 'compile_dir'");
+	s_replace(&t, "\"compile_dir\":null", "\"compile_dir\":\"/w\"");
+	s_replace(&t, "\"engine\":\"none\"", "\"engine\":\"sccache\"");
+	refused(t, strlen(t), "field 'compile.engine'");
 }
 
 int main(void)
@@ -221,6 +291,7 @@ int main(void)
 		cmocka_unit_test(job_extra_names_count),
 		cmocka_unit_test(job_unknown_key_printable),
 		cmocka_unit_test(result_round_trip),
+		cmocka_unit_test(job_compile_plan),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

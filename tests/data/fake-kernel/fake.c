@@ -7,6 +7,13 @@ int fake_counter = 42;
 #ifdef FAKE_RODATA
 const char fake_rodata[FAKE_RODATA] = { 1 };
 #endif
+/* Each object its own bytes (-DFAKE_OBJECT=objN), as a kernel's objects are: a compiler
+ * cache keeps one entry per object. */
+#ifdef FAKE_OBJECT
+#define FAKE_STR2(x) #x
+#define FAKE_STR(x) FAKE_STR2(x)
+const char fake_object[] = FAKE_STR(FAKE_OBJECT);
+#endif
 
 int main(void)
 {
