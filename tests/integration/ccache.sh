@@ -54,7 +54,7 @@ run() {
 # else but notices).
 error_lines() { grep -vc '^ktscope: \(KTSCOPE_SCOPE\|unit \)' "$1"; }
 
-kts_plan 29
+kts_plan 31
 
 A=$(kts_fake_tree "$work/a")
 git clone -q "$A" "$work/b"
@@ -98,6 +98,17 @@ kts_check "kernel show prints the compile line" \
 run "$work/showj" "$KTSCOPE" kernel show --json "$key"
 kts_check "kernel show --json includes compile" \
 	test "$("$KTS_PYTHON" -c 'import json,sys; j=json.load(sys.stdin); print(j["compile"]["ccache"]["hits"], j["compile"]["distributed"])' <"$work/showj.out")" = "8 None"
+
+# Out of tree (O=): Kbuild names the sources by absolute paths; two builds with the same
+# layout (tree and build directory side by side) at different places share objects.
+mkdir "$work/o1" "$work/o2"
+git clone -q "$A" "$work/o1/src" && git clone -q "$A" "$work/o2/src"
+run "$work/o1" B "$work/o1/src" --build-dir "$work/o1/build" --ccache --force
+run "$work/o2" B "$work/o2/src" --build-dir "$work/o2/build" --ccache --force
+kts_check "--build-dir: a second tree and build directory side by side elsewhere is all hits" \
+	eval "[ $rc = 0 ] && grep -q '; ccache 8/8 hits (100%)\$' '$work/o2.err'"
+kts_check "… and its objects' debug info names neither place" \
+	eval "! strings -a '$work/o2/build/fake/obj1.o' | grep -q -e '$work/o1' -e '$work/o2'"
 
 # ---- 3. which directory --------------------------------------------------------------------------
 run "$work/d1" B "$A" --force --clean --ccache="$work/ccdir"

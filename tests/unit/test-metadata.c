@@ -439,6 +439,61 @@ static void test_unknown_keys_tolerated(void **state)
 	assert_metadata_equal(m, back);
 }
 
+/* "compile": written and read back; absent in older entries; strict when there. */
+static void test_compile_record(void **state)
+{
+	_cleanup_metadata_ struct kts_metadata *m = full_metadata(), *back = NULL, *old = NULL;
+	_cleanup_free_ char *text = NULL, *bad = NULL, *why = NULL;
+
+	(void) state;
+	m->compile.present = true;
+	m->compile.plan.ccache_version = xstrdup("4.7.5");
+	m->compile.plan.ccache_dir_used = xstrdup("/c/ccache");
+	m->compile.plan.ccache_remote_shown = xstrdup("redis://127.0.0.1:6379");
+	m->compile.stats = (struct kts_compile_stats){ .present = true, .direct_hits = 800,
+		.preprocessed_hits = 12, .misses = 28, .uncacheable = 4, .remote_hits = 3 };
+	assert_int_equal(metadata_to_string(m, &text), 0);
+	assert_non_null(strstr(text, "\"hits\": 812"));
+	assert_int_equal(metadata_parse(text, strlen(text), &back, NULL), 0);
+	assert_true(back->compile.present);
+	assert_string_equal(back->compile.plan.ccache_remote_shown, "redis://127.0.0.1:6379");
+	assert_int_equal(back->compile.stats.misses, 28);
+	assert_null(back->compile.plan.hosts);
+
+	/* An entry made before ccache support: no "compile", read as such, not written. */
+	old = full_metadata();
+	free(text);
+	text = NULL;
+	assert_int_equal(metadata_to_string(old, &text), 0);
+	assert_null(strstr(text, "\"compile\""));
+	metadata_free(back);
+	back = NULL;
+	assert_int_equal(metadata_parse(text, strlen(text), &back, NULL), 0);
+	assert_false(back->compile.present);
+
+	/* Present but wrong: named. */
+	free(text);
+	text = NULL;
+	assert_int_equal(metadata_to_string(m, &text), 0);
+	bad = replace(text, "\"misses\": 28", "\"misses\": -1");
+	metadata_free(back);
+	back = NULL;
+	assert_int_equal(metadata_parse(bad, strlen(bad), &back, &why), -EBADMSG);
+	assert_non_null(strstr(why, "field 'compile.ccache.misses'"));
+	free(bad);
+	free(why);
+	why = NULL;
+	bad = replace(text, "redis://127.0.0.1:6379", "redis://:pw@127.0.0.1:6379");
+	assert_int_equal(metadata_parse(bad, strlen(bad), &back, &why), -EBADMSG);
+	assert_non_null(strstr(why, "field 'compile.ccache.remote'"));
+	free(bad);
+	free(why);
+	why = NULL;
+	bad = replace(text, "\"distributed\": null", "\"distributed\": 4");
+	assert_int_equal(metadata_parse(bad, strlen(bad), &back, &why), -EBADMSG);
+	assert_non_null(strstr(why, "field 'compile.distributed'"));
+}
+
 static void test_read_missing_unreadable_and_prefixed(void **state)
 {
 	struct fixture *f = *state;
@@ -560,6 +615,7 @@ int main(void)
 		cmocka_unit_test(test_trailing_nul_refused),
 		cmocka_unit_test(test_huge_build_seconds_round_trip),
 		cmocka_unit_test(test_unknown_keys_tolerated),
+		cmocka_unit_test(test_compile_record),
 		T(test_read_missing_unreadable_and_prefixed),
 		T(test_write_refuses_invalid_and_is_atomic),
 		cmocka_unit_test(test_validate_required_fields),
