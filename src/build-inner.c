@@ -16,6 +16,7 @@
 #include "build-inner.h"
 #include "cli.h"
 #include "compile.h"
+#include "engine.h"
 #include "job.h"
 #include "log.h"
 #include "macro.h"
@@ -50,6 +51,7 @@ static struct kts_pipeline_opts inner_opts(const struct kts_build_job *job)
 		.clean = job->clean, .compile_commands = job->compile_commands,
 		.pahole_version = job->pahole_version, .count_file = job->count_file,
 		.make_vars = job->make_vars, .n_make_vars = job->n_make_vars,
+		.plugins_refused_by = engine_plugins_refused_by(&job->compile),
 	};
 }
 

@@ -27,6 +27,7 @@
 #include "cache.h"
 #include "compile.h"
 #include "cpuset.h"
+#include "engine.h"
 #include "kconfig.h"
 #include "lock.h"
 #include "log.h"
@@ -87,6 +88,7 @@ void build_result_done(struct kts_build_result *r)
 	free(r->entry_path);
 	free(r->not_cached);
 	free(r->failed_log);
+	free(r->distributed);
 	*r = (struct kts_build_result){ 0 };
 }
 
@@ -517,6 +519,8 @@ static int build_compile(struct build_ctx *b, char **ret_why)
 	r = compile_real_cc(b->req->make_vars, b->req->n_make_vars, &cc, &hostcc);
 	if (r >= 0)
 		r = compile_plan(&b->req->compile, b->root, cc, &b->compile, ret_why);
+	if (r >= 0)
+		r = engine_summary(&b->compile, &b->res->distributed);
 	if (r < 0 || !compile_plan_active(&b->compile))
 		return r;
 	if (asprintf(&b->compile_dir, "%s/compile", b->work) < 0 ||
@@ -575,7 +579,8 @@ static int build_reserve(struct build_ctx *b, char **ret_why)
 	r = testhook("reserve");
 	if (r < 0)
 		return why_set(ret_why, -ENXIO, "cannot reserve CPUs: %s", strerror(-r));
-	b->res->make_jobs = b->resv.plan.make_jobs;
+	/* make -j: the reserved CPUs + the engine's remote slots (the reservation stays local) */
+	b->res->make_jobs = engine_make_jobs(b->resv.plan.make_jobs, b->compile.remote_jobs);
 	(void) cpuset_format(&b->resv.plan.cpus, &cpus);
 	progress_event("reservation", "\"state\":\"acquired\",\"cpus\":%s,\"make_jobs\":%u",
 		       progress_json_str(cpus), b->resv.plan.make_jobs);
@@ -651,7 +656,7 @@ static int build_write_job(const struct build_ctx *b, const char *path, const ch
 		.extra_names = (char **) q->extra,
 		.n_extra = b->n_extra,
 		.arch = (char *) b->arch,
-		.jobs = b->resv.plan.make_jobs,
+		.jobs = b->res->make_jobs,
 		.clean = b->clean,
 		.compile_commands = b->src->kind == KTS_SOURCE_LOCAL,
 		.json_events = progress_events_enabled(),

@@ -58,6 +58,7 @@ struct kts_build_result {
 	double seconds;   /* the in-scope run */
 	uint64_t image_size, vmlinux_size, vmlinux_unstripped;
 	char *failed_log; /* a failed build's kept log */
+	char *distributed; /* "distcc HOSTS (+N jobs)", "built locally: REASON"; NULL: not asked */
 	struct kts_compile_stats ccache; /* built with ccache: this build's statistics */
 	int signal;       /* -EINTR: the build died of this signal */
 };

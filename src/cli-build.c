@@ -15,6 +15,7 @@
 #include "build.h"
 #include "cli.h"
 #include "compile.h"
+#include "engine.h"
 #include "log.h"
 #include "macro.h"
 #include "metadata.h"
@@ -74,6 +75,15 @@ static const char build_help[] =
 	"                         redis://[[USER:]PASSWORD@]HOST[:PORT], http://HOST/PATH,\n"
 	"                         file:DIR; credentials are never shown or stored\n"
 	"\n"
+	"Distributed compiles (the local part stays on the reserved CPUs):\n"
+	"  --distcc[=HOSTS]       compile on distcc hosts (distcc(1) host syntax, e.g.\n"
+	"                         'build1/8 build2:3632/4,lzo'; without HOSTS:\n"
+	"                         $DISTCC_HOSTS). The remote hosts must have the same\n"
+	"                         compiler (version and target) as this machine. Hosts\n"
+	"                         that do not answer are left out; when none answers,\n"
+	"                         the build is local (one warning)\n"
+	"  --remote-jobs N        make -j adds N (1-1024) instead of the hosts' slots\n"
+	"\n"
 	"Output:\n"
 	"  --json-events          NDJSON events on stdout (phases, progress, cache hit or\n"
 	"                         miss, reservation, result)\n"
@@ -81,11 +91,11 @@ static const char build_help[] =
 	"\n"
 	"The image path is printed on stdout; progress and messages go to stderr.\n"
 	"Environment: KTSCOPE_CACHE_DIR, KTSCOPE_CPU_CAP, KTSCOPE_CCACHE, KTSCOPE_LOCK_DIR,\n"
-	"KTSCOPE_KERNEL_MIRROR, KTSCOPE_BYPASS_LOCKS, KTSCOPE_SCOPE=none.\n"
+	"KTSCOPE_KERNEL_MIRROR, KTSCOPE_BYPASS_LOCKS, KTSCOPE_SCOPE=none, DISTCC_HOSTS.\n"
 	"\n"
 	"Exit status: 0 built or cached, 1 build or store failed, 2 bad option, value,\n"
-	"tree or fragment, 3 CPUs not available (--no-wait), 4 environment (no systemd\n"
-	"manager, no toolchain, unusable cache directory).\n";
+	"tree, fragment or host list, 3 CPUs not available (--no-wait), 4 environment\n"
+	"(no systemd manager, no toolchain, unusable cache directory, no distcc).\n";
 
 /* ---------------------------------------------------------------- build */
 
@@ -95,6 +105,7 @@ struct build_args {
 	bool ccache_flag;     /* --ccache[=DIR] or --ccache-remote: KTSCOPE_CCACHE is not read */
 	const char *ccache_dir; /* --ccache=DIR as given */
 	char *ccache_dir_abs;
+	const char *remote_jobs; /* --remote-jobs N as given */
 	const char **extra;
 	char **make_vars;
 	size_t n_make_vars;
@@ -129,6 +140,17 @@ static int parse_make_vars(int argc, char **argv, struct build_args *a)
 	return argc;
 }
 
+/* --distcc and --icecc: one distributed engine at most. */
+static int set_engine(struct kts_build_request *q, enum kts_compile_engine e)
+{
+	if (q->compile.engine != KTS_ENGINE_NONE && q->compile.engine != e) {
+		log_error("--distcc and --icecc are exclusive: give one distributed engine");
+		return -KTS_EXIT_USAGE;
+	}
+	q->compile.engine = e;
+	return 0;
+}
+
 /* The options; 1 = --help was printed, 0 = parsed, <0 = -exit code (logged). */
 static int parse_options(int argc, char **argv, struct build_args *a)
 {
@@ -152,6 +174,8 @@ static int parse_options(int argc, char **argv, struct build_args *a)
 		{ "json-events", no_argument, NULL, 'j' },
 		{ "ccache", optional_argument, NULL, 'K' },
 		{ "ccache-remote", required_argument, NULL, 'R' },
+		{ "distcc", optional_argument, NULL, 'D' },
+		{ "remote-jobs", required_argument, NULL, 'J' },
 		{}
 	};
 	struct kts_build_request *q = &a->req;
@@ -220,6 +244,14 @@ static int parse_options(int argc, char **argv, struct build_args *a)
 		case 'R':
 			a->ccache_flag = q->compile.ccache = true;
 			q->compile.ccache_remote = optarg;
+			break;
+		case 'D':
+			if (set_engine(q, KTS_ENGINE_DISTCC) < 0)
+				return -KTS_EXIT_USAGE;
+			q->compile.distcc_hosts = optarg;
+			break;
+		case 'J':
+			a->remote_jobs = optarg;
 			break;
 		default:
 			return -cli_option_error(c, argv, "build");
@@ -296,6 +328,51 @@ static int resolve_ccache(struct build_args *a)
 	return 0;
 }
 
+/* --distcc's host list (checked now: a bad one is exit 2 before any work), --remote-jobs. */
+static int resolve_engine(struct build_args *a)
+{
+	struct kts_compile_request *c = &a->req.compile;
+	struct engine_hosts h _cleanup_(engine_hosts_done) = { 0 };
+	_cleanup_free_ char *why = NULL;
+	char *end = NULL;
+	unsigned long n;
+
+	if (a->remote_jobs) {
+		errno = 0;
+		n = strtoul(a->remote_jobs, &end, 10);
+		if (a->remote_jobs[0] < '0' || a->remote_jobs[0] > '9' || *end || errno ||
+		    n < 1 || n > ENGINE_HOST_MAX_SLOTS) {
+			log_error("invalid --remote-jobs '%s': expected a number 1-%d", a->remote_jobs,
+				  ENGINE_HOST_MAX_SLOTS);
+			return -KTS_EXIT_USAGE;
+		}
+		if (c->engine == KTS_ENGINE_NONE) {
+			log_error("--remote-jobs needs a distributed engine (--distcc)");
+			return -KTS_EXIT_USAGE;
+		}
+		c->remote_jobs = (unsigned) n;
+	}
+	if (c->engine != KTS_ENGINE_DISTCC)
+		return 0;
+	if (!c->distcc_hosts && a->positional && !startswith(a->positional, "git+") &&
+	    strpbrk(a->positional, "/:@,") && access(a->positional, F_OK) < 0 &&
+	    engine_distcc_hosts_parse(a->positional, &h, NULL) == 0) {
+		log_error("--distcc takes its hosts after '=': --distcc='%s'", a->positional);
+		return -KTS_EXIT_USAGE;
+	}
+	if (!c->distcc_hosts)
+		c->distcc_hosts = getenv_nonempty("DISTCC_HOSTS");
+	if (!c->distcc_hosts) {
+		log_error("--distcc needs a host list: --distcc=HOSTS, or DISTCC_HOSTS set");
+		return -KTS_EXIT_USAGE;
+	}
+	if (engine_distcc_hosts_parse(c->distcc_hosts, &h, &why) < 0) {
+		log_error("%s", why ? why : "out of memory");
+		return why ? -KTS_EXIT_USAGE : -KTS_EXIT_FAILURE;
+	}
+	return 0;
+}
+
 /* Which source: SPEC, a flag, the current directory when it is a kernel tree, or stable. */
 static int resolve_source(struct build_args *a)
 {
@@ -327,16 +404,20 @@ static int resolve_source(struct build_args *a)
 	return 0;
 }
 
-/* "; ccache 812/840 hits (97%), 3 remote" for a build that used ccache, else "". */
-static void ccache_summary(const struct kts_compile_stats *s, char *buf, size_t n)
+/*
+ * "; ccache 812/840 hits (97%), 3 remote" for a build that used ccache, then
+ * "; distcc HOSTS (+4 jobs)" or "; built locally: distcc: ..." when an engine was asked
+ * for (engine_summary()); else "".
+ */
+static void ccache_summary(const struct kts_compile_stats *s, const char *distributed,
+			   char *buf, size_t n)
 {
-	char stats[96];
+	char stats[96] = "";
 
-	buf[0] = 0;
-	if (!s->present)
-		return;
-	compile_stats_format(s, stats, sizeof(stats));
-	(void) snprintf(buf, n, "; ccache %s", stats);
+	if (s->present)
+		compile_stats_format(s, stats, sizeof(stats));
+	(void) snprintf(buf, n, "%s%s%s%s", s->present ? "; ccache " : "", stats,
+			distributed ? "; " : "", strempty(distributed));
 }
 
 /* The result event's "ccache" member: ",\"ccache\":{...}" or "". */
@@ -355,9 +436,9 @@ static void ccache_event(const struct kts_compile_stats *s, char *buf, size_t n)
 /* The outcome: stderr for people, stdout for the image path (or NDJSON). */
 static void report(const struct kts_build_result *res)
 {
-	char when[METADATA_TIME_MAX], cc[128], ev[512];
+	char when[METADATA_TIME_MAX], cc[512], ev[512];
 
-	ccache_summary(&res->ccache, cc, sizeof(cc));
+	ccache_summary(&res->ccache, res->distributed, cc, sizeof(cc));
 	ccache_event(&res->ccache, ev, sizeof(ev));
 	switch (res->outcome) {
 	case KTS_BUILD_CACHED:
@@ -424,6 +505,9 @@ int cli_build(const struct kts_opts *o, int argc, char **argv)
 	if (r < 0)
 		return -r;
 	r = resolve_source(&a);
+	if (r < 0)
+		return -r;
+	r = resolve_engine(&a);
 	if (r < 0)
 		return -r;
 	a.req.extra = a.extra;

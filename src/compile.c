@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include "compile.h"
+#include "engine.h"
 #include "hash.h"
 #include "log.h"
 #include "macro.h"
@@ -255,9 +256,9 @@ int compile_plan(const struct kts_compile_request *q, const char *cache_root, co
 {
 	_cleanup_(compile_plan_done) struct kts_compile_plan p = { 0 };
 	_cleanup_free_ char *features = NULL;
+	struct kts_compile_request eq = *q; /* the engines get the build's compiler */
 	int r;
 
-	(void) cc; /* the distributed engines' (engine_plan()) */
 	if (q->ccache || q->ccache_remote) {
 		r = plan_ccache(&p, &features, ret_why);
 		if (r < 0)
@@ -269,6 +270,10 @@ int compile_plan(const struct kts_compile_request *q, const char *cache_root, co
 			return r;
 	}
 	/* The distributed engines (engine.c) fill the plan's engine fields here. */
+	eq.cc = eq.cc ? eq.cc : cc;
+	r = engine_plan(&eq, &p, ret_why);
+	if (r < 0)
+		return r;
 	*ret = p;
 	p = (struct kts_compile_plan){ 0 };
 	return 0;
@@ -474,6 +479,10 @@ int compile_setup(const struct kts_compile_plan *p, const char *work_dir, const 
 		if (r < 0)
 			return why_set(ret_why, r, "cannot set ccache's environment: %s", strerror(-r));
 	}
+	r = engine_setup_env(p); /* DISTCC_HOSTS, ICECC_VERSION: make inherits them */
+	if (r < 0)
+		return why_set(ret_why, r, "cannot set the compile engine's environment: %s",
+			       strerror(-r));
 	*ret = TAKE_PTR(s.v);
 	*ret_n = s.n;
 	s.n = 0;
