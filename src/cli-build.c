@@ -151,37 +151,39 @@ static int set_engine(struct kts_build_request *q, enum kts_compile_engine e)
 	return 0;
 }
 
+/* build's long options (getopt_long()). */
+static const struct option build_options[] = {
+	{ "help", no_argument, NULL, 'h' },
+	{ "user", no_argument, NULL, 'U' },
+	{ "system", no_argument, NULL, 'S' },
+	{ "source", required_argument, NULL, 's' },
+	{ "tarball", required_argument, NULL, 't' },
+	{ "git", required_argument, NULL, 'g' },
+	{ "ref", required_argument, NULL, 'r' },
+	{ "base", required_argument, NULL, 'b' },
+	{ "extra-kconfig", required_argument, NULL, 'x' },
+	{ "build-dir", required_argument, NULL, 'O' },
+	{ "cpu-cap", required_argument, NULL, 'c' },
+	{ "enforce", required_argument, NULL, 'e' },
+	{ "clean", no_argument, NULL, 'C' },
+	{ "force", no_argument, NULL, 'f' },
+	{ "no-cache", no_argument, NULL, 'N' },
+	{ "no-wait", no_argument, NULL, 'n' },
+	{ "json-events", no_argument, NULL, 'j' },
+	{ "ccache", optional_argument, NULL, 'K' },
+	{ "ccache-remote", required_argument, NULL, 'R' },
+	{ "distcc", optional_argument, NULL, 'D' },
+	{ "remote-jobs", required_argument, NULL, 'J' },
+	{}
+};
+
 /* The options; 1 = --help was printed, 0 = parsed, <0 = -exit code (logged). */
 static int parse_options(int argc, char **argv, struct build_args *a)
 {
-	static const struct option options[] = {
-		{ "help", no_argument, NULL, 'h' },
-		{ "user", no_argument, NULL, 'U' },
-		{ "system", no_argument, NULL, 'S' },
-		{ "source", required_argument, NULL, 's' },
-		{ "tarball", required_argument, NULL, 't' },
-		{ "git", required_argument, NULL, 'g' },
-		{ "ref", required_argument, NULL, 'r' },
-		{ "base", required_argument, NULL, 'b' },
-		{ "extra-kconfig", required_argument, NULL, 'x' },
-		{ "build-dir", required_argument, NULL, 'O' },
-		{ "cpu-cap", required_argument, NULL, 'c' },
-		{ "enforce", required_argument, NULL, 'e' },
-		{ "clean", no_argument, NULL, 'C' },
-		{ "force", no_argument, NULL, 'f' },
-		{ "no-cache", no_argument, NULL, 'N' },
-		{ "no-wait", no_argument, NULL, 'n' },
-		{ "json-events", no_argument, NULL, 'j' },
-		{ "ccache", optional_argument, NULL, 'K' },
-		{ "ccache-remote", required_argument, NULL, 'R' },
-		{ "distcc", optional_argument, NULL, 'D' },
-		{ "remote-jobs", required_argument, NULL, 'J' },
-		{}
-	};
 	struct kts_build_request *q = &a->req;
 	int c;
 
-	while ((c = getopt_long(argc, argv, ":h", options, NULL)) >= 0) {
+	while ((c = getopt_long(argc, argv, ":h", build_options, NULL)) >= 0) {
 		switch (c) {
 		case 'h':
 			fputs(build_help, stdout);
@@ -504,10 +506,10 @@ int cli_build(const struct kts_opts *o, int argc, char **argv)
 	r = resolve_ccache(&a);
 	if (r < 0)
 		return -r;
-	r = resolve_source(&a);
+	r = resolve_engine(&a); /* first: "--distcc HOSTS" would be a second source */
 	if (r < 0)
 		return -r;
-	r = resolve_engine(&a);
+	r = resolve_source(&a);
 	if (r < 0)
 		return -r;
 	a.req.extra = a.extra;

@@ -74,7 +74,7 @@ kts_wait_until 10 grep -q 'listening on' "$work/distccd.log" ||
 	kts_skip_all "distccd did not start: $(tail -n 3 "$work/distccd.log")"
 distccd_cg=$(sed -n 's/^0:://p' "/proc/$distccd_pid/cgroup")
 
-kts_plan 17
+kts_plan 18
 
 # ---- 1. a distributed build ----------------------------------------------------------
 run d1 --distcc="127.0.0.1:$port/4"
@@ -129,6 +129,10 @@ kts_check "--distcc without a value or DISTCC_HOSTS: exit 2, one line" \
 run b3 --distcc="127.0.0.1:$port/4" --remote-jobs 1025
 kts_check "--remote-jobs 1025: exit 2, one line" \
 	eval '[ $rc = 2 ] && [ "$(wc -l <"$work/b3.err")" = 1 ] && grep -q "1-1024" "$work/b3.err"'
+run b4 --distcc "127.0.0.1:$port/4"
+kts_check "--distcc HOSTS (a space, not '='): exit 2, one line saying --distcc=HOSTS" \
+	eval '[ $rc = 2 ] && [ "$(wc -l <"$work/b4.err")" = 1 ] &&
+		grep -qF -- "--distcc='\''127.0.0.1:$port/4'\''" "$work/b4.err"'
 
 # ---- 5. GCC plugins -------------------------------------------------------------------
 printf 'CONFIG_GCC_PLUGINS=y\n' >"$work/plugins.config"
