@@ -14,6 +14,7 @@
 #   - a host that does not answer (a closed port): a local build, exit 0, one warning line;
 #   - a bad host list, --distcc without hosts, a bad --remote-jobs: exit 2, one line;
 #   - DISTCC_HOSTS is --distcc's default; --remote-jobs N overrides the stated slots;
+#   - with --ccache, ccache's misses go to distccd (CCACHE_PREFIX), both recorded;
 #   - CONFIG_GCC_PLUGINS=y (an extra fragment): the warning that distccd refuses -fplugin.
 # distccd drops root to its own user: the files it reads or writes here are world-readable
 # (the tree, the compiler) or world-writable (its log, the compiler's record).
@@ -23,7 +24,7 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 
 kts_find_ktscope
 kts_find_python
-for c in git distcc distccd; do
+for c in git distcc distccd ccache; do
 	command -v $c >/dev/null || kts_skip_all "'$c' not found (Debian: apt install distcc)"
 done
 kts_reexec_inside_manager "$here/distcc.sh" "$@"
@@ -74,7 +75,7 @@ kts_wait_until 10 grep -q 'listening on' "$work/distccd.log" ||
 	kts_skip_all "distccd did not start: $(tail -n 3 "$work/distccd.log")"
 distccd_cg=$(sed -n 's/^0:://p' "/proc/$distccd_pid/cgroup")
 
-kts_plan 18
+kts_plan 20
 
 # ---- 1. a distributed build ----------------------------------------------------------
 run d1 --distcc="127.0.0.1:$port/4"
@@ -109,6 +110,17 @@ DISTCC_HOSTS="127.0.0.1:$port/4" run d2 --distcc --remote-jobs 2
 kts_check "DISTCC_HOSTS is --distcc's default; --remote-jobs 2 makes it -j3" \
 	eval '[ $rc = 0 ] && grep -qE "(^| )-j3( |$)" "$tree/make-flags" &&
 		grep -qF "(+2 jobs)" "$work/d2.err"'
+
+# ---- 2b. ccache in front: its misses go to distccd (CCACHE_PREFIX) ---------------------
+before=$(grep -c COMPILE_OK "$work/distccd.log")
+CCACHE_CONFIGPATH=$work/ccache.conf run c1 --distcc="127.0.0.1:$port/4" --ccache="$work/ccache" --clean
+after=$(grep -c COMPILE_OK "$work/distccd.log")
+kts_check "--ccache --distcc: ccache's 8 misses compiled on distccd; both in the result line" \
+	eval '[ $rc = 0 ] && [ $((after - before)) = 8 ] && grep -q "; ccache 0/8 hits (0%).*; distcc 127.0.0.1:$port/4 (+4 jobs)" "$work/c1.err"'
+[ $rc = 0 ] || kts_diag "$(tail -n 10 "$work/c1.err")"
+kts_check "... and metadata.json has both: compile.ccache and compile.distributed" \
+	test "$(meta '(m["compile"]["ccache"]["misses"], m["compile"]["distributed"]["engine"])')" = \
+	"(8, 'distcc')"
 
 # ---- 3. a host that does not answer: a local build, one warning line ------------------
 run f1 --distcc="127.0.0.1:$closed/4"
