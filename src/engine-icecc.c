@@ -94,20 +94,20 @@ static char *conf_value(const char *v, size_t len)
 	return strndup(v, len);
 }
 
-int engine_icecc_conf_scheduler(const char *text, char **ret)
+int engine_icecc_conf_value(const char *text, const char *name, char **ret)
 {
-	static const char name[] = "ICECC_SCHEDULER_HOST=";
 	_cleanup_free_ char *val = NULL;
+	size_t nl = strlen(name);
 
 	for (const char *l = text; l && *l;) {
 		const char *eol = strchrnul(l, '\n');
 
 		while (l < eol && (*l == ' ' || *l == '\t'))
 			l++;
-		if ((size_t) (eol - l) >= strlen(name) && startswith(l, name)) {
+		if ((size_t) (eol - l) > nl && strncmp(l, name, nl) == 0 && l[nl] == '=') {
 			/* the last assignment wins, as when the shell sources the file */
 			free(val);
-			val = conf_value(l + strlen(name), (size_t) (eol - l) - strlen(name));
+			val = conf_value(l + nl + 1, (size_t) (eol - l) - nl - 1);
 			if (!val)
 				return -ENOMEM;
 		}
@@ -119,6 +119,11 @@ int engine_icecc_conf_scheduler(const char *text, char **ret)
 	}
 	*ret = TAKE_PTR(val);
 	return 0;
+}
+
+int engine_icecc_conf_scheduler(const char *text, char **ret)
+{
+	return engine_icecc_conf_value(text, "ICECC_SCHEDULER_HOST", ret);
 }
 
 int engine_icecc_find_scheduler(const char *const *conf_paths, char **ret_host,

@@ -54,10 +54,12 @@ extern const char *const engine_icecc_conf_paths[];
 int engine_icecc_parse_scheduler(const char *s, char **ret_host, uint16_t *ret_port);
 
 /*
- * ICECC_SCHEDULER_HOST's value in a shell-variable configuration file's text
- * (NAME="value", NAME='value' or NAME=value; '#' comments): 0 and *ret (NULL when the
- * variable is absent or empty), or -ENOMEM.
+ * NAME's value in a shell-variable configuration file's text (NAME="value",
+ * NAME='value' or NAME=value; '#' comments; the last assignment wins): 0 and *ret (NULL
+ * when the variable is absent or empty), or -ENOMEM.
  */
+int engine_icecc_conf_value(const char *text, const char *name, char **ret);
+/* engine_icecc_conf_value() of ICECC_SCHEDULER_HOST. */
 int engine_icecc_conf_scheduler(const char *text, char **ret);
 
 /*

@@ -185,6 +185,13 @@ static void test_conf_scheduler(void **state)
 	free(v);
 	assert_int_equal(engine_icecc_conf_scheduler("", &v), 0);
 	assert_null(v);
+	/* a longer name is another variable */
+	assert_int_equal(engine_icecc_conf_scheduler("ICECC_SCHEDULER_HOSTS=x\n", &v), 0);
+	assert_null(v);
+	assert_int_equal(engine_icecc_conf_value("ICECC_NETNAME=\"team\"\n", "ICECC_NETNAME", &v),
+			 0);
+	assert_string_equal(v, "team");
+	free(v);
 }
 
 static void test_find_scheduler(void **state)
