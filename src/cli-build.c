@@ -82,7 +82,15 @@ static const char build_help[] =
 	"                         compiler (version and target) as this machine. Hosts\n"
 	"                         that do not answer are left out; when none answers,\n"
 	"                         the build is local (one warning)\n"
+	"  --icecc                compile on the icecream cluster: the scheduler as iceccd\n"
+	"                         finds it (ICECC_SCHEDULER=HOST[:PORT], else\n"
+	"                         ICECC_SCHEDULER_HOST in /etc/icecc/icecc.conf), this\n"
+	"                         machine's iceccd running; the compiler is packed once\n"
+	"                         (icecc-create-env, kept in the cache) and shipped, so\n"
+	"                         remote compilers are this one; no scheduler or daemon:\n"
+	"                         the build is local (one warning)\n"
 	"  --remote-jobs N        make -j adds N (1-1024) instead of the hosts' slots\n"
+	"                         (distcc) or the slots the scheduler reports (icecc)\n"
 	"\n"
 	"Output:\n"
 	"  --json-events          NDJSON events on stdout (phases, progress, cache hit or\n"
@@ -91,11 +99,12 @@ static const char build_help[] =
 	"\n"
 	"The image path is printed on stdout; progress and messages go to stderr.\n"
 	"Environment: KTSCOPE_CACHE_DIR, KTSCOPE_CPU_CAP, KTSCOPE_CCACHE, KTSCOPE_LOCK_DIR,\n"
-	"KTSCOPE_KERNEL_MIRROR, KTSCOPE_BYPASS_LOCKS, KTSCOPE_SCOPE=none, DISTCC_HOSTS.\n"
+	"KTSCOPE_KERNEL_MIRROR, KTSCOPE_BYPASS_LOCKS, KTSCOPE_SCOPE=none, DISTCC_HOSTS,\n"
+	"ICECC_SCHEDULER.\n"
 	"\n"
 	"Exit status: 0 built or cached, 1 build or store failed, 2 bad option, value,\n"
 	"tree, fragment or host list, 3 CPUs not available (--no-wait), 4 environment\n"
-	"(no systemd manager, no toolchain, unusable cache directory, no distcc).\n";
+	"(no systemd manager, no toolchain, unusable cache directory, no distcc or icecc).\n";
 
 /* ---------------------------------------------------------------- build */
 
@@ -173,6 +182,7 @@ static const struct option build_options[] = {
 	{ "ccache", optional_argument, NULL, 'K' },
 	{ "ccache-remote", required_argument, NULL, 'R' },
 	{ "distcc", optional_argument, NULL, 'D' },
+	{ "icecc", no_argument, NULL, 'I' },
 	{ "remote-jobs", required_argument, NULL, 'J' },
 	{}
 };
@@ -246,6 +256,10 @@ static int parse_options(int argc, char **argv, struct build_args *a)
 		case 'R':
 			a->ccache_flag = q->compile.ccache = true;
 			q->compile.ccache_remote = optarg;
+			break;
+		case 'I':
+			if (set_engine(q, KTS_ENGINE_ICECC) < 0)
+				return -KTS_EXIT_USAGE;
 			break;
 		case 'D':
 			if (set_engine(q, KTS_ENGINE_DISTCC) < 0)
@@ -349,7 +363,7 @@ static int resolve_engine(struct build_args *a)
 			return -KTS_EXIT_USAGE;
 		}
 		if (c->engine == KTS_ENGINE_NONE) {
-			log_error("--remote-jobs needs a distributed engine (--distcc)");
+			log_error("--remote-jobs needs a distributed engine (--distcc or --icecc)");
 			return -KTS_EXIT_USAGE;
 		}
 		c->remote_jobs = (unsigned) n;

@@ -735,6 +735,9 @@ int engine_icecc_env(const char *cache_root, const char *cc, char **ret_path, bo
 		return -ENOMEM;
 	if (!mkdtemp(tmp))
 		return why_set(ret_why, -errno, "cannot create a directory in '%s': %m", dir);
+	/* some 20 s for gcc: say what the wait is for */
+	log_notice("icecream: packing '%s' for the remote daemons (icecc-create-env, once per "
+		   "compiler) into '%s'", real, path);
 	r = create_env(real, tmp, &made, ret_why);
 	if (r >= 0 && rename(made, path) < 0)
 		r = why_set(ret_why, -errno, "cannot rename '%s' to '%s': %m", made, path);
@@ -821,8 +824,7 @@ int engine_icecc_plan(const struct kts_compile_request *req, const char *cache_r
 		plan->remote_jobs = 0;
 		return fall_back(plan, why ?: strerror(-r));
 	}
-	if (made)
-		log_info("icecream: toolchain for '%s' packed in '%s'", cc, env);
+	log_debug("icecream: toolchain of '%s' in '%s'%s", cc, env, made ? " (made now)" : "");
 	log_debug("icecream: local daemon at '%s'", where);
 	plan->engine = KTS_ENGINE_ICECC;
 	plan->engine_bin = TAKE_PTR(bin);

@@ -94,10 +94,12 @@ start_rig() {
 
 # What the build's icecc clients and ktscope need: the local daemon, the scheduler.
 export ICECC_TEST_SOCKET=$ice/local.sock ICECC_TEST_REMOTEBUILD=1
-export ICECC_SCHEDULER=127.0.0.1:$P ICECC_LOGFILE=$work/icecc-client.log
+export ICECC_SCHEDULER=127.0.0.1:$P ICECC_DEBUG=debug ICECC_LOGFILE=$work/icecc-client.log
 
 B() { "$KTSCOPE" --user build "$@"; }
 cg_of() { sed -n 's/^0:://p' "/proc/$1/cgroup"; }
+# make -jN of the last build of tree T (the fake Makefile records MAKEFLAGS)
+jobs_of() { grep -oE -- '(^| )-j[0-9]+' "$1/make-flags" | tr -d ' '; }
 begun_on_remote() { grep -c 'BEGIN: .* server=ktsremote' "$ice/sched.log"; }
 remote_done() { grep -c 'Remote compilation completed with exit code 0' "$ice/remote.log"; }
 json() {
@@ -105,7 +107,7 @@ json() {
 print(eval(sys.argv[2]))' "$1" "$2"
 }
 
-kts_plan 2
+kts_plan 21
 start_rig
 kts_diag "$(listcs)"
 objs=8 # tests/data/fake-kernel's FAKE_KERNEL_OBJECTS
@@ -120,5 +122,78 @@ kts_check "doctor: a scheduler that does not answer is a warning naming it" \
 	grep -q "^! icecream: no icecream scheduler found: scheduler 127.0.0.1:$((P + 10)) .*(from ICECC_SCHEDULER)" \
 		"$work/doctor2.out"
 
-[ $kts_nfail = 0 ] || kts_diag "$(tail -n 5 "$ice/sched.log" "$ice/remote.log")"
+# ---- build --icecc ---------------------------------------------------------------------
+T=$(kts_fake_tree "$work/tree")
+cg_before=$(cg_of $remote_pid)
+B --source "$T" --cpu-cap 1 --icecc >"$work/b1.out" 2>"$work/b1.err"
+rc=$?
+kts_check "build --icecc: exit 0 and an image" test $rc = 0 -a -f "$(tail -n 1 "$work/b1.out")"
+[ $rc = 0 ] || kts_diag "$(tail -n 20 "$work/b1.err")"
+kts_check "no fallback warning" test -z "$(grep -i 'building locally' "$work/b1.err")"
+kts_check "make -j3: 1 planned CPU + the 2 slots the scheduler reports" \
+	test "$(jobs_of "$T")" = -j3
+kts_check "all $objs compiles ran on ktsremote (scheduler log: BEGIN ... server=ktsremote)" \
+	test "$(begun_on_remote)" = $objs
+kts_check "ktsremote's iceccd completed them ($objs x 'Remote compilation completed ... 0')" \
+	test "$(remote_done)" = $objs
+# The compiles are children of ktsremote's iceccd (its log names their pids), so they ran in
+# its cgroup: the test's, never a scope ktscope made. Recorded before and after the build.
+kts_check "their cgroup (ktsremote's iceccd's) is not the build's scope, before and after" \
+	test -n "$cg_before" -a "$cg_before" = "$(cg_of $remote_pid)" -a \
+		-z "$(grep 'ktscope-build-' "/proc/$remote_pid/cgroup")"
+tarballs=$(ls "$KTSCOPE_CACHE_DIR"/icecc/*.tar.gz 2>/dev/null)
+kts_check "one toolchain tarball under {cache}/icecc, made by this build" \
+	test "$(printf '%s\n' "$tarballs" | grep -c .)" = 1 -a -n \
+		"$(grep "icecream: packing '.*' for the remote daemons .* into '$tarballs'" "$work/b1.err")"
+kts_check "the icecc clients used it (ICECC_VERSION: client log 'env: ... $tarballs')" \
+	grep -qF "'$tarballs'" "$ICECC_LOGFILE"
+kts_diag "$(grep -E 'remote compile for file|Compile job memory' "$ice/remote.log" | head -n 4)"
+key1=$(basename "$(dirname "$(tail -n 1 "$work/b1.out")")")
+kts_check "metadata.json: compile.distributed = {icecc, the scheduler, 2 jobs}, as the result line" \
+	test "$(json "$KTSCOPE_CACHE_DIR/kernels/$key1/metadata.json" 'd["compile"]["distributed"]')" \
+		= "{'engine': 'icecc', 'hosts': '127.0.0.1:$P', 'jobs': 2}" -a \
+		-n "$(grep -F "icecc 127.0.0.1:$P (+2 jobs)" "$work/b1.err")"
+
+# ---- --remote-jobs, the tarball reused -------------------------------------------------
+stamp=$(stat -c %Y.%i "$tarballs")
+B --source "$T" --cpu-cap 1 --icecc --remote-jobs 5 --force --clean >"$work/b2.out" 2>"$work/b2.err"
+rc=$?
+kts_check "--remote-jobs 5: exit 0, make -j6" \
+	test $rc = 0 -a "$(jobs_of "$T")" = -j6
+kts_check "the second build reuses the tarball (not packed again, same file)" \
+	test -n "$tarballs" -a "$stamp" = "$(stat -c %Y.%i "$tarballs")" -a \
+			-z "$(grep packing "$work/b2.err")"
+kts_check "its compiles ran on ktsremote too ($((2 * objs)) in all)" \
+	test "$(remote_done)" = $((2 * objs))
+
+# ---- with ccache: its misses compile on the cluster (CCACHE_PREFIX=icecc) ---------------
+B --source "$T" --cpu-cap 1 --ccache --icecc --force --clean >"$work/b5.out" 2>"$work/b5.err"
+rc=$?
+kts_check "--ccache --icecc: exit 0, the result line names both" \
+	test $rc = 0 -a -n "$(grep -E 'ccache .*icecc 127\.0\.0\.1:'"$P"' \(\+2 jobs\)' "$work/b5.err")"
+kts_check "ccache's $objs misses compiled on ktsremote ($((3 * objs)) in all)" \
+	test "$(remote_done)" = $((3 * objs))
+
+# ---- fallbacks -------------------------------------------------------------------------
+rm -f "$T/fakecc.log"
+ICECC_SCHEDULER=127.0.0.1:$((P + 10)) B --source "$T" --cpu-cap 1 --icecc --force --clean \
+	>"$work/b3.out" 2>"$work/b3.err"
+rc=$?
+kts_check "no scheduler: the build is local and succeeds (make -j1)" \
+	test $rc = 0 -a "$(jobs_of "$T")" = -j1
+kts_check "one warning line names the scheduler and says the build is local" \
+	test "$(grep -c "icecream: scheduler 127.0.0.1:$((P + 10)) .*; building locally" \
+		"$work/b3.err")" = 1
+kts_check "nothing went to ktsremote" test "$(remote_done)" = $((3 * objs))
+# Locally, the tree's own compiler (scripts/fakecc) records the build scope's cgroup.
+scope_cg=$(sed -n 's/.* cgroup=\([^ ]*\) .*/\1/p' "$T/fakecc.log" 2>/dev/null | sort -u)
+kts_check "the local compiles ran in the build's scope, which is not ktsremote's cgroup" \
+	test "$(printf '%s\n' "$scope_cg" | grep -c 'ktscope-build-.*\.scope$')" = 1 -a \
+		"$scope_cg" != "$(cg_of $remote_pid)"
+ICECC_TEST_SOCKET=$work/nosuch.sock B --source "$T" --cpu-cap 1 --icecc --force --clean \
+	>"$work/b4.out" 2>"$work/b4.err"
+rc=$?
+kts_check "no local daemon: local build, the warning names where iceccd was looked for" \
+	test $rc = 0 -a -n "$(grep "icecream: no icecream daemon (iceccd) answers ($work/nosuch.sock: .*building locally" "$work/b4.err")"
+[ $kts_nfail = 0 ] || kts_diag "$(tail -n 5 "$ice/sched.log" "$ice/remote.log" "$work"/b*.err)"
 exit $((kts_nfail > 0))
