@@ -22,6 +22,7 @@
 #include "macro.h"
 #include "pipeline.h"
 #include "progress.h"
+#include "stamps.h"
 
 /* The pipeline's failure, said once (it runs in the scope, on the build's own stderr). */
 static void inner_report(int r, const char *why, const char *stage_dir)
@@ -130,6 +131,10 @@ int build_inner_main(int argc, char **argv)
 		return log_error("%s", strempty(why)), KTS_EXIT_USAGE;
 	progress_set_events(job.json_events);
 	progress_set_tty(job.progress);
+	/* Every make run inherits them (make's own command line still beats them). */
+	r = stamps_apply_env(job.stamps);
+	if (r < 0)
+		return log_error_errno(r, "cannot set the build stamps: %m"), KTS_EXIT_FAILURE;
 	struct kts_pipeline_opts po = inner_opts(&job);
 	r = inner_compile_setup(&job, &po, &compile_vars, &n_compile_vars);
 	if (r < 0)

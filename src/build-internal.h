@@ -17,6 +17,7 @@
 #include "pipeline.h"
 #include "reserve.h"
 #include "source.h"
+#include "stamps.h"
 
 struct kts_cache_store;
 
@@ -51,6 +52,8 @@ struct build_ctx {
 	struct kts_compile_plan compile; /* ccache and the engines (compile.h) */
 	char *compile_dir; /* {work}/compile: the ccache stats log */
 	char *wrapper_dir; /* {root}/wrappers: the CC wrappers, kept across builds */
+	struct kts_stamps stamps;  /* the KBUILD_BUILD_* stamps ... */
+	bool have_stamps;          /* ... unless --no-reproducible */
 };
 
 /* Step 10 (build-store.c): metadata and the atomic store, or the uncached result. */

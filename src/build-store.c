@@ -54,12 +54,25 @@ static struct kts_metadata_source metadata_source(const struct kts_source *s)
 	};
 }
 
+/* The canonical paths of the extra fragments: one slot each, NULL where realpath() failed. */
+struct canon_paths {
+	char **v;
+	size_t n;
+};
+
+static void canon_paths_done(struct canon_paths *c)
+{
+	strv_free(c->v, c->n);
+}
+
 /* metadata.json in the stage. */
 static int build_write_metadata(const struct build_ctx *b)
 {
 	_cleanup_free_ char *cpus = NULL, *mems = NULL, *llcs = NULL, *mpath = NULL;
 	_cleanup_free_ struct kts_metadata_extra *extras = calloc(b->merged.n_extras + 1,
 								    sizeof(*extras));
+	struct canon_paths canon _cleanup_(canon_paths_done) = {
+		.v = calloc(b->merged.n_extras + 1, sizeof(char *)), .n = b->merged.n_extras };
 	struct kts_metadata m = {
 		.schema = 1,
 		.key = b->key,
@@ -80,11 +93,19 @@ static int build_write_metadata(const struct build_ctx *b)
 		.ktscope_version = (char *) PACKAGE_VERSION,
 	};
 
-	if (!extras || fill_plan(b, &m.plan, &cpus, &mems, &llcs) < 0)
+	if (!extras || !canon.v || fill_plan(b, &m.plan, &cpus, &mems, &llcs) < 0)
 		return -ENOMEM;
-	for (size_t i = 0; i < b->merged.n_extras; i++)
-		extras[i] = (struct kts_metadata_extra){ .path = b->merged.extras[i].path,
-							 .sha256 = (char *) b->merged.extras[i].sha256 };
+	m.build_dir = b->build_dir;
+	m.stamps_state = b->have_stamps ? KTS_METADATA_STAMPS_ON : KTS_METADATA_STAMPS_OFF;
+	if (b->have_stamps)
+		m.stamps = b->stamps;
+	for (size_t i = 0; i < b->merged.n_extras; i++) {
+		/* Canonical, so that `kernel show`'s reproducer works from any directory. */
+		canon.v[i] = realpath(b->merged.extras[i].path, NULL);
+		extras[i] = (struct kts_metadata_extra){
+			.path = canon.v[i] ? canon.v[i] : b->merged.extras[i].path,
+			.sha256 = (char *) b->merged.extras[i].sha256 };
+	}
 	/* The sizes and the config's hash are the in-scope half's, from its result file. */
 	m.sizes = (struct kts_metadata_sizes){ .image = b->out.image_size,
 					       .vmlinux = b->out.vmlinux_size,

@@ -38,6 +38,7 @@
 #include "progress.h"
 #include "reserve.h"
 #include "session.h"
+#include "stamps.h"
 #include "sysroot.h"
 #include "testhook.h"
 #include "hash.h"
@@ -77,6 +78,7 @@ static void build_ctx_done(struct build_ctx *b)
 	compile_plan_done(&b->compile);
 	free(b->compile_dir);
 	free(b->wrapper_dir);
+	stamps_done(&b->stamps);
 	free(b->root);
 }
 
@@ -629,6 +631,25 @@ static int build_fetch_stage(struct build_ctx *b, char **ret_why)
 	return 0;
 }
 
+/* ---------------------------------------------------------------- 7b. stamps */
+
+/* Step 7b: the reproducible KBUILD_BUILD_* stamps (stamps.h), from the tree just staged. */
+static int build_stamps(struct build_ctx *b, char **ret_why)
+{
+	const struct kts_build_request *q = b->req;
+	int r;
+
+	if (q->no_reproducible)
+		return 0;
+	r = stamps_for_source(b->src, q->make_vars, q->n_make_vars, q->source_date_epoch,
+			      &b->stamps, ret_why);
+	if (r < 0)
+		return r;
+	b->have_stamps = true;
+	log_debug("KBUILD_BUILD_TIMESTAMP '%s' (%s)", b->stamps.timestamp, b->stamps.from);
+	return 0;
+}
+
 /* ---------------------------------------------------------------- 8. run in scope */
 
 /* "v1.24" from "v1.24" or "pahole v1.24"; NULL passes through. */
@@ -668,6 +689,7 @@ static int build_write_job(const struct build_ctx *b, const char *path, const ch
 		.compile = b->compile,
 		.compile_dir = b->compile_dir,
 		.wrapper_dir = b->wrapper_dir,
+		.stamps = b->have_stamps ? (struct kts_stamps *) &b->stamps : NULL,
 	};
 
 	return job_write(&j, path);
@@ -798,7 +820,8 @@ static int build_steps(struct build_ctx *b, char **ret_why)
 {
 	static int (*const steps[])(struct build_ctx *, char **) = {
 		build_identify_source, build_toolchain, build_key, build_check_cache,
-		build_lock_source, build_compile, build_reserve, build_fetch_stage, build_run_in_scope,
+		build_lock_source, build_compile, build_reserve, build_fetch_stage, build_stamps,
+		build_run_in_scope,
 		build_recheck_dirty, build_store,
 	};
 
@@ -835,7 +858,7 @@ static int build_with_ctx(const struct kts_build_request *req, struct kts_build_
 	struct build_ctx b _cleanup_(build_ctx_done) = {
 		.req = req, .res = res, .arch = pipeline_host_arch(),
 		.source_lock_fd = -EBADF, .key_lock_fd = -EBADF,
-		.work_lock_fd = -EBADF, .uncached_lock_fd = -EBADF,
+		.work_lock_fd = -EBADF, .uncached_lock_fd = -EBADF, .stamps = { .epoch = -1 },
 	};
 	int r, u;
 

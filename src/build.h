@@ -14,9 +14,9 @@
  * The parent's half of `ktscope build` (DESIGN §5–7), one named step each, in the seed's
  * order: build_run() calls build_identify_source → build_toolchain → build_key →
  * build_check_cache → build_lock_source → build_compile → build_reserve → build_fetch_stage →
- * build_run_in_scope → build_recheck_dirty → build_store. The in-scope half (configure,
- * make, validate, strip) is pipeline_run() in a re-executed ktscope; this module hands it a
- * job and reads back its result. Messages for the user on the way (waiting for a lock,
+ * build_stamps → build_run_in_scope → build_recheck_dirty → build_store. The in-scope half
+ * (configure, make, validate, strip) is pipeline_run() in a re-executed ktscope; this module
+ * hands it a job and reads back its result. Messages for the user on the way (waiting for a lock,
  * not cached because ...) are logged at notice/warning level; failures are returned.
  */
 
@@ -36,6 +36,8 @@ struct kts_build_request {
 	char *const *make_vars;      /* canonical (pipeline_make_vars()) */
 	size_t n_make_vars;
 	struct kts_compile_request compile; /* --ccache, --ccache-remote, ... (compile.h) */
+	bool no_reproducible;        /* --no-reproducible: no KBUILD_BUILD_* stamps (stamps.h) */
+	const char *source_date_epoch; /* SOURCE_DATE_EPOCH (checked by the caller), or NULL */
 };
 
 enum kts_build_outcome {

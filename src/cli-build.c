@@ -23,6 +23,7 @@
 #include "progress.h"
 #include "scope.h"
 #include "source.h"
+#include "stamps.h"
 
 static const char build_help[] =
 	"Usage: ktscope [--user|--system] build [SPEC] [OPTIONS] [-- NAME=VALUE...]\n"
@@ -63,6 +64,13 @@ static const char build_help[] =
 	"                         --build-dir), ARCH, SRCARCH, CROSS_COMPILE,\n"
 	"                         KCONFIG_CONFIG\n"
 	"\n"
+	"Reproducible builds (stamps are not part of the cache key):\n"
+	"  --no-reproducible      let Kbuild stamp its own date, user and host; by\n"
+	"                         default KBUILD_BUILD_TIMESTAMP is SOURCE_DATE_EPOCH,\n"
+	"                         else the commit date (git), else the tarball's date,\n"
+	"                         else one derived from the source; USER and HOST are\n"
+	"                         ktscope, VERSION 1; a -- KBUILD_BUILD_*=VALUE wins\n"
+	"\n"
 	"Cache:\n"
 	"  --force                rebuild even when the inputs are cached\n"
 	"  --no-cache             build without storing the result\n"
@@ -100,7 +108,7 @@ static const char build_help[] =
 	"The image path is printed on stdout; progress and messages go to stderr.\n"
 	"Environment: KTSCOPE_CACHE_DIR, KTSCOPE_CPU_CAP, KTSCOPE_CCACHE, KTSCOPE_LOCK_DIR,\n"
 	"KTSCOPE_KERNEL_MIRROR, KTSCOPE_BYPASS_LOCKS, KTSCOPE_SCOPE=none, DISTCC_HOSTS,\n"
-	"ICECC_SCHEDULER.\n"
+	"ICECC_SCHEDULER, SOURCE_DATE_EPOCH.\n"
 	"\n"
 	"Exit status: 0 built or cached, 1 build or store failed, 2 bad option, value,\n"
 	"tree, fragment or host list, 3 CPUs not available (--no-wait), 4 environment\n"
@@ -184,6 +192,7 @@ static const struct option build_options[] = {
 	{ "distcc", optional_argument, NULL, 'D' },
 	{ "icecc", no_argument, NULL, 'I' },
 	{ "remote-jobs", required_argument, NULL, 'J' },
+	{ "no-reproducible", no_argument, NULL, 'P' },
 	{}
 };
 
@@ -269,6 +278,9 @@ static int parse_options(int argc, char **argv, struct build_args *a)
 		case 'J':
 			a->remote_jobs = optarg;
 			break;
+		case 'P':
+			q->no_reproducible = true;
+			break;
 		default:
 			return -cli_option_error(c, argv, "build");
 		}
@@ -280,6 +292,23 @@ static int parse_options(int argc, char **argv, struct build_args *a)
 			  argv[optind]);
 		return -KTS_EXIT_USAGE;
 	}
+	return 0;
+}
+
+/* SOURCE_DATE_EPOCH, which the stamps use (stamps.h): a bad value is refused before any work. */
+static int check_source_date_epoch(struct build_args *a)
+{
+	const char *sde = getenv_nonempty("SOURCE_DATE_EPOCH");
+	int64_t t;
+
+	if (!sde || a->req.no_reproducible)
+		return 0;
+	if (stamps_parse_epoch(sde, &t) < 0) {
+		log_error("invalid SOURCE_DATE_EPOCH '%s': expected seconds since 1970 (0-%lld)",
+			  sde, (long long) STAMPS_EPOCH_MAX);
+		return -KTS_EXIT_USAGE;
+	}
+	a->req.source_date_epoch = sde;
 	return 0;
 }
 
@@ -302,7 +331,7 @@ static int check_env(struct build_args *a)
 	}
 	if (cli_resolve_cpu_cap(a->cpu_cap, &a->req.cpus) != KTS_EXIT_OK)
 		return -KTS_EXIT_USAGE;
-	return 0;
+	return check_source_date_epoch(a);
 }
 
 /* --ccache[=DIR], else KTSCOPE_CCACHE; a --ccache-remote URL without its credentials. */

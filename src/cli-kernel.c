@@ -22,6 +22,7 @@
 #include "macro.h"
 #include "metadata.h"
 #include "source.h"
+#include "stamps.h"
 
 static const char kernel_help[] =
 	"Usage: ktscope kernel COMMAND [OPTIONS]\n"
@@ -33,7 +34,8 @@ static const char kernel_help[] =
 	"  list [--json]           every cached kernel, newest first, with its status:\n"
 	"                          matches (built with the current kconfig fragment),\n"
 	"                          stale (an older fragment), untracked, or corrupt\n"
-	"  show KEY [--json]       one entry's metadata\n"
+	"  show KEY [--json]       one entry's metadata, its build stamps and the\n"
+	"                          ktscope build command line that rebuilds it\n"
 	"  path KEY|SPEC           print the image path (for qemu, virtme-ng, ktstr);\n"
 	"                          SPEC: a version or label (newest match), or a tree\n"
 	"  clean [OPTIONS]         remove entries:\n"
@@ -269,6 +271,26 @@ static void print_compile(const struct kts_compile_record *c)
 	putchar('\n');
 }
 
+/* The build dir, the KBUILD_BUILD_* stamps (stamps.h) and the reproducer of an entry. */
+static void print_stamps(const struct kts_metadata *m, const char *cmd, const char *note)
+{
+	const struct kts_stamps *s = &m->stamps;
+
+	if (m->build_dir)
+		printf("build dir:    %s\n", m->build_dir);
+	if (m->stamps_state == KTS_METADATA_STAMPS_UNRECORDED)
+		printf("stamps:       not recorded (built by an older ktscope)\n");
+	else if (m->stamps_state == KTS_METADATA_STAMPS_OFF)
+		printf("stamps:       off (--no-reproducible: Kbuild's own date, user and host)\n");
+	else
+		printf("stamps:       KBUILD_BUILD_TIMESTAMP '%s' (%s), USER '%s', HOST '%s', "
+		       "VERSION '%s'\n", s->timestamp, s->from, s->user, s->host, s->version);
+	if (cmd)
+		printf("reproducer:   %s\n", cmd);
+	if (note)
+		printf("              (%s)\n", note);
+}
+
 static int kernel_show(int argc, char **argv)
 {
 	static const struct option options[] = {
@@ -277,7 +299,7 @@ static int kernel_show(int argc, char **argv)
 		{}
 	};
 	_cleanup_cache_entry_ struct kts_cache_entry *e = NULL;
-	_cleanup_free_ char *root = NULL;
+	_cleanup_free_ char *root = NULL, *cmd = NULL, *note = NULL;
 	bool json = false;
 	int c, r;
 
@@ -299,6 +321,9 @@ static int kernel_show(int argc, char **argv)
 	r = find_key(root, argv[optind], &e);
 	if (r != KTS_EXIT_OK)
 		return r;
+	r = stamps_reproducer(e->meta, &cmd, &note);
+	if (r == -ENOMEM)
+		return log_error("out of memory"), KTS_EXIT_FAILURE;
 	if (json) {
 		_cleanup_json_ struct json_object *j = NULL;
 
@@ -309,6 +334,8 @@ static int kernel_show(int argc, char **argv)
 		json_object_object_add(j, "image_path", jstr(e->image_path));
 		json_object_object_add(j, "status",
 				       json_object_new_string(cache_status_to_string(e->status)));
+		json_object_object_add(j, "reproducer", jstr(cmd));
+		json_object_object_add(j, "reproducer_note", jstr(note));
 		print_json(j);
 		return KTS_EXIT_OK;
 	}
@@ -350,6 +377,7 @@ static int kernel_show(int argc, char **argv)
 		printf("sizes:        image %s, vmlinux %s (unstripped %s)\n", a, b, c2);
 		printf("image:        %s\n", strempty(e->image_path));
 		printf("directory:    %s\n", e->path);
+		print_stamps(m, cmd, note);
 	}
 	return KTS_EXIT_OK;
 }

@@ -303,6 +303,9 @@ void job_done(struct kts_build_job *j)
 	compile_plan_done(&j->compile);
 	free(j->compile_dir);
 	free(j->wrapper_dir);
+	if (j->stamps)
+		stamps_done(j->stamps);
+	free(j->stamps);
 	*j = (struct kts_build_job){ 0 };
 }
 
@@ -335,6 +338,55 @@ static int get_compile(struct reader *rd, struct kts_build_job *j)
 	return 0;
 }
 
+/* A string of the stamps object: present, a string without NUL; empty is allowed (an
+ * empty make variable means Kbuild's own value). */
+static int get_stamp_str(struct reader *rd, const char *key, char **ret)
+{
+	struct json_object *v;
+	const char *s;
+	int r = member(rd, key, json_type_string, false, "expected a string", &v);
+
+	if (r < 0)
+		return r;
+	s = json_object_get_string(v);
+	if ((size_t) json_object_get_string_len(v) != strlen(s) || strchr(s, '\n'))
+		return bad(rd, key, "expected a line without NUL");
+	*ret = strdup(s);
+	return *ret ? 0 : -ENOMEM;
+}
+
+/* "stamps": null (off) or {timestamp, epoch, user, host, version, from}. */
+static int parse_stamps(struct reader *rd, struct kts_stamps **ret)
+{
+	struct json_object *o, *e;
+	struct reader sub = { .what = rd->what, .name = rd->name, .why = rd->why };
+	int r;
+
+	r = member(rd, "stamps", json_type_object, true, "expected an object or null", &o);
+	if (r < 0 || !o)
+		return r;
+	*ret = calloc(1, sizeof(**ret));
+	if (!*ret)
+		return -ENOMEM;
+	(*ret)->epoch = -1;
+	sub.o = o;
+	if ((r = get_stamp_str(&sub, "timestamp", &(*ret)->timestamp)) < 0 ||
+	    (r = member(&sub, "epoch", json_type_int, true, "expected an integer or null", &e)) < 0 ||
+	    (r = get_stamp_str(&sub, "user", &(*ret)->user)) < 0 ||
+	    (r = get_stamp_str(&sub, "host", &(*ret)->host)) < 0 ||
+	    (r = get_stamp_str(&sub, "version", &(*ret)->version)) < 0 ||
+	    (r = get_stamp_str(&sub, "from", &(*ret)->from)) < 0)
+		return r;
+	if (e && ((*ret)->epoch = json_object_get_int64(e)) < 0)
+		return bad(&sub, "epoch", "expected seconds (0-253402300799) or null");
+	if ((*ret)->epoch > STAMPS_EPOCH_MAX)
+		return bad(&sub, "epoch", "expected seconds (0-253402300799) or null");
+	if (!stamps_from_is_valid((*ret)->from))
+		return bad(&sub, "from", "expected make-variable, SOURCE_DATE_EPOCH, git-commit, "
+			   "tarball or source-identity");
+	return check_rest(&sub);
+}
+
 static int parse_job_fields(struct reader *rd, void *out)
 {
 	struct kts_build_job *j = out;
@@ -364,7 +416,8 @@ static int parse_job_fields(struct reader *rd, void *out)
 	    (r = get_str(rd, "pahole_version", true, false, &j->pahole_version)) < 0 ||
 	    (r = get_str(rd, "count_file", true, true, &j->count_file)) < 0 ||
 	    (r = get_strv(rd, "make_vars", false, &j->make_vars, &j->n_make_vars)) < 0 ||
-	    (r = get_compile(rd, j)) < 0)
+	    (r = get_compile(rd, j)) < 0 ||
+	    (r = parse_stamps(rd, &j->stamps)) < 0)
 		return r;
 	if (!pipeline_base_is_target(j->base) && j->base[0] != '/')
 		return bad(rd, "base", "expected defconfig, tinyconfig, kvm_guest or an absolute path");
@@ -425,6 +478,21 @@ static int write_json(struct json_object *o, const char *path)
 	return write_file_atomic(path, text, strlen(text), 0644);
 }
 
+static struct json_object *stamps_json(const struct kts_stamps *s)
+{
+	struct json_object *o;
+
+	if (!s || !(o = json_object_new_object()))
+		return NULL;
+	json_object_object_add(o, "timestamp", str_or_null(s->timestamp));
+	json_object_object_add(o, "epoch", s->epoch >= 0 ? json_object_new_int64(s->epoch) : NULL);
+	json_object_object_add(o, "user", str_or_null(s->user));
+	json_object_object_add(o, "host", str_or_null(s->host));
+	json_object_object_add(o, "version", str_or_null(s->version));
+	json_object_object_add(o, "from", str_or_null(s->from));
+	return o;
+}
+
 int job_write(const struct kts_build_job *j, const char *path)
 {
 	_cleanup_json_ struct json_object *o = json_object_new_object();
@@ -452,6 +520,7 @@ int job_write(const struct kts_build_job *j, const char *path)
 				compile_plan_to_json(&j->compile) : NULL);
 	json_object_object_add(o, "compile_dir", str_or_null(j->compile_dir));
 	json_object_object_add(o, "wrapper_dir", str_or_null(j->wrapper_dir));
+	json_object_object_add(o, "stamps", stamps_json(j->stamps));
 	return write_json(o, path);
 }
 

@@ -7,6 +7,7 @@
 
 #include "compile.h"
 #include "hash.h"
+#include "stamps.h"
 
 /*
  * The parent ↔ child boundary of a build (DESIGN §5): build.c writes a job file (every
@@ -40,6 +41,7 @@ struct kts_build_job {
 	struct kts_compile_plan compile;
 	char *compile_dir;    /* with a plan: the work dir's, for the ccache stats log */
 	char *wrapper_dir;    /* with a plan: where the CC wrappers go (kept across builds) */
+	struct kts_stamps *stamps; /* the KBUILD_BUILD_* stamps (stamps.h), or NULL: off */
 };
 #define JOB_MAX_JOBS 65536
 

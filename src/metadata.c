@@ -60,6 +60,8 @@ void metadata_free(struct kts_metadata *m)
 	free(m->plan.enforcement);
 	free(m->ktscope_version);
 	compile_record_done(&m->compile);
+	free(m->build_dir);
+	stamps_done(&m->stamps);
 	free(m);
 }
 
@@ -210,6 +212,26 @@ static int check_size(uint64_t v, const char *name, char **ret_why)
 	return 0;
 }
 
+static int check_stamps(const struct kts_metadata *m, char **ret_why)
+{
+	const struct kts_stamps *s = &m->stamps;
+	int r;
+
+	if (m->stamps_state != KTS_METADATA_STAMPS_ON)
+		return 0;
+	/* Empty values are possible: `-- KBUILD_BUILD_USER=` leaves Kbuild its own. */
+	if (!s->timestamp || !s->user || !s->host || !s->version)
+		return why_set(ret_why, -EINVAL, "missing field 'stamps.%s'", !s->timestamp ?
+			       "timestamp" : !s->user ? "user" : !s->host ? "host" : "version");
+	if ((r = check_required(s->from, "stamps.from", ret_why)) < 0)
+		return r;
+	if (!stamps_from_is_valid(s->from))
+		return why_bad_value(ret_why, -EINVAL, "stamps.from", "value", s->from, "");
+	if (s->epoch < -1 || s->epoch > STAMPS_EPOCH_MAX)
+		return why_set(ret_why, -EINVAL, "field 'stamps.epoch': invalid (out of range)");
+	return 0;
+}
+
 int metadata_validate(const struct kts_metadata *m, char **ret_why)
 {
 	char name[64];
@@ -268,7 +290,9 @@ int metadata_validate(const struct kts_metadata *m, char **ret_why)
 			    ret_why)) < 0 ||
 	    (r = check_required(m->ktscope_version, "ktscope_version", ret_why)) < 0)
 		return r;
-	return 0;
+	if (m->build_dir && m->build_dir[0] != '/')
+		return why_set(ret_why, -EINVAL, "field 'build_dir': invalid (want an absolute path)");
+	return check_stamps(m, ret_why);
 }
 
 /* ---------------------------------------------------------------- write */
@@ -277,6 +301,23 @@ int metadata_validate(const struct kts_metadata *m, char **ret_why)
 static struct json_object *jstr(const char *s)
 {
 	return s ? json_object_new_string(s) : NULL;
+}
+
+/* The "stamps" object, or NULL (JSON null) when they were off. */
+static struct json_object *stamps_json(const struct kts_metadata *m)
+{
+	const struct kts_stamps *s = &m->stamps;
+	struct json_object *o;
+
+	if (m->stamps_state != KTS_METADATA_STAMPS_ON || !(o = json_object_new_object()))
+		return NULL;
+	json_object_object_add(o, "timestamp", jstr(s->timestamp));
+	json_object_object_add(o, "epoch", s->epoch >= 0 ? json_object_new_int64(s->epoch) : NULL);
+	json_object_object_add(o, "user", jstr(s->user));
+	json_object_object_add(o, "host", jstr(s->host));
+	json_object_object_add(o, "version", jstr(s->version));
+	json_object_object_add(o, "from", jstr(s->from));
+	return o;
 }
 
 /*
@@ -384,6 +425,9 @@ static int build_json(const struct kts_metadata *m, struct json_object **ret)
 			return -ENOMEM;
 		json_object_object_add(o, "compile", c);
 	}
+	json_object_object_add(o, "build_dir", jstr(m->build_dir));
+	if (m->stamps_state != KTS_METADATA_STAMPS_UNRECORDED)
+		json_object_object_add(o, "stamps", stamps_json(m));
 
 	*ret = TAKE_PTR(o);
 	return 0;
@@ -713,6 +757,37 @@ static int parse_compile(struct json_object *o, struct kts_metadata *m, char **r
 	return compile_record_from_json(c, &m->compile, ret_why);
 }
 
+/* build_dir and stamps came later: an entry without them reads as NULL and unrecorded. */
+static int parse_later_fields(struct json_object *o, struct kts_metadata *m, char **ret_why)
+{
+	struct json_object *st, *v;
+	int r;
+
+	if (json_object_object_get_ex(o, "build_dir", NULL) &&
+	    (r = get_string(o, "", "build_dir", true, &m->build_dir, ret_why)) < 0)
+		return r;
+	if (!json_object_object_get_ex(o, "stamps", NULL))
+		return 0;
+	if ((r = get_object(o, "stamps", "stamps", true, &st, ret_why)) < 0)
+		return r;
+	m->stamps_state = st ? KTS_METADATA_STAMPS_ON : KTS_METADATA_STAMPS_OFF;
+	m->stamps.epoch = -1;
+	if (!st)
+		return 0;
+	if ((r = get_string(st, "stamps", "timestamp", false, &m->stamps.timestamp, ret_why)) < 0 ||
+	    (r = member(st, "stamps.epoch", "epoch", &v, ret_why)) < 0 ||
+	    (r = want_type(v, json_type_int, true, "stamps.epoch", ret_why)) < 0)
+		return r;
+	if (v && (m->stamps.epoch = json_object_get_int64(v)) < 0)
+		return why_set(ret_why, -EBADMSG, "field 'stamps.epoch': invalid (negative)");
+	if ((r = get_string(st, "stamps", "user", false, &m->stamps.user, ret_why)) < 0 ||
+	    (r = get_string(st, "stamps", "host", false, &m->stamps.host, ret_why)) < 0 ||
+	    (r = get_string(st, "stamps", "version", false, &m->stamps.version, ret_why)) < 0 ||
+	    (r = get_string(st, "stamps", "from", false, &m->stamps.from, ret_why)) < 0)
+		return r;
+	return 0;
+}
+
 /* Reads every field in the order the writer puts them, so the first bad one is named. */
 static int parse_object(struct json_object *o, struct kts_metadata *m, char **ret_why)
 {
@@ -736,7 +811,8 @@ static int parse_object(struct json_object *o, struct kts_metadata *m, char **re
 	    (r = parse_make_vars(o, m, ret_why)) < 0 || (r = parse_build_run(o, m, ret_why)) < 0 ||
 	    (r = parse_plan_and_sizes(o, m, ret_why)) < 0 ||
 	    (r = get_string(o, "", "ktscope_version", false, &m->ktscope_version, ret_why)) < 0 ||
-	    (r = parse_compile(o, m, ret_why)) < 0)
+	    (r = parse_compile(o, m, ret_why)) < 0 ||
+	    (r = parse_later_fields(o, m, ret_why)) < 0)
 		return r;
 
 	/* Types are right; now the value rules shared with the writer. */

@@ -7,10 +7,12 @@
 
 #include "compile-json.h"
 #include "macro.h"
+#include "stamps.h"
 
 /*
  * metadata.json of a cache entry (DESIGN §7), schema 1. Every key is always
- * written; optional values are written as JSON null. The reader is strict about
+ * written; optional values are written as JSON null (the one exception: "stamps" of an
+ * entry read without it stays absent when written back). The reader is strict about
  * every key it knows (presence, type, value) and tolerates unknown keys, so a
  * later ktscope may add fields without bumping the schema; anything that
  * changes the meaning of a known field bumps "schema".
@@ -36,7 +38,8 @@ struct kts_metadata_source {
 };
 
 struct kts_metadata_extra {
-	char *path;   /* the --extra-kconfig path as given (required) */
+	char *path;   /* the --extra-kconfig file's canonical path (as given when it could not
+			 be resolved; entries of older ktscope versions: as given) (required) */
 	char *sha256; /* SHA-256 of its bytes, 64 hex (required) */
 };
 
@@ -57,6 +60,13 @@ struct kts_metadata_sizes {
 	uint64_t vmlinux;            /* bytes of the cached (stripped) vmlinux; 0 = none cached */
 	/* bytes of the build tree's vmlinux before stripping; 0 = none */
 	uint64_t vmlinux_unstripped;
+};
+
+/* "stamps": absent in entries of a ktscope before them, null when off (--no-reproducible). */
+enum kts_metadata_stamps_state {
+	KTS_METADATA_STAMPS_UNRECORDED = 0, /* not written (metadata_write() omits the key) */
+	KTS_METADATA_STAMPS_OFF,            /* null: Kbuild's own date, user and host */
+	KTS_METADATA_STAMPS_ON,             /* {timestamp, epoch, user, host, version, from} */
 };
 
 struct kts_metadata {
@@ -84,6 +94,10 @@ struct kts_metadata {
 	/* "compile" (compile-json.h): ccache and the distributed engines; not present in
 	 * entries made before them (then neither written nor required) */
 	struct kts_compile_record compile;
+	/* Added later: an entry without these keys reads as NULL / unrecorded. */
+	char *build_dir;       /* canonical --build-dir, or NULL (built in the tree) */
+	enum kts_metadata_stamps_state stamps_state;
+	struct kts_stamps stamps; /* ON: every string set; epoch -1 is written as null */
 };
 
 /* Frees every field and m itself; NULL is fine. */

@@ -164,6 +164,23 @@ int source_git_open(const char *url, const char *ref, struct kts_source *s, char
 	return s->commit[0] ? source_name_git(s, s->commit) : 0;
 }
 
+int source_commit_time(const struct kts_source *s, int64_t *ret)
+{
+	_cleanup_git_;
+	_cleanup_(git_repository_freep) git_repository *repo = NULL;
+	_cleanup_(git_commit_freep) git_commit *c = NULL;
+	git_oid oid;
+
+	if (!s->commit[0] || !s->dir)
+		return -ENOENT;
+	if (git_oid_fromstr(&oid, s->commit) < 0 ||
+	    git_repository_open_ext(&repo, s->dir, 0, NULL) < 0 ||
+	    git_commit_lookup(&c, repo, &oid) < 0)
+		return -EIO;
+	*ret = (int64_t) git_commit_time(c);
+	return 0;
+}
+
 /* ---- fetch ------------------------------------------------------------------------------- */
 
 static int git_open_or_init(const char *dir, git_repository **ret, char **why)

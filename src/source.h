@@ -202,6 +202,14 @@ int source_local_state(const char *dir, struct kts_local_state *ret, char **ret_
 void source_set_status_threads(unsigned n);
 
 /*
+ * The committer date (seconds since 1970) of the commit a local git tree or a fetched git
+ * source is at (s->commit), from the repository holding s->dir: the build's reproducible
+ * timestamp (stamps.h). -ENOENT when the source has no commit (tarballs, releases, trees
+ * outside git), -EIO when libgit2 cannot read it.
+ */
+int source_commit_time(const struct kts_source *s, int64_t *ret);
+
+/*
  * After a build: recomputes the state of a local source and compares it with the one
  * source_open() saw. *ret_changed = true and *ret_reason set (malloc'd) when the commit, the
  * dirty state or cacheability changed ("the tree changed during the build: ..."). Non-local

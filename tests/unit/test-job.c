@@ -65,7 +65,7 @@ static void job_round_trip(void **state)
 	"\"arch\":\"x86_64\",\"clean\":false,\"compile_commands\":false,"                     \
 	"\"json_events\":false,\"progress\":false,\"pahole_version\":null,"                   \
 	"\"count_file\":null,\"make_vars\":[],\"compile\":null,\"compile_dir\":null,"     \
-	"\"wrapper_dir\":null"
+	"\"wrapper_dir\":null,\"stamps\":null"
 
 /* Replaces the first from in *t by to. */
 static void s_replace(char **t, const char *from, const char *to)
@@ -166,6 +166,55 @@ static void job_unknown_key_printable(void **state)
 
 	(void) state;
 	refused(t, strlen(t), "unknown field 'a?b?[2J'");
+}
+
+/* The stamps object travels whole (epoch null as -1); a bad one is refused by field. */
+static void job_stamps(void **state)
+{
+	char dir[] = "/tmp/test-job.XXXXXX", path[64];
+	struct kts_stamps st = { .timestamp = "Thu Jan  1 00:00:00 UTC 1970", .epoch = -1,
+				 .user = "", .host = "h", .version = "1", .from = "make-variable" };
+	struct kts_build_job in = sample, j = { 0 };
+	char *t = NULL;
+
+	(void) state;
+	in.stamps = &st;
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/job.json", dir);
+	assert_int_equal(job_write(&in, path), 0);
+	assert_int_equal(job_read(path, &j, NULL), 0);
+	assert_non_null(j.stamps);
+	assert_string_equal(j.stamps->timestamp, "Thu Jan  1 00:00:00 UTC 1970");
+	assert_int_equal(j.stamps->epoch, -1);
+	assert_string_equal(j.stamps->user, "");
+	assert_string_equal(j.stamps->from, "make-variable");
+	job_done(&j);
+	(void) unlink(path);
+	(void) rmdir(dir);
+
+#define STAMPS_OK "{\"timestamp\":\"T\",\"epoch\":5,\"user\":\"u\",\"host\":\"h\"," \
+		  "\"version\":\"1\",\"from\":\"tarball\"}"
+	assert_true(asprintf(&t, "{%s,\"jobs\":2}", GOOD_JOB) > 0);
+	s_replace(&t, "\"stamps\":null", "\"stamps\":" STAMPS_OK);
+	assert_int_equal(job_parse(t, strlen(t), "J", &j, NULL), 0);
+	assert_int_equal(j.stamps->epoch, 5);
+	job_done(&j);
+	s_replace(&t, "\"tarball\"", "\"yesterday\"");
+	refused(t, strlen(t), "field 'from'");
+	s_replace(&t, "\"yesterday\"", "\"tarball\",\"extra\":1");
+	refused(t, strlen(t), "unknown field 'extra'");
+	s_replace(&t, ",\"extra\":1", "");
+	s_replace(&t, "\"epoch\":5", "\"epoch\":-5");
+	refused(t, strlen(t), "field 'epoch'");
+	s_replace(&t, "\"epoch\":-5,", "");
+	refused(t, strlen(t), "field 'epoch': missing");
+	free(t);
+	assert_true(asprintf(&t, "{%s,\"jobs\":2}", GOOD_JOB) > 0);
+	s_replace(&t, "\"stamps\":null", "\"stamps\":\"on\"");
+	refused(t, strlen(t), "field 'stamps'");
+	s_replace(&t, ",\"stamps\":\"on\"", "");
+	refused(t, strlen(t), "field 'stamps': missing");
+	free(t);
 }
 
 static void result_round_trip(void **state)
@@ -290,6 +339,7 @@ int main(void)
 		cmocka_unit_test(job_strict),
 		cmocka_unit_test(job_extra_names_count),
 		cmocka_unit_test(job_unknown_key_printable),
+		cmocka_unit_test(job_stamps),
 		cmocka_unit_test(result_round_trip),
 		cmocka_unit_test(job_compile_plan),
 	};

@@ -494,6 +494,89 @@ static void test_compile_record(void **state)
 	assert_non_null(strstr(why, "field 'compile.distributed'"));
 }
 
+/* Reads text, which must be refused with a reason containing want. */
+static void assert_refused(const char *text, const char *want)
+{
+	struct kts_metadata *out = NULL;
+	_cleanup_free_ char *why = NULL;
+
+	assert_int_equal(metadata_parse(text, strlen(text), &out, &why), -EBADMSG);
+	assert_null(out);
+	if (!why || !strstr(why, want))
+		fail_msg("'%s' does not say '%s'", strempty(why), want);
+}
+
+/* build_dir and stamps: round trip on, off (null) and unrecorded (absent, older entries). */
+static void test_stamps_and_build_dir(void **state)
+{
+	_cleanup_metadata_ struct kts_metadata *m = full_metadata(), *back = NULL, *old = NULL;
+	_cleanup_free_ char *text = NULL, *t2 = NULL, *t3 = NULL;
+
+	(void) state;
+	m->build_dir = xstrdup("/home/dev/o");
+	m->stamps_state = KTS_METADATA_STAMPS_ON;
+	m->stamps = (struct kts_stamps){ .timestamp = xstrdup("Thu Jan  1 00:00:00 UTC 1970"),
+		.epoch = 0, .user = xstrdup("ktscope"), .host = xstrdup(""),
+		.version = xstrdup("1"), .from = xstrdup("tarball") };
+	assert_int_equal(metadata_to_string(m, &text), 0);
+	assert_int_equal(metadata_parse(text, strlen(text), &back, NULL), 0);
+	assert_metadata_equal(m, back);
+	assert_string_equal(back->build_dir, "/home/dev/o");
+	assert_int_equal(back->stamps_state, KTS_METADATA_STAMPS_ON);
+	assert_string_equal(back->stamps.timestamp, "Thu Jan  1 00:00:00 UTC 1970");
+	assert_int_equal(back->stamps.epoch, 0);
+	assert_string_equal(back->stamps.host, "");
+	assert_string_equal(back->stamps.from, "tarball");
+
+	/* A value that cannot be read back is refused, naming the field. */
+	t2 = replace(text, "\"from\": \"tarball\"", "\"from\": \"the moon\"");
+	assert_refused(t2, "stamps.from");
+	free(t2);
+	t2 = replace(text, "\"epoch\": 0", "\"epoch\": -3");
+	assert_refused(t2, "stamps.epoch");
+	free(t2);
+	t2 = replace(text, "\"epoch\": 0", "\"epoch\": \"0\"");
+	assert_refused(t2, "stamps.epoch");
+	free(t2);
+	t2 = replace(text, "\"build_dir\": \"/home/dev/o\"", "\"build_dir\": \"o\"");
+	assert_refused(t2, "build_dir");
+	free(t2);
+	t2 = replace(text, "\"user\": \"ktscope\",", "");
+	assert_refused(t2, "stamps.user");
+	free(t2);
+	/* An unknown epoch is null. */
+	t2 = replace(text, "\"epoch\": 0", "\"epoch\": null");
+	metadata_free(back);
+	back = NULL;
+	assert_int_equal(metadata_parse(t2, strlen(t2), &back, NULL), 0);
+	assert_int_equal(back->stamps.epoch, -1);
+	free(t2);
+	t2 = NULL;
+
+	/* Off: written as null, read back as off. */
+	m->stamps_state = KTS_METADATA_STAMPS_OFF;
+	free(text);
+	text = NULL;
+	assert_int_equal(metadata_to_string(m, &text), 0);
+	assert_non_null(strstr(text, "\"stamps\": null"));
+	metadata_free(back);
+	back = NULL;
+	assert_int_equal(metadata_parse(text, strlen(text), &back, NULL), 0);
+	assert_int_equal(back->stamps_state, KTS_METADATA_STAMPS_OFF);
+
+	/* An entry of an older ktscope has neither key: it reads, as unrecorded and NULL. */
+	m->stamps_state = KTS_METADATA_STAMPS_UNRECORDED;
+	free(m->build_dir);
+	m->build_dir = NULL;
+	assert_int_equal(metadata_to_string(m, &t3), 0);
+	assert_null(strstr(t3, "\"stamps\""));
+	t2 = replace(t3, ",\n  \"build_dir\": null", "");
+	assert_null(strstr(t2, "build_dir"));
+	assert_int_equal(metadata_parse(t2, strlen(t2), &old, NULL), 0);
+	assert_int_equal(old->stamps_state, KTS_METADATA_STAMPS_UNRECORDED);
+	assert_null(old->build_dir);
+}
+
 static void test_read_missing_unreadable_and_prefixed(void **state)
 {
 	struct fixture *f = *state;
@@ -616,6 +699,7 @@ int main(void)
 		cmocka_unit_test(test_huge_build_seconds_round_trip),
 		cmocka_unit_test(test_unknown_keys_tolerated),
 		cmocka_unit_test(test_compile_record),
+		cmocka_unit_test(test_stamps_and_build_dir),
 		T(test_read_missing_unreadable_and_prefixed),
 		T(test_write_refuses_invalid_and_is_atomic),
 		cmocka_unit_test(test_validate_required_fields),

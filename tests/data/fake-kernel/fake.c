@@ -4,6 +4,11 @@
 const char fake_banner[] = "Linux version 0.0.0-fake (ktscope tests)";
 int fake_counter = 42;
 /* FAKE_KERNEL_RODATA=N (make): N more bytes of .rodata, which the strip keeps. */
+/* The build stamps (Makefile: include/generated/compile.h), as init/version.c has them. */
+#ifdef FAKE_STAMPS
+const char fake_uts_version[] = FAKE_UTS_VERSION;
+const char fake_compile_by[] = FAKE_COMPILE_BY;
+#endif
 #ifdef FAKE_RODATA
 const char fake_rodata[FAKE_RODATA] = { 1 };
 #endif
