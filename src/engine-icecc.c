@@ -703,6 +703,30 @@ static int create_env(const char *compiler, const char *dir, char **ret_tarball,
 	return 0;
 }
 
+/*
+ * Removes the temporary directories of icecc-create-env runs that ended without their
+ * rename (a build killed while packing): those older than ENGINE_ICECC_TMP_STALE_S, as a
+ * live run takes seconds. Best effort.
+ */
+static void sweep_stale(const char *dir)
+{
+	_cleanup_closedir_ DIR *d = opendir(dir);
+	time_t now = time(NULL);
+
+	if (!d)
+		return;
+	for (struct dirent *e; (e = readdir(d));) {
+		struct stat st;
+
+		if (!startswith(e->d_name, ".tmp-") ||
+		    fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+		    !S_ISDIR(st.st_mode) || now - st.st_mtime < ENGINE_ICECC_TMP_STALE_S)
+			continue;
+		log_debug("icecream: removing the stale '%s/%s'", dir, e->d_name);
+		(void) rm_rf_at(dirfd(d), e->d_name);
+	}
+}
+
 int engine_icecc_env(const char *cache_root, const char *cc, char **ret_path, bool *ret_made,
 		     char **ret_why)
 {
@@ -731,6 +755,7 @@ int engine_icecc_env(const char *cache_root, const char *cc, char **ret_path, bo
 	r = mkdir_p(dir, 0755);
 	if (r < 0)
 		return why_set(ret_why, r, "cannot create '%s': %s", dir, strerror(-r));
+	sweep_stale(dir);
 	if (asprintf(&tmp, "%s/.tmp-XXXXXX", dir) < 0)
 		return -ENOMEM;
 	if (!mkdtemp(tmp))

@@ -43,6 +43,7 @@
 #define ENGINE_ICECC_LISTCS_MAX (256u << 10) /* bytes of a listcs answer we read */
 #define ENGINE_ICECC_SERVER_MAX_SLOTS 4096   /* a server's MAX we believe */
 #define ENGINE_ICECC_TIMEOUT_MS 2000     /* per connection to the daemon or the scheduler */
+#define ENGINE_ICECC_TMP_STALE_S 3600    /* a packing directory this old was abandoned */
 
 /* The daemon configuration files that may name the scheduler, in the order tried. */
 extern const char *const engine_icecc_conf_paths[];
@@ -106,8 +107,9 @@ int engine_icecc_query(const char *host, uint16_t port, unsigned timeout_ms, con
  * The toolchain tarball of compiler cc (a name found in PATH, or a path): under
  * {cache_root}/icecc/, named by the compiler's identity; made with icecc-create-env when
  * missing (into a temporary directory there, then renamed: concurrent builds each see a
- * whole tarball or none). 0 and *ret_path (true *ret_made when it was made now), or
- * negative errno with *ret_why.
+ * whole tarball or none; temporary directories older than ENGINE_ICECC_TMP_STALE_S,
+ * left by a build killed while packing, are removed). 0 and *ret_path (true *ret_made
+ * when it was made now), or negative errno with *ret_why.
  */
 int engine_icecc_env(const char *cache_root, const char *cc, char **ret_path, bool *ret_made,
 		     char **ret_why);

@@ -20,7 +20,9 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
+#include <fcntl.h>
 
 #include <cmocka.h>
 
@@ -383,7 +385,7 @@ static int count_entries(const char *dir)
 static void test_env(void **state)
 {
 	char dir[] = "/tmp/test-icecc-XXXXXX", bin[64], cache[64], icedir[80], tool[96], cc[96],
-	     runs[96], *path = NULL, *path2 = NULL, *why = NULL, *old_path;
+	     runs[96], stale[128], fresh[128], *path = NULL, *path2 = NULL, *why = NULL, *old_path;
 	bool made = false;
 	struct stat st;
 
@@ -403,8 +405,22 @@ static void test_env(void **state)
 	old_path = strdup(getenv("PATH"));
 	setenv("PATH", bin, 1);
 	setenv("RUNS", runs, 1);
+	/* what a build killed while packing leaves: an old one goes, a recent one stays */
+	(void) snprintf(stale, sizeof(stale), "%s/.tmp-old123", icedir);
+	(void) snprintf(fresh, sizeof(fresh), "%s/.tmp-new123", icedir);
+	assert_int_equal(mkdir_p(stale, 0755), 0);
+	assert_int_equal(mkdir_p(fresh, 0755), 0);
+	{
+		struct timespec old[2] = { { .tv_sec = time(NULL) - ENGINE_ICECC_TMP_STALE_S - 60 },
+					   { .tv_sec = time(NULL) - ENGINE_ICECC_TMP_STALE_S - 60 } };
+
+		assert_int_equal(utimensat(AT_FDCWD, stale, old, 0), 0);
+	}
 	assert_int_equal(engine_icecc_env(cache, "fakecc", &path, &made, &why), 0);
 	assert_true(made);
+	assert_int_equal(access(stale, F_OK), -1);
+	assert_int_equal(access(fresh, F_OK), 0);
+	assert_int_equal(rmdir(fresh), 0);
 	assert_int_equal(strncmp(path, icedir, strlen(icedir)), 0);
 	assert_non_null(strstr(path, "/fakecc-"));
 	assert_int_equal(stat(path, &st), 0);
