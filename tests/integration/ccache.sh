@@ -54,7 +54,7 @@ run() {
 # else but notices).
 error_lines() { grep -vc '^ktscope: \(KTSCOPE_SCOPE\|unit \)' "$1"; }
 
-kts_plan 31
+kts_plan 32
 
 A=$(kts_fake_tree "$work/a")
 git clone -q "$A" "$work/b"
@@ -144,6 +144,7 @@ kts_check "… in one line, without the password" \
 kts_expect 2 "invalid --ccache-remote 'https://h/c'.*no https storage" \
 	"--ccache-remote https:// (ccache 4.7 has no HTTPS storage): exit 2" \
 	B "$A" --force --ccache-remote "https://u:hunter2@h/c"
+kts_expect 2 "invalid --ccache ''" "--ccache= (an empty directory): exit 2" B "$A" --force --ccache=
 kts_check "nothing was stored by the refused builds" test "$(meta "$key" 'm["built_at"]')" = "$before"
 
 # ---- 5. ccache missing -------------------------------------------------------------------------

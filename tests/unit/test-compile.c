@@ -109,6 +109,8 @@ static void version_output(void **state)
 	assert_int_equal(compile_version_parse("ccache version 3.7\n", 19, &v, &f), 0);
 	assert_string_equal(v, "3.7");
 	assert_string_equal(f, "");
+	free(v);
+	free(f);
 	v = f = NULL;
 	assert_int_equal(compile_version_parse("ccache version 4..7\n", 20, &v, &f), -EBADMSG);
 	assert_int_equal(compile_version_parse("sccache 0.4.0\n", 14, &v, &f), -EBADMSG);
