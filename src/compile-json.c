@@ -213,7 +213,8 @@ static int meta_ccache(struct jr *parent, struct kts_compile_record *rec)
 	struct json_object *v;
 	struct jr r = { .path = "compile.ccache", .why = parent->why };
 	uint64_t hits;
-	int k = jr_member(parent, "ccache", json_type_object, true, "expected an object or null", &v);
+	int k = jr_member(parent, "ccache", json_type_object, true, "expected an object or null",
+			  &v);
 
 	if (k < 0 || !v)
 		return k;
@@ -247,7 +248,8 @@ static int meta_distributed(struct jr *parent, struct kts_compile_record *rec)
 	    (k = jr_str(&r, "hosts", true, false, &rec->plan.hosts)) < 0 ||
 	    (k = jr_u64(&r, "jobs", 65536, &jobs)) < 0)
 		return k;
-	if (engine_from_string(engine, &rec->plan.engine) < 0 || rec->plan.engine == KTS_ENGINE_NONE)
+	if (engine_from_string(engine, &rec->plan.engine) < 0 ||
+	    rec->plan.engine == KTS_ENGINE_NONE)
 		return jr_bad(&r, "engine", "expected distcc or icecc");
 	rec->plan.remote_jobs = (unsigned) jobs;
 	return 0;
@@ -291,7 +293,8 @@ struct json_object *compile_plan_to_json(const struct kts_compile_plan *p)
 	json_object_object_add(o, "ccache_dir", jstr(p->ccache_dir));
 	json_object_object_add(o, "ccache_dir_used", jstr(p->ccache_dir_used));
 	json_object_object_add(o, "ccache_remote", jstr(p->ccache_remote_shown));
-	json_object_object_add(o, "engine", json_object_new_string(compile_engine_to_string(p->engine)));
+	json_object_object_add(o, "engine",
+			       json_object_new_string(compile_engine_to_string(p->engine)));
 	json_object_object_add(o, "engine_bin", jstr(p->engine_bin));
 	json_object_object_add(o, "hosts", jstr(p->hosts));
 	json_object_object_add(o, "icecc_env", jstr(p->icecc_env));
@@ -339,7 +342,8 @@ int compile_record_to_json(const struct kts_compile_plan *p, const struct kts_co
 		json_object_object_add(c, "version", json_object_new_string(p->ccache_version));
 		json_object_object_add(c, "dir", jstr(p->ccache_dir_used));
 		json_object_object_add(c, "remote", jstr(p->ccache_remote_shown));
-		json_object_object_add(c, "hits", json_object_new_int64((int64_t) compile_stats_hits(s)));
+		json_object_object_add(c, "hits",
+				       json_object_new_int64((int64_t) compile_stats_hits(s)));
 		stats_add(c, s);
 	} else
 		json_object_object_add(o, "ccache", NULL);

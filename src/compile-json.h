@@ -29,7 +29,7 @@ struct json_object *compile_stats_to_json(const struct kts_compile_stats *s);
  * "hosts", "jobs"} | null}. Unknown keys are tolerated (metadata.h's rule).
  */
 struct kts_compile_record {
-	bool present;                  /* the entry has "compile" (entries before issue 12 do not) */
+	bool present;                  /* the entry has "compile" (older entries do not) */
 	struct kts_compile_plan plan;  /* ccache_version (NULL: no ccache), ccache_dir_used,
 					* ccache_remote_shown, engine, hosts, remote_jobs */
 	struct kts_compile_stats stats;

@@ -128,15 +128,15 @@ static bool is_version(const char *s, size_t n)
 int compile_version_parse(const char *text, size_t len, char **ret_version, char **ret_features)
 {
 	static const char prefix[] = "ccache version ";
+	const size_t plen = sizeof(prefix) - 1;
 	const char *l;
 	size_t n, pos = 0;
 	_cleanup_free_ char *v = NULL, *f = NULL;
 
-	if (memchr(text, 0, len) || !next_line(text, len, &pos, &l, &n) ||
-	    n < sizeof(prefix) - 1 || memcmp(l, prefix, sizeof(prefix) - 1) != 0 ||
-	    n - (sizeof(prefix) - 1) > 32 || !is_version(l + sizeof(prefix) - 1, n - (sizeof(prefix) - 1)))
+	if (memchr(text, 0, len) || !next_line(text, len, &pos, &l, &n) || n < plen ||
+	    memcmp(l, prefix, plen) != 0 || n - plen > 32 || !is_version(l + plen, n - plen))
 		return -EBADMSG;
-	v = strndup(l + sizeof(prefix) - 1, n - (sizeof(prefix) - 1));
+	v = strndup(l + plen, n - plen);
 	if (!v)
 		return -ENOMEM;
 	while (!f && next_line(text, len, &pos, &l, &n)) {
@@ -192,7 +192,8 @@ int compile_config_parse(const char *text, size_t len, const char *key, char **r
 			return -EBADMSG;
 		rest = close + 2;
 		left = n - (size_t) (rest - l);
-		if (left < klen + 3 || memcmp(rest, key, klen) != 0 || memcmp(rest + klen, " = ", 3) != 0)
+		if (left < klen + 3 || memcmp(rest, key, klen) != 0 ||
+		    memcmp(rest + klen, " = ", 3) != 0)
 			continue;
 		*ret_value = strndup(rest + klen + 3, left - klen - 3);
 		if (!*ret_value)
@@ -262,7 +263,8 @@ int compile_stats_parse(const char *text, size_t len, struct kts_compile_stats *
 		if (n == 0 || n > 64)
 			return -EBADMSG;
 		for (size_t i = 0; i < n; i++)
-			if (!((l[i] >= 'a' && l[i] <= 'z') || (l[i] >= '0' && l[i] <= '9') || l[i] == '_'))
+			if (!((l[i] >= 'a' && l[i] <= 'z') || (l[i] >= '0' && l[i] <= '9') ||
+			      l[i] == '_'))
 				return -EBADMSG;
 		count(&s, l, n);
 	}

@@ -178,7 +178,8 @@ static int plan_ccache(struct kts_compile_plan *p, char **ret_features, char **r
 
 	p->ccache = compile_find_program("ccache");
 	if (!p->ccache)
-		return why_set(ret_why, -ENXIO, "--ccache: no 'ccache' in PATH; install it (Debian, "
+		return why_set(ret_why, -ENXIO, "--ccache: no 'ccache' in PATH; install it "
+			       "(Debian, "
 			       "Ubuntu: apt install ccache; Fedora: dnf install ccache)");
 	r = ccache_ask(p->ccache, "--version", &out);
 	if (r >= 0)
@@ -190,7 +191,8 @@ static int plan_ccache(struct kts_compile_plan *p, char **ret_features, char **r
 			       p->ccache);
 	if (compile_version_cmp(p->ccache_version, CCACHE_MIN_KERNEL) < 0)
 		log_warning("ccache %s does not cache kernel objects (they need ccache >= %s); "
-			    "the build goes through it uncached", p->ccache_version, CCACHE_MIN_KERNEL);
+			    "the build goes through it uncached", p->ccache_version,
+			    CCACHE_MIN_KERNEL);
 	return 0;
 }
 
@@ -209,7 +211,8 @@ static int plan_dir(struct kts_compile_plan *p, const char *want, const char *ca
 		if (r == -ENOMEM)
 			return r;
 		if (r < 0)
-			log_debug("'%s --show-config' did not name cache_dir; using ktscope's", p->ccache);
+			log_debug("'%s --show-config' did not name cache_dir; using ktscope's",
+				  p->ccache);
 		if (r >= 0 && !dflt) {
 			p->ccache_dir_used = TAKE_PTR(value);
 			return 0;
@@ -266,7 +269,8 @@ int compile_plan(const struct kts_compile_request *q, const char *cache_root, co
 		r = plan_dir(&p, q->ccache_dir, cache_root, ret_why);
 		if (r < 0)
 			return r;
-		if (q->ccache_remote && (r = plan_remote(&p, q->ccache_remote, features, ret_why)) < 0)
+		r = q->ccache_remote ? plan_remote(&p, q->ccache_remote, features, ret_why) : 0;
+		if (r < 0)
 			return r;
 	}
 	/* The distributed engines (engine.c) fill the plan's engine fields here. */
@@ -477,7 +481,8 @@ int compile_setup(const struct kts_compile_plan *p, const char *work_dir, const 
 			return -ENOMEM;
 		r = setup_env(p, work_dir, s.src, s.obj);
 		if (r < 0)
-			return why_set(ret_why, r, "cannot set ccache's environment: %s", strerror(-r));
+			return why_set(ret_why, r, "cannot set ccache's environment: %s",
+				       strerror(-r));
 	}
 	r = engine_setup_env(p); /* DISTCC_HOSTS, ICECC_VERSION: make inherits them */
 	if (r < 0)

@@ -82,7 +82,7 @@ int compile_remote_check(const char *url, char **ret_shown);
 /* The URL's scheme, "redis" of "redis://h", in ret (size ≥ 16); -EINVAL when none. */
 int compile_remote_scheme(const char *url, char ret[static 16]);
 
-/* ---------------------------------------------------------------- ccache's answers (compile-parse.c) */
+/* ------------------------------------------------ ccache's answers (compile-parse.c) */
 
 /*
  * `ccache --version`'s output: *ret_version "4.7.5" (the first line's last word),
