@@ -4,7 +4,8 @@
  * server and job lines, "200 done") through engine_icecc_listcs_parse(), with and without
  * a node name of this machine taken from the input's first line; the input is also a
  * daemon configuration file (engine_icecc_conf_scheduler()) and a HOST[:PORT]
- * (engine_icecc_parse_scheduler()). Checked: the counts agree (remote servers are servers,
+ * (engine_icecc_parse_scheduler()) and a scheduler's answer to the discovery broadcast
+ * (engine_icecc_announce_parse()). Checked: the counts agree (remote servers are servers,
  * slots bounded by servers x the per-server cap and by make's limit), leaving out this
  * machine's node never adds slots, and what is accepted as a scheduler is a valid host.
  */
@@ -62,10 +63,22 @@ static void check_scheduler(const char *text)
 	}
 }
 
+/* The input as a scheduler's answer to the discovery broadcast. */
+static void check_announce(const uint8_t *data, size_t size)
+{
+	struct engine_icecc_announce a;
+
+	if (engine_icecc_announce_parse(data, size, &a) < 0)
+		return;
+	FUZZ_ASSERT(a.version >= 1 && a.version <= 127);
+	FUZZ_ASSERT(strlen(a.netname) < sizeof(a.netname) && fuzz_printable(a.netname));
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	_cleanup_free_ char *text = fuzz_strndup(data, size);
 
+	check_announce(data, size);
 	check_listcs((const char *) data, size);
 	check_scheduler(text);
 	return 0;

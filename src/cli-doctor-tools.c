@@ -331,13 +331,20 @@ static void check_icecc(struct doctor *d)
 	uint16_t port;
 	int r;
 
-	r = engine_icecc_find_scheduler(NULL, &host, &port, &from, &why);
+	r = engine_icecc_find_scheduler(NULL, false, &host, &port, &from, &why);
+	/* Nothing names one: look as iceccd does, if this machine runs one (else, no icecream) */
 	if (r == -ENOENT) {
-		doctor_add(d, "icecream", CHECK_OK,
-			   doctor_strf("not configured (no ICECC_SCHEDULER, no ICECC_SCHEDULER_HOST "
-				       "in %s; build --icecc needs one)", engine_icecc_conf_paths[0]),
-			   NULL);
-		return;
+		if (engine_icecc_daemon_check(ENGINE_ICECC_TIMEOUT_MS, &where, &why) < 0) {
+			doctor_add(d, "icecream", CHECK_OK,
+				   doctor_strf("not configured (no iceccd on this machine, no "
+					       "ICECC_SCHEDULER, no ICECC_SCHEDULER_HOST in %s)",
+					       engine_icecc_conf_paths[0]),
+				   NULL);
+			return;
+		}
+		free(where);
+		where = NULL;
+		r = engine_icecc_find_scheduler(NULL, true, &host, &port, &from, &why);
 	}
 	if (r < 0) {
 		doctor_add(d, "icecream", CHECK_WARN, doctor_strf("%s", why ?: strerror(-r)),

@@ -12,10 +12,14 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <arpa/inet.h>
+#include <ifaddrs.h>
+#include <net/if.h>
 #include <netdb.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <strings.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -126,10 +130,14 @@ int engine_icecc_conf_scheduler(const char *text, char **ret)
 	return engine_icecc_conf_value(text, "ICECC_SCHEDULER_HOST", ret);
 }
 
-int engine_icecc_find_scheduler(const char *const *conf_paths, char **ret_host,
+static int discover(const char *netname, unsigned timeout_ms, char **ret_host, uint16_t *ret_port,
+		    char **ret_why);
+
+int engine_icecc_find_scheduler(const char *const *conf_paths, bool broadcast, char **ret_host,
 				uint16_t *ret_port, const char **ret_from, char **ret_why)
 {
 	const char *env = getenv_nonempty("ICECC_SCHEDULER");
+	_cleanup_free_ char *netname = NULL;
 	int r;
 
 	if (!env)
@@ -148,6 +156,8 @@ int engine_icecc_find_scheduler(const char *const *conf_paths, char **ret_host,
 		if (read_full_file(*p, 1 << 20, &text, NULL) < 0)
 			continue;
 		r = engine_icecc_conf_scheduler(text, &val);
+		if (r >= 0 && !netname)
+			r = engine_icecc_conf_value(text, "ICECC_NETNAME", &netname);
 		if (r < 0)
 			return r;
 		if (!val)
@@ -160,7 +170,12 @@ int engine_icecc_find_scheduler(const char *const *conf_paths, char **ret_host,
 			*ret_from = *p;
 		return r;
 	}
-	return -ENOENT;
+	if (!broadcast)
+		return -ENOENT;
+	r = discover(netname ?: "ICECREAM", ENGINE_ICECC_TIMEOUT_MS, ret_host, ret_port, ret_why);
+	if (r >= 0)
+		*ret_from = "broadcast";
+	return r;
 }
 
 /* ---------------------------------------------------------------- sockets */
@@ -311,6 +326,126 @@ static int handshake(int fd, int64_t deadline)
 	if (r < 0)
 		return r;
 	return get_le32(b) == agreed ? 0 : -EPROTO;
+}
+
+/* ---------------------------------------------------------------- discovery */
+
+static uint32_t get_be32(const uint8_t b[4])
+{
+	return (uint32_t) b[0] << 24 | (uint32_t) b[1] << 16 | (uint32_t) b[2] << 8 | b[3];
+}
+
+int engine_icecc_announce_parse(const uint8_t *buf, size_t len, struct engine_icecc_announce *ret)
+{
+	struct engine_icecc_announce a = { 0 };
+	size_t off = 13, nl;
+
+	if (len < 2)
+		return -EBADMSG;
+	switch (buf[0]) {
+	case ENGINE_ICECC_PROTOCOL + 1: /* a scheduler of protocol 32 or older */
+		a.version = 32;
+		off = 1;
+		break;
+	case ENGINE_ICECC_PROTOCOL + 2: /* 33-37: host byte order (little endian here) */
+		if (len < 14)
+			return -EBADMSG;
+		a.version = get_le32(buf + 1);
+		a.start = (uint64_t) get_le32(buf + 5) | (uint64_t) get_le32(buf + 9) << 32;
+		break;
+	case ENGINE_ICECC_PROTOCOL + 3: /* 38 and newer: network byte order */
+		if (len < 14)
+			return -EBADMSG;
+		a.version = get_be32(buf + 1);
+		a.start = (uint64_t) get_be32(buf + 5) << 32 | get_be32(buf + 9);
+		break;
+	default:
+		return -EBADMSG;
+	}
+	nl = strnlen((const char *) buf + off, len - off);
+	if (nl == len - off || nl >= sizeof(a.netname) || a.version < 1 || a.version > 127)
+		return -EBADMSG;
+	for (size_t i = 0; i < nl; i++)
+		if (buf[off + i] < 0x20 || buf[off + i] == 0x7f)
+			return -EBADMSG;
+	memcpy(a.netname, buf + off, nl);
+	*ret = a;
+	return 0;
+}
+
+/* Sends icecream's discovery byte to every broadcast-capable IPv4 network: how many. */
+static int send_discovery(int fd)
+{
+	uint8_t v = ENGINE_ICECC_PROTOCOL;
+	struct ifaddrs *ifs = NULL;
+	int n = 0;
+
+	if (getifaddrs(&ifs) < 0)
+		return -errno;
+	for (struct ifaddrs *i = ifs; i; i = i->ifa_next) {
+		struct sockaddr_in to;
+
+		if (!i->ifa_addr || i->ifa_addr->sa_family != AF_INET || !i->ifa_broadaddr ||
+		    !(i->ifa_flags & IFF_UP) || !(i->ifa_flags & IFF_BROADCAST) ||
+		    (i->ifa_flags & (IFF_LOOPBACK | IFF_POINTOPOINT)))
+			continue;
+		memcpy(&to, i->ifa_broadaddr, sizeof(to));
+		to.sin_port = htons(ENGINE_ICECC_SCHEDULER_PORT);
+		if (sendto(fd, &v, 1, 0, (struct sockaddr *) &to, sizeof(to)) == 1)
+			n++;
+	}
+	freeifaddrs(ifs);
+	return n;
+}
+
+/*
+ * iceccd's last resort (services/comm.cpp, DiscoverSched): one byte, our protocol version,
+ * to UDP port 8765 of every broadcast address; schedulers answer with their version,
+ * start time and network name. Of those of our network, the newest version wins, then
+ * the longest running. Waits timeout_ms for answers.
+ */
+static int discover(const char *netname, unsigned timeout_ms, char **ret_host, uint16_t *ret_port,
+		    char **ret_why)
+{
+	_cleanup_close_ int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	int64_t deadline = now_ms() + timeout_ms;
+	struct engine_icecc_announce best = { 0 };
+	struct sockaddr_in best_from = { 0 };
+	int on = 1, sent;
+	char ip[INET_ADDRSTRLEN];
+
+	if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_BROADCAST, &on, sizeof(on)) < 0)
+		return why_set(ret_why, -errno, "cannot open a UDP socket: %m");
+	sent = send_discovery(fd);
+	if (sent <= 0)
+		return why_set(ret_why, -ENOENT, "no scheduler named (ICECC_SCHEDULER, "
+			       "ICECC_SCHEDULER_HOST in %s) and no network to look for one on",
+			       engine_icecc_conf_paths[0]);
+	while (wait_fd(fd, POLLIN, deadline) >= 0) {
+		uint8_t buf[ENGINE_ICECC_ANNOUNCE_LEN + 1];
+		struct engine_icecc_announce a;
+		struct sockaddr_in from;
+		socklen_t fl = sizeof(from);
+		ssize_t k = recvfrom(fd, buf, sizeof(buf), 0, (struct sockaddr *) &from, &fl);
+
+		if (k <= 0 || from.sin_family != AF_INET ||
+		    engine_icecc_announce_parse(buf, (size_t) k, &a) < 0 ||
+		    strcasecmp(a.netname, netname) != 0)
+			continue;
+		if (a.version > best.version || (a.version == best.version && a.start < best.start)) {
+			best = a;
+			best_from = from;
+		}
+	}
+	if (best.version == 0)
+		return why_set(ret_why, -ENOENT, "no scheduler named (ICECC_SCHEDULER, "
+			       "ICECC_SCHEDULER_HOST in %s) and none of network '%s' answered a "
+			       "broadcast on UDP port %u (%d networks)", engine_icecc_conf_paths[0],
+			       netname, ENGINE_ICECC_SCHEDULER_PORT, sent);
+	if (!inet_ntop(AF_INET, &best_from.sin_addr, ip, sizeof(ip)) || !(*ret_host = strdup(ip)))
+		return -ENOMEM;
+	*ret_port = ntohs(best_from.sin_port);
+	return 0;
 }
 
 /* ---------------------------------------------------------------- the local daemon */
@@ -800,11 +935,7 @@ static int plan_scheduler(const struct kts_compile_request *req, struct kts_comp
 	uint16_t port;
 	int r;
 
-	r = engine_icecc_find_scheduler(NULL, &host, &port, &from, ret_why);
-	if (r == -ENOENT)
-		return why_set(ret_why, r, "no scheduler named: set ICECC_SCHEDULER=HOST[:PORT] "
-			       "or ICECC_SCHEDULER_HOST in %s (ktscope does not broadcast to "
-			       "find one)", engine_icecc_conf_paths[0]);
+	r = engine_icecc_find_scheduler(NULL, true, &host, &port, &from, ret_why);
 	if (r < 0)
 		return r;
 	r = engine_icecc_query(host, port, ENGINE_ICECC_TIMEOUT_MS,

@@ -16,9 +16,10 @@
  *                  and icecc --build-native read), else ICECC_SCHEDULER_HOST of the
  *                  daemon's configuration (/etc/icecc/icecc.conf on Debian,
  *                  /etc/sysconfig/icecream on SUSE; the init scripts pass it as
- *                  iceccd -s). Port 8765 unless given. iceccd's last resort, a UDP
- *                  broadcast on every interface, is not done: ktscope sends nothing
- *                  but to the hosts it was given, and says so in the fallback reason.
+ *                  iceccd -s). Port 8765 unless given. Else iceccd's discovery: a UDP
+ *                  broadcast to port 8765 on every network, answered by the schedulers
+ *                  (only when this machine's iceccd answers: without it --icecc cannot
+ *                  work anyway, and a machine without icecream sends nothing).
  *   the daemon     the icecc client of the build talks to the local iceccd, found as the
  *                  client finds it ($ICECC_TEST_SOCKET, /var/run/icecc/iceccd.socket,
  *                  /var/run/iceccd.socket, $HOME/.iceccd.socket, 127.0.0.1:10245); it
@@ -65,12 +66,28 @@ int engine_icecc_conf_scheduler(const char *text, char **ret);
 
 /*
  * The scheduler as iceccd finds it (above): 0 with *ret_host, *ret_port and *ret_from
- * (where it was found: "ICECC_SCHEDULER" or a configuration file's path; static);
- * -ENOENT when nothing names one; -EINVAL with *ret_why when the setting is malformed.
- * conf_paths: NULL-terminated, NULL for engine_icecc_conf_paths.
+ * (where it was found: "ICECC_SCHEDULER", a configuration file's path, or "broadcast";
+ * static). When nothing names one: with broadcast, iceccd's discovery (a UDP broadcast to
+ * port 8765 on every broadcast-capable IPv4 network, of ICECC_NETNAME of the
+ * configuration, default "ICECREAM"; -ENOENT with *ret_why when none answers in
+ * ENGINE_ICECC_TIMEOUT_MS); without, -ENOENT. -EINVAL with *ret_why when a setting is
+ * malformed. conf_paths: NULL-terminated, NULL for engine_icecc_conf_paths.
  */
-int engine_icecc_find_scheduler(const char *const *conf_paths, char **ret_host,
+int engine_icecc_find_scheduler(const char *const *conf_paths, bool broadcast, char **ret_host,
 				uint16_t *ret_port, const char **ret_from, char **ret_why);
+
+/* A scheduler's answer to the discovery broadcast. */
+#define ENGINE_ICECC_ANNOUNCE_LEN 268
+struct engine_icecc_announce {
+	unsigned version; /* its protocol, 1..127 */
+	uint64_t start;   /* when it started (seconds since the epoch; 0: unknown) */
+	char netname[256];
+};
+/*
+ * Parses an answer to our discovery byte (ENGINE_ICECC_PROTOCOL), in the three layouts
+ * schedulers of protocols <= 32, 33-37 and >= 38 send: 0, or -EBADMSG.
+ */
+int engine_icecc_announce_parse(const uint8_t *buf, size_t len, struct engine_icecc_announce *ret);
 
 /*
  * Is the local iceccd there: connects where the icecc client would and does icecream's

@@ -6,7 +6,8 @@
 # kernel tree sends its compiles to an iceccd outside the build's scope, sizes make -j to
 # the planned CPUs plus the slots the scheduler reports (or --remote-jobs), ships the
 # toolchain tarball it made once, and falls back to a local build, with one warning, when
-# the scheduler or the local daemon is missing.
+# the scheduler or the local daemon is missing; with no scheduler named, it finds one by
+# iceccd's broadcast discovery.
 #
 # The rig, all on loopback, in a network namespace of its own (unshare --net, only lo up):
 # iceccd binds all interfaces (its -i option also binds lo again and fails) and every
@@ -107,7 +108,7 @@ json() {
 print(eval(sys.argv[2]))' "$1" "$2"
 }
 
-kts_plan 21
+kts_plan 23
 start_rig
 kts_diag "$(listcs)"
 objs=8 # tests/data/fake-kernel's FAKE_KERNEL_OBJECTS
@@ -195,5 +196,26 @@ ICECC_TEST_SOCKET=$work/nosuch.sock B --source "$T" --cpu-cap 1 --icecc --force 
 rc=$?
 kts_check "no local daemon: local build, the warning names where iceccd was looked for" \
 	test $rc = 0 -a -n "$(grep "icecream: no icecream daemon (iceccd) answers ($work/nosuch.sock: .*building locally" "$work/b4.err")"
+# ---- no scheduler named: iceccd's broadcast discovery -----------------------------------
+# A network of this namespace only (a veth pair: broadcasts to 10.254.0.255 come back to the
+# namespace's sockets and reach nothing else), and a second scheduler on icecream's default
+# port and network name, which has no compile server.
+if ip link add kts0 type veth peer name kts1 2>/dev/null &&
+	ip addr add 10.254.0.1/24 broadcast 10.254.0.255 dev kts0 &&
+	ip link set kts0 up && ip link set kts1 up; then
+	kts_bg icecc-scheduler -l "$ice/sched2.log" -vvv </dev/null >/dev/null 2>&1
+	kts_wait_until 10 bash -c 'exec 3<>/dev/tcp/127.0.0.1/8766' 2>/dev/null
+	env -u ICECC_SCHEDULER "$KTSCOPE" --user doctor --json >"$work/doctor3.json" 2>/dev/null
+	kts_check "doctor, no scheduler named: found by broadcast as iceccd would (10.254.0.1:8765)" \
+		test "$(json "$work/doctor3.json" '[c["detail"] for c in d["checks"]
+			if c["name"] == "icecream"][0]')" = "icecream scheduler found at 10.254.0.1:8765 (from broadcast): 0 compile servers, 0 remote slots; local daemon at $ice/local.sock"
+	env -u ICECC_SCHEDULER "$KTSCOPE" --user build --source "$T" --cpu-cap 1 --icecc --force \
+		>"$work/b6.out" 2>"$work/b6.err"
+	kts_check "build --icecc, no scheduler named: the broadcast's scheduler, whose cluster is empty" \
+		test -n "$(grep "icecream: scheduler 10.254.0.1:8765 (from broadcast) knows no compile server but this machine; building locally" "$work/b6.err")"
+else
+	kts_skip "discovery by broadcast" "cannot make a veth pair in the test's network namespace"
+	kts_skip "discovery by broadcast (build)" "cannot make a veth pair"
+fi
 [ $kts_nfail = 0 ] || kts_diag "$(tail -n 5 "$ice/sched.log" "$ice/remote.log" "$work"/b*.err)"
 exit $((kts_nfail > 0))

@@ -207,26 +207,72 @@ static void test_find_scheduler(void **state)
 	(void) snprintf(conf, sizeof(conf), "%s/icecc.conf", dir);
 	unsetenv("USE_SCHEDULER");
 	setenv("ICECC_SCHEDULER", "", 1); /* empty: unset */
-	assert_int_equal(engine_icecc_find_scheduler(paths, &host, &port, &from, &why), -ENOENT);
+	assert_int_equal(engine_icecc_find_scheduler(paths, false, &host, &port, &from, &why), -ENOENT);
 	assert_int_equal(write_file_atomic(conf, "ICECC_SCHEDULER_HOST=\"conf.host\"\n", 33,
 					   0644), 0);
-	assert_int_equal(engine_icecc_find_scheduler(paths, &host, &port, &from, &why), 0);
+	assert_int_equal(engine_icecc_find_scheduler(paths, false, &host, &port, &from, &why), 0);
 	assert_string_equal(host, "conf.host");
 	assert_int_equal(port, 8765);
 	assert_string_equal(from, conf);
 	free(host);
 	setenv("ICECC_SCHEDULER", "env.host:1234", 1); /* the environment comes first */
-	assert_int_equal(engine_icecc_find_scheduler(paths, &host, &port, &from, &why), 0);
+	assert_int_equal(engine_icecc_find_scheduler(paths, false, &host, &port, &from, &why), 0);
 	assert_string_equal(host, "env.host");
 	assert_int_equal(port, 1234);
 	assert_string_equal(from, "ICECC_SCHEDULER");
 	free(host);
 	setenv("ICECC_SCHEDULER", "bad host", 1);
-	assert_int_equal(engine_icecc_find_scheduler(paths, &host, &port, &from, &why), -EINVAL);
+	assert_int_equal(engine_icecc_find_scheduler(paths, false, &host, &port, &from, &why), -EINVAL);
 	assert_non_null(strstr(why, "'bad host'"));
 	free(why);
 	unsetenv("ICECC_SCHEDULER");
 	assert_int_equal(rm_rf(dir), 0);
+}
+
+static void test_announce_parse(void **state)
+{
+	uint8_t b[ENGINE_ICECC_ANNOUNCE_LEN] = { 0 };
+	struct engine_icecc_announce a;
+
+	(void) state;
+	/* protocol >= 38 (icecream 1.4 answers so): version and start time big endian */
+	b[0] = ENGINE_ICECC_PROTOCOL + 3;
+	b[4] = 43;
+	b[8] = 0x00, b[9] = 0x69, b[10] = 0x32, b[11] = 0x9a, b[12] = 0x00;
+	memcpy(b + 13, "ICECREAM", 8);
+	assert_int_equal(engine_icecc_announce_parse(b, sizeof(b), &a), 0);
+	assert_int_equal(a.version, 43);
+	assert_true(a.start == 0x69329a00u);
+	assert_string_equal(a.netname, "ICECREAM");
+	/* 33-37: little endian on this side */
+	memset(b, 0, sizeof(b));
+	b[0] = ENGINE_ICECC_PROTOCOL + 2;
+	b[1] = 36;
+	b[5] = 7;
+	memcpy(b + 13, "team", 4);
+	assert_int_equal(engine_icecc_announce_parse(b, 32, &a), 0);
+	assert_int_equal(a.version, 36);
+	assert_true(a.start == 7);
+	assert_string_equal(a.netname, "team");
+	/* <= 32: only the name */
+	memset(b, 0, sizeof(b));
+	b[0] = ENGINE_ICECC_PROTOCOL + 1;
+	memcpy(b + 1, "old", 3);
+	assert_int_equal(engine_icecc_announce_parse(b, 16, &a), 0);
+	assert_int_equal(a.version, 32);
+	/* malformed: unknown layout, no NUL, version 0, a control byte, too short */
+	b[0] = 7;
+	assert_int_equal(engine_icecc_announce_parse(b, 16, &a), -EBADMSG);
+	memset(b, 'x', sizeof(b));
+	b[0] = ENGINE_ICECC_PROTOCOL + 1;
+	assert_int_equal(engine_icecc_announce_parse(b, sizeof(b), &a), -EBADMSG);
+	memset(b, 0, sizeof(b));
+	b[0] = ENGINE_ICECC_PROTOCOL + 3;
+	assert_int_equal(engine_icecc_announce_parse(b, sizeof(b), &a), -EBADMSG);
+	b[4] = 43;
+	b[13] = '\n';
+	assert_int_equal(engine_icecc_announce_parse(b, sizeof(b), &a), -EBADMSG);
+	assert_int_equal(engine_icecc_announce_parse(b, 13, &a), -EBADMSG);
 }
 
 /* ------------------------------------------------------------------ forked servers */
@@ -597,6 +643,7 @@ int main(void)
 		cmocka_unit_test(test_parse_scheduler),
 		cmocka_unit_test(test_conf_scheduler),
 		cmocka_unit_test(test_find_scheduler),
+		cmocka_unit_test(test_announce_parse),
 		cmocka_unit_test(test_daemon_check),
 		cmocka_unit_test(test_query),
 		cmocka_unit_test(test_env),
