@@ -132,7 +132,7 @@ int build_inner_main(int argc, char **argv)
 	progress_set_events(job.json_events);
 	progress_set_tty(job.progress);
 	/* Every make run inherits them (make's own command line still beats them). */
-	r = stamps_apply_env(job.stamps);
+	r = stamps_apply_env(job.stamps, job.src_dir);
 	if (r < 0)
 		return log_error_errno(r, "cannot set the build stamps: %m"), KTS_EXIT_FAILURE;
 	struct kts_pipeline_opts po = inner_opts(&job);

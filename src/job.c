@@ -375,7 +375,8 @@ static int parse_stamps(struct reader *rd, struct kts_stamps **ret)
 	    (r = get_stamp_str(&sub, "user", &(*ret)->user)) < 0 ||
 	    (r = get_stamp_str(&sub, "host", &(*ret)->host)) < 0 ||
 	    (r = get_stamp_str(&sub, "version", &(*ret)->version)) < 0 ||
-	    (r = get_stamp_str(&sub, "from", &(*ret)->from)) < 0)
+	    (r = get_stamp_str(&sub, "from", &(*ret)->from)) < 0 ||
+	    (r = get_bool(&sub, "map_tree", &(*ret)->map_tree)) < 0)
 		return r;
 	if (e && ((*ret)->epoch = json_object_get_int64(e)) < 0)
 		return bad(&sub, "epoch", "expected seconds (0-253402300799) or null");
@@ -490,6 +491,7 @@ static struct json_object *stamps_json(const struct kts_stamps *s)
 	json_object_object_add(o, "host", str_or_null(s->host));
 	json_object_object_add(o, "version", str_or_null(s->version));
 	json_object_object_add(o, "from", str_or_null(s->from));
+	json_object_object_add(o, "map_tree", json_object_new_boolean(s->map_tree));
 	return o;
 }
 

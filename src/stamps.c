@@ -42,6 +42,7 @@ int stamps_copy(const struct kts_stamps *s, struct kts_stamps *ret)
 	struct kts_stamps c = {
 		.timestamp = strdup(s->timestamp), .epoch = s->epoch, .user = strdup(s->user),
 		.host = strdup(s->host), .version = strdup(s->version), .from = strdup(s->from),
+		.map_tree = s->map_tree,
 	};
 
 	if (!c.timestamp || !c.user || !c.host || !c.version || !c.from) {
@@ -217,8 +218,11 @@ int stamps_for_source(const struct kts_source *src, char *const *make_vars, size
 			  : hash_sha256_file(makefile, sha) == 0)
 		in.identity_sha256 = sha;
 	r = stamps_compute(&in, ret, ret_why);
-	if (r < 0 || !streq(ret->from, "make-variable"))
+	if (r < 0)
 		return r;
+	ret->map_tree = src->is_temp;
+	if (!streq(ret->from, "make-variable"))
+		return 0;
 	r = stamps_date_epoch(ret->timestamp, &ret->epoch);
 	if (r < 0) {
 		log_warning("'date -d' does not read KBUILD_BUILD_TIMESTAMP '%s'; the kernel gets "
@@ -228,7 +232,18 @@ int stamps_for_source(const struct kts_source *src, char *const *make_vars, size
 	return 0;
 }
 
-int stamps_apply_env(const struct kts_stamps *s)
+/* NAME=-fdebug-prefix-map=TREE=. followed by the environment's NAME, if any. */
+static int prepend_map(const char *name, const char *tree)
+{
+	_cleanup_free_ char *v = NULL;
+	const char *old = getenv_nonempty(name);
+
+	if (asprintf(&v, "-fdebug-prefix-map=%s=.%s%s", tree, old ? " " : "", strempty(old)) < 0)
+		return -ENOMEM;
+	return setenv(name, v, 1) < 0 ? negative_errno() : 0;
+}
+
+int stamps_apply_env(const struct kts_stamps *s, const char *tree)
 {
 	static const char *const names[] = { "KBUILD_BUILD_TIMESTAMP", "KBUILD_BUILD_USER",
 					      "KBUILD_BUILD_HOST", "KBUILD_BUILD_VERSION" };
@@ -250,7 +265,12 @@ int stamps_apply_env(const struct kts_stamps *s)
 		if (setenv("SOURCE_DATE_EPOCH", epoch, 1) < 0)
 			return negative_errno();
 	}
-	return 0;
+	/* One word in make's and the shell's view: no blank, quote, '$', '#' or '='. */
+	if (!s->map_tree || !tree || tree[strcspn(tree, " \t\n\\$'\"#%=:;")])
+		return 0;
+	int r = prepend_map("KCFLAGS", tree);
+
+	return r < 0 ? r : prepend_map("KAFLAGS", tree);
 }
 
 /* ---------------------------------------------------------------- the reproducer */

@@ -54,6 +54,11 @@ struct kts_stamps {
 	char *user, *host, *version;
 	char *from;      /* "make-variable" | "SOURCE_DATE_EPOCH" | "git-commit" | "tarball" |
 			    "source-identity": where the timestamp came from */
+	/* A fetched tree (tarball, release, git), unpacked at a new path each build: its path
+	 * is mapped to "." in the debug info (stamps_apply_env()), so the build-id and the
+	 * image's notes do not depend on it. Local trees keep their paths (debuggers find the
+	 * sources). In the job file only, not in metadata. */
+	bool map_tree;
 };
 void stamps_done(struct kts_stamps *s);
 /* A deep copy; -ENOMEM. */
@@ -111,8 +116,11 @@ int stamps_for_source(const struct kts_source *src, char *const *make_vars, size
 /*
  * The in-scope half (build-inner.c): puts s into this process's environment, which every
  * make run inherits; s NULL (--no-reproducible) removes the four KBUILD_BUILD_* variables.
+ * With s->map_tree, KCFLAGS and KAFLAGS (the environment's, which Kbuild reads; a make
+ * variable of that name replaces them) start with -fdebug-prefix-map=TREE=. (tree: the
+ * tree make builds; a path with blanks or quotes is left as it is).
  */
-int stamps_apply_env(const struct kts_stamps *s);
+int stamps_apply_env(const struct kts_stamps *s, const char *tree);
 
 /* ---------------------------------------------------------------- the reproducer */
 

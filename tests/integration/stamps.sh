@@ -44,8 +44,8 @@ meta() {
 	"$KTS_PYTHON" -c 'import json, sys; m = json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' \
 		"$KTSCOPE_CACHE_DIR/kernels/$1/metadata.json" "$2"
 }
-# stamps_seen FILE: build-stamps as one line ("NAME=VALUE|NAME unset|...").
-stamps_seen() { paste -sd'|' "$1"; }
+# stamps_seen FILE: build-stamps as one line ("NAME=VALUE|NAME unset|..."), KCFLAGS aside.
+stamps_seen() { head -n 5 "$1" | paste -sd'|'; }
 # the date Kbuild's default format gives for epoch $1
 cdate() { LC_ALL=C TZ=UTC date -d "@$1"; }
 sha() { sha256sum "$1" | cut -d' ' -f1; }
@@ -62,7 +62,7 @@ expect_ok() {
 	fi
 }
 
-kts_plan 36
+kts_plan 40
 
 # ---- 1. a git tree: the commit date -------------------------------------------------------
 T=$(kts_fake_tree "$work/tree") || kts_skip_all "cannot make the fake tree"
@@ -73,6 +73,8 @@ unset KBUILD_BUILD_USER
 gkey=$(key_of "$work/g1.out")
 kts_check "make saw the commit date, user and host ktscope, version 1, SOURCE_DATE_EPOCH" \
 	test "$(stamps_seen "$T/build-stamps")" = "KBUILD_BUILD_TIMESTAMP=$(cdate "$ct")|KBUILD_BUILD_USER=ktscope|KBUILD_BUILD_HOST=ktscope|KBUILD_BUILD_VERSION=1|SOURCE_DATE_EPOCH=$ct"
+kts_check "a local tree keeps its paths: no KCFLAGS from ktscope" \
+	grep -qx "KCFLAGS unset" "$T/build-stamps"
 kts_check "the image carries them (.rodata, as the kernel's version string)" \
 	eval "strings '$(image_of "$work/g1.out")' | grep -qxF '#1 $(cdate "$ct")'"
 kts_check "metadata records stamps {timestamp, epoch, user, host, version, from: git-commit}" \
@@ -127,8 +129,15 @@ kts_check "metadata says from tarball, epoch 1234567890; the extra fragment's pa
 	test "$(meta "$tkey" '(m["stamps"]["from"], m["stamps"]["epoch"], m["extra_kconfig"][0]["path"])')" = "('tarball', 1234567890, '$work/src/my extra.config')"
 expect_ok "the same tarball again, --force (a new extraction path)" "$work/t2" \
 	B --tarball "$tdir/linux-6.12.tar.xz" --extra-kconfig "$work/src/my extra.config" --force
-kts_check "same key; byte-identical image and stripped vmlinux (sha256)" \
+kts_check "same key; byte-identical image and stripped vmlinux (sha256; the tree's path mapped)" \
 	test "$(key_of "$work/t2.out") $(sha "$(image_of "$work/t2.out")") $(sha "$KTSCOPE_CACHE_DIR/kernels/$tkey/vmlinux")" = "$tkey $timg1 $tvml1"
+# A make variable KCFLAGS replaces the environment's, map included: then the path shows.
+expect_ok "the tarball with -- KCFLAGS=-DFAKE (no map)" "$work/t5" \
+	B --tarball "$tdir/linux-6.12.tar.xz" -- KCFLAGS=-DFAKE
+t5img=$(sha "$(image_of "$work/t5.out")")
+expect_ok "again, --force" "$work/t6" B --tarball "$tdir/linux-6.12.tar.xz" --force -- KCFLAGS=-DFAKE
+kts_check "without the map two builds differ (the extraction path is in the debug info)" \
+	test "$t5img" != "$(sha "$(image_of "$work/t6.out")")"
 sleep 1 # Kbuild's own date has one-second steps
 expect_ok "--no-reproducible --force of the same tarball" "$work/t3" \
 	B --tarball "$tdir/linux-6.12.tar.xz" --extra-kconfig "$work/src/my extra.config" --force \

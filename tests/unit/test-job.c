@@ -193,11 +193,12 @@ static void job_stamps(void **state)
 	(void) rmdir(dir);
 
 #define STAMPS_OK "{\"timestamp\":\"T\",\"epoch\":5,\"user\":\"u\",\"host\":\"h\"," \
-		  "\"version\":\"1\",\"from\":\"tarball\"}"
+		  "\"version\":\"1\",\"from\":\"tarball\",\"map_tree\":true}"
 	assert_true(asprintf(&t, "{%s,\"jobs\":2}", GOOD_JOB) > 0);
 	s_replace(&t, "\"stamps\":null", "\"stamps\":" STAMPS_OK);
 	assert_int_equal(job_parse(t, strlen(t), "J", &j, NULL), 0);
 	assert_int_equal(j.stamps->epoch, 5);
+	assert_true(j.stamps->map_tree);
 	job_done(&j);
 	s_replace(&t, "\"tarball\"", "\"yesterday\"");
 	refused(t, strlen(t), "field 'from'");

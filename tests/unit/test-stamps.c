@@ -182,6 +182,39 @@ static void date_epoch(void **state)
 	assert_int_equal(stamps_date_epoch("not a date at all", &t), -EINVAL);
 }
 
+/* The environment every make run inherits; a fetched tree's path mapped in KCFLAGS. */
+static void apply_env(void **state)
+{
+	struct kts_stamps s = { .timestamp = "T", .epoch = 42, .user = "u", .host = "h",
+				.version = "1", .from = "tarball", .map_tree = true };
+
+	(void) state;
+	assert_int_equal(setenv("KCFLAGS", "-Og", 1), 0);
+	assert_int_equal(unsetenv("KAFLAGS"), 0);
+	assert_int_equal(stamps_apply_env(&s, "/c/.tmp/build.1/src/linux"), 0);
+	assert_string_equal(getenv("KBUILD_BUILD_TIMESTAMP"), "T");
+	assert_string_equal(getenv("KBUILD_BUILD_USER"), "u");
+	assert_string_equal(getenv("KBUILD_BUILD_HOST"), "h");
+	assert_string_equal(getenv("KBUILD_BUILD_VERSION"), "1");
+	assert_string_equal(getenv("SOURCE_DATE_EPOCH"), "42");
+	assert_string_equal(getenv("KCFLAGS"), "-fdebug-prefix-map=/c/.tmp/build.1/src/linux=. -Og");
+	assert_string_equal(getenv("KAFLAGS"), "-fdebug-prefix-map=/c/.tmp/build.1/src/linux=.");
+	/* A path make would split: not mapped. A local tree: not mapped. */
+	assert_int_equal(unsetenv("KCFLAGS"), 0);
+	assert_int_equal(unsetenv("KAFLAGS"), 0);
+	assert_int_equal(stamps_apply_env(&s, "/my cache/linux"), 0);
+	assert_null(getenv("KCFLAGS"));
+	s.map_tree = false;
+	assert_int_equal(stamps_apply_env(&s, "/src/linux"), 0);
+	assert_null(getenv("KCFLAGS"));
+	/* Off: the four are removed, whatever was there. */
+	assert_int_equal(stamps_apply_env(NULL, "/src/linux"), 0);
+	assert_null(getenv("KBUILD_BUILD_TIMESTAMP"));
+	assert_null(getenv("KBUILD_BUILD_USER"));
+	assert_null(getenv("KBUILD_BUILD_HOST"));
+	assert_null(getenv("KBUILD_BUILD_VERSION"));
+}
+
 /* word quoted by stamps_shell_quote() must reach a real shell as word. */
 static void shell_sees(const char *word)
 {
@@ -326,6 +359,7 @@ int main(void)
 		cmocka_unit_test(epoch_from_sha256),
 		cmocka_unit_test(compute_order),
 		cmocka_unit_test(date_epoch),
+		cmocka_unit_test(apply_env),
 		cmocka_unit_test(shell_quote),
 		cmocka_unit_test(reproducer),
 		cmocka_unit_test(reproducer_sources),
