@@ -121,7 +121,7 @@ int engine_icecc_query(const char *host, uint16_t port, unsigned timeout_ms, con
 		       struct engine_icecc_servers *ret, char **ret_why);
 
 /*
- * The toolchain tarball of compiler cc (a name found in PATH, or a path): under
+ * engine-icecc-env.c: the toolchain tarball of compiler cc (a name found in PATH, or a path): under
  * {cache_root}/icecc/, named by the compiler's identity; made with icecc-create-env when
  * missing (into a temporary directory there, then renamed: concurrent builds each see a
  * whole tarball or none; temporary directories older than ENGINE_ICECC_TMP_STALE_S,
@@ -130,6 +130,9 @@ int engine_icecc_query(const char *host, uint16_t port, unsigned timeout_ms, con
  */
 int engine_icecc_env(const char *cache_root, const char *cc, char **ret_path, bool *ret_made,
 		     char **ret_why);
+
+/* name when it holds a '/', else its first executable match in PATH (caller frees); NULL. */
+char *engine_icecc_find_program(const char *name);
 
 /*
  * The icecream part of a compile plan (engine_plan(), for req->engine ICECC): on
