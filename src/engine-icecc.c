@@ -815,7 +815,15 @@ int engine_icecc_plan(const struct kts_compile_request *req, const char *cache_r
 	r = engine_icecc_daemon_check(ENGINE_ICECC_TIMEOUT_MS, &where, &why);
 	if (r >= 0)
 		r = plan_scheduler(req, plan, &why);
-	if (r >= 0)
+	/* the user's own ICECC_VERSION (a tarball of theirs, or a cross-compile list) wins */
+	if (r >= 0 && getenv_nonempty("ICECC_VERSION")) {
+		const char *uv = getenv("ICECC_VERSION");
+
+		/* make runs elsewhere: only an absolute path means the same file there */
+		r = uv[0] != '/' ? why_set(&why, -EINVAL, "ICECC_VERSION='%s' is not an absolute "
+					   "path", uv) :
+		    (env = strdup(uv)) ? 0 : -ENOMEM;
+	} else if (r >= 0)
 		r = engine_icecc_env(cache_root, cc, &env, &made, &why);
 	if (r == -ENOMEM)
 		return r;

@@ -137,7 +137,8 @@ char *engine_icecc_find_program(const char *name);
 /*
  * The icecream part of a compile plan (engine_plan(), for req->engine ICECC): on
  * success plan->engine = ICECC, engine_bin = icecc, hosts = "HOST:PORT" of the
- * scheduler, icecc_env = the tarball, remote_jobs = req->remote_jobs or the slots the
+ * scheduler, icecc_env = the tarball (the user's ICECC_VERSION when set: nothing is
+ * packed), remote_jobs = req->remote_jobs or the slots the
  * scheduler reports. When icecream cannot serve, plan->engine = NONE and plan->fallback
  * = the reason ("icecream: ..."), 0 returned, nothing logged (the caller warns once).
  * cache_root and cc: as for engine_icecc_env(). Errors: -ENXIO icecc is not installed

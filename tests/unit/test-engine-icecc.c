@@ -531,6 +531,7 @@ static void plan_rig_setup(struct plan_rig *g)
 	g->old_path = strdup(getenv("PATH"));
 	setenv("PATH", g->bin, 1);
 	setenv("ICECC_TEST_SOCKET", g->sock, 1);
+	unsetenv("ICECC_VERSION");
 }
 
 static void plan_rig_teardown(struct plan_rig *g)
@@ -588,7 +589,7 @@ static void test_plan_ok(void **state)
 	struct kts_compile_request req = { .engine = KTS_ENGINE_ICECC };
 	struct kts_compile_plan plan = { 0 };
 	struct plan_rig g;
-	char *why = NULL, sched[32], **env = NULL;
+	char *why = NULL, sched[32], icedir[96], **env = NULL;
 	size_t n = 0;
 	int lu, lt = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	pid_t d, t;
@@ -627,6 +628,30 @@ static void test_plan_ok(void **state)
 		reap(d);
 		reap(t);
 	}
+	/* the user's own ICECC_VERSION is kept: nothing packed */
+	setenv("ICECC_VERSION", "/opt/tc/native.tar.gz,arm:/opt/tc/arm.tar.gz", 1);
+	d = serve_one(lu, daemon_42);
+	t = serve_one(lt, scheduler_text);
+	(void) snprintf(icedir, sizeof(icedir), "%s/icecc", g.cache);
+	assert_int_equal(rm_rf(icedir), 0);
+	assert_int_equal(engine_icecc_plan(&req, g.cache, "cc", &plan, &why), 0);
+	assert_int_equal(plan.engine, KTS_ENGINE_ICECC);
+	assert_string_equal(plan.icecc_env, "/opt/tc/native.tar.gz,arm:/opt/tc/arm.tar.gz");
+	assert_int_equal(access(icedir, F_OK), -1);
+	compile_plan_done(&plan);
+	reap(d);
+	reap(t);
+	/* a relative one would name another file where make runs: a local build */
+	setenv("ICECC_VERSION", "native.tar.gz", 1);
+	d = serve_one(lu, daemon_42);
+	t = serve_one(lt, scheduler_text);
+	assert_int_equal(engine_icecc_plan(&req, g.cache, "cc", &plan, &why), 0);
+	assert_int_equal(plan.engine, KTS_ENGINE_NONE);
+	assert_non_null(strstr(plan.fallback, "ICECC_VERSION='native.tar.gz' is not an absolute"));
+	unsetenv("ICECC_VERSION");
+	compile_plan_done(&plan);
+	reap(d);
+	reap(t);
 	close(lu);
 	close(lt);
 	plan_rig_teardown(&g);
