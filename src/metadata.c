@@ -326,6 +326,26 @@ static struct json_object *stamps_json(const struct kts_metadata *m)
  * checking each of ~40 constructors here, metadata_to_string() reads its own
  * output back, so a value lost this way can never reach the disk.
  */
+/* metadata.json's "source" object. */
+static struct json_object *source_json(const struct kts_metadata_source *s)
+{
+	struct json_object *src = json_object_new_object();
+
+	if (!src)
+		return NULL;
+	json_object_object_add(src, "kind", jstr(s->kind));
+	json_object_object_add(src, "version", jstr(s->version));
+	json_object_object_add(src, "url", jstr(s->url));
+	json_object_object_add(src, "path", jstr(s->path));
+	json_object_object_add(src, "commit", jstr(s->commit));
+	json_object_object_add(src, "dirty", json_object_new_boolean(s->dirty));
+	json_object_object_add(src, "state_sha256", jstr(s->state_sha256));
+	json_object_object_add(src, "fs_uuid", jstr(s->fs_uuid));
+	json_object_object_add(src, "fs_type", jstr(s->fs_type));
+	json_object_object_add(src, "tarball_sha256", jstr(s->tarball_sha256));
+	return src;
+}
+
 static int build_json(const struct kts_metadata *m, struct json_object **ret)
 {
 	_cleanup_json_ struct json_object *o = json_object_new_object();
@@ -343,20 +363,10 @@ static int build_json(const struct kts_metadata *m, struct json_object **ret)
 	json_object_object_add(o, "key", jstr(m->key));
 	json_object_object_add(o, "label", jstr(m->label));
 
-	src = json_object_new_object();
+	src = source_json(&m->source);
 	json_object_object_add(o, "source", src);
 	if (!src)
 		return -ENOMEM;
-	json_object_object_add(src, "kind", jstr(m->source.kind));
-	json_object_object_add(src, "version", jstr(m->source.version));
-	json_object_object_add(src, "url", jstr(m->source.url));
-	json_object_object_add(src, "path", jstr(m->source.path));
-	json_object_object_add(src, "commit", jstr(m->source.commit));
-	json_object_object_add(src, "dirty", json_object_new_boolean(m->source.dirty));
-	json_object_object_add(src, "state_sha256", jstr(m->source.state_sha256));
-	json_object_object_add(src, "fs_uuid", jstr(m->source.fs_uuid));
-	json_object_object_add(src, "fs_type", jstr(m->source.fs_type));
-	json_object_object_add(src, "tarball_sha256", jstr(m->source.tarball_sha256));
 
 	json_object_object_add(o, "arch", jstr(m->arch));
 	json_object_object_add(o, "image", jstr(m->image));
