@@ -2,9 +2,13 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 #
 # End to end on a real kernel: Debian's linux-source-6.12 built by ktscope inside a
-# real transient scope of the confined user manager, twice: from the tarball and as
-# a git tree (the package's .gitignore ignores everything: those lines are dropped).
-# Each build takes minutes, so this runs once per CI run (KTS_E2E=1, set by
+# real transient scope of the confined user manager, with ccache (its default directory
+# in the private cache): from the tarball (cold: every compile a miss), the same tarball
+# again with --force (extracted to a new path: ccache hits, and the reproducible stamps
+# make the image and the stripped vmlinux byte-identical), and the same bytes as a git
+# tree at a third path (the package's .gitignore ignores everything: those lines are
+# dropped), which must take >= 90% of its compiles from ccache.
+# The cold build takes minutes, so this runs once per CI run (KTS_E2E=1, set by
 # tests/run-all.sh for its e2e step, which runs this test alone), not again under ASan
 # or distcheck.
 set -u
@@ -17,8 +21,8 @@ if [ "${KTS_E2E:-}" != 1 ]; then
 	exit 0
 fi
 [ -r "$tarball" ] || kts_skip_all "no kernel tarball '$tarball' (apt-get install linux-source-6.12)"
-for tool in make gcc flex bison bc pahole; do
-	command -v $tool >/dev/null || kts_skip_all "no '$tool' (apt-get install build-essential flex bison bc dwarves libelf-dev libssl-dev)"
+for tool in make gcc flex bison bc pahole ccache; do
+	command -v $tool >/dev/null || kts_skip_all "no '$tool' (apt-get install build-essential flex bison bc dwarves libelf-dev libssl-dev ccache)"
 done
 
 kts_find_ktscope
@@ -27,15 +31,19 @@ kts_reexec_inside_manager "$here/e2e.sh" "$@"
 work=$(mktemp -d /var/tmp/ktscope-e2e.XXXXXX)
 export KTSCOPE_LOCK_DIR=$work/locks KTSCOPE_CACHE_DIR=$work/cache
 mkdir "$work/locks"
-unset KTSCOPE_CPU_CAP KTSCOPE_SCOPE KTSCOPE_SYSROOT KTSCOPE_BYPASS_LOCKS
+unset KTSCOPE_CPU_CAP KTSCOPE_SCOPE KTSCOPE_SYSROOT KTSCOPE_BYPASS_LOCKS KTSCOPE_CCACHE CCACHE_DIR \
+	SOURCE_DATE_EPOCH
+# ccache's default directory in the private cache: no user configuration names another
+export CCACHE_CONFIGPATH=$work/ccache.conf
+: >"$CCACHE_CONFIGPATH"
 trap 'rm -rf "$work"' EXIT
 ncpu=$(nproc)
 
-kts_plan 13
+kts_plan 18
 
 # ---- the tarball -----------------------------------------------------------------------
 start=$(date +%s)
-"$KTSCOPE" --user build --tarball "$tarball" --base tinyconfig --cpu-cap "$ncpu" \
+"$KTSCOPE" --user build --tarball "$tarball" --base tinyconfig --cpu-cap "$ncpu" --ccache \
 	>"$work/t.out" 2>"$work/t.err"
 rc=$?
 kts_diag "tarball build: exit $rc in $(($(date +%s) - start)) s"
@@ -73,6 +81,34 @@ kts_diag "tarball cache hit: $((($(date +%s%N) - start) / 1000000)) ms"
 kts_check "the second tarball build is a cache hit" \
 	eval "[ $rc = 0 ] && grep -q '^ktscope: cached: $key (built ' '$work/t2.err'"
 
+# ---- the same tarball again (--force): ccache hits, identical bytes -----------------------
+# ccache_counts ENTRY: "HITS MISSES UNCACHEABLE" of the entry's build, from its metadata.json
+ccache_counts() {
+	python3 -c '
+import json, sys
+c = json.load(open(sys.argv[1] + "/metadata.json"))["compile"]["ccache"]
+print(c["hits"], c["misses"], c["uncacheable"])' "$1"
+}
+kts_check "the cold build's metadata has its ccache counts (all misses)" eval "
+	read -r h m u <<<\"\$(ccache_counts '$entry')\" && [ \$m -gt 500 ] && [ \$h -lt \$((m / 10)) ]"
+kts_diag "cold build ccache (hits misses uncacheable): $(ccache_counts "$entry" 2>&1)"
+sums() { (cd "$1" && sha256sum bzImage vmlinux); }
+sums "$entry" >"$work/sums.1"
+start=$(date +%s)
+"$KTSCOPE" --user build --tarball "$tarball" --base tinyconfig --cpu-cap "$ncpu" --ccache --force \
+	>"$work/f.out" 2>"$work/f.err"
+rc=$?
+kts_diag "tarball rebuild (--force, warm ccache): exit $rc in $(($(date +%s) - start)) s"
+[ $rc = 0 ] || kts_diag "$(tail -n 50 "$work/f.err")"
+kts_check "the forced rebuild stores the same key" \
+	eval "[ $rc = 0 ] && [ \"\$(tail -n 1 '$work/f.out')\" = '$img' ]"
+kts_check "the forced rebuild's image and stripped vmlinux are byte-identical to the first" \
+	eval "sums '$entry' | cmp -s - '$work/sums.1'"
+[ "$(sums "$entry")" = "$(cat "$work/sums.1")" ] || kts_diag "$(cat "$work/sums.1"; sums "$entry")"
+kts_check "the forced rebuild took its compiles from ccache (>= 90% hits)" eval "
+	read -r h m u <<<\"\$(ccache_counts '$entry')\" && [ \$((h * 10)) -ge \$((9 * (h + m))) ]"
+kts_diag "forced rebuild ccache (hits misses uncacheable): $(ccache_counts "$entry" 2>&1)"
+
 # ---- the same source as a git tree (the local-tree path) ----------------------------------
 tree=$work/linux
 mkdir "$tree"
@@ -83,13 +119,18 @@ git -C "$tree" add -A
 git -C "$tree" -c user.name=e2e -c user.email=e2e@ktscope commit -qm "linux-source-6.12"
 kts_check "the git tree is clean before the build" test -z "$(git -C "$tree" status --porcelain)"
 start=$(date +%s)
-"$KTSCOPE" --user build --source "$tree" --base tinyconfig --cpu-cap "$ncpu" \
+"$KTSCOPE" --user build --source "$tree" --base tinyconfig --cpu-cap "$ncpu" --ccache \
 	>"$work/g.out" 2>"$work/g.err"
 rc=$?
 kts_diag "git tree build: exit $rc in $(($(date +%s) - start)) s"
 kts_check "the git tree builds (exit 0) under a local-{commit12} key" \
 	eval "[ $rc = 0 ] && grep -q '/local-$(git -C "$tree" rev-parse HEAD | cut -c1-12)-' '$work/g.out'"
 [ $rc = 0 ] || kts_diag "$(tail -n 50 "$work/g.err")"
+gentry=$(dirname "$(tail -n 1 "$work/g.out")")
+kts_check "the git tree (same bytes, another path) took >= 90% of its compiles from ccache" eval "
+	read -r h m u <<<\"\$(ccache_counts '$gentry')\" && [ \$((h * 10)) -ge \$((9 * (h + m))) ]"
+kts_diag "git tree ccache (hits misses uncacheable): $(ccache_counts "$gentry" 2>&1)"
+kts_check "the result line gives the ccache hits" grep -qE '^ktscope: built and cached .*ccache [0-9]+/[0-9]+ hits' "$work/g.err"
 kts_check "the tree is still clean after the build (build outputs are ignored)" \
 	test -z "$(git -C "$tree" status --porcelain)"
 "$KTSCOPE" --user build --source "$tree" --base tinyconfig --cpu-cap "$ncpu" \
