@@ -39,7 +39,7 @@ export CCACHE_CONFIGPATH=$work/ccache.conf
 trap 'rm -rf "$work"' EXIT
 ncpu=$(nproc)
 
-kts_plan 18
+kts_plan 19
 
 # ---- the tarball -----------------------------------------------------------------------
 start=$(date +%s)
