@@ -63,28 +63,6 @@ const char *compile_engine_to_string(enum kts_compile_engine e)
 	}
 }
 
-char *compile_find_program(const char *name)
-{
-	const char *path = getenv("PATH");
-	_cleanup_free_ char *copy = NULL;
-	char *save = NULL;
-
-	if (strchr(name, '/'))
-		return access(name, X_OK) == 0 ? realpath(name, NULL) : NULL;
-	if (!path || !*path || !(copy = strdup(path)))
-		return NULL;
-	for (char *dir = strtok_r(copy, ":", &save); dir; dir = strtok_r(NULL, ":", &save)) {
-		_cleanup_free_ char *p = NULL;
-		struct stat st;
-
-		if (asprintf(&p, "%s/%s", *dir ? dir : ".", name) < 0)
-			return NULL;
-		if (stat(p, &st) == 0 && S_ISREG(st.st_mode) && access(p, X_OK) == 0)
-			return realpath(p, NULL);
-	}
-	return NULL;
-}
-
 /* Kbuild's rule for LLVM=: clang, clang-N (LLVM=-N), DIR/clang (LLVM=DIR/). */
 static int llvm_clang(const char *llvm, char **ret)
 {
@@ -176,7 +154,7 @@ static int plan_ccache(struct kts_compile_plan *p, char **ret_features, char **r
 	_cleanup_free_ char *out = NULL;
 	int r;
 
-	p->ccache = compile_find_program("ccache");
+	p->ccache = find_program("ccache");
 	if (!p->ccache)
 		return why_set(ret_why, -ENXIO, "--ccache: no 'ccache' in PATH; install it "
 			       "(Debian, "

@@ -127,8 +127,6 @@ static inline uint64_t compile_stats_hits(const struct kts_compile_stats *s)
  */
 void compile_stats_format(const struct kts_compile_stats *s, char *buf, size_t n);
 
-/* The first executable name in PATH, canonical; NULL when not found or ENOMEM. */
-char *compile_find_program(const char *name);
 
 /*
  * The compilers make uses with the canonical make variables: CC= as given, else clang

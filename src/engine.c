@@ -184,29 +184,6 @@ int engine_hosts_probe(const struct engine_hosts *h, unsigned timeout_ms, bool *
 
 /* ---------------------------------------------------------------- distcc */
 
-/* The executable name resolves to through PATH (canonical), or NULL. */
-static char *find_in_path(const char *name)
-{
-	const char *path = getenv("PATH");
-	_cleanup_free_ char *copy = NULL;
-	char *save = NULL;
-
-	if (!path || !*path)
-		return NULL;
-	copy = strdup(path);
-	if (!copy)
-		return NULL;
-	for (char *dir = strtok_r(copy, ":", &save); dir; dir = strtok_r(NULL, ":", &save)) {
-		_cleanup_free_ char *p = NULL;
-
-		if (asprintf(&p, "%s/%s", *dir ? dir : ".", name) < 0)
-			return NULL;
-		if (access(p, X_OK) == 0)
-			return realpath(p, NULL);
-	}
-	return NULL;
-}
-
 /* 0 when `bin --version` runs and exits 0; else a reason (caller frees) in *ret_why. */
 static int check_runs(const char *bin, char **ret_why)
 {
@@ -356,7 +333,7 @@ static int engine_distcc_plan(const struct kts_compile_request *req, struct kts_
 	r = engine_distcc_hosts_parse(req->distcc_hosts, &h, ret_why);
 	if (r < 0)
 		return r;
-	bin = find_in_path("distcc");
+	bin = find_program("distcc");
 	if (!bin)
 		return why_set(ret_why, -ENXIO, "--distcc: 'distcc' not found in PATH; install it "
 			       "(Debian: apt install distcc)");

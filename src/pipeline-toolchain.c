@@ -59,29 +59,6 @@ static char *first_line_of(const char *tool)
 	return len > 0 ? TAKE_PTR(out) : NULL;
 }
 
-/* The executable name resolves to through PATH, canonical; NULL when not found. */
-static char *which(const char *name)
-{
-	const char *path = getenv("PATH");
-	_cleanup_free_ char *copy = NULL;
-	char *save = NULL;
-
-	if (!path || !*path)
-		return NULL;
-	copy = strdup(path);
-	if (!copy)
-		return NULL;
-	for (char *dir = strtok_r(copy, ":", &save); dir; dir = strtok_r(NULL, ":", &save)) {
-		_cleanup_free_ char *p = NULL;
-
-		if (asprintf(&p, "%s/%s", *dir ? dir : ".", name) < 0)
-			return NULL;
-		if (access(p, X_OK) == 0)
-			return realpath(p, NULL);
-	}
-	return NULL;
-}
-
 /*
  * "{path} {dev} {ino} {size} {mtime_ns}": what a version string is cached under.
  * A tool replaced or upgraded changes it. NULL when the tool is not there.
@@ -96,7 +73,7 @@ static char *tool_stamp(const char *command)
 	if (!first)
 		return NULL;
 	/* A path is taken as it is; a bare name is looked up in PATH, as make's shell does. */
-	p = strchr(first, '/') ? realpath(first, NULL) : which(first);
+	p = strchr(first, '/') ? realpath(first, NULL) : find_program(first);
 	if (!p || access(p, X_OK) < 0 || stat(p, &st) < 0)
 		return NULL;
 	/* The whole command is part of the stamp: "ccache gcc" is not "ccache clang". */

@@ -122,6 +122,11 @@ int spawn_start(char *const argv[], const struct spawn_opts *o, pid_t *ret_pid, 
 		int *ret_err_fd);
 
 /* waitpid() across EINTR; the raw wait status in *ret_status (may be NULL). */
+/*
+ * The program name runs as: a NAME with a '/' if executable, else the first regular
+ * executable NAME in $PATH; canonical (realpath), malloc'ed; NULL when none.
+ */
+char *find_program(const char *name);
 int spawn_wait(pid_t pid, int *ret_status);
 
 /*
