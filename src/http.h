@@ -62,6 +62,25 @@ struct http_request {
 	 * it. May be NULL. */
 	int (*header)(const char *name, const char *value, void *userdata);
 	void *userdata; /* for progress and header */
+
+	/* ---- beyond GET: http_send() only (http_get() refuses these) ---- */
+	/* The method: NULL = "GET"; "HEAD" (no body is read), "PUT", "POST", "PATCH",
+	 * "DELETE". */
+	const char *method;
+	/* The request body, sent with a Content-Length (never chunked): body_len bytes at body,
+	 * or, when body_file is not NULL, the whole regular file at that path (opened by
+	 * http_send(); -ENOENT/-EACCES naming it). Neither: an empty body. progress then
+	 * reports the bytes sent and their total. */
+	const void *body;
+	size_t body_len;
+	const char *body_file;
+	/* true: a 3xx is returned as it is (its Location to the header callback) instead of
+	 * being followed. */
+	bool no_redirect;
+	/* true: the URL may be plain http to a host other than localhost/127.0.0.1/::1 (the
+	 * caller decided, e.g. --insecure). Without it an http URL to another host is still
+	 * allowed for GET (kernel mirrors), but refused for any other method with -EPERM. */
+	bool insecure;
 };
 
 /* Receives the body in chunks, in order. A negative errno aborts the transfer with it. */
@@ -73,6 +92,17 @@ typedef int (*http_write_fn)(const void *data, size_t n, void *userdata);
  */
 int http_get(const struct http_request *req, http_write_fn write, void *write_userdata,
 	     long *ret_status, char **ret_why);
+
+/*
+ * The general request: req->method with req's body, the response body to write (may be NULL
+ * when the caller wants none, e.g. HEAD; for any_status requests the error body of a non-2xx
+ * response goes to write as well). The header callback gets the final response's headers for
+ * every transfer that completed with a status the caller judges (2xx, or any status with
+ * any_status), so a 401's WWW-Authenticate and a 202's Location reach the caller. Never logs
+ * request headers (they may carry credentials). Errors: see the top of this file.
+ */
+int http_send(const struct http_request *req, http_write_fn write, void *write_userdata,
+	      long *ret_status, char **ret_why);
 
 /* GETs into memory: *ret_body is NUL-terminated (malloc'd; "" when empty), *ret_len its length
  * (ret_len and ret_status may be NULL). -EFBIG when the body exceeds max bytes. */
