@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * The one HTTP client (http.h): libcurl, loaded on first use; the request policy (protocols,
- * redirects that never leave https, CA certificates, timeouts); libcurl's results turned into
- * negative errno and one-line reasons; and two sinks, memory and file (with its SHA-256).
- * The only file that includes curl/curl.h (STYLE.md, "Boundaries").
+ * redirects that never leave https, plain http only to loopback for anything but GET, CA
+ * certificates, timeouts); the methods and request bodies (memory or a file, always with a
+ * Content-Length); libcurl's results turned into negative errno and one-line reasons; and two
+ * sinks, memory and file (with its SHA-256). The only file that includes curl/curl.h
+ * (STYLE.md, "Boundaries"). Request headers are never logged: they carry credentials.
  */
 #include <ctype.h>
 #include <dlfcn.h>
@@ -14,6 +16,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 /* CURLOPT_PROTOCOLS and CURLOPT_REDIR_PROTOCOLS are deprecated since 7.85 in favour of their
@@ -47,6 +50,11 @@ static struct {
 	const char *(*easy_strerror)(CURLcode code);
 	struct curl_slist *(*slist_append)(struct curl_slist *l, const char *s);
 	void (*slist_free_all)(struct curl_slist *l);
+	CURLU *(*url)(void);
+	CURLUcode (*url_set)(CURLU *u, CURLUPart part, const char *content, unsigned int flags);
+	CURLUcode (*url_get)(CURLU *u, CURLUPart part, char **content, unsigned int flags);
+	void (*url_cleanup)(CURLU *u);
+	void (*free)(void *p);
 } curl;
 
 static void curl_easy_cleanupp(CURL **c)
@@ -59,6 +67,18 @@ static void curl_slist_freep(struct curl_slist **l)
 {
 	if (*l)
 		curl.slist_free_all(*l);
+}
+
+static void curl_url_cleanupp(CURLU **u)
+{
+	if (*u)
+		curl.url_cleanup(*u);
+}
+
+static void curl_freep(char **p)
+{
+	if (*p)
+		curl.free(*p);
 }
 
 static int http_load(char **why)
@@ -76,6 +96,11 @@ static int http_load(char **why)
 		{ "curl_easy_strerror", offsetof(__typeof__(curl), easy_strerror) },
 		{ "curl_slist_append", offsetof(__typeof__(curl), slist_append) },
 		{ "curl_slist_free_all", offsetof(__typeof__(curl), slist_free_all) },
+		{ "curl_url", offsetof(__typeof__(curl), url) },
+		{ "curl_url_set", offsetof(__typeof__(curl), url_set) },
+		{ "curl_url_get", offsetof(__typeof__(curl), url_get) },
+		{ "curl_url_cleanup", offsetof(__typeof__(curl), url_cleanup) },
+		{ "curl_free", offsetof(__typeof__(curl), free) },
 	};
 	static bool done;
 	void *dl;
@@ -106,15 +131,70 @@ static int http_load(char **why)
 	return 0;
 }
 
+/* ---- the method and the body ------------------------------------------------------------- */
+
+enum http_method {
+	HTTP_GET,
+	HTTP_HEAD,
+	HTTP_PUT,
+	HTTP_POST,
+	HTTP_PATCH,
+	HTTP_DELETE,
+};
+
+static const char *const method_names[] = {
+	[HTTP_GET] = "GET",   [HTTP_HEAD] = "HEAD",   [HTTP_PUT] = "PUT",
+	[HTTP_POST] = "POST", [HTTP_PATCH] = "PATCH", [HTTP_DELETE] = "DELETE",
+};
+
+static bool method_has_body(enum http_method m)
+{
+	return m == HTTP_PUT || m == HTTP_POST || m == HTTP_PATCH;
+}
+
+/* The request body: memory or an open regular file, read from pos (curl may rewind it). */
+struct body {
+	const char *data; /* memory, or NULL */
+	int fd;           /* the file, or -EBADF */
+	const char *path;
+	uint64_t size, pos;
+};
+
+static int body_open(struct body *b, const struct http_request *req, char **why)
+{
+	_cleanup_close_ int fd = -EBADF;
+	struct stat st;
+
+	*b = (struct body){ .data = req->body, .fd = -EBADF, .size = req->body_len };
+	if (!req->body_file)
+		return 0;
+	fd = open(req->body_file, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0)
+		return why_set(why, negative_errno(), "cannot open '%s' to send it: %m",
+			       req->body_file);
+	if (fstat(fd, &st) < 0)
+		return why_set(why, negative_errno(), "cannot stat '%s': %m", req->body_file);
+	if (!S_ISREG(st.st_mode))
+		return why_set(why, -EINVAL, "cannot send '%s': not a regular file",
+			       req->body_file);
+	b->fd = TAKE_FD(fd);
+	b->path = req->body_file;
+	b->size = (uint64_t) st.st_size;
+	return 0;
+}
+
 /* ---- one transfer ------------------------------------------------------------------------ */
 
 struct transfer {
 	const struct http_request *req;
-	http_write_fn write;
+	enum http_method method;
+	http_write_fn write; /* may be NULL: the body is dropped */
 	void *write_userdata;
+	struct body body;
 	char head[64]; /* the first bytes of the body, for HTML sniffing */
 	size_t head_len;
-	int error;     /* negative errno the sink returned */
+	int error;     /* negative errno the sink returned, or the body's read error */
+	bool reading;  /* error came from reading the body, not from the sink */
 	char *headers; /* the current response's header lines, when req->header */
 	size_t headers_len;
 	bool headers_failed; /* could not keep them */
@@ -125,6 +205,19 @@ struct transfer {
 static const char *what_of(const struct http_request *req)
 {
 	return req->what ? req->what : "the data";
+}
+
+/* For messages: "download the data from URL", "upload the blob to URL", ... */
+static const char *verb_of(const struct transfer *t)
+{
+	return method_has_body(t->method) ? "upload"
+	       : t->method == HTTP_DELETE ? "delete"
+					  : "download";
+}
+
+static const char *prep_of(const struct transfer *t)
+{
+	return method_has_body(t->method) ? "to" : t->method == HTTP_DELETE ? "at" : "from";
 }
 
 static size_t on_write(char *ptr, size_t size, size_t nmemb, void *userdata)
@@ -139,7 +232,7 @@ static size_t on_write(char *ptr, size_t size, size_t nmemb, void *userdata)
 	}
 	memcpy(t->head + t->head_len, ptr, c);
 	t->head_len += c;
-	r = t->write(ptr, n, t->write_userdata);
+	r = t->write ? t->write(ptr, n, t->write_userdata) : 0;
 	if (r < 0) {
 		t->error = r;
 		return 0; /* makes curl fail with CURLE_WRITE_ERROR */
@@ -147,12 +240,59 @@ static size_t on_write(char *ptr, size_t size, size_t nmemb, void *userdata)
 	return n;
 }
 
+/* The body for curl, from b->pos; a file that shrinks while it is sent is an error (the
+ * Content-Length was promised). */
+static size_t on_read(char *buf, size_t size, size_t nitems, void *userdata)
+{
+	struct transfer *t = userdata;
+	struct body *b = &t->body;
+	size_t n = (size_t) MIN((uint64_t) (size * nitems), b->size - b->pos);
+	ssize_t k;
+
+	if (interrupt_pending()) {
+		t->error = -EINTR;
+		return CURL_READFUNC_ABORT;
+	}
+	if (n == 0)
+		return 0;
+	if (!b->path) {
+		memcpy(buf, b->data + b->pos, n);
+		b->pos += n;
+		return n;
+	}
+	do
+		k = pread(b->fd, buf, n, (off_t) b->pos);
+	while (k < 0 && errno == EINTR);
+	if (k <= 0) {
+		t->error = k < 0 ? negative_errno() : -ENODATA;
+		t->reading = true;
+		return CURL_READFUNC_ABORT;
+	}
+	b->pos += (uint64_t) k;
+	return (size_t) k;
+}
+
+/* curl rewinds the body to send it again (a redirect, an authentication round). */
+static int on_seek(void *userdata, curl_off_t offset, int origin)
+{
+	struct transfer *t = userdata;
+
+	if (origin != SEEK_SET || offset < 0 || (uint64_t) offset > t->body.size)
+		return CURL_SEEKFUNC_FAIL;
+	t->body.pos = (uint64_t) offset;
+	return CURL_SEEKFUNC_OK;
+}
+
 static int on_progress(void *userdata, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
 		       curl_off_t ulnow)
 {
 	struct transfer *t = userdata;
 
-	if (dlnow > 0)
+	/* A request with a body reports what it sent; any other what it received. */
+	if (method_has_body(t->method)) {
+		if (ulnow > 0)
+			t->req->progress((uint64_t) ulnow, t->body.size, t->req->userdata);
+	} else if (dlnow > 0)
 		t->req->progress((uint64_t) dlnow, dltotal > 0 ? (uint64_t) dltotal : 0,
 				 t->req->userdata);
 	return 0;
@@ -206,26 +346,30 @@ static int deliver_headers(struct transfer *t)
 	return 0;
 }
 
-static int set_protocols(CURL *c, bool https, char **why)
+static int set_protocols(CURL *c, const struct transfer *t, char **why)
 {
-	/* From https only to https: a redirect must not downgrade the transport. */
-	const char *redir = https ? "https" : "http,https";
-	long redir_mask = https ? CURLPROTO_HTTPS : (CURLPROTO_HTTP | CURLPROTO_HTTPS);
+	/* From https only to https: a redirect must not downgrade the transport. file:// is
+	 * for reading only. */
+	const char *protos = t->method == HTTP_GET ? "http,https,file" : "http,https";
+	long protos_mask = CURLPROTO_HTTP | CURLPROTO_HTTPS |
+			   (t->method == HTTP_GET ? CURLPROTO_FILE : 0);
+	const char *redir = t->https ? "https" : "http,https";
+	long redir_mask = t->https ? CURLPROTO_HTTPS : (CURLPROTO_HTTP | CURLPROTO_HTTPS);
 	CURLcode a = CURLE_UNKNOWN_OPTION, b = CURLE_UNKNOWN_OPTION;
 
 #if LIBCURL_VERSION_NUM >= 0x075500
-	a = curl.easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https,file");
+	a = curl.easy_setopt(c, CURLOPT_PROTOCOLS_STR, protos);
 	b = curl.easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, redir);
 #endif
 	/* The libcurl found at run time may predate the _STR options (7.85). */
 	if (a != CURLE_OK)
-		a = curl.easy_setopt(c, CURLOPT_PROTOCOLS,
-				     (long) (CURLPROTO_HTTP | CURLPROTO_HTTPS | CURLPROTO_FILE));
+		a = curl.easy_setopt(c, CURLOPT_PROTOCOLS, protos_mask);
 	if (b != CURLE_OK)
 		b = curl.easy_setopt(c, CURLOPT_REDIR_PROTOCOLS, redir_mask);
 	if (a != CURLE_OK || b != CURLE_OK)
-		return why_set(why, -EOPNOTSUPP, "%s cannot restrict redirects to %s", KTS_LIBCURL,
-			       redir);
+		return why_set(why, -EOPNOTSUPP, "%s cannot restrict %s to %s", KTS_LIBCURL,
+			       a != CURLE_OK ? "protocols" : "redirects",
+			       a != CURLE_OK ? protos : redir);
 	return 0;
 }
 
@@ -248,10 +392,19 @@ static int set_ca(CURL *c, const struct http_request *req, char **why)
 	return 0;
 }
 
-static int set_headers(CURL *c, const struct http_request *req, struct curl_slist **list)
+static int set_headers(CURL *c, const struct transfer *t, struct curl_slist **list)
 {
-	for (const char *const *h = req->headers; h && *h; h++) {
+	for (const char *const *h = t->req->headers; h && *h; h++) {
 		struct curl_slist *l = curl.slist_append(*list, *h);
+
+		if (!l)
+			return -ENOMEM;
+		*list = l;
+	}
+	/* No "Expect: 100-continue" before a body: a server that ignores it (many do) costs
+	 * every upload a second's wait. */
+	if (method_has_body(t->method)) {
+		struct curl_slist *l = curl.slist_append(*list, "Expect:");
 
 		if (!l)
 			return -ENOMEM;
@@ -262,6 +415,34 @@ static int set_headers(CURL *c, const struct http_request *req, struct curl_slis
 	return 0;
 }
 
+/* The method, and the body as an upload of a known size (a Content-Length, even 0). */
+static void set_method(CURL *c, struct transfer *t)
+{
+	switch (t->method) {
+	case HTTP_GET:
+		break;
+	case HTTP_HEAD:
+		(void) curl.easy_setopt(c, CURLOPT_NOBODY, 1L);
+		break;
+	case HTTP_DELETE:
+		(void) curl.easy_setopt(c, CURLOPT_CUSTOMREQUEST, "DELETE");
+		break;
+	case HTTP_PUT:
+	case HTTP_POST:
+	case HTTP_PATCH:
+		(void) curl.easy_setopt(c, CURLOPT_UPLOAD, 1L);
+		(void) curl.easy_setopt(c, CURLOPT_INFILESIZE_LARGE, (curl_off_t) t->body.size);
+		(void) curl.easy_setopt(c, CURLOPT_READFUNCTION, on_read);
+		(void) curl.easy_setopt(c, CURLOPT_READDATA, t);
+		(void) curl.easy_setopt(c, CURLOPT_SEEKFUNCTION, on_seek);
+		(void) curl.easy_setopt(c, CURLOPT_SEEKDATA, t);
+		/* UPLOAD is a PUT; the others keep its body and Content-Length. */
+		if (t->method != HTTP_PUT)
+			(void) curl.easy_setopt(c, CURLOPT_CUSTOMREQUEST, method_names[t->method]);
+		break;
+	}
+}
+
 static int transfer_setup(CURL *c, struct transfer *t, struct curl_slist **list, char **why)
 {
 	const struct http_request *req = t->req;
@@ -270,7 +451,7 @@ static int transfer_setup(CURL *c, struct transfer *t, struct curl_slist **list,
 	(void) curl.easy_setopt(c, CURLOPT_URL, req->url);
 	(void) curl.easy_setopt(c, CURLOPT_ERRORBUFFER, t->errbuf);
 	(void) curl.easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-	(void) curl.easy_setopt(c, CURLOPT_FOLLOWLOCATION, 1L);
+	(void) curl.easy_setopt(c, CURLOPT_FOLLOWLOCATION, req->no_redirect ? 0L : 1L);
 	(void) curl.easy_setopt(c, CURLOPT_MAXREDIRS, 5L);
 	/* Bounded connect; no total timeout (a tarball may take minutes), but a stalled
 	 * transfer (under 1 KiB/s for a minute) is abandoned. */
@@ -278,13 +459,14 @@ static int transfer_setup(CURL *c, struct transfer *t, struct curl_slist **list,
 	(void) curl.easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1024L);
 	(void) curl.easy_setopt(c, CURLOPT_LOW_SPEED_TIME, 60L);
 	(void) curl.easy_setopt(c, CURLOPT_USERAGENT, PACKAGE_NAME "/" PACKAGE_VERSION);
-	r = set_protocols(c, t->https, why);
+	r = set_protocols(c, t, why);
 	if (r >= 0)
 		r = set_ca(c, req, why);
 	if (r >= 0)
-		r = set_headers(c, req, list);
+		r = set_headers(c, t, list);
 	if (r < 0)
 		return r;
+	set_method(c, t);
 	(void) curl.easy_setopt(c, CURLOPT_WRITEFUNCTION, on_write);
 	(void) curl.easy_setopt(c, CURLOPT_WRITEDATA, t);
 	if (req->progress) {
@@ -312,6 +494,29 @@ static const char *refused_target(CURL *c, const char *url)
 	return NULL;
 }
 
+/* A failure of the sink (CURLE_WRITE_ERROR) or of the body (an aborted read). */
+static int callback_error(struct transfer *t, char **why)
+{
+	const struct http_request *req = t->req;
+
+	if (t->reading)
+		return why_set(why, t->error == -ENODATA ? -EIO : t->error,
+			       "cannot send '%s' to %s: %s", t->body.path, req->url,
+			       t->error == -ENODATA ? "it shrank while it was sent"
+						    : strerror(-t->error));
+	if (t->error == -EFBIG)
+		return why_set(why, -EFBIG, "%s from %s is implausibly large", what_of(req),
+			       req->url);
+	if (t->error == -EINTR)
+		return why_set(why, -EINTR, "interrupted: %s %s %s", verb_of(t), prep_of(t),
+			       req->url);
+	if (t->headers_failed || t->error == 0)
+		return why_set(why, -ENOMEM, "out of memory: %s %s %s", verb_of(t), prep_of(t),
+			       req->url);
+	return why_set(why, t->error, "cannot store %s from %s: %s", what_of(req), req->url,
+		       strerror(-t->error));
+}
+
 /* libcurl's result as negative errno, with a reason naming the URL or the site. */
 static int transfer_error(CURL *c, struct transfer *t, CURLcode cc, char **why)
 {
@@ -323,13 +528,8 @@ static int transfer_error(CURL *c, struct transfer *t, CURLcode cc, char **why)
 
 	switch (cc) {
 	case CURLE_WRITE_ERROR:
-		if (t->error == -EFBIG)
-			return why_set(why, -EFBIG, "%s from %s is implausibly large", what_of(req),
-				       req->url);
-		if (t->headers_failed || t->error == 0)
-			return why_set(why, -ENOMEM, "out of memory downloading %s", req->url);
-		return why_set(why, t->error, "cannot store %s from %s: %s", what_of(req), req->url,
-			       strerror(-t->error));
+	case CURLE_ABORTED_BY_CALLBACK:
+		return callback_error(t, why);
 	case CURLE_UNSUPPORTED_PROTOCOL:
 		target = t->https ? refused_target(c, req->url) : NULL;
 		if (target)
@@ -353,7 +553,8 @@ static int transfer_error(CURL *c, struct transfer *t, CURLcode cc, char **why)
 	default:
 		break;
 	}
-	return why_set(why, -EIO, "cannot download %s from %s: %s", what_of(req), req->url, msg);
+	return why_set(why, -EIO, "cannot %s %s %s %s: %s", verb_of(t), what_of(req), prep_of(t),
+		       req->url, msg);
 }
 
 /* An HTML page (error page, captive portal, directory index) rather than data. */
@@ -376,15 +577,18 @@ static int transfer_check(struct transfer *t, long status, const char *ctype, ch
 {
 	const struct http_request *req = t->req;
 	const char *role = req->site_role ? req->site_role : "server";
+	bool redirect = req->no_redirect && status >= 300 && status <= 399;
 
 	/* status 0: file:// has no HTTP status. */
 	if (!req->any_status && (status == 404 || status == 410))
 		return why_set(why, -ENOENT, "%s not found: %s answered HTTP %ld", what_of(req),
 			       req->url, status);
-	if (!req->any_status && status != 0 && (status < 200 || status > 299))
-		return why_set(why, -EIO, "cannot download %s: %s answered HTTP %ld", what_of(req),
-			       req->url, status);
-	if (!req->allow_html && (status == 0 || (status >= 200 && status <= 299)) &&
+	if (!req->any_status && !redirect && status != 0 && (status < 200 || status > 299))
+		return why_set(why, -EIO, "cannot %s %s: %s answered HTTP %ld", verb_of(t),
+			       what_of(req), req->url, status);
+	/* Only a GET's body is data to sniff. */
+	if (t->method == HTTP_GET && t->write && !req->allow_html &&
+	    (status == 0 || (status >= 200 && status <= 299)) &&
 	    ((ctype && strcasestr(ctype, "text/html")) || looks_like_html(t->head, t->head_len)))
 		return why_set(why, -EMEDIUMTYPE,
 			       "%s answered with an HTML page instead of %s%s "
@@ -393,47 +597,166 @@ static int transfer_check(struct transfer *t, long status, const char *ctype, ch
 	return 0;
 }
 
-int http_get(const struct http_request *req, http_write_fn write, void *write_userdata,
-	     long *ret_status, char **ret_why)
+static void transfer_done(struct transfer *t)
+{
+	t->body.fd = safe_close(t->body.fd);
+	free(t->headers);
+}
+
+/* One request, validated by the caller: performs it, judges it, hands the headers over. */
+static int transfer_run(struct transfer *t, long *ret_status, char **ret_why)
 {
 	_cleanup_(curl_easy_cleanupp) CURL *c = NULL;
 	_cleanup_(curl_slist_freep) struct curl_slist *list = NULL;
-	struct transfer t = { .req = req, .write = write, .write_userdata = write_userdata };
+	const struct http_request *req = t->req;
 	const char *ctype = NULL;
 	long status = 0;
 	CURLcode cc;
 	int r;
 
-	if (!req || !req->url || !write)
-		return -EINVAL;
-	r = http_load(ret_why);
-	if (r < 0)
-		return r;
 	c = curl.easy_init();
 	if (!c)
 		return -ENOMEM;
-	t.https = strncasecmp(req->url, "https:", 6) == 0;
-	r = transfer_setup(c, &t, &list, ret_why);
+	t->https = strncasecmp(req->url, "https:", 6) == 0;
+	r = transfer_setup(c, t, &list, ret_why);
 	if (r < 0)
 		return r;
 
 	cc = curl.easy_perform(c);
 	(void) curl.easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
 	(void) curl.easy_getinfo(c, CURLINFO_CONTENT_TYPE, &ctype);
-	log_debug("http: GET %s → %s, HTTP %ld, %s", req->url, curl.easy_strerror(cc), status,
-		  strempty(ctype));
+	/* The URL and the outcome only: request headers may carry credentials. */
+	log_debug("http: %s %s → %s, HTTP %ld, %s", method_names[t->method], req->url,
+		  curl.easy_strerror(cc), status, strempty(ctype));
 	if (cc != CURLE_OK)
-		r = transfer_error(c, &t, cc, ret_why);
+		r = transfer_error(c, t, cc, ret_why);
 	else
-		r = transfer_check(&t, status, ctype, ret_why);
+		r = transfer_check(t, status, ctype, ret_why);
 	if (r >= 0 && req->header)
-		r = t.headers_failed ? -ENOMEM : deliver_headers(&t);
-	free(t.headers);
+		r = t->headers_failed ? -ENOMEM : deliver_headers(t);
 	if (r < 0)
 		return r;
 	if (ret_status)
 		*ret_status = status;
 	return 0;
+}
+
+int http_get(const struct http_request *req, http_write_fn write, void *write_userdata,
+	     long *ret_status, char **ret_why)
+{
+	_cleanup_(transfer_done) struct transfer t = {
+		.req = req,
+		.write = write,
+		.write_userdata = write_userdata,
+		.body.fd = -EBADF,
+	};
+	int r;
+
+	if (!req || !req->url || !write)
+		return -EINVAL;
+	/* The fields beyond GET are http_send()'s. */
+	if ((req->method && !streq(req->method, "GET")) || req->body || req->body_len ||
+	    req->body_file || req->no_redirect || req->insecure)
+		return -EINVAL;
+	r = http_load(ret_why);
+	if (r < 0)
+		return r;
+	return transfer_run(&t, ret_status, ret_why);
+}
+
+/* ---- http_send(): methods, bodies, the plain-http rule ----------------------------------- */
+
+static int method_parse(const char *name, enum http_method *ret)
+{
+	for (size_t i = 0; i < ELEMENTSOF(method_names); i++)
+		if (streq(name ? name : "GET", method_names[i])) {
+			*ret = (enum http_method) i;
+			return 0;
+		}
+	return -EINVAL;
+}
+
+static bool strcaseeq(const char *a, const char *b)
+{
+	return strcasecmp(a, b) == 0;
+}
+
+static bool host_is_loopback(const char *host)
+{
+	return strcaseeq(host, "localhost") || streq(host, "127.0.0.1") || streq(host, "[::1]") ||
+	       streq(host, "::1");
+}
+
+/*
+ * What a request other than GET may be sent to: http or https (not file://), and plain http
+ * only to a loopback host unless req->insecure. The URL is parsed by libcurl itself, so the
+ * host judged is the host connected to.
+ */
+static int check_url(const struct http_request *req, enum http_method m, char **why)
+{
+	_cleanup_(curl_url_cleanupp) CURLU *u = NULL;
+	_cleanup_(curl_freep) char *scheme = NULL, *host = NULL;
+
+	u = curl.url();
+	if (!u)
+		return -ENOMEM;
+	if (curl.url_set(u, CURLUPART_URL, req->url, 0) != CURLUE_OK ||
+	    curl.url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK)
+		return why_set(why, -EINVAL, "not a valid URL: '%s'", req->url);
+	if (m == HTTP_GET)
+		return 0;
+	if (!strcaseeq(scheme, "http") && !strcaseeq(scheme, "https"))
+		return why_set(why, -EINVAL,
+			       "cannot %s '%s': only http and https URLs are supported",
+			       method_names[m], req->url);
+	if (!strcaseeq(scheme, "http") || req->insecure)
+		return 0;
+	if (curl.url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK)
+		return why_set(why, -EINVAL, "not a valid URL: '%s'", req->url);
+	if (!host_is_loopback(host))
+		return why_set(why, -EPERM,
+			       "refused to %s %s over plain http to '%s': only localhost may be "
+			       "reached without TLS unless insecure connections are allowed",
+			       method_names[m], req->url, host);
+	return 0;
+}
+
+static int send_validate(const struct http_request *req, enum http_method *ret_method)
+{
+	enum http_method m;
+
+	if (!req || !req->url || method_parse(req->method, &m) < 0)
+		return -EINVAL;
+	if ((req->body_len && !req->body) || (req->body_file && (req->body || req->body_len)))
+		return -EINVAL;
+	if (!method_has_body(m) && (req->body || req->body_file))
+		return -EINVAL;
+	*ret_method = m;
+	return 0;
+}
+
+int http_send(const struct http_request *req, http_write_fn write, void *write_userdata,
+	      long *ret_status, char **ret_why)
+{
+	_cleanup_(transfer_done) struct transfer t = {
+		.req = req,
+		.write = write,
+		.write_userdata = write_userdata,
+		.body.fd = -EBADF,
+	};
+	int r;
+
+	r = send_validate(req, &t.method);
+	if (r < 0)
+		return r;
+	r = http_load(ret_why);
+	if (r >= 0)
+		r = check_url(req, t.method, ret_why);
+	if (r >= 0 && method_has_body(t.method))
+		r = body_open(&t.body, req, ret_why);
+	if (r < 0)
+		return r;
+	return transfer_run(&t, ret_status, ret_why);
 }
 
 /* ---- sinks ------------------------------------------------------------------------------- */

@@ -12,8 +12,22 @@ For the HTTP client's tests (tests/unit/test-http.c, tests/integration/https.sh)
   --tls CERT KEY        serve https with that certificate and key (PEM) instead of http
   /_redirect?to=URL     answers 302 with Location: URL (percent-encode URL's own query)
   X-Echo: V             a request carrying this header gets it back in the response
+  /_echo?status=N&header=NAME:VALUE...
+                        any method: reads the body the request's Content-Length announces
+                        and answers status N (default 200) with those headers and, unless
+                        HEAD, a JSON description of the request: method, path, query,
+                        content_length, transfer_encoding, expect, content_type,
+                        authorization, body_size, body_sha256, body (when under 4 KiB)
+  /_token?want_basic=B64&want_service=S&want_scope=S&kind=K&status=N
+                        a bearer-token endpoint: 401 unless the Authorization header is
+                        "Basic B64" (want_basic given) or absent (not given); 400 unless
+                        the service and scope query parameters equal the wanted ones; then
+                        {"token": "good-token"} ({"access_token": ...} with kind=access,
+                        K's text itself with kind=raw; status N when given)
 """
+import hashlib
 import http.server
+import json
 import os
 import ssl
 import sys
@@ -33,8 +47,84 @@ class Handler(http.server.SimpleHTTPRequestHandler):
             return "application/json"
         return "application/octet-stream"
 
+    def _answer(self, status, body, headers=()):
+        self.send_response(status)
+        for name, value in headers:
+            self.send_header(name, value)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+
+    def _echo(self, url):
+        query = urllib.parse.parse_qs(url.query)
+        length = self.headers.get("Content-Length")
+        body = b""
+        if length is not None and not self.headers.get("Transfer-Encoding"):
+            body = self.rfile.read(int(length))
+        answer = {
+            "method": self.command,
+            "path": url.path,
+            "query": url.query,
+            "content_length": length,
+            "transfer_encoding": self.headers.get("Transfer-Encoding"),
+            "expect": self.headers.get("Expect"),
+            "content_type": self.headers.get("Content-Type"),
+            "authorization": self.headers.get("Authorization"),
+            "body_size": len(body),
+            "body_sha256": hashlib.sha256(body).hexdigest(),
+            "body": body.decode("latin-1") if len(body) < 4096 else None,
+        }
+        headers = [h.split(":", 1) for h in query.get("header", [])]
+        headers = [(n.strip(), v.strip()) for n, v in headers]
+        headers.append(("Content-Type", "application/json"))
+        status = int(query.get("status", ["200"])[0])
+        self._answer(status, json.dumps(answer).encode(), headers)
+
+    def _token(self, url):
+        query = urllib.parse.parse_qs(url.query)
+        want_basic = query.get("want_basic", [None])[0]
+        auth = self.headers.get("Authorization")
+        if auth != (None if want_basic is None else "Basic " + want_basic):
+            self._answer(401, b'{"errors":[{"code":"UNAUTHORIZED"}]}',
+                         [("WWW-Authenticate", 'Basic realm="token"')])
+            return
+        for name in ("service", "scope"):
+            if query.get(name, [None])[0] != query.get("want_" + name, [None])[0]:
+                self._answer(400, ("wrong %s\n" % name).encode())
+                return
+        kind = query.get("kind", ["token"])[0]
+        if kind == "raw":
+            body = query.get("raw", [""])[0].encode()
+        elif kind == "access":
+            body = b'{"access_token": "good-token", "expires_in": 300}'
+        else:
+            body = b'{"token": "good-token", "expires_in": 300}'
+        status = int(query.get("status", ["200"])[0])
+        self._answer(status, body, [("Content-Type", "application/json")])
+
+    def _special(self):
+        url = urllib.parse.urlsplit(self.path)
+        if url.path == "/_echo":
+            self._echo(url)
+        elif url.path == "/_token":
+            self._token(url)
+        else:
+            self._answer(405, b"method not allowed\n")
+
+    do_PUT = do_POST = do_PATCH = do_DELETE = _special
+
+    def do_HEAD(self):
+        if urllib.parse.urlsplit(self.path).path in ("/_echo", "/_token"):
+            self._special()
+        else:
+            super().do_HEAD()
+
     def do_GET(self):
         url = urllib.parse.urlsplit(self.path)
+        if url.path in ("/_echo", "/_token"):
+            self._special()
+            return
         if url.path == "/_redirect":
             to = urllib.parse.parse_qs(url.query).get("to", [""])[0]
             self.send_response(302)

@@ -3,8 +3,9 @@
  * http.c against real servers: tests/integration/mirror.py (test-server.h: python3 on
  * 127.0.0.1, each in its own process group, killed at the end) serving one directory twice,
  * over http and over https with a self-signed certificate made by openssl(1) in setup. The
- * private CA reaches libcurl through KTSCOPE_CA_CERT or http_request.ca_file. Everything
- * lives under one mkdtemp() directory.
+ * private CA reaches libcurl through KTSCOPE_CA_CERT or http_request.ca_file. http_send()'s
+ * methods and bodies go to mirror.py's /_echo, which describes the request it received.
+ * Everything lives under one mkdtemp() directory.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -23,8 +24,11 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <inttypes.h>
+#include <json-c/json.h>
 
 #include "http.h"
+#include "log.h"
 #include "macro.h"
 #include "hash.h"
 #include "test-server.h"
@@ -360,6 +364,390 @@ static void test_http_file_sink_hashes(void **state)
 	assert_string_equal(buf, BODY);
 }
 
+/* ------------------------------------------------------------------ http_send() */
+
+/* What /_echo saw of the request (mirror.py), and what came back. */
+struct echo {
+	long status;
+	char *answer;      /* the response body */
+	size_t answer_len;
+	int header_calls;
+	char location[256];
+	char www_auth[256];
+	char digest[128];
+	char content_length[32];
+	uint64_t progress_done, progress_total;
+	int progress_calls;
+};
+
+static void echo_done(struct echo *e)
+{
+	free(e->answer);
+}
+
+static int echo_write(const void *data, size_t n, void *userdata)
+{
+	struct echo *e = userdata;
+	char *b = realloc(e->answer, e->answer_len + n + 1);
+
+	assert_non_null(b);
+	memcpy(b + e->answer_len, data, n);
+	e->answer = b;
+	e->answer_len += n;
+	e->answer[e->answer_len] = '\0';
+	return 0;
+}
+
+static int echo_header(const char *name, const char *value, void *userdata)
+{
+	struct echo *e = userdata;
+
+	e->header_calls++;
+	if (strcasecmp(name, "Location") == 0)
+		(void) snprintf(e->location, sizeof(e->location), "%s", value);
+	else if (strcasecmp(name, "WWW-Authenticate") == 0)
+		(void) snprintf(e->www_auth, sizeof(e->www_auth), "%s", value);
+	else if (strcasecmp(name, "Docker-Content-Digest") == 0)
+		(void) snprintf(e->digest, sizeof(e->digest), "%s", value);
+	else if (strcasecmp(name, "Content-Length") == 0)
+		(void) snprintf(e->content_length, sizeof(e->content_length), "%s", value);
+	return 0;
+}
+
+static void echo_progress(uint64_t done, uint64_t total, void *userdata)
+{
+	struct echo *e = userdata;
+
+	e->progress_done = done;
+	e->progress_total = total;
+	e->progress_calls++;
+}
+
+/* The string field of the echo's JSON answer, or NULL when it is null or absent. */
+static const char *echo_field(struct json_object *j, const char *key)
+{
+	struct json_object *v = NULL;
+
+	if (!json_object_object_get_ex(j, key, &v) || !v || json_object_is_type(v, json_type_null))
+		return NULL;
+	return json_object_get_string(v);
+}
+
+static struct json_object *echo_json(const struct echo *e)
+{
+	struct json_object *j;
+
+	assert_non_null(e->answer);
+	j = json_tokener_parse(e->answer);
+	if (!j)
+		fail_msg("not JSON: %s", e->answer);
+	return j;
+}
+
+/* Sends req (its url, method, body...) with the echo sink and the header callback. */
+static int send_echo(struct http_request *req, struct echo *e, char **why)
+{
+	req->header = echo_header;
+	req->progress = echo_progress;
+	req->userdata = e;
+	return http_send(req, echo_write, e, &e->status, why);
+}
+
+/* The request as /_echo saw it: its method, Content-Length and the body's SHA-256. */
+static void assert_echo(const struct echo *e, const char *method, uint64_t len,
+			const void *body)
+{
+	_cleanup_json_ struct json_object *j = echo_json(e);
+	char want_len[32], want_sha[65];
+
+	(void) snprintf(want_len, sizeof(want_len), "%" PRIu64, len);
+	assert_int_equal(hash_sha256_hex(body, (size_t) len, want_sha), 0);
+	assert_string_equal(echo_field(j, "method"), method);
+	assert_non_null(echo_field(j, "content_length"));
+	assert_string_equal(echo_field(j, "content_length"), want_len);
+	assert_null(echo_field(j, "transfer_encoding"));
+	assert_null(echo_field(j, "expect"));
+	assert_string_equal(echo_field(j, "body_sha256"), want_sha);
+}
+
+static void test_http_send_put_memory_body(void **state)
+{
+	static const char body[] = "blob\0with a NUL and \xff bytes\n";
+	_cleanup_(echo_done) struct echo e = {};
+	_cleanup_free_ char *why = NULL;
+	char url[200];
+	struct http_request req = { .url = url, .method = "PUT", .body = body,
+				    .body_len = sizeof(body) - 1 };
+
+	need_http();
+	(void) snprintf(url, sizeof(url), "%s/_echo?status=201&header=Docker-Content-Digest:"
+		 "sha256:abc", g_http);
+	assert_int_equal(send_echo(&req, &e, &why), 0);
+	assert_int_equal(e.status, 201);
+	assert_echo(&e, "PUT", sizeof(body) - 1, body);
+	assert_string_equal(e.digest, "sha256:abc");
+	assert_int_equal(e.progress_done, sizeof(body) - 1);
+	assert_int_equal(e.progress_total, sizeof(body) - 1);
+}
+
+static void test_http_send_put_file_body(void **state)
+{
+	_cleanup_(echo_done) struct echo e = {};
+	_cleanup_free_ char *why = NULL, *data = NULL;
+	char url[200], file[400];
+	const size_t size = 3 * 1024 * 1024 + 7; /* more than one read, above curl's Expect size */
+	struct http_request req = { .url = url, .method = "PUT", .body_file = file };
+	FILE *f;
+
+	need_http();
+	data = malloc(size);
+	assert_non_null(data);
+	for (size_t i = 0; i < size; i++)
+		data[i] = (char) ((i * 2654435761u) >> 13);
+	(void) snprintf(file, sizeof(file), "%s/upload.bin", g_root);
+	f = fopen(file, "we");
+	assert_non_null(f);
+	assert_int_equal(fwrite(data, 1, size, f), size);
+	assert_int_equal(fclose(f), 0);
+	(void) snprintf(url, sizeof(url), "%s/_echo", g_http);
+	assert_int_equal(send_echo(&req, &e, &why), 0);
+	assert_int_equal(e.status, 200);
+	assert_echo(&e, "PUT", size, data);
+	assert_int_equal(e.progress_done, size);
+	assert_int_equal(e.progress_total, size);
+	assert_true(e.progress_calls > 0);
+
+	/* PATCH and POST send a file the same way. */
+	free(e.answer);
+	e = (struct echo) {};
+	req.method = "PATCH";
+	assert_int_equal(send_echo(&req, &e, &why), 0);
+	assert_echo(&e, "PATCH", size, data);
+	(void) unlink(file);
+}
+
+/* The defect this guards: an empty POST (a registry's "start an upload") without a
+ * Content-Length is refused by servers with 411. */
+static void test_http_send_empty_bodies_say_zero(void **state)
+{
+	static const char *const methods[] = { "POST", "PUT", "PATCH" };
+	_cleanup_free_ char *why = NULL;
+	char url[200];
+
+	need_http();
+	(void) snprintf(url, sizeof(url), "%s/_echo?status=202&header=Location:/v2/r/blobs/"
+		 "uploads/1", g_http);
+	for (size_t i = 0; i < ELEMENTSOF(methods); i++) {
+		_cleanup_(echo_done) struct echo e = {};
+		struct http_request req = { .url = url, .method = methods[i] };
+
+		assert_int_equal(send_echo(&req, &e, &why), 0);
+		assert_int_equal(e.status, 202);
+		assert_echo(&e, methods[i], 0, "");
+		assert_string_equal(e.location, "/v2/r/blobs/uploads/1");
+	}
+}
+
+static void test_http_send_head_and_delete(void **state)
+{
+	_cleanup_(echo_done) struct echo e = {};
+	_cleanup_free_ char *why = NULL;
+	char url[200], want[32];
+	struct http_request req = { .url = url, .method = "HEAD", .header = echo_header,
+				    .userdata = &e };
+	_cleanup_json_ struct json_object *j = NULL;
+
+	need_http();
+	(void) snprintf(url, sizeof(url), "%s/file.bin", g_http);
+	/* No sink: HEAD has no body. */
+	assert_int_equal(http_send(&req, NULL, NULL, &e.status, &why), 0);
+	assert_int_equal(e.status, 200);
+	(void) snprintf(want, sizeof(want), "%zu", strlen(BODY));
+	assert_string_equal(e.content_length, want);
+	/* With a sink: nothing reaches it. */
+	assert_int_equal(http_send(&req, echo_write, &e, &e.status, &why), 0);
+	assert_null(e.answer);
+
+	(void) snprintf(url, sizeof(url), "%s/_echo?status=202", g_http);
+	req.method = "DELETE";
+	assert_int_equal(http_send(&req, echo_write, &e, &e.status, &why), 0);
+	assert_int_equal(e.status, 202);
+	j = echo_json(&e);
+	assert_string_equal(echo_field(j, "method"), "DELETE");
+}
+
+static void test_http_send_any_status_headers(void **state)
+{
+	_cleanup_(echo_done) struct echo e = {};
+	_cleanup_free_ char *why = NULL;
+	char url[300];
+	struct http_request req = { .url = url, .any_status = true };
+
+	need_http();
+	(void) snprintf(url, sizeof(url),
+			"%s/_echo?status=401&header=WWW-Authenticate:Bearer%%20realm=%%22http://a/"
+			"t%%22,service=%%22s%%22",
+			g_http);
+	assert_int_equal(send_echo(&req, &e, &why), 0);
+	assert_int_equal(e.status, 401);
+	assert_string_equal(e.www_auth, "Bearer realm=\"http://a/t\",service=\"s\"");
+	/* The error body reaches the sink too. */
+	assert_non_null(e.answer);
+	assert_non_null(strstr(e.answer, "\"method\""));
+
+	/* Without any_status, a 401 is an error and its headers are not delivered. */
+	free(e.answer);
+	e = (struct echo) {};
+	req.any_status = false;
+	assert_int_equal(send_echo(&req, &e, &why), -EIO);
+	assert_non_null(strstr(why, "401"));
+	assert_int_equal(e.header_calls, 0);
+}
+
+static void test_http_send_no_redirect(void **state)
+{
+	_cleanup_(echo_done) struct echo e = {};
+	_cleanup_free_ char *why = NULL;
+	char target[200], url[400];
+	struct http_request req = { .url = url, .no_redirect = true };
+
+	need_http();
+	(void) snprintf(target, sizeof(target), "%s/file.bin", g_http);
+	redirect_url(url, sizeof(url), g_http, target);
+	assert_int_equal(send_echo(&req, &e, &why), 0);
+	assert_int_equal(e.status, 302);
+	assert_string_equal(e.location, target);
+
+	/* The same request without no_redirect follows it. */
+	free(e.answer);
+	e = (struct echo) {};
+	req.no_redirect = false;
+	assert_int_equal(send_echo(&req, &e, &why), 0);
+	assert_int_equal(e.status, 200);
+	assert_string_equal(e.answer, BODY);
+}
+
+/* The port of url ("http://127.0.0.1:PORT"). */
+static const char *port_of(const char *url)
+{
+	return strrchr(url, ':') + 1;
+}
+
+static void test_http_send_plain_http_only_to_loopback(void **state)
+{
+	static const char body[] = "x";
+	_cleanup_free_ char *why = NULL;
+	char url[300];
+	struct http_request req = { .url = url, .method = "PUT", .body = body, .body_len = 1 };
+	long status = 0;
+
+	need_http();
+	/* 127.0.0.2 is loopback too (nothing leaves the machine) but not a name the rule
+	 * allows; the server listens on 127.0.0.1 only. */
+	(void) snprintf(url, sizeof(url), "http://127.0.0.2:%s/_echo", port_of(g_http));
+	assert_int_equal(http_send(&req, NULL, NULL, &status, &why), -EPERM);
+	assert_non_null(strstr(why, "127.0.0.2"));
+	free(why);
+	why = NULL;
+	(void) snprintf(url, sizeof(url), "http://localhost@127.0.0.2:%s/_echo", port_of(g_http));
+	assert_int_equal(http_send(&req, NULL, NULL, &status, &why), -EPERM);
+	free(why);
+	why = NULL;
+
+	/* insecure: allowed (it reaches the connect). */
+	req.insecure = true;
+	assert_int_equal(http_send(&req, NULL, NULL, &status, &why), -ECONNREFUSED);
+	free(why);
+	why = NULL;
+
+	/* GET: allowed without insecure (kernel mirrors). */
+	req = (struct http_request) { .url = url };
+	assert_int_equal(http_send(&req, NULL, NULL, &status, &why), -ECONNREFUSED);
+	free(why);
+	why = NULL;
+
+	/* The loopback names. */
+	req = (struct http_request) { .url = url, .method = "PUT", .body = body, .body_len = 1 };
+	(void) snprintf(url, sizeof(url), "http://localhost:%s/_echo", port_of(g_http));
+	assert_int_equal(http_send(&req, NULL, NULL, &status, &why), 0);
+	assert_int_equal(status, 200);
+	(void) snprintf(url, sizeof(url), "%s/_echo", g_http);
+	assert_int_equal(http_send(&req, NULL, NULL, &status, &why), 0);
+
+	/* file:// is for reading only. */
+	(void) snprintf(url, sizeof(url), "file://%s/www/file.bin", g_root);
+	assert_int_equal(http_send(&req, NULL, NULL, &status, &why), -EINVAL);
+}
+
+static void test_http_send_bad_requests(void **state)
+{
+	_cleanup_free_ char *why = NULL;
+	char url[200], file[400];
+	struct http_request req = { .url = url, .method = "PUT", .body_file = file };
+	long status = 0;
+
+	need_http();
+	(void) snprintf(url, sizeof(url), "%s/_echo", g_http);
+	(void) snprintf(file, sizeof(file), "%s/no-such-blob", g_root);
+	assert_int_equal(http_send(&req, NULL, NULL, &status, &why), -ENOENT);
+	assert_non_null(why);
+	assert_non_null(strstr(why, file));
+	free(why);
+	why = NULL;
+	(void) snprintf(file, sizeof(file), "%s", g_root);
+	assert_int_equal(http_send(&req, NULL, NULL, &status, &why), -EINVAL);
+	assert_non_null(strstr(why, "not a regular file"));
+
+	/* A body where the method has none, two bodies, an unknown method. */
+	req = (struct http_request) { .url = url, .method = "HEAD", .body = "x", .body_len = 1 };
+	assert_int_equal(http_send(&req, NULL, NULL, &status, NULL), -EINVAL);
+	req = (struct http_request) { .url = url, .body = "x", .body_len = 1 };
+	assert_int_equal(http_send(&req, NULL, NULL, &status, NULL), -EINVAL);
+	req = (struct http_request) { .url = url, .method = "PUT", .body = "x", .body_len = 1,
+				      .body_file = file };
+	assert_int_equal(http_send(&req, NULL, NULL, &status, NULL), -EINVAL);
+	req = (struct http_request) { .url = url, .method = "TRACE" };
+	assert_int_equal(http_send(&req, NULL, NULL, &status, NULL), -EINVAL);
+
+	/* http_get() refuses what only http_send() does. */
+	req = (struct http_request) { .url = url, .method = "PUT" };
+	assert_int_equal(http_get(&req, echo_write, NULL, NULL, NULL), -EINVAL);
+	req = (struct http_request) { .url = url, .no_redirect = true };
+	assert_int_equal(http_get(&req, echo_write, NULL, NULL, NULL), -EINVAL);
+}
+
+/* Request headers carry credentials: even at debug level none reaches the log. */
+static void test_http_send_never_logs_request_headers(void **state)
+{
+	static const char *const headers[] = { "Authorization: Basic c2VjcmV0LXBhc3N3b3Jk", NULL };
+	_cleanup_free_ char *why = NULL;
+	char url[200], log[400], buf[8192] = "";
+	struct http_request req = { .url = url, .method = "POST", .headers = headers };
+	int saved, fd, level = log_get_max_level();
+	ssize_t n;
+	long status = 0;
+
+	need_http();
+	(void) snprintf(url, sizeof(url), "%s/_echo?status=500", g_http);
+	(void) snprintf(log, sizeof(log), "%s/debug.log", g_root);
+	fd = open(log, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	assert_true(fd >= 0);
+	saved = dup(2);
+	assert_true(saved >= 0);
+	assert_int_equal(dup2(fd, 2), 2);
+	log_set_max_level(LOG_DEBUG);
+	assert_int_equal(http_send(&req, NULL, NULL, &status, &why), -EIO);
+	log_set_max_level(level);
+	assert_int_equal(dup2(saved, 2), 2);
+	(void) close(saved);
+	n = pread(fd, buf, sizeof(buf) - 1, 0);
+	(void) close(fd);
+	assert_true(n > 0); /* the debug line is there ... */
+	assert_non_null(strstr(buf, "POST"));
+	assert_null(strstr(buf, "c2VjcmV0LXBhc3N3b3Jk")); /* ... the credentials are not */
+	assert_null(strstr(why, "c2VjcmV0LXBhc3N3b3Jk"));
+}
+
 /* ------------------------------------------------------------------ setup */
 
 static int group_setup(void **state)
@@ -418,6 +806,15 @@ int main(void)
 		cmocka_unit_test(test_http_errors),
 		cmocka_unit_test(test_http_headers_both_ways),
 		cmocka_unit_test(test_http_file_sink_hashes),
+		cmocka_unit_test(test_http_send_put_memory_body),
+		cmocka_unit_test(test_http_send_put_file_body),
+		cmocka_unit_test(test_http_send_empty_bodies_say_zero),
+		cmocka_unit_test(test_http_send_head_and_delete),
+		cmocka_unit_test(test_http_send_any_status_headers),
+		cmocka_unit_test(test_http_send_no_redirect),
+		cmocka_unit_test(test_http_send_plain_http_only_to_loopback),
+		cmocka_unit_test(test_http_send_bad_requests),
+		cmocka_unit_test(test_http_send_never_logs_request_headers),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
