@@ -641,29 +641,6 @@ static int transfer_run(struct transfer *t, long *ret_status, char **ret_why)
 	return 0;
 }
 
-int http_get(const struct http_request *req, http_write_fn write, void *write_userdata,
-	     long *ret_status, char **ret_why)
-{
-	_cleanup_(transfer_done) struct transfer t = {
-		.req = req,
-		.write = write,
-		.write_userdata = write_userdata,
-		.body.fd = -EBADF,
-	};
-	int r;
-
-	if (!req || !req->url || !write)
-		return -EINVAL;
-	/* The fields beyond GET are http_send()'s. */
-	if ((req->method && !streq(req->method, "GET")) || req->body || req->body_len ||
-	    req->body_file || req->no_redirect || req->insecure)
-		return -EINVAL;
-	r = http_load(ret_why);
-	if (r < 0)
-		return r;
-	return transfer_run(&t, ret_status, ret_why);
-}
-
 /* ---- http_send(): methods, bodies, the plain-http rule ----------------------------------- */
 
 static int method_parse(const char *name, enum http_method *ret)
@@ -687,10 +664,19 @@ static bool host_is_loopback(const char *host)
 	       streq(host, "::1");
 }
 
+/* An Authorization header (credentials, a token) among the request's. */
+static bool sends_credentials(const struct http_request *req)
+{
+	for (const char *const *h = req->headers; h && *h; h++)
+		if (strncasecmp(*h, "Authorization:", 14) == 0)
+			return true;
+	return false;
+}
+
 /*
- * What a request other than GET may be sent to: http or https (not file://), and plain http
- * only to a loopback host unless req->insecure. The URL is parsed by libcurl itself, so the
- * host judged is the host connected to.
+ * What a request other than GET, or a GET with credentials, may be sent to: http or https
+ * (not file://), and plain http only to a loopback host unless req->insecure. The URL is
+ * parsed by libcurl itself, so the host judged is the host connected to.
  */
 static int check_url(const struct http_request *req, enum http_method m, char **why)
 {
@@ -703,7 +689,7 @@ static int check_url(const struct http_request *req, enum http_method m, char **
 	if (curl.url_set(u, CURLUPART_URL, req->url, 0) != CURLUE_OK ||
 	    curl.url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK)
 		return why_set(why, -EINVAL, "not a valid URL: '%s'", req->url);
-	if (m == HTTP_GET)
+	if (m == HTTP_GET && !sends_credentials(req))
 		return 0;
 	if (!strcaseeq(scheme, "http") && !strcaseeq(scheme, "https"))
 		return why_set(why, -EINVAL,
@@ -715,9 +701,10 @@ static int check_url(const struct http_request *req, enum http_method m, char **
 		return why_set(why, -EINVAL, "not a valid URL: '%s'", req->url);
 	if (!host_is_loopback(host))
 		return why_set(why, -EPERM,
-			       "refused to %s %s over plain http to '%s': only localhost may be "
+			       "refused to %s %s over plain http%s to '%s': only localhost may be "
 			       "reached without TLS unless insecure connections are allowed",
-			       method_names[m], req->url, host);
+			       method_names[m], req->url,
+			       m == HTTP_GET ? " with credentials" : "", host);
 	return 0;
 }
 
@@ -733,6 +720,31 @@ static int send_validate(const struct http_request *req, enum http_method *ret_m
 		return -EINVAL;
 	*ret_method = m;
 	return 0;
+}
+
+int http_get(const struct http_request *req, http_write_fn write, void *write_userdata,
+	     long *ret_status, char **ret_why)
+{
+	_cleanup_(transfer_done) struct transfer t = {
+		.req = req,
+		.write = write,
+		.write_userdata = write_userdata,
+		.body.fd = -EBADF,
+	};
+	int r;
+
+	if (!req || !req->url || !write)
+		return -EINVAL;
+	/* The fields beyond GET are http_send()'s. */
+	if ((req->method && !streq(req->method, "GET")) || req->body || req->body_len ||
+	    req->body_file || req->no_redirect || req->insecure)
+		return -EINVAL;
+	r = http_load(ret_why);
+	if (r >= 0 && sends_credentials(req))
+		r = check_url(req, HTTP_GET, ret_why);
+	if (r < 0)
+		return r;
+	return transfer_run(&t, ret_status, ret_why);
 }
 
 int http_send(const struct http_request *req, http_write_fn write, void *write_userdata,

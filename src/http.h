@@ -25,7 +25,8 @@
  *   -ENOENT        HTTP 404 or 410, or a missing file:// path
  *   -ECONNREFUSED  cannot connect          -EHOSTUNREACH  cannot resolve the host
  *   -ETIMEDOUT     connect timed out or the transfer stalled
- *   -EPERM         a redirect that would leave https was refused
+ *   -EPERM         a redirect that would leave https was refused; plain http to a host that
+ *                  is not loopback without insecure (http_send(), see insecure below)
  *   -EMEDIUMTYPE   an HTML page where data was expected (unless allow_html)
  *   -EFBIG         a body larger than http_get_memory()'s limit
  *   -EIO           any other transfer failure, or an HTTP status other than 2xx (unless
@@ -79,7 +80,9 @@ struct http_request {
 	bool no_redirect;
 	/* true: the URL may be plain http to a host other than localhost/127.0.0.1/::1 (the
 	 * caller decided, e.g. --insecure). Without it an http URL to another host is still
-	 * allowed for GET (kernel mirrors), but refused for any other method with -EPERM. */
+	 * allowed for GET (kernel mirrors), but refused with -EPERM for any other method and
+	 * for a GET that carries an Authorization header (credentials never go out in clear
+	 * text; http_get() applies that rule too). */
 	bool insecure;
 };
 

@@ -666,6 +666,21 @@ static void test_http_send_plain_http_only_to_loopback(void **state)
 	free(why);
 	why = NULL;
 
+	/* GET with credentials: refused like any other method (http_get() too). */
+	{
+		static const char *const auth[] = { "Authorization: Bearer t0ken", NULL };
+
+		req = (struct http_request) { .url = url, .headers = auth };
+		assert_int_equal(http_send(&req, NULL, NULL, &status, &why), -EPERM);
+		assert_non_null(strstr(why, "with credentials"));
+		assert_null(strstr(why, "t0ken"));
+		assert_int_equal(http_get(&req, echo_write, NULL, NULL, NULL), -EPERM);
+		req.insecure = true;
+		assert_int_equal(http_send(&req, NULL, NULL, &status, NULL), -ECONNREFUSED);
+	}
+	free(why);
+	why = NULL;
+
 	/* The loopback names. */
 	req = (struct http_request) { .url = url, .method = "PUT", .body = body, .body_len = 1 };
 	(void) snprintf(url, sizeof(url), "http://localhost:%s/_echo", port_of(g_http));
