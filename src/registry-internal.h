@@ -183,6 +183,7 @@ struct kts_registry {
 	char *token;                     /* the bearer token of this session, or NULL */
 	bool basic;                      /* the registry asked for basic auth */
 	bool push;                       /* tokens are asked for "pull,push" */
+	unsigned tags_page;              /* tags asked per page (n=); 0: 1000 (tests: 1) */
 };
 
 /* One request to the registry through registry_call(). */

@@ -1,0 +1,242 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-or-later
+#
+# The OCI client (src/registry.h) against Debian's docker-registry (the CNCF distribution
+# registry 2.8) on 127.0.0.1, anonymous, started once (registry-lib.sh), through the small
+# driver tests/integration/registry-client: an entry pushed (the OCI 1.1 manifest with
+# artifactType and the empty config accepted by the real registry), pulled into an empty
+# cache byte for byte, pushed again without a blob upload, tags over several pages, one file
+# read; and the faults: an unknown tag, a corrupted blob in the registry's storage, a
+# manifest whose title is a path, a stopped registry, each leaving nothing in the cache.
+set -u
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+. "$here/lib.sh"
+. "$here/registry-lib.sh"
+
+kts_registry_need
+client=${KTS_TOP_BUILDDIR:-.}/tests/integration/registry-client
+[ -x "$client" ] || kts_skip_all "'$client' not built"
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/ktscope-registry-client.XXXXXX")
+cleanup() {
+	kts_kill_bg
+	[ -n "${KEEP:-}" ] || rm -rf "$work"
+}
+trap cleanup EXIT
+
+kts_registry_start reg "$work/reg"
+remote=oci://$reg_host/ktscope/kernels
+key=6.12.3-x86_64-0123456789ab
+key2=6.12.4-x86_64-ba9876543210
+
+# make_entry DIR KEY: an entry as a build stores it (metadata.json valid for KEY).
+make_entry() {
+	local dir=$1/$2
+	mkdir -p "$dir"
+	head -c 3000000 /dev/urandom >"$dir/bzImage"
+	head -c 700000 /dev/urandom >"$dir/vmlinux"
+	printf 'CONFIG_SCHED_CLASS_EXT=y\n' >"$dir/config"
+	printf 'make: done %s\n' "$2" >"$dir/build.log"
+	printf '{"options": []}\n' >"$dir/kconfig-report.json"
+	sed "s/\"key\": \"[^\"]*\"/\"key\": \"$2\"/" \
+		"${KTS_TOP_SRCDIR:-$here/../..}/fuzz/corpus/metadata/local" >"$dir/metadata.json"
+}
+
+# field NAME FILE: the value of NAME=... in the driver's output.
+field() { sed -n "s/^$1=//p" "$2" | head -n 1; }
+
+# run OUT ARGS...: the driver, its stdout in OUT; its exit status.
+run() {
+	local out=$1
+	shift
+	"$client" "$@" >"$out" 2>"$out.err"
+}
+
+# empty_cache ROOT: no entry and nothing in .tmp.
+empty_cache() {
+	[ -z "$(ls -A "$1/kernels" 2>/dev/null)" ] && [ -z "$(ls -A "$1/.tmp" 2>/dev/null)" ]
+}
+
+make_entry "$work/a/kernels" "$key"
+make_entry "$work/a/kernels" "$key2"
+entry=$work/a/kernels/$key
+
+kts_plan 15
+
+# 1. push: every file a blob, the manifest accepted by distribution 2.8
+if run "$work/push1" "$remote" push "$entry" "$key" && [ "$(field blobs_sent "$work/push1")" = 6 ] &&
+	[ "$(field blobs "$work/push1")" = 6 ]; then
+	kts_ok "push uploads the entry's 6 files as blobs"
+else
+	kts_not_ok "push uploads the entry's 6 files as blobs"
+	kts_diag "$(cat "$work/push1" "$work/push1.err")"
+fi
+
+curl -s -H 'Accept: application/vnd.oci.image.manifest.v1+json' \
+	"http://$reg_host/v2/ktscope/kernels/manifests/$key" >"$work/manifest.json"
+kts_check "the registry serves the OCI 1.1 manifest: artifactType, the empty config, titles" \
+	"$KTS_SYSTEM_PYTHON" -c '
+import json, sys
+m = json.load(open(sys.argv[1]))
+assert m["artifactType"] == "application/vnd.ktscope.kernel.v1", m
+assert m["config"]["mediaType"] == "application/vnd.oci.empty.v1+json", m
+assert m["config"]["size"] == 2, m
+t = [l["annotations"]["org.opencontainers.image.title"] for l in m["layers"]]
+assert t == ["bzImage", "vmlinux", "config", "metadata.json", "kconfig-report.json",
+             "build.log"], t
+assert m["annotations"]["dev.ktscope.key"] == sys.argv[2], m
+' "$work/manifest.json" "$key"
+
+# 2. a second push sends no blob: HEAD finds each one
+uploads=$(kts_registry_uploads reg)
+if run "$work/push2" "$remote" push "$entry" "$key" &&
+	[ "$(field blobs_sent "$work/push2")" = 0 ] && [ "$(field blobs_present "$work/push2")" = 6 ] &&
+	[ "$(kts_registry_uploads reg)" = "$uploads" ] &&
+	[ "$(field manifest "$work/push2")" = "$(field manifest "$work/push1")" ]; then
+	kts_ok "a second push uploads nothing (6 blobs present, no upload request, same manifest)"
+else
+	kts_not_ok "a second push uploads nothing"
+	kts_diag "$(cat "$work/push2" "$work/push2.err") uploads: $uploads -> $(kts_registry_uploads reg)"
+fi
+
+# 3. pull into an empty cache: byte-identical, nothing left in .tmp
+if run "$work/pull" "$remote" pull "$work/b" "$key" && [ "$(field result "$work/pull")" = 1 ] &&
+	diff -r "$entry" "$work/b/kernels/$key" >/dev/null && [ -z "$(ls -A "$work/b/.tmp")" ]; then
+	kts_ok "pull into an empty cache: every file byte-identical, .tmp empty"
+else
+	kts_not_ok "pull into an empty cache: every file byte-identical"
+	kts_diag "$(cat "$work/pull" "$work/pull.err")"
+fi
+
+run "$work/has" "$remote" has "$key"
+run "$work/hasnot" "$remote" has nosuch-x86_64-000000000000
+kts_check "has: 1 for the pushed key, 0 for an unknown one" \
+	test "$(field result "$work/has")/$(field result "$work/hasnot")" = 1/0
+
+# 4. an unknown tag pulls nothing and stores nothing
+if run "$work/pull0" "$remote" pull "$work/c" nosuch-x86_64-000000000000 &&
+	[ "$(field result "$work/pull0")" = 0 ] && empty_cache "$work/c"; then
+	kts_ok "pull of an unknown tag: 0, nothing stored"
+else
+	kts_not_ok "pull of an unknown tag: 0, nothing stored"
+	kts_diag "$(cat "$work/pull0" "$work/pull0.err")"
+fi
+
+# 5. tags, sorted (distribution 2.8 ignores n= and answers one page: pagination below)
+run "$work/push3" "$remote" push "$work/a/kernels/$key2" "$key2"
+if run "$work/tags" --page 1 "$remote" tags &&
+	[ "$(sed -n 's/^tag=//p' "$work/tags" | tr '\n' ' ')" = "$key $key2 " ]; then
+	kts_ok "tags: both keys, sorted"
+else
+	kts_not_ok "tags: both keys, sorted"
+	kts_diag "$(cat "$work/tags" "$work/tags.err")"
+fi
+
+# the tags list over pages of n=2 linked by Link: rel="next" (a registry that paginates,
+# as distribution 3 does: a few lines of python on 127.0.0.1)
+cat >"$work/pages.py" <<'PY'
+import http.server, sys, urllib.parse
+TAGS = ["k5", "k1", "k4", "k2", "k3"]
+class H(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        u = urllib.parse.urlparse(self.path)
+        q = urllib.parse.parse_qs(u.query)
+        n, last = int(q["n"][0]), q.get("last", [""])[0]
+        rest = sorted(t for t in TAGS if t > last)
+        page, more = rest[:n], len(rest) > n
+        body = ('{"name":"p/r","tags":[%s]}' % ",".join('"%s"' % t for t in page)).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        if more:
+            self.send_header("Link", '</v2/p/r/tags/list?n=%d&last=%s>; rel="next"' % (n, page[-1]))
+        self.end_headers()
+        self.wfile.write(body)
+    def log_message(self, *a):
+        sys.stderr.write("%s\n" % self.path)
+s = http.server.HTTPServer(("127.0.0.1", 0), H)
+print(s.server_address[1], flush=True)
+s.serve_forever()
+PY
+kts_bg "$KTS_SYSTEM_PYTHON" "$work/pages.py" >"$work/pages.port" 2>"$work/pages.log"
+kts_wait_until 10 test -s "$work/pages.port"
+if run "$work/ptags" --page 2 "oci://127.0.0.1:$(head -n1 "$work/pages.port")/p/r" tags &&
+	[ "$(sed -n 's/^tag=//p' "$work/ptags" | tr '\n' ' ')" = "k1 k2 k3 k4 k5 " ] &&
+	[ "$(grep -c tags/list "$work/pages.log")" = 3 ]; then
+	kts_ok "tags: three pages followed through their Link headers"
+else
+	kts_not_ok "tags: three pages followed through their Link headers"
+	kts_diag "$(cat "$work/ptags" "$work/ptags.err" "$work/pages.log")"
+fi
+
+run "$work/get" "$remote" get "$key" metadata.json
+kts_check "get: metadata.json's bytes, digest-checked" \
+	cmp -s <(head -c "$(stat -c %s "$entry/metadata.json")" "$work/get") "$entry/metadata.json"
+
+# 6. a blob corrupted in the registry's storage: refused by digest, nothing stored
+hex=$(sha256sum "$entry/bzImage" | cut -d' ' -f1)
+data=$reg_storage/docker/registry/v2/blobs/sha256/${hex:0:2}/$hex/data
+printf 'X' | dd of="$data" bs=1 seek=1000 conv=notrunc 2>/dev/null
+run "$work/bad" "$remote" pull "$work/d" "$key"
+rc=$?
+if [ $rc = 1 ] && [ "$(field error "$work/bad")" = EBADMSG ] &&
+	grep -q "^why=$remote: blob sha256:$hex (bzImage) does not match its digest" "$work/bad" &&
+	empty_cache "$work/d"; then
+	kts_ok "a corrupted blob: EBADMSG naming the registry, the blob and its title; nothing stored"
+else
+	kts_not_ok "a corrupted blob: EBADMSG naming the registry, the blob and its title"
+	kts_diag "exit $rc: $(cat "$work/bad" "$work/bad.err"); $(find "$work/d")"
+fi
+
+# a short blob (the registry's file truncated): EIO, a short read, nothing stored
+truncate -s 2000000 "$data"
+run "$work/short" "$remote" pull "$work/d" "$key"
+if [ "$(field error "$work/short")" = EIO ] && grep -q "short read, 2000000 of 3000000" "$work/short" &&
+	empty_cache "$work/d"; then
+	kts_ok "a short blob: EIO naming the short read; nothing stored"
+else
+	kts_not_ok "a short blob: EIO naming the short read"
+	kts_diag "$(cat "$work/short" "$work/short.err")"
+fi
+
+# 7. a manifest whose title is a path (pushed by someone else): refused before any write
+sed 's|"org.opencontainers.image.title":"config"|"org.opencontainers.image.title":"../../escape"|' \
+	"$work/manifest.json" >"$work/evil.json"
+curl -s -o /dev/null -X PUT -H 'Content-Type: application/vnd.oci.image.manifest.v1+json' \
+	--data-binary @"$work/evil.json" "http://$reg_host/v2/ktscope/kernels/manifests/evil"
+run "$work/evil" "$remote" pull "$work/e" evil
+if [ "$(field error "$work/evil")" = EBADMSG ] && grep -q "title '../../escape' is not a file" "$work/evil" &&
+	empty_cache "$work/e" && [ ! -e "$work/escape" ] && [ ! -e "$work/e/escape" ]; then
+	kts_ok "a manifest titling a layer '../../escape': EBADMSG, nothing written"
+else
+	kts_not_ok "a manifest titling a layer '../../escape': EBADMSG, nothing written"
+	kts_diag "$(cat "$work/evil" "$work/evil.err")"
+fi
+
+# 8. a malformed remote: EINVAL naming it
+run "$work/badremote" "oci://$reg_host/Kernels" has "$key"
+kts_check "a remote with an uppercase repository: EINVAL naming it" \
+	grep -q "^why=remote 'oci://$reg_host/Kernels': the repository" "$work/badremote"
+
+# 9. the registry stopped: ECONNREFUSED naming it, nothing stored
+kts_registry_stop reg
+run "$work/down" "$remote" pull "$work/f" "$key2"
+if [ "$(field error "$work/down")" = ECONNREFUSED ] && grep -q "$remote" "$work/down" &&
+	empty_cache "$work/f"; then
+	kts_ok "the registry stopped: ECONNREFUSED naming it; nothing stored"
+else
+	kts_not_ok "the registry stopped: ECONNREFUSED naming it; nothing stored"
+	kts_diag "$(cat "$work/down" "$work/down.err")"
+fi
+
+# 10. and started again on the same storage: the second entry pulls
+kts_registry_restart reg
+if run "$work/again" "$remote" pull "$work/f" "$key2" &&
+	diff -r "$work/a/kernels/$key2" "$work/f/kernels/$key2" >/dev/null; then
+	kts_ok "after a restart the pull succeeds byte-identical"
+else
+	kts_not_ok "after a restart the pull succeeds byte-identical"
+	kts_diag "$(cat "$work/again" "$work/again.err")"
+fi
+
+exit $((kts_nfail > 0))
