@@ -470,7 +470,7 @@ static int authenticate(struct kts_registry *r, const struct registry_call *c, c
 		return -ENOMEM;
 	k = registry_token_fetch(&ch, scope, &r->creds, &tls, &token, &why);
 	if (k == -EACCES)
-		return access_denied(r, c, "the token service refused", ret_why);
+		return access_denied(r, c, why ? why : "the token endpoint refused", ret_why);
 	if (k < 0)
 		return why_set(ret_why, k, "%s: cannot get a token for %s: %s", r->name, c->what,
 			       why ? why : strerror(-k));

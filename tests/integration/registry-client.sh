@@ -61,7 +61,7 @@ make_entry "$work/a/kernels" "$key"
 make_entry "$work/a/kernels" "$key2"
 entry=$work/a/kernels/$key
 
-kts_plan 15
+kts_plan 22
 
 # 1. push: every file a blob, the manifest accepted by distribution 2.8
 if run "$work/push1" "$remote" push "$entry" "$key" && [ "$(field blobs_sent "$work/push1")" = 6 ] &&
@@ -238,5 +238,55 @@ else
 	kts_not_ok "after a restart the pull succeeds byte-identical"
 	kts_diag "$(cat "$work/again" "$work/again.err")"
 fi
+
+# 11. the request wrapper's authentication: basic (htpasswd) and bearer tokens (token-server.py)
+password=kts-Pa55-word-7e1
+export HOME=$work/home XDG_RUNTIME_DIR=$work/runtime
+mkdir -p "$HOME" "$XDG_RUNTIME_DIR"
+unset REGISTRY_AUTH_FILE
+kts_htpasswd "$work/htpasswd" tester "$password"
+kts_registry_start basic "$work/basic" htpasswd "$work/htpasswd"
+kts_token_server_start ts "$work/ts" tester "$password"
+kts_registry_start tok "$work/tok" token ts
+
+# no_secret FILE...: the password appears in none of them
+no_secret() { ! grep -q -- "$password" "$@"; }
+
+# auth_case NAME HOST: push and pull with the right credentials; then a wrong password and
+# none at all refused with EACCES naming the registry and the file (or where it looked)
+auth_case() {
+	local name=$1 host=$2 r=oci://$2/team/kernels
+	kts_registry_auth_file "$work/$name-auth.json" "$host" tester "$password"
+	kts_registry_auth_file "$work/$name-wrong.json" "$host" tester "not-$password"
+	if REGISTRY_AUTH_FILE=$work/$name-auth.json run "$work/$name-push" "$r" push "$entry" "$key" &&
+		REGISTRY_AUTH_FILE=$work/$name-auth.json run "$work/$name-pull" "$r" pull "$work/$name-c" "$key" &&
+		diff -r "$entry" "$work/$name-c/kernels/$key" >/dev/null; then
+		kts_ok "$name auth: push, then pull byte-identical with the credentials file"
+	else
+		kts_not_ok "$name auth: push, then pull byte-identical with the credentials file"
+		kts_diag "$(cat "$work/$name-push" "$work/$name-push.err" "$work/$name-pull" "$work/$name-pull.err")"
+	fi
+	REGISTRY_AUTH_FILE=$work/$name-wrong.json run "$work/$name-wrong" "$r" pull "$work/$name-w" "$key"
+	if [ "$(field error "$work/$name-wrong")" = EACCES ] &&
+		grep -q "^why=$r: access denied to manifest '$key'.* from $work/$name-wrong.json" "$work/$name-wrong" &&
+		no_secret "$work/$name-wrong" "$work/$name-wrong.err" && empty_cache "$work/$name-w"; then
+		kts_ok "$name auth: a wrong password is EACCES naming the registry and the file, not the password"
+	else
+		kts_not_ok "$name auth: a wrong password is EACCES naming the registry and the file"
+		kts_diag "$(cat "$work/$name-wrong" "$work/$name-wrong.err")"
+	fi
+	run "$work/$name-none" "$r" has "$key"
+	if [ "$(field error "$work/$name-none")" = EACCES ] &&
+		grep -q "no credentials for $host in .*$XDG_RUNTIME_DIR/containers/auth.json" "$work/$name-none"; then
+		kts_ok "$name auth: no credentials is EACCES saying where it looked"
+	else
+		kts_not_ok "$name auth: no credentials is EACCES saying where it looked"
+		kts_diag "$(cat "$work/$name-none" "$work/$name-none.err")"
+	fi
+}
+auth_case basic "$basic_host"
+auth_case token "$tok_host"
+kts_check "the token server was asked for the push scope by the push" \
+	kts_wait_until 5 grep -q "user=tester scope=repository:team/kernels:pull,push status=200" "$ts_log"
 
 exit $((kts_nfail > 0))
