@@ -10,8 +10,9 @@
  *   registry-client ... REMOTE get KEY TITLE        (the file's bytes on stdout)
  *
  * --page N asks for the tags list N tags at a time (its pagination through Link headers).
- * Prints "result=R" and the stats as key=value lines on stdout; a failure prints
- * "error=ERRNONAME" and "why=..." and exits 1 (2 for a usage error).
+ * KTS_EVENTS=1 turns the NDJSON events on (stdout). Prints "result=R" and the stats as
+ * key=value lines on stdout; a failure prints "error=ERRNONAME" and "why=..." and exits 1
+ * (2 for a usage error).
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -22,6 +23,7 @@
 
 #include "log.h"
 #include "macro.h"
+#include "progress.h"
 #include "registry-internal.h"
 
 static void print_stats(const struct kts_registry_stats *st)
@@ -77,6 +79,8 @@ int main(int argc, char **argv)
 	unsigned page = 0;
 	int i = 1, k;
 
+	if (getenv("KTS_EVENTS"))
+		progress_set_events(true);
 	if (getenv("KTS_DEBUG"))
 		log_set_max_level(LOG_DEBUG);
 	for (; i < argc && startswith(argv[i], "--"); i++) {

@@ -2,12 +2,14 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 #
 # The OCI client (src/registry.h) against Debian's docker-registry (the CNCF distribution
-# registry 2.8) on 127.0.0.1, anonymous, started once (registry-lib.sh), through the small
+# registry 2.8) on 127.0.0.1, started once per mode (registry-lib.sh), through the small
 # driver tests/integration/registry-client: an entry pushed (the OCI 1.1 manifest with
 # artifactType and the empty config accepted by the real registry), pulled into an empty
-# cache byte for byte, pushed again without a blob upload, tags over several pages, one file
-# read; and the faults: an unknown tag, a corrupted blob in the registry's storage, a
-# manifest whose title is a path, a stopped registry, each leaving nothing in the cache.
+# cache byte for byte, pushed again without a blob upload, tags, one file read; the faults:
+# an unknown tag, a corrupted and a truncated blob in the registry's storage, a manifest whose
+# title is a path, a stopped registry, each leaving nothing in the cache; basic and token
+# auth. What 2.8 never does comes from registry-fake.py: blobs redirected to another origin,
+# a connection dropped mid-blob, a 503 with an error body, tags over Link-paginated pages.
 set -u
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 . "$here/lib.sh"
@@ -61,7 +63,7 @@ make_entry "$work/a/kernels" "$key"
 make_entry "$work/a/kernels" "$key2"
 entry=$work/a/kernels/$key
 
-kts_plan 22
+kts_plan 25
 
 # 1. push: every file a blob, the manifest accepted by distribution 2.8
 if run "$work/push1" "$remote" push "$entry" "$key" && [ "$(field blobs_sent "$work/push1")" = 6 ] &&
@@ -86,6 +88,59 @@ assert t == ["bzImage", "vmlinux", "config", "metadata.json", "kconfig-report.js
              "build.log"], t
 assert m["annotations"]["dev.ktscope.key"] == sys.argv[2], m
 ' "$work/manifest.json" "$key"
+
+# a registry that misbehaves on purpose (registry-fake.py), serving the same manifest
+mkdir -p "$work/blobs"
+for f in "$entry"/*; do cp "$f" "$work/blobs/$(sha256sum "$f" | cut -d' ' -f1)"; done
+kts_bg "$KTS_SYSTEM_PYTHON" "$here/registry-fake.py" --manifest "$work/manifest.json" \
+	--tags "$key" --blobs "$work/blobs" --blob-url "http://$reg_host/v2/ktscope/kernels/blobs" \
+	--log "$work/fake.log" >"$work/fake.port" 2>"$work/fake.err"
+kts_wait_until 10 test -s "$work/fake.port" || kts_skip_all "registry-fake.py did not start"
+fake=oci://127.0.0.1:$(head -n1 "$work/fake.port")
+
+# blobs redirected to another origin (an object store): followed, checked, stored; the
+# NDJSON events: one per blob and one at the end
+if KTS_EVENTS=1 run "$work/redir" "$fake/p/redirect" pull "$work/r" "$key" &&
+	diff -r "$entry" "$work/r/kernels/$key" >/dev/null &&
+	[ "$(grep -c '^{"event":"pull",.*"action":"downloaded"' "$work/redir")" = 6 ] &&
+	grep -q "^{\"event\":\"pull\",.*\"key\":\"$key\",\"result\":\"pulled\",.*\"blobs\":6," "$work/redir"; then
+	kts_ok "blobs redirected to another origin are followed; NDJSON: 6 blob events and the result"
+else
+	kts_not_ok "blobs redirected to another origin are followed; NDJSON events"
+	kts_diag "$(cat "$work/redir" "$work/redir.err")"
+fi
+
+# a connection dropped in the middle of a blob: EIO naming the blob and the registry
+run "$work/drop" "$fake/p/drop" pull "$work/dr" "$key"
+if [ "$(field error "$work/drop")" = EIO ] &&
+	grep -q "^why=$fake/p/drop: .*blob sha256:[0-9a-f]* (bzImage)" "$work/drop" &&
+	empty_cache "$work/dr"; then
+	kts_ok "a connection dropped mid-blob: EIO naming the registry and the blob; nothing stored"
+else
+	kts_not_ok "a connection dropped mid-blob: EIO naming the registry and the blob"
+	kts_diag "$(cat "$work/drop" "$work/drop.err")"
+fi
+
+# a 5xx: EIO with the registry's own error code and message
+run "$work/down5" "$fake/p/down" pull "$work/dn" "$key"
+if [ "$(field error "$work/down5")" = EIO ] &&
+	grep -q "^why=$fake/p/down: manifest '$key': HTTP 503 (UNAVAILABLE: try later)" "$work/down5" &&
+	empty_cache "$work/dn"; then
+	kts_ok "a 503: EIO with the registry's error code and message; nothing stored"
+else
+	kts_not_ok "a 503: EIO with the registry's error code and message"
+	kts_diag "$(cat "$work/down5" "$work/down5.err")"
+fi
+
+# the tags list over pages of n=2 linked by Link: rel="next" (distribution 3 paginates)
+if run "$work/ptags" --page 2 "$fake/p/pages" tags &&
+	[ "$(sed -n 's/^tag=//p' "$work/ptags" | tr '\n' ' ')" = "k1 k2 k3 k4 k5 " ] &&
+	[ "$(grep -c '^GET /v2/p/pages/tags/list' "$work/fake.log")" = 3 ]; then
+	kts_ok "tags: three pages followed through their Link headers"
+else
+	kts_not_ok "tags: three pages followed through their Link headers"
+	kts_diag "$(cat "$work/ptags" "$work/ptags.err" "$work/fake.log")"
+fi
 
 # 2. a second push sends no blob: HEAD finds each one
 uploads=$(kts_registry_uploads reg)
@@ -130,43 +185,6 @@ if run "$work/tags" --page 1 "$remote" tags &&
 else
 	kts_not_ok "tags: both keys, sorted"
 	kts_diag "$(cat "$work/tags" "$work/tags.err")"
-fi
-
-# the tags list over pages of n=2 linked by Link: rel="next" (a registry that paginates,
-# as distribution 3 does: a few lines of python on 127.0.0.1)
-cat >"$work/pages.py" <<'PY'
-import http.server, sys, urllib.parse
-TAGS = ["k5", "k1", "k4", "k2", "k3"]
-class H(http.server.BaseHTTPRequestHandler):
-    def do_GET(self):
-        u = urllib.parse.urlparse(self.path)
-        q = urllib.parse.parse_qs(u.query)
-        n, last = int(q["n"][0]), q.get("last", [""])[0]
-        rest = sorted(t for t in TAGS if t > last)
-        page, more = rest[:n], len(rest) > n
-        body = ('{"name":"p/r","tags":[%s]}' % ",".join('"%s"' % t for t in page)).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        if more:
-            self.send_header("Link", '</v2/p/r/tags/list?n=%d&last=%s>; rel="next"' % (n, page[-1]))
-        self.end_headers()
-        self.wfile.write(body)
-    def log_message(self, *a):
-        sys.stderr.write("%s\n" % self.path)
-s = http.server.HTTPServer(("127.0.0.1", 0), H)
-print(s.server_address[1], flush=True)
-s.serve_forever()
-PY
-kts_bg "$KTS_SYSTEM_PYTHON" "$work/pages.py" >"$work/pages.port" 2>"$work/pages.log"
-kts_wait_until 10 test -s "$work/pages.port"
-if run "$work/ptags" --page 2 "oci://127.0.0.1:$(head -n1 "$work/pages.port")/p/r" tags &&
-	[ "$(sed -n 's/^tag=//p' "$work/ptags" | tr '\n' ' ')" = "k1 k2 k3 k4 k5 " ] &&
-	[ "$(grep -c tags/list "$work/pages.log")" = 3 ]; then
-	kts_ok "tags: three pages followed through their Link headers"
-else
-	kts_not_ok "tags: three pages followed through their Link headers"
-	kts_diag "$(cat "$work/ptags" "$work/ptags.err" "$work/pages.log")"
 fi
 
 run "$work/get" "$remote" get "$key" metadata.json
