@@ -508,11 +508,11 @@ static int callback_error(struct transfer *t, char **why)
 		return why_set(why, -EFBIG, "%s from %s is implausibly large", what_of(req),
 			       req->url);
 	if (t->error == -EINTR)
-		return why_set(why, -EINTR, "interrupted: %s %s %s", verb_of(t), prep_of(t),
-			       req->url);
+		return why_set(why, -EINTR, "interrupted: cannot %s %s %s %s", verb_of(t),
+			       what_of(req), prep_of(t), req->url);
 	if (t->headers_failed || t->error == 0)
-		return why_set(why, -ENOMEM, "out of memory: %s %s %s", verb_of(t), prep_of(t),
-			       req->url);
+		return why_set(why, -ENOMEM, "out of memory: cannot %s %s %s %s", verb_of(t),
+			       what_of(req), prep_of(t), req->url);
 	return why_set(why, t->error, "cannot store %s from %s: %s", what_of(req), req->url,
 		       strerror(-t->error));
 }
@@ -703,8 +703,8 @@ static int check_url(const struct http_request *req, enum http_method m, char **
 		return why_set(why, -EPERM,
 			       "refused to %s %s over plain http%s to '%s': only localhost may be "
 			       "reached without TLS unless insecure connections are allowed",
-			       method_names[m], req->url,
-			       m == HTTP_GET ? " with credentials" : "", host);
+			       method_names[m], req->url, m == HTTP_GET ? " with credentials" : "",
+			       host);
 	return 0;
 }
 

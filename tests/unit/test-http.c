@@ -526,6 +526,49 @@ static void test_http_send_put_file_body(void **state)
 	(void) unlink(file);
 }
 
+/* The file shrinks while it is sent (truncated from the progress callback): the promised
+ * Content-Length cannot be kept, the request fails naming the file. */
+struct shrink {
+	const char *path;
+	bool done;
+};
+
+static void shrink_progress(uint64_t done, uint64_t total, void *userdata)
+{
+	struct shrink *s = userdata;
+
+	if (!s->done && done > 0)
+		assert_int_equal(truncate(s->path, 1000), 0);
+	s->done = true;
+}
+
+static void test_http_send_file_that_shrinks(void **state)
+{
+	_cleanup_free_ char *why = NULL;
+	char url[200], file[400];
+	struct shrink s = { .path = file };
+	const struct http_request req = { .url = url,
+					  .method = "PUT",
+					  .body_file = file,
+					  .progress = shrink_progress,
+					  .userdata = &s };
+	long status = 0;
+	int fd;
+
+	need_http();
+	(void) snprintf(file, sizeof(file), "%s/shrinking.bin", g_root);
+	fd = open(file, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	assert_true(fd >= 0);
+	assert_int_equal(ftruncate(fd, 64 << 20), 0); /* more than the sockets' buffers */
+	(void) close(fd);
+	(void) snprintf(url, sizeof(url), "%s/_echo", g_http);
+	assert_int_equal(http_send(&req, NULL, NULL, &status, &why), -EIO);
+	assert_true(s.done);
+	assert_non_null(strstr(why, file));
+	assert_non_null(strstr(why, "shrank"));
+	(void) unlink(file);
+}
+
 /* The defect this guards: an empty POST (a registry's "start an upload") without a
  * Content-Length is refused by servers with 411. */
 static void test_http_send_empty_bodies_say_zero(void **state)
@@ -823,6 +866,7 @@ int main(void)
 		cmocka_unit_test(test_http_file_sink_hashes),
 		cmocka_unit_test(test_http_send_put_memory_body),
 		cmocka_unit_test(test_http_send_put_file_body),
+		cmocka_unit_test(test_http_send_file_that_shrinks),
 		cmocka_unit_test(test_http_send_empty_bodies_say_zero),
 		cmocka_unit_test(test_http_send_head_and_delete),
 		cmocka_unit_test(test_http_send_any_status_headers),
