@@ -18,9 +18,10 @@ For the HTTP client's tests (tests/unit/test-http.c, tests/integration/https.sh)
                         HEAD, a JSON description of the request: method, path, query,
                         content_length, transfer_encoding, expect, content_type,
                         authorization, body_size, body_sha256, body (when under 4 KiB)
-  /_token?want_basic=B64&want_service=S&want_scope=S&kind=K&status=N
+  /_token?want_basic_sha256=H&want_service=S&want_scope=S&kind=K&status=N
                         a bearer-token endpoint: 401 unless the Authorization header is
-                        "Basic B64" (want_basic given) or absent (not given); 400 unless
+                        "Basic B64" with sha256(B64) = H (given; no secret in the URL) or
+                        absent (not given); 400 unless
                         the service and scope query parameters equal the wanted ones; then
                         {"token": "good-token"} ({"access_token": ...} with kind=access,
                         K's text itself with kind=raw; status N when given)
@@ -83,9 +84,14 @@ class Handler(http.server.SimpleHTTPRequestHandler):
 
     def _token(self, url):
         query = urllib.parse.parse_qs(url.query)
-        want_basic = query.get("want_basic", [None])[0]
+        want = query.get("want_basic_sha256", [None])[0]
         auth = self.headers.get("Authorization")
-        if auth != (None if want_basic is None else "Basic " + want_basic):
+        if want is None:
+            ok = auth is None
+        else:
+            ok = (auth is not None and auth.startswith("Basic ") and
+                  hashlib.sha256(auth[6:].encode()).hexdigest() == want)
+        if not ok:
             self._answer(401, b'{"errors":[{"code":"UNAUTHORIZED"}]}',
                          [("WWW-Authenticate", 'Basic realm="token"')])
             return

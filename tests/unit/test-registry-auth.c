@@ -7,6 +7,7 @@
  * Authorization header and the query it gets.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <ftw.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -20,7 +21,9 @@
 
 #include <cmocka.h>
 
+#include "hash.h"
 #include "http.h"
+#include "log.h"
 #include "macro.h"
 #include "registry-internal.h"
 #include "test-server.h"
@@ -460,11 +463,13 @@ static void need_http(void)
 	test_need(g_http_pid > 0, "the http server (python3 tests/integration/mirror.py) did not start");
 }
 
-/* registry_token_fetch() for a challenge whose realm is /_token?{query}. */
-static int fetch(const char *query, const char *service, const char *scope,
-		 const char *scope_default, const char *basic, char **ret_token, char **ret_why)
+/* registry_token_fetch() for a challenge whose realm is /_token?{query}, the endpoint
+ * wanting the basic credentials want_basic (as their SHA-256: no secret in a URL). */
+static int fetch(const char *want_basic, const char *query, const char *service,
+		 const char *scope, const char *scope_default, const char *basic, char **ret_token,
+		 char **ret_why)
 {
-	char realm[1024];
+	char realm[1024], sha[65] = "";
 	struct kts_registry_creds creds = { .basic = (char *) basic, .source = g_root };
 	struct kts_auth_challenge c = {
 		.scheme = KTS_AUTH_BEARER,
@@ -474,8 +479,10 @@ static int fetch(const char *query, const char *service, const char *scope,
 	};
 	const struct http_request tls = {};
 
-	(void) snprintf(realm, sizeof(realm), "%s/_token%s%s", g_http, query ? "?" : "",
-			strempty(query));
+	if (want_basic)
+		assert_int_equal(hash_sha256_hex(want_basic, strlen(want_basic), sha), 0);
+	(void) snprintf(realm, sizeof(realm), "%s/_token?%s%s%s", g_http, query,
+			want_basic ? "&want_basic_sha256=" : "", sha);
 	return registry_token_fetch(&c, scope_default, basic ? &creds : NULL, &tls, ret_token,
 				    ret_why);
 }
@@ -486,7 +493,7 @@ static void test_token_fetch(void **state)
 
 	need_http();
 	/* Anonymous: no Authorization header; service and scope as query parameters. */
-	assert_int_equal(fetch("want_service=reg&want_scope=repository:a/b:pull", "reg",
+	assert_int_equal(fetch(NULL, "want_service=reg&want_scope=repository:a/b:pull", "reg",
 			       "repository:a/b:pull", NULL, NULL, &token, &why),
 			 0);
 	assert_string_equal(token, "good-token");
@@ -495,7 +502,7 @@ static void test_token_fetch(void **state)
 
 	/* With credentials: Basic; the scope is the default when the challenge has none, and
 	 * characters that mean something in a query arrive intact. */
-	assert_int_equal(fetch("want_basic=" AUTH_ALICE "&want_service=a%26b%3Dc%20d%2B&"
+	assert_int_equal(fetch(AUTH_ALICE, "want_service=a%26b%3Dc%20d%2B&"
 			       "want_scope=repository:x/y:pull,push",
 			       "a&b=c d+", NULL, "repository:x/y:pull,push", AUTH_ALICE, &token,
 			       &why),
@@ -505,7 +512,7 @@ static void test_token_fetch(void **state)
 	token = NULL;
 
 	/* access_token instead of token. */
-	assert_int_equal(fetch("kind=access&want_service=s&want_scope=p", "s", "p", NULL, NULL,
+	assert_int_equal(fetch(NULL, "kind=access&want_service=s&want_scope=p", "s", "p", NULL, NULL,
 			       &token, &why),
 			 0);
 	assert_string_equal(token, "good-token");
@@ -517,7 +524,7 @@ static void test_token_fetch_failures(void **state)
 
 	need_http();
 	/* The wrong password: 401 → -EACCES naming the endpoint and the file, not the secret. */
-	assert_int_equal(fetch("want_basic=" AUTH_ALICE "&want_service=s&want_scope=p", "s", "p",
+	assert_int_equal(fetch(AUTH_ALICE, "want_service=s&want_scope=p", "s", "p",
 			       NULL, AUTH_BOB, &token, &why),
 			 -EACCES);
 	assert_non_null(strstr(why, "/_token"));
@@ -528,7 +535,7 @@ static void test_token_fetch_failures(void **state)
 	why = NULL;
 
 	/* Credentials the endpoint wanted but did not get: -EACCES too. */
-	assert_int_equal(fetch("want_basic=" AUTH_ALICE "&want_service=s&want_scope=p", "s", "p",
+	assert_int_equal(fetch(AUTH_ALICE, "want_service=s&want_scope=p", "s", "p",
 			       NULL, NULL, &token, &why),
 			 -EACCES);
 	assert_non_null(strstr(why, "anonymous"));
@@ -536,26 +543,26 @@ static void test_token_fetch_failures(void **state)
 	why = NULL;
 
 	/* 403 and 500 */
-	assert_int_equal(fetch("status=403&want_service=s&want_scope=p", "s", "p", NULL, NULL,
+	assert_int_equal(fetch(NULL, "status=403&want_service=s&want_scope=p", "s", "p", NULL, NULL,
 			       &token, &why),
 			 -EACCES);
 	free(why);
 	why = NULL;
-	assert_int_equal(fetch("status=500&want_service=s&want_scope=p", "s", "p", NULL, NULL,
+	assert_int_equal(fetch(NULL, "status=500&want_service=s&want_scope=p", "s", "p", NULL, NULL,
 			       &token, &why),
 			 -EIO);
 	assert_non_null(strstr(why, "500"));
 	free(why);
 	why = NULL;
 	/* A 400 (the wrong service) is no token either. */
-	assert_int_equal(fetch("want_service=s&want_scope=p", "other", "p", NULL, NULL, &token,
+	assert_int_equal(fetch(NULL, "want_service=s&want_scope=p", "other", "p", NULL, NULL, &token,
 			       &why),
 			 -EIO);
 	free(why);
 	why = NULL;
 
 	/* An answer without a token. */
-	assert_int_equal(fetch("kind=raw&raw=%7B%22token%22%3A%22a%20b%22%7D&want_service=s&"
+	assert_int_equal(fetch(NULL, "kind=raw&raw=%7B%22token%22%3A%22a%20b%22%7D&want_service=s&"
 			       "want_scope=p",
 			       "s", "p", NULL, NULL, &token, &why),
 			 -EBADMSG);
@@ -573,6 +580,57 @@ static void test_token_fetch_failures(void **state)
 		assert_int_equal(registry_token_fetch(&c, "p", &creds, NULL, &token, &why), -EPERM);
 		assert_null(strstr(why, AUTH_ALICE));
 	}
+}
+
+/* Credentials and tokens never reach the log, even at debug level. */
+static void test_secrets_never_logged(void **state)
+{
+	static const char *const secrets[] = { AUTH_ALICE, AUTH_BOB, "alice", "s3cret",
+					       "hunter2", "good-token" };
+	_cleanup_free_ char *token = NULL, *why = NULL;
+	struct kts_registry_creds c = {};
+	char log[400], buf[16384] = "";
+	int saved, fd, level = log_get_max_level();
+	struct paths p;
+	ssize_t n;
+
+	need_http();
+	make_paths(&p);
+	write_auths(p.env, HOST, AUTH_ALICE);
+	write_file(p.xdg, "{\"auths\": {\"" HOST "\": {\"auth\": \"" AUTH_BOB "x\"}}}");
+	(void) snprintf(log, sizeof(log), "%s/debug.log", g_root);
+	fd = open(log, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	assert_true(fd >= 0);
+	saved = dup(2);
+	assert_true(saved >= 0);
+	assert_int_equal(dup2(fd, 2), 2);
+	log_set_max_level(LOG_DEBUG);
+
+	assert_int_equal(registry_creds_find(HOST, &c, NULL, &why), 1);
+	assert_int_equal(unsetenv("REGISTRY_AUTH_FILE"), 0);
+	assert_int_equal(registry_creds_find(HOST, &c, NULL, &why), -EBADMSG);
+	assert_non_null(strstr(why, p.xdg));
+	free(why);
+	why = NULL;
+	assert_int_equal(fetch(AUTH_ALICE, "want_service=s&want_scope=p", "s", "p",
+			       NULL, AUTH_ALICE, &token, &why),
+			 0);
+	assert_int_equal(fetch(AUTH_ALICE, "want_service=s&want_scope=p", "s", "p",
+			       NULL, AUTH_BOB, &token, &why),
+			 -EACCES);
+
+	log_set_max_level(level);
+	assert_int_equal(dup2(saved, 2), 2);
+	(void) close(saved);
+	n = pread(fd, buf, sizeof(buf) - 1, 0);
+	(void) close(fd);
+	assert_true(n > 0); /* the debug lines are there ... */
+	assert_non_null(strstr(buf, p.env));
+	for (size_t i = 0; i < ELEMENTSOF(secrets); i++) /* ... the secrets are not */
+		if (strstr(buf, secrets[i]) || strstr(why, secrets[i]))
+			fail_msg("'%s' was logged", secrets[i]);
+	registry_creds_done(&c);
+	remove_paths(&p);
 }
 
 /* ------------------------------------------------------------------ setup */
@@ -615,6 +673,7 @@ int main(void)
 		cmocka_unit_test(test_token_answers),
 		cmocka_unit_test(test_token_fetch),
 		cmocka_unit_test(test_token_fetch_failures),
+		cmocka_unit_test(test_secrets_never_logged),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
