@@ -14,13 +14,21 @@
  *
  * A remote is "oci://HOST[:PORT]/REPOSITORY" (--remote, else $KTSCOPE_REMOTE). It is spoken
  * to over https with the system's CAs (or ca_file, else $KTSCOPE_CA_CERT); plain http only
- * for localhost, 127.0.0.1 and [::1], or for any host with insecure (--insecure).
+ * for localhost, 127.0.0.1 and [::1], or for any host with insecure (--insecure). A loopback
+ * host is spoken to over plain http unless a CA file is given (ca_file or $KTSCOPE_CA_CERT):
+ * then over https, as a registry with a private certificate on the same machine needs.
  *
  * One cache entry = one OCI 1.1 image manifest tagged with the cache key, artifactType
  * KTS_OCI_ARTIFACT_TYPE, the empty config, one layer per file of the entry (the image,
  * vmlinux, config, metadata.json, kconfig-report.json; build.log when present), each with
  * its media type and an "org.opencontainers.image.title" annotation naming the file
- * (registry-manifest.h). ktscope-kernel(1), section REGISTRY LAYOUT, documents it.
+ * (registry-manifest.c: application/vnd.ktscope.kernel.{image.v1, vmlinux.v1, config.v1+text,
+ * metadata.v1+json, kconfig-report.v1+json, build-log.v1+text}); the manifest's annotations
+ * "org.opencontainers.image.created" (the entry's built_at) and "dev.ktscope.key" (the key).
+ * Cross-repository mounts: the upload asks "?mount=DIGEST" without "from" (a remote names
+ * one repository; which other one holds the blob is the registry's to know); a registry
+ * that cannot mount answers with an upload session, used as usual.
+ * ktscope-kernel(1), section REGISTRY LAYOUT, documents it.
  *
  * Credentials, for HOST[:PORT], from the first of $REGISTRY_AUTH_FILE,
  * $XDG_RUNTIME_DIR/containers/auth.json and ~/.docker/config.json that has an

@@ -63,7 +63,7 @@ make_entry "$work/a/kernels" "$key"
 make_entry "$work/a/kernels" "$key2"
 entry=$work/a/kernels/$key
 
-kts_plan 26
+kts_plan 27
 
 # 1. push: every file a blob, the manifest accepted by distribution 2.8
 if run "$work/push1" "$remote" push "$entry" "$key" && [ "$(field blobs_sent "$work/push1")" = 6 ] &&
@@ -267,6 +267,28 @@ if run "$work/again" "$remote" pull "$work/f" "$key2" &&
 else
 	kts_not_ok "after a restart the pull succeeds byte-identical"
 	kts_diag "$(cat "$work/again" "$work/again.err")"
+fi
+
+# 10b. a registry with a private certificate on 127.0.0.1: https once a CA file is given
+openssl req -x509 -newkey rsa:2048 -nodes -subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 \
+	-days 2 -keyout "$work/tls.key" -out "$work/tls.crt" >/dev/null 2>&1 ||
+	kts_skip_all "openssl cannot make a self-signed certificate"
+tls_port=$(kts_free_port)
+mkdir -p "$work/tls/storage"
+printf 'version: 0.1\nlog:\n  level: info\nstorage:\n  filesystem:\n    rootdirectory: %s\nhttp:\n  addr: 127.0.0.1:%s\n  secret: kts-tls\n  tls:\n    certificate: %s\n    key: %s\n' \
+	"$work/tls/storage" "$tls_port" "$work/tls.crt" "$work/tls.key" >"$work/tls/config.yml"
+kts_bg docker-registry serve "$work/tls/config.yml" >"$work/tls/registry.log" 2>&1
+kts_wait_until 20 curl -sf -o /dev/null --cacert "$work/tls.crt" "https://127.0.0.1:$tls_port/v2/" ||
+	kts_skip_all "docker-registry with TLS did not answer: $(tail -n 5 "$work/tls/registry.log")"
+tls_remote=oci://127.0.0.1:$tls_port/k
+if run "$work/tls-push" --ca "$work/tls.crt" "$tls_remote" push "$entry" "$key" &&
+	run "$work/tls-pull" --ca "$work/tls.crt" "$tls_remote" pull "$work/t" "$key" &&
+	diff -r "$entry" "$work/t/kernels/$key" >/dev/null &&
+	! run "$work/tls-plain" "$tls_remote" has "$key"; then
+	kts_ok "a loopback registry with a private CA: https with --ca (push, pull), plain http without"
+else
+	kts_not_ok "a loopback registry with a private CA: https with --ca, plain http without"
+	kts_diag "$(cat "$work"/tls-push* "$work"/tls-pull* "$work"/tls-plain*)"
 fi
 
 # 11. the request wrapper's authentication: basic (htpasswd) and bearer tokens (token-server.py)
