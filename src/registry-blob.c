@@ -397,6 +397,14 @@ static int blob_upload(struct kts_registry *r, const struct blob_src *b, char **
 		return -ENOMEM;
 	c = (struct registry_call) { .method = "POST", .url = url, .what = what };
 	k = registry_call(r, &c, ret_why);
+	if (k >= 0 && c.status >= 400 && c.status <= 499 && c.status != 429) {
+		/* a registry that refuses a mount without "from" instead of ignoring it: once
+		 * more without (the query cut off the same URL) */
+		log_debug("registry %s: upload with ?mount= answered HTTP %ld, again without",
+			  r->name, c.status);
+		*strchr(url, '?') = '\0';
+		k = registry_call(r, &c, ret_why);
+	}
 	if (k < 0)
 		return k;
 	if (c.status == 201)

@@ -63,7 +63,7 @@ make_entry "$work/a/kernels" "$key"
 make_entry "$work/a/kernels" "$key2"
 entry=$work/a/kernels/$key
 
-kts_plan 27
+kts_plan 28
 
 # 1. push: every file a blob, the manifest accepted by distribution 2.8
 if run "$work/push1" "$remote" push "$entry" "$key" && [ "$(field blobs_sent "$work/push1")" = 6 ] &&
@@ -130,6 +130,18 @@ if [ "$(field error "$work/down5")" = EIO ] &&
 else
 	kts_not_ok "a 503: EIO with the registry's error code and message"
 	kts_diag "$(cat "$work/down5" "$work/down5.err")"
+fi
+
+# a registry that refuses ?mount= without "from": the upload goes on without it
+if run "$work/nomount" "$fake/p/nomount" push "$entry" "$key" &&
+	[ "$(field blobs_sent "$work/nomount")" = 6 ] &&
+	[ "$(grep -c '^POST /v2/p/nomount/blobs/uploads/?mount=' "$work/fake.log")" = 7 ] &&
+	[ "$(grep -c '^POST /v2/p/nomount/blobs/uploads/$' "$work/fake.log")" = 7 ] &&
+	grep -q "^PUT /v2/p/nomount/blobs/uploads/u1?_state=x&digest=sha256%3A" "$work/fake.log"; then
+	kts_ok "a registry that refuses a mount without 'from': each blob uploaded without it"
+else
+	kts_not_ok "a registry that refuses a mount without 'from': each blob uploaded without it"
+	kts_diag "$(cat "$work/nomount" "$work/nomount.err" "$work/fake.log")"
 fi
 
 # the tags list over pages of n=2 linked by Link: rel="next" (distribution 3 paginates)
@@ -310,10 +322,14 @@ auth_case() {
 	local name=$1 host=$2 r=oci://$2/team/kernels
 	kts_registry_auth_file "$work/$name-auth.json" "$host" tester "$password"
 	kts_registry_auth_file "$work/$name-wrong.json" "$host" tester "not-$password"
-	if REGISTRY_AUTH_FILE=$work/$name-auth.json run "$work/$name-push" "$r" push "$entry" "$key" &&
-		REGISTRY_AUTH_FILE=$work/$name-auth.json run "$work/$name-pull" "$r" pull "$work/$name-c" "$key" &&
-		diff -r "$entry" "$work/$name-c/kernels/$key" >/dev/null; then
-		kts_ok "$name auth: push, then pull byte-identical with the credentials file"
+	if REGISTRY_AUTH_FILE=$work/$name-auth.json KTS_DEBUG=1 run "$work/$name-push" "$r" push "$entry" "$key" &&
+		REGISTRY_AUTH_FILE=$work/$name-auth.json KTS_DEBUG=1 run "$work/$name-pull" "$r" pull "$work/$name-c" "$key" &&
+		diff -r "$entry" "$work/$name-c/kernels/$key" >/dev/null &&
+		grep -q "registry $r: " "$work/$name-push.err" &&
+		no_secret "$work/$name-push"* "$work/$name-pull"* "$work/$name-c" -r &&
+		! grep -qE "$(printf 'tester:%s' "$password" | base64 -w0)|eyJ[A-Za-z0-9_-]{8}" \
+			"$work/$name-push"* "$work/$name-pull"*; then
+		kts_ok "$name auth: push, then pull byte-identical; no password, basic or token even at debug level"
 	else
 		kts_not_ok "$name auth: push, then pull byte-identical with the credentials file"
 		kts_diag "$(cat "$work/$name-push" "$work/$name-push.err" "$work/$name-pull" "$work/$name-pull.err")"

@@ -11,6 +11,8 @@ on stdout), one behaviour per repository:
   p/drop      the manifest; blobs: the full Content-Length announced, half the bytes sent,
               then the connection closed
   p/down      503 with a distribution error body for everything
+  p/nomount   takes pushes, but an upload POST with ?mount= is a 400 (a registry that does
+              not ignore a mount without "from")
 
   registry-fake.py --manifest FILE --tags T1,T2 --blobs DIR --blob-url URL --log FILE
 
@@ -43,11 +45,30 @@ class Handler(http.server.BaseHTTPRequestHandler):
     def do_HEAD(self):
         self.do_GET()
 
-    def do_GET(self):
-        a = self.server.args
-        with open(a.log, "a") as f:
+    def logged(self):
+        with open(self.server.args.log, "a") as f:
             f.write("%s %s%s\n" % (self.command, self.path,
                                    " auth" if self.headers.get("Authorization") else ""))
+        n = int(self.headers.get("Content-Length") or 0)
+        return self.rfile.read(n) if n else b""
+
+    def do_POST(self):
+        self.logged()
+        if not self.path.startswith("/v2/p/nomount/blobs/uploads/"):
+            return self.reply(404)
+        if "mount=" in self.path:
+            return self.reply(400, b'{"errors":[{"code":"UNSUPPORTED","message":"no from"}]}')
+        return self.reply(202, b"", [("Location", "/v2/p/nomount/blobs/uploads/u1?_state=x")])
+
+    def do_PUT(self):
+        self.logged()
+        if self.path.startswith("/v2/p/nomount/"):
+            return self.reply(201)
+        return self.reply(404)
+
+    def do_GET(self):
+        a = self.server.args
+        self.logged()
         u = urllib.parse.urlparse(self.path)
         parts = u.path.split("/")  # "", "v2", "p", REPO, KIND, REF
         if len(parts) < 6 or parts[1] != "v2" or parts[2] != "p":
@@ -73,6 +94,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 body = f.read()
             return self.reply(200, body,
                               [("Content-Type", "application/vnd.oci.image.manifest.v1+json")])
+        if kind == "blobs" and repo == "nomount":
+            return self.reply(404)
         if kind == "blobs" and repo == "redirect":
             return self.reply(307, b"", [("Location", a.blob_url + "/" + ref)])
         if kind == "blobs" and repo == "drop":
