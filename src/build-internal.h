@@ -3,7 +3,7 @@
 
 /*
  * What the parent's build steps (build.c) share with the steps that live in their own
- * files (build-store.c): the one context a build's steps fill and build_ctx_done()
+ * files (build-store.c, build-remote.c): the one context a build's steps fill and build_ctx_done()
  * releases. Internal to `ktscope build`; nothing outside build*.c includes it.
  */
 #include <stdbool.h>
@@ -20,6 +20,7 @@
 #include "stamps.h"
 
 struct kts_cache_store;
+struct kts_registry;
 
 struct build_ctx {
 	const struct kts_build_request *req;
@@ -54,7 +55,15 @@ struct build_ctx {
 	char *wrapper_dir; /* {root}/wrappers: the CC wrappers, kept across builds */
 	struct kts_stamps stamps;  /* the KBUILD_BUILD_* stamps ... */
 	bool have_stamps;          /* ... unless --no-reproducible */
+	struct kts_registry *registry; /* --remote, once a step needed it (build-remote.c) */
 };
 
 /* Step 10 (build-store.c): metadata and the atomic store, or the uncached result. */
 int build_store(struct build_ctx *b, char **ret_why);
+
+/* Step 5a (build-remote.c): a local miss pulled from --remote instead of built. 1 = pulled
+ * (the result says so); 0 = build it: the registry has no such key, or failed (one warning). */
+int build_pull(struct build_ctx *b, char **ret_why);
+/* Step 11 (build-remote.c): --push: the stored or cached entry pushed to --remote. Never fails
+ * the build: the result says what happened (pushed, not_pushed, push_error). */
+int build_push(struct build_ctx *b, char **ret_why);

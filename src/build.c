@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * The parent's half of a build (DESIGN §5–7): one function per step of the seed, in its
- * order, called by build_run(). A step returns 0 (or 1: "done, stop here"), or negative
+ * order, called by build_run() (the store's step is build-store.c's, the registry's pull and
+ * push build-remote.c's). A step returns 0 (or 1: "done, stop here"), or negative
  * errno with a one-line reason. Everything a step acquires lives in struct build_ctx
  * and is released by build_ctx_done(), in the one order that is safe: the scope is gone
  * when it runs, then the LLC locks, the store, the key and source-tree locks, the work
@@ -36,6 +37,7 @@
 #include "pipeline.h"
 #include "plan.h"
 #include "progress.h"
+#include "registry.h"
 #include "reserve.h"
 #include "session.h"
 #include "stamps.h"
@@ -54,6 +56,7 @@ static void build_ctx_done(struct build_ctx *b)
 	if (b->have_resv)
 		reserve_release(&b->resv);
 	cache_store_free(b->store);
+	registry_free(b->registry);
 	if (b->uncached_stage)
 		(void) rm_rf(b->uncached_stage);
 	free(b->uncached_stage);
@@ -91,6 +94,9 @@ void build_result_done(struct kts_build_result *r)
 	free(r->not_cached);
 	free(r->failed_log);
 	free(r->distributed);
+	free(r->remote);
+	free(r->not_pushed);
+	free(r->push_error);
 	*r = (struct kts_build_result){ 0 };
 }
 
@@ -820,14 +826,21 @@ static int build_steps(struct build_ctx *b, char **ret_why)
 {
 	static int (*const steps[])(struct build_ctx *, char **) = {
 		build_identify_source, build_toolchain, build_key, build_check_cache,
-		build_lock_source, build_compile, build_reserve, build_fetch_stage, build_stamps,
-		build_run_in_scope,
-		build_recheck_dirty, build_store,
+		build_lock_source, build_pull, build_compile, build_reserve, build_fetch_stage,
+		build_stamps, build_run_in_scope,
+		build_recheck_dirty, build_store, build_push,
 	};
 
 	for (size_t i = 0; i < ELEMENTSOF(steps); i++) {
 		int r = steps[i](b, ret_why);
 
+		/* --push: an entry found in the local cache is pushed as a stored one is. */
+		if (r > 0 && b->res->outcome == KTS_BUILD_CACHED) {
+			int p = build_push(b, ret_why);
+
+			if (p < 0)
+				r = p;
+		}
 		if (interrupt_pending()) {
 			b->res->signal = interrupt_pending();
 			return -EINTR;

@@ -6,6 +6,7 @@
 #include <stdint.h>
 
 #include "compile.h"
+#include "registry.h"
 #include "scope.h"
 #include "session.h"
 #include "source.h"
@@ -13,8 +14,9 @@
 /*
  * The parent's half of `ktscope build` (DESIGN §5–7), one named step each, in the seed's
  * order: build_run() calls build_identify_source → build_toolchain → build_key →
- * build_check_cache → build_lock_source → build_compile → build_reserve → build_fetch_stage →
- * build_stamps → build_run_in_scope → build_recheck_dirty → build_store. The in-scope half
+ * build_check_cache → build_lock_source → build_pull → build_compile → build_reserve →
+ * build_fetch_stage → build_stamps → build_run_in_scope → build_recheck_dirty → build_store →
+ * build_push (the registry's two steps: build-remote.c). The in-scope half
  * (configure, make, validate, strip) is pipeline_run() in a re-executed ktscope; this module
  * hands it a job and reads back its result. Messages for the user on the way (waiting for a lock,
  * not cached because ...) are logged at notice/warning level; failures are returned.
@@ -38,12 +40,18 @@ struct kts_build_request {
 	struct kts_compile_request compile; /* --ccache, --ccache-remote, ... (compile.h) */
 	bool no_reproducible;        /* --no-reproducible: no KBUILD_BUILD_* stamps (stamps.h) */
 	const char *source_date_epoch; /* SOURCE_DATE_EPOCH (checked by the caller), or NULL */
+	/* --remote (else KTSCOPE_REMOTE; checked by the caller), --ca-cert, --insecure; remote
+	 * NULL: no registry. A local miss is pulled from it when it has the key. */
+	struct kts_registry_opts registry;
+	bool push;       /* --push: push the entry once stored (or found in the local cache) */
+	bool push_dirty; /* --push-dirty: an entry of a dirty tree too (else it stays local) */
 };
 
 enum kts_build_outcome {
 	KTS_BUILD_CACHED,   /* the inputs were cached: nothing built */
 	KTS_BUILD_STORED,   /* built and stored in the cache */
 	KTS_BUILD_UNCACHED, /* built, not stored (not_cached says why) */
+	KTS_BUILD_PULLED,   /* pulled from the registry into the cache: nothing built */
 };
 
 /* What happened; filled as far as build_run() got. Release with build_result_done(). */
@@ -63,6 +71,12 @@ struct kts_build_result {
 	char *distributed; /* "distcc HOSTS (+N jobs)", "built locally: REASON"; NULL: not asked */
 	struct kts_compile_stats ccache; /* built with ccache: this build's statistics */
 	int signal;       /* -EINTR: the build died of this signal */
+	char *remote;     /* the registry (registry_name()), once one was opened */
+	struct kts_registry_stats pull; /* pulled: what the pull moved */
+	bool pushed;      /* --push: the entry is on the registry (push says what moved) */
+	struct kts_registry_stats push;
+	char *not_pushed; /* --push, but not pushed: why (a dirty tree, an uncached build) */
+	char *push_error; /* --push failed (the entry stays stored; `build` exits 1): why */
 };
 void build_result_done(struct kts_build_result *r);
 

@@ -21,6 +21,7 @@
 #include "metadata.h"
 #include "pipeline.h"
 #include "progress.h"
+#include "registry.h"
 #include "scope.h"
 #include "source.h"
 #include "stamps.h"
@@ -100,6 +101,19 @@ static const char build_help[] =
 	"  --remote-jobs N        make -j adds N (1-1024) instead of the hosts' slots\n"
 	"                         (distcc) or the slots the scheduler reports (icecc)\n"
 	"\n"
+	"Registry (an OCI registry as the team's kernel cache; none of these changes\n"
+	"the key):\n"
+	"  --remote oci://HOST[:PORT]/REPOSITORY\n"
+	"                         on a local miss, pull the entry from the registry\n"
+	"                         instead of building it (env KTSCOPE_REMOTE); a\n"
+	"                         registry that fails is one warning and a local build\n"
+	"  --push                 push the entry once stored (or found cached); a failed\n"
+	"                         push keeps the entry, prints its image and exits 1\n"
+	"  --push-dirty           push an entry of a dirty tree too (implies --push;\n"
+	"                         without it such entries stay local)\n"
+	"  --insecure             plain http to a registry other than localhost\n"
+	"  --ca-cert FILE         trust the CAs of this PEM file (env KTSCOPE_CA_CERT)\n"
+	"\n"
 	"Output:\n"
 	"  --json-events          NDJSON events on stdout (phases, progress, cache hit or\n"
 	"                         miss, reservation, result)\n"
@@ -108,11 +122,12 @@ static const char build_help[] =
 	"The image path is printed on stdout; progress and messages go to stderr.\n"
 	"Environment: KTSCOPE_CACHE_DIR, KTSCOPE_CPU_CAP, KTSCOPE_CCACHE, KTSCOPE_LOCK_DIR,\n"
 	"KTSCOPE_KERNEL_MIRROR, KTSCOPE_BYPASS_LOCKS, KTSCOPE_SCOPE=none, DISTCC_HOSTS,\n"
-	"ICECC_SCHEDULER, SOURCE_DATE_EPOCH.\n"
+	"ICECC_SCHEDULER, SOURCE_DATE_EPOCH, KTSCOPE_REMOTE, KTSCOPE_CA_CERT.\n"
 	"\n"
-	"Exit status: 0 built or cached, 1 build or store failed, 2 bad option, value,\n"
-	"tree, fragment or host list, 3 CPUs not available (--no-wait), 4 environment\n"
-	"(no systemd manager, no toolchain, unusable cache directory, no distcc or icecc).\n";
+	"Exit status: 0 built, cached or pulled, 1 build, store or --push failed, 2 bad\n"
+	"option, value, tree, fragment, host list or remote, 3 CPUs not available\n"
+	"(--no-wait), 4 environment (no systemd manager, no toolchain, unusable cache\n"
+	"directory, no distcc or icecc, an unreadable registry credentials file).\n";
 
 /* ---------------------------------------------------------------- build */
 
@@ -193,8 +208,37 @@ static const struct option build_options[] = {
 	{ "icecc", no_argument, NULL, 'I' },
 	{ "remote-jobs", required_argument, NULL, 'J' },
 	{ "no-reproducible", no_argument, NULL, 'P' },
+	{ "remote", required_argument, NULL, 'M' },
+	{ "push", no_argument, NULL, 'p' },
+	{ "push-dirty", no_argument, NULL, 'y' },
+	{ "insecure", no_argument, NULL, 'k' },
+	{ "ca-cert", required_argument, NULL, 'A' },
 	{}
 };
+
+/* --remote, --push, --push-dirty, --insecure, --ca-cert: true when c is one of them. */
+static bool registry_option(int c, struct kts_build_request *q)
+{
+	switch (c) {
+	case 'M':
+		q->registry.remote = optarg;
+		return true;
+	case 'y':
+		q->push_dirty = q->push = true;
+		return true;
+	case 'p':
+		q->push = true;
+		return true;
+	case 'k':
+		q->registry.insecure = true;
+		return true;
+	case 'A':
+		q->registry.ca_file = optarg;
+		return true;
+	default:
+		return false;
+	}
+}
 
 /* The options; 1 = --help was printed, 0 = parsed, <0 = -exit code (logged). */
 static int parse_options(int argc, char **argv, struct build_args *a)
@@ -282,6 +326,8 @@ static int parse_options(int argc, char **argv, struct build_args *a)
 			q->no_reproducible = true;
 			break;
 		default:
+			if (registry_option(c, q))
+				break;
 			return -cli_option_error(c, argv, "build");
 		}
 	}
@@ -418,6 +464,48 @@ static int resolve_engine(struct build_args *a)
 	return 0;
 }
 
+/*
+ * --remote, else KTSCOPE_REMOTE, checked before any work (registry_open() sends nothing): a
+ * bad value is exit 2, a credentials file that is not JSON exit 4. --push needs a remote and
+ * a stored entry.
+ */
+static int resolve_remote(struct build_args *a)
+{
+	struct kts_registry_opts *ro = &a->req.registry;
+	_cleanup_registry_ struct kts_registry *reg = NULL;
+	_cleanup_free_ char *why = NULL;
+	int r;
+
+	if (!ro->remote)
+		ro->remote = getenv_nonempty("KTSCOPE_REMOTE");
+	if (a->req.push && !ro->remote) {
+		log_error("--push needs a remote: --remote oci://HOST[:PORT]/REPOSITORY, or "
+			  "KTSCOPE_REMOTE set");
+		return -KTS_EXIT_USAGE;
+	}
+	if (a->req.push && a->req.no_cache) {
+		log_error("--push pushes the stored entry, and --no-cache stores none");
+		return -KTS_EXIT_USAGE;
+	}
+	if (!ro->remote)
+		return 0;
+	if (ro->ca_file && access(ro->ca_file, R_OK) < 0) {
+		log_error("cannot read --ca-cert '%s': %m", ro->ca_file);
+		return -KTS_EXIT_USAGE;
+	}
+	ro->progress = a->req.verbosity >= 0 && !progress_events_enabled();
+	r = registry_open(ro, &reg, &why);
+	if (r == -ENOMEM)
+		return log_error("out of memory"), -KTS_EXIT_FAILURE;
+	if (r < 0 && !why)
+		log_error("invalid remote '%s': expected oci://HOST[:PORT]/REPOSITORY", ro->remote);
+	else if (r < 0)
+		log_error("%s", why);
+	if (r < 0)
+		return r == -EINVAL ? -KTS_EXIT_USAGE : -KTS_EXIT_ENV;
+	return 0;
+}
+
 /* Which source: SPEC, a flag, the current directory when it is a kernel tree, or stable. */
 static int resolve_source(struct build_args *a)
 {
@@ -478,6 +566,23 @@ static void ccache_event(const struct kts_compile_stats *s, char *buf, size_t n)
 			s->preprocessed_hits, s->uncacheable, s->remote_hits, s->errors);
 }
 
+/* What --push did: one line on stderr; a "push" event when it was not pushed (registry.c
+ * writes the one of a push, and one per blob). */
+static void report_push(const struct kts_build_result *res)
+{
+	if (res->not_pushed) {
+		log_notice("'%s' is not pushed: %s", res->key, res->not_pushed);
+		progress_event("push", "\"registry\":%s,\"key\":%s,\"result\":\"kept_local\","
+			       "\"reason\":%s", progress_json_str(res->remote),
+			       progress_json_str(res->key), progress_json_str(res->not_pushed));
+	} else if (res->pushed)
+		cli_log_pushed(res->key, res->remote, &res->push);
+	else if (res->push_error)
+		progress_event("push", "\"registry\":%s,\"key\":%s,\"result\":\"failed\","
+			       "\"error\":%s", progress_json_str(res->remote),
+			       progress_json_str(res->key), progress_json_str(res->push_error));
+}
+
 /* The outcome: stderr for people, stdout for the image path (or NDJSON). */
 static void report(const struct kts_build_result *res)
 {
@@ -503,7 +608,15 @@ static void report(const struct kts_build_result *res)
 		progress_event("result", "\"status\":\"built\",\"cached\":false,\"image\":%s%s",
 			       progress_json_str(res->image_path), ev);
 		break;
+	case KTS_BUILD_PULLED:
+		cli_log_pulled(res->key, res->remote, &res->pull);
+		cli_registry_stats_json(&res->pull, ev, sizeof(ev));
+		progress_event("result", "\"status\":\"pulled\",\"key\":%s,\"image\":%s,"
+			       "\"registry\":%s,%s", progress_json_str(res->key),
+			       progress_json_str(res->image_path), progress_json_str(res->remote), ev);
+		break;
 	}
+	report_push(res);
 	if (!progress_events_enabled())
 		printf("%s\n", res->image_path);
 }
@@ -555,6 +668,9 @@ int cli_build(const struct kts_opts *o, int argc, char **argv)
 	r = resolve_source(&a);
 	if (r < 0)
 		return -r;
+	r = resolve_remote(&a);
+	if (r < 0)
+		return -r;
 	a.req.extra = a.extra;
 	a.req.make_vars = a.make_vars;
 	a.req.n_make_vars = a.n_make_vars;
@@ -566,5 +682,10 @@ int cli_build(const struct kts_opts *o, int argc, char **argv)
 		return r == -EINTR ? 128 + res.signal : cli_exit_code(r);
 	}
 	report(&res);
+	/* The entry is stored and its image printed; the push is what failed. */
+	if (res.push_error) {
+		log_error("%s", res.push_error);
+		return KTS_EXIT_FAILURE;
+	}
 	return KTS_EXIT_OK;
 }

@@ -2,10 +2,12 @@
 /*
  * The helpers every command file may call (and no other command file's function):
  * strict numbers and the CPU budget, one-line option errors, topology loading, and the
- * JSON/text forms of CPU sets and lock holders shared by `topology` and `locks`.
+ * JSON/text forms of CPU sets and lock holders shared by `topology` and `locks`, and the
+ * result lines of a registry push or pull shared by `kernel push|pull` and `build`.
  */
 #include <errno.h>
 #include <getopt.h>
+#include <inttypes.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +20,8 @@
 #include "lock.h"
 #include "log.h"
 #include "macro.h"
+#include "progress.h"
+#include "registry.h"
 #include "sysroot.h"
 #include "topology.h"
 
@@ -166,4 +170,54 @@ char *cli_fmt_holders(const struct kts_holder *h, size_t n)
 			strempty(h[i].cmdline));
 	(void) fclose(f);
 	return buf;
+}
+
+/* ---------------------------------------------------------------- registry */
+
+void cli_format_bytes(uint64_t b, char *buf, size_t n)
+{
+	static const char *const units[] = { "KiB", "MiB", "GiB", "TiB" };
+	double v = (double) b / 1024.0;
+	size_t i = 0;
+
+	if (b < 1024) {
+		(void) snprintf(buf, n, "%" PRIu64 " B", b);
+		return;
+	}
+	while (v >= 1024.0 && i + 1 < ELEMENTSOF(units)) {
+		v /= 1024.0;
+		i++;
+	}
+	(void) snprintf(buf, n, "%.1f %s", v, units[i]);
+}
+
+void cli_log_pushed(const char *key, const char *remote, const struct kts_registry_stats *st)
+{
+	char size[32], mounted[40] = "";
+
+	cli_format_bytes(st->bytes_sent, size, sizeof(size));
+	if (st->blobs_mounted)
+		(void) snprintf(mounted, sizeof(mounted), ", %u mounted", st->blobs_mounted);
+	log_notice("pushed %s to %s: %u of %u blobs uploaded (%u already there%s), %s in %.1f s",
+		   key, remote, st->blobs_sent, st->blobs, st->blobs_present, mounted, size,
+		   st->seconds);
+}
+
+void cli_log_pulled(const char *key, const char *remote, const struct kts_registry_stats *st)
+{
+	char size[32];
+
+	cli_format_bytes(st->bytes, size, sizeof(size));
+	log_notice("pulled: %s from %s (%u blobs, %s, %.1f s)", key, remote, st->blobs, size,
+		   st->seconds);
+}
+
+void cli_registry_stats_json(const struct kts_registry_stats *st, char *buf, size_t n)
+{
+	(void) snprintf(buf, n, "\"manifest\":%s,\"blobs\":%u,\"blobs_sent\":%u,"
+			"\"blobs_present\":%u,\"blobs_mounted\":%u,\"bytes\":%" PRIu64
+			",\"bytes_sent\":%" PRIu64 ",\"seconds\":%.3f",
+			progress_json_str(st->manifest_digest[0] ? st->manifest_digest : NULL),
+			st->blobs, st->blobs_sent, st->blobs_present, st->blobs_mounted, st->bytes,
+			st->bytes_sent, st->seconds);
 }

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * `ktscope kernel list|show|path|clean` and `ktscope kconfig`: the kernel
- * cache, read and pruned (DESIGN §7).
+ * cache, read and pruned (DESIGN §7). `kernel push|pull` and `list|show --remote` are
+ * cli-kernel-remote.c's (they share cli-kernel.h).
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -16,6 +17,7 @@
 
 #include "cache.h"
 #include "cli.h"
+#include "cli-kernel.h"
 #include "compile.h"
 #include "kconfig.h"
 #include "log.h"
@@ -24,11 +26,11 @@
 #include "source.h"
 #include "stamps.h"
 
-static const char kernel_help[] =
+const char cli_kernel_help[] =
 	"Usage: ktscope kernel COMMAND [OPTIONS]\n"
 	"\n"
 	"The kernel cache (KTSCOPE_CACHE_DIR, else $XDG_CACHE_HOME/ktscope, else\n"
-	"~/.cache/ktscope).\n"
+	"~/.cache/ktscope), and its copy on an OCI registry.\n"
 	"\n"
 	"Commands:\n"
 	"  list [--json]           every cached kernel, newest first, with its status:\n"
@@ -46,8 +48,30 @@ static const char kernel_help[] =
 	"      --force             do not ask (required when stdin is not a terminal)\n"
 	"  -h, --help              show this help\n"
 	"\n"
-	"Exit status: 0 ok, 1 not found or removal failed, 2 bad usage, 4 no usable\n"
-	"cache directory.\n";
+	"On an OCI registry (one artifact per entry, tagged with its key):\n"
+	"  push KEY|SPEC [--push-dirty] [--json-events]\n"
+	"                          upload an entry (only the blobs the registry lacks);\n"
+	"                          an entry of a dirty tree only with --push-dirty\n"
+	"  pull KEY [--force] [--json-events]\n"
+	"                          download an entry into the cache, every blob checked\n"
+	"                          against its digest, and print its image path; an\n"
+	"                          entry already cached is left alone unless --force\n"
+	"  list --remote [R] [--json]        the registry's entries (its tags)\n"
+	"  show KEY --remote [R] [--json]    an entry's metadata, read from the registry\n"
+	"Registry options:\n"
+	"  --remote oci://HOST[:PORT]/REPOSITORY\n"
+	"                          the registry (env KTSCOPE_REMOTE); https, plain http\n"
+	"                          only to localhost, 127.0.0.1 and [::1]\n"
+	"  --insecure              plain http to any host\n"
+	"  --ca-cert FILE          trust the CAs of this PEM file instead of the system's\n"
+	"                          (env KTSCOPE_CA_CERT)\n"
+	"Credentials: $REGISTRY_AUTH_FILE, $XDG_RUNTIME_DIR/containers/auth.json,\n"
+	"~/.docker/config.json (the first with the host), as podman and docker login write.\n"
+	"\n"
+	"Exit status: 0 ok, 1 not found, removal or transfer failed, a blob that does not\n"
+	"match its digest, 2 bad usage (also a bad remote, a dirty entry without\n"
+	"--push-dirty), 4 no usable cache directory, credentials refused by the\n"
+	"registry, or an unreadable credentials file.\n";
 
 struct entries {
 	struct kts_cache_entry **e;
@@ -61,7 +85,7 @@ static void entries_done(struct entries *l)
 	l->n = 0;
 }
 
-static int open_root(char **ret)
+int cli_kernel_open_root(char **ret)
 {
 	const char *var = NULL;
 	int r = cache_root(ret, &var);
@@ -161,7 +185,7 @@ static int kernel_list(int argc, char **argv)
 
 	while ((c = getopt_long(argc, argv, ":h", options, NULL)) >= 0) {
 		if (c == 'h')
-			return fputs(kernel_help, stdout), KTS_EXIT_OK;
+			return fputs(cli_kernel_help, stdout), KTS_EXIT_OK;
 		if (c == 'j')
 			json = true;
 		else
@@ -171,7 +195,7 @@ static int kernel_list(int argc, char **argv)
 		log_error("unexpected argument '%s'", argv[optind]);
 		return KTS_EXIT_USAGE;
 	}
-	r = open_root(&root);
+	r = cli_kernel_open_root(&root);
 	if (r != KTS_EXIT_OK)
 		return r;
 	r = cache_list(root, kconfig_fragment_sha256(), &l.e, &l.n);
@@ -291,6 +315,85 @@ static void print_stamps(const struct kts_metadata *m, const char *cmd, const ch
 		printf("              (%s)\n", note);
 }
 
+/* The text of `kernel show` (where: the entry's directory and image, or its remote). */
+static void show_text(const struct kts_metadata *m, enum kts_cache_status status,
+		      const char *dir, const char *image_path, const char *remote,
+		      const char *cmd, const char *note)
+{
+	char when[METADATA_TIME_MAX], a[16], b[16], c[16];
+
+	metadata_format_time(m->built_at, when);
+	human_size(m->sizes.image, a);
+	human_size(m->sizes.vmlinux, b);
+	human_size(m->sizes.vmlinux_unstripped, c);
+	printf("key:          %s\n", m->key);
+	printf("status:       %s%s%s\n", cache_status_to_string(status),
+	       m->n_extra_kconfig > 0 ? " (extra kconfig)" : "", m->source.dirty ? " (dirty)" : "");
+	printf("label:        %s\n", m->label);
+	printf("source:       %s %s\n", strempty(m->source.kind),
+	       m->source.path ? m->source.path : strempty(m->source.version ? m->source.version : m->source.url));
+	if (m->source.commit)
+		printf("commit:       %s%s\n", m->source.commit, m->source.dirty ? " (dirty)" : "");
+	if (m->source.fs_type || m->source.fs_uuid)
+		printf("filesystem:   %s %s\n", strempty(m->source.fs_type), strempty(m->source.fs_uuid));
+	printf("arch:         %s\n", m->arch);
+	printf("base:         %s\n", m->base);
+	for (size_t i = 0; i < m->n_extra_kconfig; i++)
+		printf("extra:        %s (%.12s)\n", m->extra_kconfig[i].path, m->extra_kconfig[i].sha256);
+	if (m->n_make_vars) {
+		fputs("make vars:   ", stdout);
+		for (size_t i = 0; i < m->n_make_vars; i++)
+			printf(" %s", m->make_vars[i]);
+		putchar('\n');
+	}
+	printf("built:        %s in %.0f s, make -j%u\n", when, m->build_seconds, m->make_jobs);
+	if (m->plan.present)
+		printf("reservation:  cpus %s, nodes %s, llcs %s, enforcement %s\n", m->plan.cpus,
+		       m->plan.mems, m->plan.llcs, m->plan.enforcement);
+	printf("toolchain:    %s; %s; %s\n", strempty(m->toolchain.cc), strempty(m->toolchain.ld),
+	       m->toolchain.pahole ? m->toolchain.pahole : "no pahole");
+	print_compile(&m->compile);
+	printf("sizes:        image %s, vmlinux %s (unstripped %s)\n", a, b, c);
+	if (image_path || dir) {
+		printf("image:        %s\n", strempty(image_path));
+		printf("directory:    %s\n", strempty(dir));
+	}
+	if (remote)
+		printf("remote:       %s\n", remote);
+	print_stamps(m, cmd, note);
+}
+
+int cli_kernel_show_metadata(const struct kts_metadata *m, const char *dir, const char *image_path,
+			     const char *remote, bool json)
+{
+	enum kts_cache_status status = cache_status(m->fragment_sha256, kconfig_fragment_sha256());
+	_cleanup_json_ struct json_object *j = NULL;
+	_cleanup_free_ char *cmd = NULL, *note = NULL;
+	int r;
+
+	r = stamps_reproducer(m, &cmd, &note);
+	if (r == -ENOMEM)
+		return log_error("out of memory"), KTS_EXIT_FAILURE;
+	if (!json) {
+		show_text(m, status, dir, image_path, remote, cmd, note);
+		return KTS_EXIT_OK;
+	}
+	r = metadata_to_json(m, &j);
+	if (r < 0)
+		return log_error_errno(r, "%m"), KTS_EXIT_FAILURE;
+	if (dir || image_path) {
+		json_object_object_add(j, "path", jstr(dir));
+		json_object_object_add(j, "image_path", jstr(image_path));
+	}
+	if (remote)
+		json_object_object_add(j, "remote", jstr(remote));
+	json_object_object_add(j, "status", json_object_new_string(cache_status_to_string(status)));
+	json_object_object_add(j, "reproducer", jstr(cmd));
+	json_object_object_add(j, "reproducer_note", jstr(note));
+	print_json(j);
+	return KTS_EXIT_OK;
+}
+
 static int kernel_show(int argc, char **argv)
 {
 	static const struct option options[] = {
@@ -299,13 +402,13 @@ static int kernel_show(int argc, char **argv)
 		{}
 	};
 	_cleanup_cache_entry_ struct kts_cache_entry *e = NULL;
-	_cleanup_free_ char *root = NULL, *cmd = NULL, *note = NULL;
+	_cleanup_free_ char *root = NULL;
 	bool json = false;
 	int c, r;
 
 	while ((c = getopt_long(argc, argv, ":h", options, NULL)) >= 0) {
 		if (c == 'h')
-			return fputs(kernel_help, stdout), KTS_EXIT_OK;
+			return fputs(cli_kernel_help, stdout), KTS_EXIT_OK;
 		if (c == 'j')
 			json = true;
 		else
@@ -315,71 +418,13 @@ static int kernel_show(int argc, char **argv)
 		log_error("'kernel show' takes one KEY (see 'ktscope kernel list')");
 		return KTS_EXIT_USAGE;
 	}
-	r = open_root(&root);
+	r = cli_kernel_open_root(&root);
 	if (r != KTS_EXIT_OK)
 		return r;
 	r = find_key(root, argv[optind], &e);
 	if (r != KTS_EXIT_OK)
 		return r;
-	r = stamps_reproducer(e->meta, &cmd, &note);
-	if (r == -ENOMEM)
-		return log_error("out of memory"), KTS_EXIT_FAILURE;
-	if (json) {
-		_cleanup_json_ struct json_object *j = NULL;
-
-		r = metadata_to_json(e->meta, &j);
-		if (r < 0)
-			return log_error_errno(r, "%m"), KTS_EXIT_FAILURE;
-		json_object_object_add(j, "path", json_object_new_string(e->path));
-		json_object_object_add(j, "image_path", jstr(e->image_path));
-		json_object_object_add(j, "status",
-				       json_object_new_string(cache_status_to_string(e->status)));
-		json_object_object_add(j, "reproducer", jstr(cmd));
-		json_object_object_add(j, "reproducer_note", jstr(note));
-		print_json(j);
-		return KTS_EXIT_OK;
-	}
-	{
-		const struct kts_metadata *m = e->meta;
-		char when[METADATA_TIME_MAX], a[16], b[16], c2[16];
-
-		metadata_format_time(m->built_at, when);
-		human_size(m->sizes.image, a);
-		human_size(m->sizes.vmlinux, b);
-		human_size(m->sizes.vmlinux_unstripped, c2);
-		printf("key:          %s\n", m->key);
-		printf("status:       %s%s%s\n", cache_status_to_string(e->status),
-		       e->extra_kconfig ? " (extra kconfig)" : "", e->dirty ? " (dirty)" : "");
-		printf("label:        %s\n", m->label);
-		printf("source:       %s %s\n", strempty(m->source.kind),
-		       m->source.path ? m->source.path : strempty(m->source.version ? m->source.version : m->source.url));
-		if (m->source.commit)
-			printf("commit:       %s%s\n", m->source.commit, m->source.dirty ? " (dirty)" : "");
-		if (m->source.fs_type || m->source.fs_uuid)
-			printf("filesystem:   %s %s\n", strempty(m->source.fs_type), strempty(m->source.fs_uuid));
-		printf("arch:         %s\n", m->arch);
-		printf("base:         %s\n", m->base);
-		for (size_t i = 0; i < m->n_extra_kconfig; i++)
-			printf("extra:        %s (%.12s)\n", m->extra_kconfig[i].path, m->extra_kconfig[i].sha256);
-		if (m->n_make_vars) {
-			fputs("make vars:   ", stdout);
-			for (size_t i = 0; i < m->n_make_vars; i++)
-				printf(" %s", m->make_vars[i]);
-			putchar('\n');
-		}
-		printf("built:        %s in %.0f s, make -j%u\n", when, m->build_seconds, m->make_jobs);
-		if (m->plan.present)
-			printf("reservation:  cpus %s, nodes %s, llcs %s, enforcement %s\n", m->plan.cpus,
-			       m->plan.mems, m->plan.llcs, m->plan.enforcement);
-		printf("toolchain:    %s; %s; %s\n", strempty(m->toolchain.cc), strempty(m->toolchain.ld),
-		       m->toolchain.pahole ? m->toolchain.pahole : "no pahole");
-		print_compile(&m->compile);
-		printf("sizes:        image %s, vmlinux %s (unstripped %s)\n", a, b, c2);
-		printf("image:        %s\n", strempty(e->image_path));
-		printf("directory:    %s\n", e->path);
-		print_stamps(m, cmd, note);
-	}
-	return KTS_EXIT_OK;
+	return cli_kernel_show_metadata(e->meta, e->path, e->image_path, NULL, json);
 }
 
 /* ---------------------------------------------------------------- path */
@@ -407,38 +452,16 @@ static bool spec_matches(const struct kts_cache_entry *e, const char *spec, cons
 	return false;
 }
 
-static int kernel_path(int argc, char **argv)
+int cli_kernel_resolve(const char *root, const char *spec, struct kts_cache_entry **ret)
 {
-	static const struct option options[] = {
-		{ "help", no_argument, NULL, 'h' },
-		{}
-	};
 	struct entries l _cleanup_(entries_done) = { 0 };
-	_cleanup_cache_entry_ struct kts_cache_entry *e = NULL;
-	_cleanup_free_ char *root = NULL, *canon = NULL;
-	const char *spec;
-	int c, r;
-
-	while ((c = getopt_long(argc, argv, ":h", options, NULL)) >= 0) {
-		if (c == 'h')
-			return fputs(kernel_help, stdout), KTS_EXIT_OK;
-		return cli_option_error(c, argv, "kernel path");
-	}
-	if (optind != argc - 1) {
-		log_error("'kernel path' takes one KEY or SPEC");
-		return KTS_EXIT_USAGE;
-	}
-	spec = argv[optind];
-	r = open_root(&root);
-	if (r != KTS_EXIT_OK)
-		return r;
+	_cleanup_free_ char *canon = NULL;
+	int r;
 
 	/* An exact key first. */
 	if (cache_key_validate(spec) == 0 &&
-	    cache_lookup(root, spec, kconfig_fragment_sha256(), &e, NULL) == 1) {
-		puts(e->image_path);
+	    cache_lookup(root, spec, kconfig_fragment_sha256(), ret, NULL) == 1)
 		return KTS_EXIT_OK;
-	}
 	/* Then the newest entry the SPEC names, preferring ones built with the current fragment. */
 	canon = realpath(spec, NULL);
 	r = cache_list(root, kconfig_fragment_sha256(), &l.e, &l.n);
@@ -448,12 +471,41 @@ static int kernel_path(int argc, char **argv)
 		for (size_t i = 0; i < l.n; i++)
 			if (spec_matches(l.e[i], spec, canon) &&
 			    (pass == 1 || l.e[i]->status == KTS_CACHE_MATCHES)) {
-				puts(l.e[i]->image_path);
+				*ret = TAKE_PTR(l.e[i]);
 				return KTS_EXIT_OK;
 			}
 	log_error("no cached kernel matches '%s' (see 'ktscope kernel list'; build it with "
 		  "'ktscope build %s')", spec, spec);
 	return KTS_EXIT_FAILURE;
+}
+
+static int kernel_path(int argc, char **argv)
+{
+	static const struct option options[] = {
+		{ "help", no_argument, NULL, 'h' },
+		{}
+	};
+	_cleanup_cache_entry_ struct kts_cache_entry *e = NULL;
+	_cleanup_free_ char *root = NULL;
+	int c, r;
+
+	while ((c = getopt_long(argc, argv, ":h", options, NULL)) >= 0) {
+		if (c == 'h')
+			return fputs(cli_kernel_help, stdout), KTS_EXIT_OK;
+		return cli_option_error(c, argv, "kernel path");
+	}
+	if (optind != argc - 1) {
+		log_error("'kernel path' takes one KEY or SPEC");
+		return KTS_EXIT_USAGE;
+	}
+	r = cli_kernel_open_root(&root);
+	if (r != KTS_EXIT_OK)
+		return r;
+	r = cli_kernel_resolve(root, argv[optind], &e);
+	if (r != KTS_EXIT_OK)
+		return r;
+	puts(e->image_path);
+	return KTS_EXIT_OK;
 }
 
 /* ---------------------------------------------------------------- clean */
@@ -478,7 +530,7 @@ static bool clean_parse(int argc, char **argv, struct kts_cache_clean_opts *co, 
 	while ((c = getopt_long(argc, argv, ":h", options, NULL)) >= 0) {
 		switch (c) {
 		case 'h':
-			fputs(kernel_help, stdout);
+			fputs(cli_kernel_help, stdout);
 			*ret_exit = KTS_EXIT_OK;
 			return true;
 		case 'k':
@@ -595,7 +647,7 @@ static int kernel_clean(int argc, char **argv)
 
 	if (clean_parse(argc, argv, &co, &force, &r))
 		return r;
-	r = open_root(&root);
+	r = cli_kernel_open_root(&root);
 	if (r != KTS_EXIT_OK)
 		return r;
 
@@ -632,7 +684,7 @@ int cli_kernel(const struct kts_opts *o, int argc, char **argv)
 	const char *sub;
 
 	if (argc < 2 || streq(argv[1], "--help") || streq(argv[1], "-h")) {
-		fputs(kernel_help, argc < 2 ? stderr : stdout);
+		fputs(cli_kernel_help, argc < 2 ? stderr : stdout);
 		return argc < 2 ? KTS_EXIT_USAGE : KTS_EXIT_OK;
 	}
 	sub = argv[1];
@@ -640,14 +692,20 @@ int cli_kernel(const struct kts_opts *o, int argc, char **argv)
 	argv++;
 	optind = 0;
 	if (streq(sub, "list"))
-		return kernel_list(argc, argv);
+		return cli_kernel_wants_remote(argc, argv) ? cli_kernel_list_remote(o, argc, argv)
+							   : kernel_list(argc, argv);
 	if (streq(sub, "show"))
-		return kernel_show(argc, argv);
+		return cli_kernel_wants_remote(argc, argv) ? cli_kernel_show_remote(o, argc, argv)
+							   : kernel_show(argc, argv);
 	if (streq(sub, "path"))
 		return kernel_path(argc, argv);
 	if (streq(sub, "clean"))
 		return kernel_clean(argc, argv);
-	log_error("unknown kernel command '%s' (list, show, path, clean)", sub);
+	if (streq(sub, "push"))
+		return cli_kernel_push(o, argc, argv);
+	if (streq(sub, "pull"))
+		return cli_kernel_pull(o, argc, argv);
+	log_error("unknown kernel command '%s' (list, show, path, clean, push, pull)", sub);
 	return KTS_EXIT_USAGE;
 }
 

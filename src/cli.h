@@ -85,6 +85,20 @@ void cli_print_json(struct json_object *j);
 /* "PID MODE (CMDLINE); ..." or "(none)". Caller frees. */
 char *cli_fmt_holders(const struct kts_holder *h, size_t n);
 
+/* The registry's results (cli-common.c), for `kernel push|pull` and `build --remote|--push`. */
+struct kts_registry_stats;
+/* "512 B", "12.3 MiB": bytes in binary units, one decimal from KiB on. */
+void cli_format_bytes(uint64_t b, char *buf, size_t n);
+/* The result line of a push: "pushed KEY to REMOTE: 2 of 6 blobs uploaded (4 already there),
+ * 12.3 MiB in 1.2 s" (", N mounted" in the parentheses when blobs were mounted). */
+void cli_log_pushed(const char *key, const char *remote, const struct kts_registry_stats *st);
+/* The result line of a pull: "pulled: KEY from REMOTE (6 blobs, 12.3 MiB, 0.8 s)". */
+void cli_log_pulled(const char *key, const char *remote, const struct kts_registry_stats *st);
+/* The members of a push's or pull's NDJSON event (no braces, no leading comma):
+ * "manifest", "blobs", "blobs_sent", "blobs_present", "blobs_mounted", "bytes",
+ * "bytes_sent", "seconds" (registry.h, struct kts_registry_stats). */
+void cli_registry_stats_json(const struct kts_registry_stats *st, char *buf, size_t n);
+
 /* `ktscope topology` and `ktscope locks` (cli-topology.c, cli-locks.c); argv[0] is the name. */
 int cli_topology(int argc, char **argv);
 int cli_locks(int argc, char **argv);

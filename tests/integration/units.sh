@@ -197,7 +197,7 @@ for cmd in build run topology locks kconfig doctor; do
 	done
 done
 # `kernel --help` documents the options of every subcommand together.
-all_kernel=$(for s in list show path clean; do bash_complete ktscope kernel $s --; done | sort -u)
+all_kernel=$(for s in list show path clean push pull; do bash_complete ktscope kernel $s --; done | sort -u)
 for o in $(help_opts kernel); do
 	grep -qx -- "$o" <<<"$all_kernel" || missing+=" kernel:$o"
 done

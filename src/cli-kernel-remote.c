@@ -1,0 +1,462 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * `ktscope kernel push|pull` and `kernel list|show --remote`: the kernel cache on an OCI
+ * registry (registry.h, DESIGN §10). argv and the environment → the remote (--remote, else
+ * KTSCOPE_REMOTE) → the cache's locks → one registry call → what the user sees: one result
+ * line on stderr, the image path (pull) or the listing on stdout, or one NDJSON result event
+ * with --json-events. The local cache commands, and `show`'s printing, are cli-kernel.c's.
+ *
+ * Locks, as a build takes them (cache.h): a push holds the entry's shared lock, so clean
+ * cannot remove the entry while its files are read; a pull holds the key's build lock, so
+ * neither a build nor another pull of the key runs meanwhile, and the store takes the
+ * entry lock itself.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <json-c/json.h>
+
+#include "cache.h"
+#include "cli.h"
+#include "cli-kernel.h"
+#include "kconfig.h"
+#include "lock.h"
+#include "log.h"
+#include "macro.h"
+#include "metadata.h"
+#include "progress.h"
+#include "registry.h"
+#include "util.h"
+
+/* metadata.json is small; anything this large is not one. */
+#define REMOTE_METADATA_MAX (1024 * 1024)
+
+/* What argv asked for. */
+struct remote_args {
+	const char *remote;  /* --remote R, or R after --remote (list, show) */
+	const char *ca_file; /* --ca-cert FILE */
+	bool remote_flag;    /* --remote was given */
+	bool insecure, json, force, push_dirty;
+	const char *arg;     /* KEY|SPEC (push), KEY (pull, show) */
+};
+
+#define REMOTE_COMMON_OPTIONS                                    \
+	{ "help", no_argument, NULL, 'h' },                      \
+	{ "insecure", no_argument, NULL, 'k' },                  \
+	{ "ca-cert", required_argument, NULL, 'C' }
+
+static const struct option push_options[] = {
+	REMOTE_COMMON_OPTIONS,
+	{ "remote", required_argument, NULL, 'r' },
+	{ "push-dirty", no_argument, NULL, 'd' },
+	{ "json-events", no_argument, NULL, 'e' },
+	{}
+};
+
+static const struct option pull_options[] = {
+	REMOTE_COMMON_OPTIONS,
+	{ "remote", required_argument, NULL, 'r' },
+	{ "force", no_argument, NULL, 'f' },
+	{ "json-events", no_argument, NULL, 'e' },
+	{}
+};
+
+/* list and show: "--remote" alone reads KTSCOPE_REMOTE, or takes R as an argument. */
+static const struct option listing_options[] = {
+	REMOTE_COMMON_OPTIONS,
+	{ "remote", optional_argument, NULL, 'r' },
+	{ "json", no_argument, NULL, 'j' },
+	{}
+};
+
+bool cli_kernel_wants_remote(int argc, char **argv)
+{
+	for (int i = 1; i < argc; i++) {
+		if (streq(argv[i], "--"))
+			return false;
+		if (streq(argv[i], "--remote") || startswith(argv[i], "--remote="))
+			return true;
+	}
+	return false;
+}
+
+/*
+ * "--remote R" of list and show, where R is an argument of its own: the argument with a '/'
+ * (a cache key never has one, a remote always does); else, for list, the one argument.
+ */
+static void take_remote_arg(int argc, char **argv, bool is_list, struct remote_args *a)
+{
+	for (int i = optind; i < argc; i++) {
+		if (!strchr(argv[i], '/') && !(is_list && argc - optind == 1))
+			continue;
+		a->remote = argv[i];
+		for (int j = i; j > optind; j--)
+			argv[j] = argv[j - 1];
+		optind++;
+		return;
+	}
+}
+
+/* The options and the one argument (none for list). 1 = --help, 0 = parsed, <0 = -exit. */
+static int parse_args(int argc, char **argv, const struct option *options, struct remote_args *a)
+{
+	const char *cmd = argv[0];
+	bool is_list = streq(cmd, "list"), listing = is_list || streq(cmd, "show");
+	char what[32];
+	int c;
+
+	(void) snprintf(what, sizeof(what), "kernel %s", cmd);
+	while ((c = getopt_long(argc, argv, ":h", options, NULL)) >= 0) {
+		switch (c) {
+		case 'h':
+			fputs(cli_kernel_help, stdout);
+			return 1;
+		case 'r':
+			a->remote_flag = true;
+			a->remote = optarg;
+			break;
+		case 'k':
+			a->insecure = true;
+			break;
+		case 'C':
+			a->ca_file = optarg;
+			break;
+		case 'j':
+			a->json = true;
+			break;
+		case 'e':
+			progress_set_events(true);
+			break;
+		case 'f':
+			a->force = true;
+			break;
+		case 'd':
+			a->push_dirty = true;
+			break;
+		default:
+			return -cli_option_error(c, argv, what);
+		}
+	}
+	if (listing && a->remote_flag && !a->remote)
+		take_remote_arg(argc, argv, is_list, a);
+	if (!is_list && optind < argc)
+		a->arg = argv[optind++];
+	if (optind < argc) {
+		log_error("unexpected argument '%s'", argv[optind]);
+		return -KTS_EXIT_USAGE;
+	}
+	if (!is_list && !a->arg) {
+		log_error("'kernel %s' takes one %s (see 'ktscope kernel --help')", cmd,
+			  streq(cmd, "push") ? "KEY or SPEC" : "KEY");
+		return -KTS_EXIT_USAGE;
+	}
+	return 0;
+}
+
+/* The exit code of a registry failure (registry.h), after its one line. */
+static int remote_failed(int r, const char *why, const char *what)
+{
+	int code = r == -EINVAL ? KTS_EXIT_USAGE
+		 : r == -EACCES || r == -ELIBACC || r == -ELIBBAD ? KTS_EXIT_ENV
+								    : KTS_EXIT_FAILURE;
+
+	if (why)
+		log_error("%s", why);
+	else
+		log_error("%s: %s", what, strerror(-r));
+	progress_event("result", "\"status\":\"failed\",\"exit\":%d", code);
+	return code;
+}
+
+/* The registry of a->remote, else KTSCOPE_REMOTE; no traffic yet. */
+static int open_registry(const struct kts_opts *o, const struct remote_args *a,
+			 struct kts_registry **ret)
+{
+	struct kts_registry_opts ro = {
+		.remote = a->remote ? a->remote : getenv_nonempty("KTSCOPE_REMOTE"),
+		.ca_file = a->ca_file,
+		.insecure = a->insecure,
+		.progress = o->verbosity >= 0 && !progress_events_enabled(),
+	};
+	_cleanup_free_ char *why = NULL;
+	int r;
+
+	if (!ro.remote) {
+		log_error("no remote: give --remote oci://HOST[:PORT]/REPOSITORY or set "
+			  "KTSCOPE_REMOTE");
+		return KTS_EXIT_USAGE;
+	}
+	if (a->ca_file && access(a->ca_file, R_OK) < 0) {
+		log_error("cannot read --ca-cert '%s': %m", a->ca_file);
+		return KTS_EXIT_USAGE;
+	}
+	r = registry_open(&ro, ret, &why);
+	if (r == -EINVAL && !why) {
+		log_error("invalid remote '%s': expected oci://HOST[:PORT]/REPOSITORY", ro.remote);
+		return KTS_EXIT_USAGE;
+	}
+	/* -EBADMSG here is a credentials file that is not JSON: the environment's (exit 4). */
+	if (r < 0)
+		return remote_failed(r == -EBADMSG ? -EACCES : r, why, "cannot use the remote");
+	return KTS_EXIT_OK;
+}
+
+/* ---------------------------------------------------------------- push */
+
+/* Pushes the entry key under its shared lock, looked up again once the lock is held. */
+static int push_locked(struct kts_registry *reg, const char *root, const char *key)
+{
+	_cleanup_cache_entry_ struct kts_cache_entry *e = NULL;
+	_cleanup_free_ char *why = NULL;
+	_cleanup_close_ int fd = -EBADF;
+	struct kts_registry_stats st = { 0 };
+	char stats[512];
+	int r;
+
+	r = cache_lock_entry(root, key, /* exclusive= */ false, /* wait= */ true, &fd);
+	if (r < 0) {
+		log_error_errno(r, "cannot lock '%s' in '%s': %m", key, root);
+		return cli_exit_code(r);
+	}
+	r = cache_lookup(root, key, kconfig_fragment_sha256(), &e, &why);
+	if (r != 1) {
+		log_error("'%s' is no longer a valid entry of '%s'%s%s", key, root, why ? ": " : "",
+			  strempty(why));
+		return KTS_EXIT_FAILURE;
+	}
+	r = registry_push(reg, e->path, key, &st, &why);
+	if (r < 0)
+		return remote_failed(r, why, "cannot push");
+	cli_log_pushed(key, registry_name(reg), &st);
+	cli_registry_stats_json(&st, stats, sizeof(stats));
+	progress_event("result", "\"status\":\"pushed\",\"key\":%s,\"registry\":%s,%s",
+		       progress_json_str(key), progress_json_str(registry_name(reg)), stats);
+	return KTS_EXIT_OK;
+}
+
+int cli_kernel_push(const struct kts_opts *o, int argc, char **argv)
+{
+	_cleanup_registry_ struct kts_registry *reg = NULL;
+	_cleanup_cache_entry_ struct kts_cache_entry *e = NULL;
+	_cleanup_free_ char *root = NULL;
+	struct remote_args a = { 0 };
+	int r;
+
+	r = parse_args(argc, argv, push_options, &a);
+	if (r != 0)
+		return r > 0 ? KTS_EXIT_OK : -r;
+	r = open_registry(o, &a, &reg);
+	if (r != KTS_EXIT_OK)
+		return r;
+	r = cli_kernel_open_root(&root);
+	if (r != KTS_EXIT_OK)
+		return r;
+	r = cli_kernel_resolve(root, a.arg, &e);
+	if (r != KTS_EXIT_OK)
+		return r;
+	if (e->dirty && !a.push_dirty) {
+		log_error("'%s' was built from a tree with uncommitted changes: it stays local "
+			  "unless pushed with --push-dirty", e->key);
+		return KTS_EXIT_USAGE;
+	}
+	return push_locked(reg, root, e->key);
+}
+
+/* ---------------------------------------------------------------- pull */
+
+/* The key's build lock (cache.h), as a build takes it: waits, saying for whom. */
+static int lock_key(const char *root, const char *key, int *ret_fd)
+{
+	_cleanup_free_ char *dir = NULL, *path = NULL;
+	_cleanup_close_ int fd = -EBADF;
+	int r;
+
+	if (asprintf(&dir, "%s/.locks", root) < 0 || cache_build_lock_path(root, key, &path) < 0)
+		return log_error("out of memory"), KTS_EXIT_FAILURE;
+	r = mkdir_p(dir, 0755);
+	if (r < 0) {
+		log_error_errno(r, "cannot create '%s': %m (set KTSCOPE_CACHE_DIR to a writable "
+				"place)", dir);
+		return KTS_EXIT_ENV;
+	}
+	r = fd = lock_open(path, NULL);
+	if (r >= 0)
+		r = lock_try(fd, KTS_LOCK_EXCLUSIVE);
+	if (r == -EWOULDBLOCK) {
+		struct kts_holder *h = NULL;
+		size_t n = 0;
+
+		(void) lock_holders(path, &h, &n);
+		if (n > 0)
+			log_notice("'%s' is being built or pulled by pid %d (%s); waiting for it", key,
+				   (int) h[0].pid, strempty(h[0].cmdline));
+		else
+			log_notice("'%s' is locked by another build or pull (%s); waiting for it", key,
+				   path);
+		lock_holders_free(h, n);
+		r = lock_wait(fd, KTS_LOCK_EXCLUSIVE);
+	}
+	if (r < 0) {
+		log_error_errno(r, "cannot lock '%s' (%s): %m", key, path);
+		return cli_exit_code(r);
+	}
+	*ret_fd = TAKE_FD(fd);
+	return KTS_EXIT_OK;
+}
+
+/* The pulled (st) or already cached entry's image path: stdout, or the result event. */
+static int pulled(const char *root, const char *key, const char *remote,
+		  const struct kts_registry_stats *st)
+{
+	_cleanup_cache_entry_ struct kts_cache_entry *e = NULL;
+	_cleanup_free_ char *why = NULL;
+	char stats[512];
+
+	if (cache_lookup(root, key, kconfig_fragment_sha256(), &e, &why) != 1) {
+		log_error("'%s' was stored but cannot be read back: %s", key,
+			  why ? why : "no such entry");
+		return KTS_EXIT_FAILURE;
+	}
+	if (st) {
+		cli_registry_stats_json(st, stats, sizeof(stats));
+		progress_event("result", "\"status\":\"pulled\",\"key\":%s,\"image\":%s,"
+			       "\"registry\":%s,%s", progress_json_str(key),
+			       progress_json_str(e->image_path), progress_json_str(remote), stats);
+	} else
+		progress_event("result", "\"status\":\"cached\",\"key\":%s,\"image\":%s",
+			       progress_json_str(key), progress_json_str(e->image_path));
+	if (!progress_events_enabled())
+		puts(e->image_path);
+	return KTS_EXIT_OK;
+}
+
+int cli_kernel_pull(const struct kts_opts *o, int argc, char **argv)
+{
+	_cleanup_registry_ struct kts_registry *reg = NULL;
+	_cleanup_cache_entry_ struct kts_cache_entry *e = NULL;
+	_cleanup_free_ char *root = NULL, *why = NULL;
+	_cleanup_close_ int lock_fd = -EBADF;
+	struct kts_registry_stats st = { 0 };
+	struct remote_args a = { 0 };
+	int r;
+
+	r = parse_args(argc, argv, pull_options, &a);
+	if (r != 0)
+		return r > 0 ? KTS_EXIT_OK : -r;
+	if (cache_key_validate(a.arg) < 0) {
+		log_error("invalid cache key '%s' (see 'ktscope kernel list --remote')", a.arg);
+		return KTS_EXIT_USAGE;
+	}
+	r = open_registry(o, &a, &reg);
+	if (r != KTS_EXIT_OK)
+		return r;
+	r = cli_kernel_open_root(&root);
+	if (r != KTS_EXIT_OK)
+		return r;
+	r = lock_key(root, a.arg, &lock_fd);
+	if (r != KTS_EXIT_OK)
+		return r;
+	if (!a.force && cache_lookup(root, a.arg, kconfig_fragment_sha256(), &e, NULL) == 1) {
+		log_notice("'%s' is cached already (%s); left alone (--force pulls it again)",
+			   a.arg, e->path);
+		return pulled(root, a.arg, NULL, NULL);
+	}
+	r = registry_pull(reg, root, a.arg, &st, NULL, &why);
+	if (r == 0) {
+		log_error("no entry '%s' in %s (see 'ktscope kernel list --remote')", a.arg,
+			  registry_name(reg));
+		progress_event("result", "\"status\":\"failed\",\"exit\":%d", KTS_EXIT_FAILURE);
+		return KTS_EXIT_FAILURE;
+	}
+	if (r < 0)
+		return remote_failed(r, why, "cannot pull");
+	cli_log_pulled(a.arg, registry_name(reg), &st);
+	return pulled(root, a.arg, registry_name(reg), &st);
+}
+
+/* ---------------------------------------------------------------- list, show */
+
+int cli_kernel_list_remote(const struct kts_opts *o, int argc, char **argv)
+{
+	_cleanup_registry_ struct kts_registry *reg = NULL;
+	_cleanup_free_ char *why = NULL;
+	struct remote_args a = { 0 };
+	char **tags = NULL;
+	size_t n = 0;
+	int r;
+
+	r = parse_args(argc, argv, listing_options, &a);
+	if (r != 0)
+		return r > 0 ? KTS_EXIT_OK : -r;
+	r = open_registry(o, &a, &reg);
+	if (r != KTS_EXIT_OK)
+		return r;
+	r = registry_tags(reg, &tags, &n, &why);
+	if (r < 0)
+		return remote_failed(r, why, "cannot list the remote");
+	if (a.json) {
+		_cleanup_json_ struct json_object *j = json_object_new_object();
+		struct json_object *t = json_object_new_array();
+
+		json_object_object_add(j, "remote", json_object_new_string(registry_name(reg)));
+		for (size_t i = 0; i < n; i++)
+			json_object_array_add(t, progress_json_string(tags[i]));
+		json_object_object_add(j, "tags", t);
+		cli_print_json(j);
+	} else {
+		printf("Remote: %s\n", registry_name(reg));
+		if (n == 0)
+			printf("  (none)\n");
+		for (size_t i = 0; i < n; i++)
+			printf("  %s\n", tags[i]);
+	}
+	strv_free(tags, n);
+	return KTS_EXIT_OK;
+}
+
+int cli_kernel_show_remote(const struct kts_opts *o, int argc, char **argv)
+{
+	_cleanup_registry_ struct kts_registry *reg = NULL;
+	_cleanup_metadata_ struct kts_metadata *m = NULL;
+	_cleanup_free_ char *why = NULL, *text = NULL, *ref = NULL;
+	struct remote_args a = { 0 };
+	size_t len = 0;
+	int r;
+
+	r = parse_args(argc, argv, listing_options, &a);
+	if (r != 0)
+		return r > 0 ? KTS_EXIT_OK : -r;
+	if (cache_key_validate(a.arg) < 0) {
+		log_error("invalid cache key '%s' (see 'ktscope kernel list --remote')", a.arg);
+		return KTS_EXIT_USAGE;
+	}
+	r = open_registry(o, &a, &reg);
+	if (r != KTS_EXIT_OK)
+		return r;
+	if (asprintf(&ref, "%s:%s", registry_name(reg), a.arg) < 0)
+		return log_error("out of memory"), KTS_EXIT_FAILURE;
+	r = registry_get_file(reg, a.arg, METADATA_FILENAME, REMOTE_METADATA_MAX, &text, &len, &why);
+	if (r == 0 || r == -ENOENT) {
+		if (r == 0)
+			log_error("no entry '%s' in %s (see 'ktscope kernel list --remote')", a.arg,
+				  registry_name(reg));
+		else
+			log_error("the entry %s has no metadata.json", ref);
+		return KTS_EXIT_FAILURE;
+	}
+	if (r < 0)
+		return remote_failed(r, why, "cannot read the remote entry");
+	r = metadata_parse(text, len, &m, &why);
+	if (r == -ENOMEM)
+		return log_error("out of memory"), KTS_EXIT_FAILURE;
+	if (r < 0 || !streq(m->key, a.arg)) {
+		log_error("the metadata.json of %s is not this entry's: %s", ref,
+			  r < 0 ? strempty(why) : "another key");
+		return KTS_EXIT_FAILURE;
+	}
+	return cli_kernel_show_metadata(m, NULL, NULL, ref, a.json);
+}
