@@ -489,6 +489,8 @@ int registry_call(struct kts_registry *r, struct registry_call *c, char **ret_wh
 		if (k < 0) {
 			if (why && strstr(why, r->name))
 				return why_set(ret_why, k, "%s", why);
+			if (why && strstr(why, c->what))
+				return why_set(ret_why, k, "%s: %s", r->name, why);
 			return why_set(ret_why, k, "%s: %s: %s", r->name, c->what,
 				       why ? why : strerror(-k));
 		}
@@ -509,7 +511,15 @@ int registry_status_error(const struct kts_registry *r, const struct registry_ca
 {
 	_cleanup_free_ char *e = NULL;
 
-	(void) registry_error_parse(c->body_mem, c->body_len_mem, &e);
+	/* the registry's error code and message, else the first line of a text body ("Client
+	 * sent an HTTP request to an HTTPS server.") */
+	if (registry_error_parse(c->body_mem, c->body_len_mem, &e) < 0 && c->body_mem &&
+	    c->body_len_mem > 0)
+		e = utf8_printable(c->body_mem, strcspn(c->body_mem, "\r\n"), 100);
+	if (e && !*e) {
+		free(e);
+		e = NULL;
+	}
 	return why_set(ret_why, c->status == 404 ? -ENOENT : -EIO, "%s: %s: HTTP %ld%s%s%s",
 		       r->name, c->what, c->status, e ? " (" : "", strempty(e), e ? ")" : "");
 }
