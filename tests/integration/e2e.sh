@@ -7,13 +7,17 @@
 # again with --force (extracted to a new path: ccache hits, and the reproducible stamps
 # make the image and the stripped vmlinux byte-identical), and the same bytes as a git
 # tree at a third path (the package's .gitignore ignores everything: those lines are
-# dropped), which must take >= 90% of its compiles from ccache.
+# dropped), which must take >= 90% of its compiles from ccache. Between them the cold build's
+# entry goes through a real OCI registry (Debian's docker-registry on 127.0.0.1): pushed from
+# this cache, pulled into an empty one byte for byte, and pulled instead of built by
+# `build --remote` into a third.
 # The cold build takes minutes, so this runs once per CI run (KTS_E2E=1, set by
 # tests/run-all.sh for its e2e step, which runs this test alone), not again under ASan
 # or distcheck.
 set -u
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 . "$here/lib.sh"
+. "$here/registry-lib.sh"
 
 tarball=${KTS_E2E_TARBALL:-/usr/src/linux-source-6.12.tar.xz}
 if [ "${KTS_E2E:-}" != 1 ]; then
@@ -25,6 +29,7 @@ for tool in make gcc flex bison bc pahole ccache; do
 	command -v $tool >/dev/null || kts_skip_all "no '$tool' (apt-get install build-essential flex bison bc dwarves libelf-dev libssl-dev ccache)"
 done
 
+kts_registry_need
 kts_find_ktscope
 kts_reexec_inside_manager "$here/e2e.sh" "$@"
 
@@ -36,10 +41,10 @@ unset KTSCOPE_CPU_CAP KTSCOPE_SCOPE KTSCOPE_SYSROOT KTSCOPE_BYPASS_LOCKS KTSCOPE
 # ccache's default directory in the private cache: no user configuration names another
 export CCACHE_CONFIGPATH=$work/ccache.conf
 : >"$CCACHE_CONFIGPATH"
-trap 'rm -rf "$work"' EXIT
+trap 'kts_kill_bg; rm -rf "$work"' EXIT
 ncpu=$(nproc)
 
-kts_plan 19
+kts_plan 24
 
 # ---- the tarball -----------------------------------------------------------------------
 start=$(date +%s)
@@ -80,6 +85,41 @@ rc=$?
 kts_diag "tarball cache hit: $((($(date +%s%N) - start) / 1000000)) ms"
 kts_check "the second tarball build is a cache hit" \
 	eval "[ $rc = 0 ] && grep -q '^ktscope: cached: $key (built ' '$work/t2.err'"
+
+# ---- the entry through a real registry: cache A -> registry -> caches B and C --------------
+kts_registry_start reg "$work/registry"
+remote=oci://$reg_host/ktscope/e2e
+"$KTSCOPE" kernel push "$key" --remote "$remote" >"$work/push.out" 2>"$work/push.err"
+rc=$?
+kts_diag "push: $(tail -n 1 "$work/push.err")"
+kts_check "the real kernel's entry is pushed to the registry (exit 0)" test $rc = 0
+KTSCOPE_CACHE_DIR=$work/cache-b "$KTSCOPE" kernel pull "$key" --remote "$remote" \
+	>"$work/pull.out" 2>"$work/pull.err"
+rc=$?
+kts_diag "pull: $(tail -n 1 "$work/pull.err")"
+# same_entry A B: the same file names in both directories, each byte-identical
+same_entry() {
+	local f
+	[ "$(cd "$1" && ls -A | sort)" = "$(cd "$2" && ls -A | sort)" ] || return 1
+	for f in $(cd "$1" && ls -A); do
+		cmp -s "$1/$f" "$2/$f" || return 1
+	done
+}
+kts_check "an empty second cache pulls it, every file byte-identical" \
+	eval "[ $rc = 0 ] && same_entry '$entry' '$work/cache-b/kernels/$key'"
+kts_check "kernel list in the second cache shows it as matching" eval "
+	KTSCOPE_CACHE_DIR='$work/cache-b' '$KTSCOPE' kernel list | grep -qE '^$key +matches'"
+start=$(date +%s%N)
+KTSCOPE_CACHE_DIR=$work/cache-c "$KTSCOPE" --user build --tarball "$tarball" --base tinyconfig \
+	--cpu-cap "$ncpu" --remote "$remote" >"$work/r.out" 2>"$work/r.err"
+rc=$?
+kts_diag "build --remote into an empty cache: exit $rc in $((($(date +%s%N) - start) / 1000000)) ms"
+kts_check "build --remote into an empty third cache pulls the entry instead of building it" eval "
+	[ $rc = 0 ] && grep -q '^ktscope: pulled: $key' '$work/r.err' &&
+	[ \"\$(tail -n 1 '$work/r.out')\" = '$work/cache-c/kernels/$key/bzImage' ]"
+kts_check "the pulled entry ran no make: its build log is the one pushed" \
+	cmp -s "$entry/build.log" "$work/cache-c/kernels/$key/build.log"
+kts_registry_stop reg
 
 # ---- the same tarball again (--force): ccache hits, identical bytes -----------------------
 # ccache_counts ENTRY: "HITS MISSES UNCACHEABLE" of the entry's build, from its metadata.json
