@@ -63,7 +63,7 @@ make_entry "$work/a/kernels" "$key"
 make_entry "$work/a/kernels" "$key2"
 entry=$work/a/kernels/$key
 
-kts_plan 28
+kts_plan 30
 
 # 1. push: every file a blob, the manifest accepted by distribution 2.8
 if run "$work/push1" "$remote" push "$entry" "$key" && [ "$(field blobs_sent "$work/push1")" = 6 ] &&
@@ -132,6 +132,17 @@ else
 	kts_diag "$(cat "$work/down5" "$work/down5.err")"
 fi
 
+# a manifest whose bytes are not the digest the registry gives for them
+run "$work/baddigest" "$fake/p/baddigest" pull "$work/bd" "$key"
+if [ "$(field error "$work/baddigest")" = EBADMSG ] &&
+	grep -q "^why=$fake/p/baddigest: manifest '$key': its bytes are sha256:[0-9a-f]*, not sha256:0000" "$work/baddigest" &&
+	empty_cache "$work/bd"; then
+	kts_ok "a manifest that does not match its Docker-Content-Digest: EBADMSG, nothing stored"
+else
+	kts_not_ok "a manifest that does not match its Docker-Content-Digest: EBADMSG, nothing stored"
+	kts_diag "$(cat "$work/baddigest" "$work/baddigest.err")"
+fi
+
 # a registry that refuses ?mount= without "from": the upload goes on without it
 if run "$work/nomount" "$fake/p/nomount" push "$entry" "$key" &&
 	[ "$(field blobs_sent "$work/nomount")" = 6 ] &&
@@ -198,6 +209,9 @@ else
 	kts_not_ok "tags: both keys, sorted"
 	kts_diag "$(cat "$work/tags" "$work/tags.err")"
 fi
+
+run "$work/big" "$remote" get "$key" bzImage
+kts_check "get: a file over the limit (3 MB > 1 MiB) is EFBIG" test "$(field error "$work/big")" = EFBIG
 
 run "$work/get" "$remote" get "$key" metadata.json
 kts_check "get: metadata.json's bytes, digest-checked" \

@@ -11,6 +11,7 @@ on stdout), one behaviour per repository:
   p/drop      the manifest; blobs: the full Content-Length announced, half the bytes sent,
               then the connection closed
   p/down      503 with a distribution error body for everything
+  p/baddigest the manifest, with a Docker-Content-Digest that is not its digest
   p/nomount   takes pushes, but an upload POST with ?mount= is a 400 (a registry that does
               not ignore a mount without "from")
 
@@ -92,8 +93,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if kind == "manifests" and ref in a.tags.split(","):
             with open(a.manifest, "rb") as f:
                 body = f.read()
-            return self.reply(200, body,
-                              [("Content-Type", "application/vnd.oci.image.manifest.v1+json")])
+            h = [("Content-Type", "application/vnd.oci.image.manifest.v1+json")]
+            if repo == "baddigest":
+                h.append(("Docker-Content-Digest", "sha256:" + "0" * 64))
+            return self.reply(200, body, h)
         if kind == "blobs" and repo == "nomount":
             return self.reply(404)
         if kind == "blobs" and repo == "redirect":
