@@ -6,6 +6,9 @@
  * line on stderr, the image path (pull) or the listing on stdout, or one NDJSON result event
  * with --json-events. The local cache commands, and `show`'s printing, are cli-kernel.c's.
  *
+ * SIGINT, SIGTERM and SIGHUP stop a push or pull cleanly (interrupt.h): exit 128+N, and a
+ * pull leaves no temporary directory.
+ *
  * Locks, as a build takes them (cache.h): a push holds the entry's shared lock, so clean
  * cannot remove the entry while its files are read; a pull holds the key's build lock, so
  * neither a build nor another pull of the key runs meanwhile, and the store takes the
@@ -23,6 +26,7 @@
 #include "cache.h"
 #include "cli.h"
 #include "cli-kernel.h"
+#include "interrupt.h"
 #include "kconfig.h"
 #include "lock.h"
 #include "log.h"
@@ -164,12 +168,32 @@ static int remote_failed(int r, const char *why, const char *what)
 		 : r == -EACCES || r == -ELIBACC || r == -ELIBBAD ? KTS_EXIT_ENV
 								    : KTS_EXIT_FAILURE;
 
+	if (interrupt_pending())
+		return code; /* interrupted() says so */
 	if (why)
 		log_error("%s", why);
 	else
 		log_error("%s: %s", what, strerror(-r));
 	progress_event("result", "\"status\":\"failed\",\"exit\":%d", code);
 	return code;
+}
+
+/*
+ * The end of a push or pull run between interrupt_catch() and here: SIGINT, SIGTERM or SIGHUP
+ * end the transfer (http.c looks between chunks) and the lock waits, and the pull's
+ * temporary directory goes with it, instead of being left for a later sweep. Exit 128+N
+ * after signal N, as the shell would say; else r.
+ */
+static int interrupted(const struct kts_interrupt_saved *saved, int r, const char *what)
+{
+	int sig = interrupt_pending();
+
+	interrupt_restore(saved);
+	if (!sig || r == KTS_EXIT_OK) /* done, and said so, before the signal counted */
+		return r;
+	log_notice("interrupted (signal %d); %s", sig, what);
+	progress_event("result", "\"status\":\"failed\",\"exit\":%d", 128 + sig);
+	return 128 + sig;
 }
 
 /* The registry of a->remote, else KTSCOPE_REMOTE; no traffic yet. */
@@ -218,10 +242,10 @@ static int push_locked(struct kts_registry *reg, const char *root, const char *k
 	int r;
 
 	r = cache_lock_entry(root, key, /* exclusive= */ false, /* wait= */ true, &fd);
-	if (r < 0) {
+	if (r < 0 && !interrupt_pending())
 		log_error_errno(r, "cannot lock '%s' in '%s': %m", key, root);
+	if (r < 0)
 		return cli_exit_code(r);
-	}
 	r = cache_lookup(root, key, kconfig_fragment_sha256(), &e, &why);
 	if (r != 1) {
 		log_error("'%s' is no longer a valid entry of '%s'%s%s", key, root, why ? ": " : "",
@@ -243,6 +267,7 @@ int cli_kernel_push(const struct kts_opts *o, int argc, char **argv)
 	_cleanup_registry_ struct kts_registry *reg = NULL;
 	_cleanup_cache_entry_ struct kts_cache_entry *e = NULL;
 	_cleanup_free_ char *root = NULL;
+	struct kts_interrupt_saved saved;
 	struct remote_args a = { 0 };
 	int r;
 
@@ -263,7 +288,9 @@ int cli_kernel_push(const struct kts_opts *o, int argc, char **argv)
 			  "unless pushed with --push-dirty", e->key);
 		return KTS_EXIT_USAGE;
 	}
-	return push_locked(reg, root, e->key);
+	interrupt_catch(&saved);
+	r = push_locked(reg, root, e->key);
+	return interrupted(&saved, r, "the push did not finish");
 }
 
 /* ---------------------------------------------------------------- pull */
@@ -300,10 +327,10 @@ static int lock_key(const char *root, const char *key, int *ret_fd)
 		lock_holders_free(h, n);
 		r = lock_wait(fd, KTS_LOCK_EXCLUSIVE);
 	}
-	if (r < 0) {
+	if (r < 0 && !interrupt_pending())
 		log_error_errno(r, "cannot lock '%s' (%s): %m", key, path);
+	if (r < 0)
 		return cli_exit_code(r);
-	}
 	*ret_fd = TAKE_FD(fd);
 	return KTS_EXIT_OK;
 }
@@ -334,13 +361,41 @@ static int pulled(const char *root, const char *key, const char *remote,
 	return KTS_EXIT_OK;
 }
 
+/* The pull under the key's build lock, unless the entry is cached (and not force). */
+static int pull_locked(struct kts_registry *reg, const char *root, const char *key, bool force)
+{
+	_cleanup_cache_entry_ struct kts_cache_entry *e = NULL;
+	_cleanup_free_ char *why = NULL;
+	_cleanup_close_ int lock_fd = -EBADF;
+	struct kts_registry_stats st = { 0 };
+	int r;
+
+	r = lock_key(root, key, &lock_fd);
+	if (r != KTS_EXIT_OK)
+		return r;
+	if (!force && cache_lookup(root, key, kconfig_fragment_sha256(), &e, NULL) == 1) {
+		log_notice("'%s' is cached already (%s); left alone (--force pulls it again)", key,
+			   e->path);
+		return pulled(root, key, NULL, NULL);
+	}
+	r = registry_pull(reg, root, key, &st, NULL, &why);
+	if (r == 0) {
+		log_error("no entry '%s' in %s (see 'ktscope kernel list --remote')", key,
+			  registry_name(reg));
+		progress_event("result", "\"status\":\"failed\",\"exit\":%d", KTS_EXIT_FAILURE);
+		return KTS_EXIT_FAILURE;
+	}
+	if (r < 0)
+		return remote_failed(r, why, "cannot pull");
+	cli_log_pulled(key, registry_name(reg), &st);
+	return pulled(root, key, registry_name(reg), &st);
+}
+
 int cli_kernel_pull(const struct kts_opts *o, int argc, char **argv)
 {
 	_cleanup_registry_ struct kts_registry *reg = NULL;
-	_cleanup_cache_entry_ struct kts_cache_entry *e = NULL;
-	_cleanup_free_ char *root = NULL, *why = NULL;
-	_cleanup_close_ int lock_fd = -EBADF;
-	struct kts_registry_stats st = { 0 };
+	_cleanup_free_ char *root = NULL;
+	struct kts_interrupt_saved saved;
 	struct remote_args a = { 0 };
 	int r;
 
@@ -357,25 +412,9 @@ int cli_kernel_pull(const struct kts_opts *o, int argc, char **argv)
 	r = cli_kernel_open_root(&root);
 	if (r != KTS_EXIT_OK)
 		return r;
-	r = lock_key(root, a.arg, &lock_fd);
-	if (r != KTS_EXIT_OK)
-		return r;
-	if (!a.force && cache_lookup(root, a.arg, kconfig_fragment_sha256(), &e, NULL) == 1) {
-		log_notice("'%s' is cached already (%s); left alone (--force pulls it again)",
-			   a.arg, e->path);
-		return pulled(root, a.arg, NULL, NULL);
-	}
-	r = registry_pull(reg, root, a.arg, &st, NULL, &why);
-	if (r == 0) {
-		log_error("no entry '%s' in %s (see 'ktscope kernel list --remote')", a.arg,
-			  registry_name(reg));
-		progress_event("result", "\"status\":\"failed\",\"exit\":%d", KTS_EXIT_FAILURE);
-		return KTS_EXIT_FAILURE;
-	}
-	if (r < 0)
-		return remote_failed(r, why, "cannot pull");
-	cli_log_pulled(a.arg, registry_name(reg), &st);
-	return pulled(root, a.arg, registry_name(reg), &st);
+	interrupt_catch(&saved);
+	r = pull_locked(reg, root, a.arg, a.force);
+	return interrupted(&saved, r, "nothing was stored");
 }
 
 /* ---------------------------------------------------------------- list, show */

@@ -288,6 +288,14 @@ static int on_progress(void *userdata, curl_off_t dltotal, curl_off_t dlnow, cur
 {
 	struct transfer *t = userdata;
 
+	/* Called at least once a second, also while no byte moves: a stop requested during a
+	 * stalled transfer ends it here (on_write and on_read see only moving data). */
+	if (interrupt_pending()) {
+		t->error = -EINTR;
+		return 1; /* CURLE_ABORTED_BY_CALLBACK */
+	}
+	if (!t->req->progress)
+		return 0;
 	/* A request with a body reports what it sent; any other what it received. */
 	if (method_has_body(t->method)) {
 		if (ulnow > 0)
@@ -469,11 +477,9 @@ static int transfer_setup(CURL *c, struct transfer *t, struct curl_slist **list,
 	set_method(c, t);
 	(void) curl.easy_setopt(c, CURLOPT_WRITEFUNCTION, on_write);
 	(void) curl.easy_setopt(c, CURLOPT_WRITEDATA, t);
-	if (req->progress) {
-		(void) curl.easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_progress);
-		(void) curl.easy_setopt(c, CURLOPT_XFERINFODATA, t);
-		(void) curl.easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
-	}
+	(void) curl.easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_progress);
+	(void) curl.easy_setopt(c, CURLOPT_XFERINFODATA, t);
+	(void) curl.easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
 	if (req->header) {
 		(void) curl.easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
 		(void) curl.easy_setopt(c, CURLOPT_HEADERDATA, t);

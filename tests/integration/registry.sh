@@ -86,7 +86,7 @@ print([l["digest"] for l in m["layers"]
 }
 blob_file() { echo "$2/docker/registry/v2/blobs/sha256/${1:7:2}/${1#sha256:}/data"; }
 
-kts_plan 55
+kts_plan 58
 
 kts_registry_start reg "$work/reg"
 R=oci://$reg_host/team/kernels
@@ -264,6 +264,13 @@ kts_check "basic auth, a wrong password: exit 4 naming the registry and the cred
 kts_check "… nothing stored" no_leftovers g "$key"
 AUTH=$work/auth-bad.json CACHE=a run ba5 K kernel push "$key" --remote "$RB"
 kts_check "… push with it: exit 4 too" test $rc = 4
+AUTH=$work/auth-bad.json CACHE=n run bp KB "$T" --remote "$RB" --push
+kts_check "build --remote --push, credentials refused: a warning, a local build and store, the image path printed, then the push's error, exit 1" \
+	eval "[ $rc = 1 ] && grep -q '^ktscope: warning: .*$rb_host' '$work/bp.err' &&
+	      grep -q '^ktscope: built and cached $key ' '$work/bp.err' &&
+	      [ \"\$(out bp)\" = '$(entry n "$key")/bzImage' ] && [ -e '$(entry n "$key")/bzImage' ] &&
+	      tail -n 1 '$work/bp.err' | grep -q '^ktscope: error: .*$rb_host.*auth-bad.json'"
+[ $rc = 1 ] || kts_diag "$(err bp)"
 AUTH=$work/auth-bad.json CACHE=g run ba6 K -v kernel list --remote "$RB"
 kts_check "… list --remote -v: exit 4" test $rc = 4
 AUTH=$work/auth-ok.json CACHE=g run ba7 K -v kernel show "$key" --remote "$RB"
@@ -290,7 +297,26 @@ kts_check "… nothing stored" no_leftovers i "$key"
 kts_check "neither password is in any output, nor in any file of the caches" \
 	eval "! grep -rqa -e '$secret' -e '$tsecret' '$work'/*.out '$work'/*.err '$work'/cache-*"
 
-# ---- 11. the registry killed mid-pull --------------------------------------------------------
+# ---- 11. a pull stopped by SIGTERM while its transfer stalls ---------------------------------
+: >"$work/proxy1.port"
+kts_bg "$KTS_PYTHON" "$here/stall-proxy.py" "$reg_port" 10000 "$work/stalled1" >"$work/proxy1.port"
+kts_wait_until 10 test -s "$work/proxy1.port"
+KTSCOPE_CACHE_DIR=$work/cache-m HOME=$work/home "$KTSCOPE" kernel pull "$key" \
+	--remote "oci://127.0.0.1:$(head -n 1 "$work/proxy1.port")/team/kernels" \
+	>"$work/term.out" 2>"$work/term.err" &
+pull_pid=$!
+rc=timeout
+if kts_wait_until 30 test -e "$work/stalled1"; then
+	kill -TERM $pull_pid
+	kts_wait_until 10 eval "! kill -0 $pull_pid 2>/dev/null" && { wait $pull_pid; rc=$?; }
+fi
+[ "$rc" = timeout ] && { kill -KILL $pull_pid 2>/dev/null; wait $pull_pid; }
+kts_check "a pull sent SIGTERM while no byte moves: it stops at once, exit 143, says so" \
+	eval "[ $rc = 143 ] && grep -q 'interrupted (signal 15); nothing was stored' '$work/term.err'"
+[ "$rc" = 143 ] || kts_diag "rc $rc: $(cat "$work/term.err")"
+kts_check "… no entry, no .tmp leftover" no_leftovers m "$key"
+
+# ---- 12. the registry killed mid-pull --------------------------------------------------------
 # stall-proxy.py passes 10000 bytes (the manifest and part of the blobs), then holds the rest
 # back; the test kills the registry there, and the proxy closes the pull's connection.
 : >"$work/proxy.port"
@@ -318,7 +344,7 @@ CACHE=j run again K kernel pull "$key" --remote "$R"
 kts_check "… a later pull (the registry back) succeeds, byte-identical" \
 	eval "[ $rc = 0 ] && same_files a j '$key'"
 
-# ---- 12. a blob corrupted in the registry's storage ------------------------------------------
+# ---- 13. a blob corrupted in the registry's storage ------------------------------------------
 d=$(layer_digest "$reg_host" team/kernels "$key" vmlinux)
 blob=$(blob_file "$d" "$reg_storage")
 cp "$blob" "$work/blob.orig"
