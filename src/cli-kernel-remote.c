@@ -209,6 +209,8 @@ static int open_registry(const struct kts_opts *o, const struct remote_args *a,
 	_cleanup_free_ char *why = NULL;
 	int r;
 
+	/* The transfer's progress line (registry.c), on a terminal only, not with -q. */
+	progress_set_tty(ro.progress);
 	if (!ro.remote) {
 		log_error("no remote: give --remote oci://HOST[:PORT]/REPOSITORY or set "
 			  "KTSCOPE_REMOTE");
