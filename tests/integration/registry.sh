@@ -86,7 +86,7 @@ print([l["digest"] for l in m["layers"]
 }
 blob_file() { echo "$2/docker/registry/v2/blobs/sha256/${1:7:2}/${1#sha256:}/data"; }
 
-kts_plan 58
+kts_plan 59
 
 kts_registry_start reg "$work/reg"
 R=oci://$reg_host/team/kernels
@@ -115,6 +115,15 @@ kts_check "nothing is left in cache B's .tmp" test -z "$(ls -A "$work/cache-b/.t
 CACHE=b run list1 K kernel list
 kts_check "kernel list in cache B shows the entry as matching" \
 	grep -q "^$key  *matches " "$work/list1.out"
+if command -v script >/dev/null; then
+	# On a terminal (script(1) gives it one), the transfer's progress line.
+	script -qec "env KTSCOPE_CACHE_DIR='$work/cache-t' HOME='$work/home' '$KTSCOPE' kernel pull '$key' --remote '$R'" \
+		/dev/null >"$work/tty.out" 2>&1
+	kts_check "kernel pull on a terminal shows the transfer's progress line, then the result" \
+		eval "grep -q 'pull bzImage .* MiB/s' '$work/tty.out' && grep -q 'pulled: $key' '$work/tty.out'"
+else
+	kts_skip "kernel pull on a terminal shows the transfer's progress line" "no script(1)"
+fi
 CACHE=b run pull2 K kernel pull "$key" --remote "$R"
 kts_check "pulling a cached key again: left alone (exit 0, says so, the same path)" \
 	eval "[ $rc = 0 ] && grep -q \"'$key' is cached already\" '$work/pull2.err' &&
