@@ -2,10 +2,12 @@
 # The whole test suite, as README.md and .ci/run call it:
 #   1. autoreconf + configure (-Werror) + make + make -jN check   (unit + integration),
 #      then the real-kernel builds alone (tests/integration/e2e.sh, KTS_E2E=1); the guest tier
-#   2. make distcheck                                          (the dist tarball builds and passes)
-#   3. a second build with --enable-sanitizers (ASan+UBSan) + make check
+#   2. make distcheck (the dist tarball builds, installs and passes the unit tests and the
+#      integration tests that need what it ships: `kts-distcheck` in tests/Makemodule.am)
+#   3. a second build with --enable-sanitizers (ASan+UBSan) + make check (every test that runs
+#      ktscope's code: `kts-check-c`)
 #   4. a third build with CC=clang --enable-fuzzers + `make fuzz` (each libFuzzer harness for
-#      FUZZ_TIME=20 s on its seed corpus; one ok/not ok line per harness)
+#      FUZZ_TIME=20 s on its seed corpus, N at a time; one ok/not ok line per harness)
 # Build trees go to ${KTS_BUILD_ROOT:-$PWD/_ci}; every `make check` summary is
 # appended to $KTS_BUILD_ROOT/summaries.log and the totals are printed last as
 # "N passed, N failed, N skipped", after one line with each step's duration in seconds.
@@ -57,16 +59,18 @@ step configure bash -c "cd '$root/build' && '$top/configure' --enable-werror --e
 }
 # the guest tier (issue 6): systemd that really enforces AllowedCPUs=, in qemu
 step check-vm make -C "$root/build" check-vm
-step distcheck make -C "$root/build" distcheck \
+# (xz -1: the tarball is only unpacked again here; automake's default -e took ~20 s of CPU per
+# `make dist`, and distcheck makes it twice)
+step distcheck env XZ_OPT=-1 make -C "$root/build" -j"$jobs" kts-distcheck \
 	DISTCHECK_CONFIGURE_FLAGS=--enable-werror
 # the Fedora spec builds an RPM from the dist tarball with the files it should have
 step packaging env KTS_TOP_SRCDIR="$top" bash "$top/tests/packaging.sh" "$root/build/ktscope-0.1.0.tar.xz"
 step asan-configure bash -c "cd '$root/asan' && '$top/configure' --enable-werror --enable-sanitizers --enable-test-hooks" &&
-	step asan-check make -C "$root/asan" -j"$jobs" check
+	step asan-check make -C "$root/asan" -j"$jobs" kts-check-c
 # the parsers of foreign input under libFuzzer (fuzz/), short and bounded
 step fuzz-configure bash -c "cd '$root/fuzz' && CC=clang '$top/configure' --enable-werror --enable-fuzzers" &&
 	step fuzz-build make -C "$root/fuzz" -j"$jobs" &&
-	step fuzz make -C "$root/fuzz" fuzz FUZZ_TIME=20
+	step fuzz make -C "$root/fuzz" fuzz FUZZ_TIME=20 FUZZ_JOBS="$jobs"
 
 sum() { awk -v k="$1" '$1 == "#" && $2 == k":" { n += $3 } END { print n + 0 }' "$root/summaries.log"; }
 pass=$(( $(sum PASS) + $(sum XFAIL) ))
