@@ -9,7 +9,9 @@
 #   - `build --remote` into an empty cache C pulls and runs no make; a key the registry lacks
 #     is built locally, and so is any key when the registry cannot be reached (one warning);
 #   - a second push uploads no blob (its result line, and the registry's access log);
-#     `build --push`; a dirty tree's entry stays local without --push-dirty;
+#     `build --push` (a failed push still prints the image, then exits 1); a dirty tree's
+#     entry stays local without --push-dirty; SIGTERM during a stalled pull; the progress
+#     line on a terminal;
 #   - htpasswd basic auth and token auth (token-server.py): the right credentials from
 #     REGISTRY_AUTH_FILE work, a wrong password exits 4 naming the registry and the file,
 #     never the password (not in any output, nor in the caches);
@@ -86,7 +88,7 @@ print([l["digest"] for l in m["layers"]
 }
 blob_file() { echo "$2/docker/registry/v2/blobs/sha256/${1:7:2}/${1#sha256:}/data"; }
 
-kts_plan 59
+kts_plan 60
 
 kts_registry_start reg "$work/reg"
 R=oci://$reg_host/team/kernels
@@ -218,12 +220,15 @@ git -C "$T" checkout -q fake.c
 # ---- 7. a registry that cannot be reached: one warning, a local build ------------------------
 dead=$(kts_free_port)
 git -C "$T" reset -q --hard HEAD~1
-CACHE=d run b5 KB "$T" --remote "oci://127.0.0.1:$dead/team/kernels"
-kts_check "build --remote with nothing listening there: one warning naming the registry, then a local build" \
-	eval "[ $rc = 0 ] && [ \"\$(grep -c '^ktscope: warning: ' '$work/b5.err')\" = 1 ] &&
+CACHE=d run b5 KB "$T" --remote "oci://127.0.0.1:$dead/team/kernels" --push
+kts_check "build --remote --push with nothing listening there: one warning naming the registry, a local build" \
+	eval "[ \"\$(grep -c '^ktscope: warning: ' '$work/b5.err')\" = 1 ] &&
 	      grep -q '^ktscope: warning: .*oci://127.0.0.1:$dead/team/kernels' '$work/b5.err' &&
 	      grep -q '^ktscope: built and cached $key ' '$work/b5.err'"
-[ $rc = 0 ] || kts_diag "$(err b5)"
+kts_check "… the push after the store fails: the image path still printed, then the error, exit 1" \
+	eval "[ $rc = 1 ] && [ \"\$(out b5)\" = '$(entry d "$key")/bzImage' ] && [ -e '$(entry d "$key")/bzImage' ] &&
+	      tail -n 1 '$work/b5.err' | grep -q '^ktscope: error: .*oci://127.0.0.1:$dead/team/kernels'"
+[ $rc = 1 ] || kts_diag "$(err b5)"
 
 # ---- 8. https unless loopback or --insecure; bad remotes -------------------------------------
 # [::ffff:127.0.0.1] reaches the registry on 127.0.0.1, but is not a loopback name to ktscope:
@@ -273,11 +278,10 @@ kts_check "basic auth, a wrong password: exit 4 naming the registry and the cred
 kts_check "… nothing stored" no_leftovers g "$key"
 AUTH=$work/auth-bad.json CACHE=a run ba5 K kernel push "$key" --remote "$RB"
 kts_check "… push with it: exit 4 too" test $rc = 4
-AUTH=$work/auth-bad.json CACHE=n run bp KB "$T" --remote "$RB" --push
-kts_check "build --remote --push, credentials refused: a warning, a local build and store, the image path printed, then the push's error, exit 1" \
-	eval "[ $rc = 1 ] && grep -q '^ktscope: warning: .*$rb_host' '$work/bp.err' &&
-	      grep -q '^ktscope: built and cached $key ' '$work/bp.err' &&
-	      [ \"\$(out bp)\" = '$(entry n "$key")/bzImage' ] && [ -e '$(entry n "$key")/bzImage' ] &&
+AUTH=$work/auth-bad.json CACHE=d run bp KB "$T" --remote "$RB" --push
+kts_check "build --push of a cached entry, credentials refused: the image path, then the error naming registry and file, exit 1" \
+	eval "[ $rc = 1 ] && grep -q '^ktscope: cached: $key ' '$work/bp.err' &&
+	      [ \"\$(out bp)\" = '$(entry d "$key")/bzImage' ] &&
 	      tail -n 1 '$work/bp.err' | grep -q '^ktscope: error: .*$rb_host.*auth-bad.json'"
 [ $rc = 1 ] || kts_diag "$(err bp)"
 AUTH=$work/auth-bad.json CACHE=g run ba6 K -v kernel list --remote "$RB"
