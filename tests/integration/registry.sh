@@ -88,7 +88,7 @@ print([l["digest"] for l in m["layers"]
 }
 blob_file() { echo "$2/docker/registry/v2/blobs/sha256/${1:7:2}/${1#sha256:}/data"; }
 
-kts_plan 60
+kts_plan 61
 
 kts_registry_start reg "$work/reg"
 R=oci://$reg_host/team/kernels
@@ -318,16 +318,27 @@ KTSCOPE_CACHE_DIR=$work/cache-m HOME=$work/home "$KTSCOPE" kernel pull "$key" \
 	--remote "oci://127.0.0.1:$(head -n 1 "$work/proxy1.port")/team/kernels" \
 	>"$work/term.out" 2>"$work/term.err" &
 pull_pid=$!
-rc=timeout
+rc=timeout rc2=timeout
 if kts_wait_until 30 test -e "$work/stalled1"; then
+	# A second pull of the key into the same cache waits for the first one's lock.
+	KTSCOPE_CACHE_DIR=$work/cache-m HOME=$work/home "$KTSCOPE" kernel pull "$key" \
+		--remote "$R" >"$work/second.out" 2>"$work/second.err" &
+	second_pid=$!
+	kts_wait_until 10 grep -q 'waiting for it' "$work/second.err"
 	kill -TERM $pull_pid
 	kts_wait_until 10 eval "! kill -0 $pull_pid 2>/dev/null" && { wait $pull_pid; rc=$?; }
+	kts_wait_until 10 eval "! kill -0 $second_pid 2>/dev/null" && { wait $second_pid; rc2=$?; }
+	[ "$rc2" = timeout ] && { kill -KILL $second_pid 2>/dev/null; wait $second_pid; }
 fi
 [ "$rc" = timeout ] && { kill -KILL $pull_pid 2>/dev/null; wait $pull_pid; }
 kts_check "a pull sent SIGTERM while no byte moves: it stops at once, exit 143, says so" \
 	eval "[ $rc = 143 ] && grep -q 'interrupted (signal 15); nothing was stored' '$work/term.err'"
 [ "$rc" = 143 ] || kts_diag "rc $rc: $(cat "$work/term.err")"
-kts_check "… no entry, no .tmp leftover" no_leftovers m "$key"
+kts_check "… a second pull of the key waited for it (naming its pid), then pulled" \
+	eval "[ $rc2 = 0 ] && grep -q \"'$key' is being built or pulled by pid $pull_pid\" '$work/second.err' &&
+	      grep -q '^ktscope: pulled: $key ' '$work/second.err' && same_files a m '$key'"
+[ "$rc2" = 0 ] || kts_diag "rc $rc2: $(cat "$work/second.err")"
+kts_check "… and nothing is left in .tmp" test -z "$(ls -A "$work/cache-m/.tmp" 2>/dev/null)"
 
 # ---- 12. the registry killed mid-pull --------------------------------------------------------
 # stall-proxy.py passes 10000 bytes (the manifest and part of the blobs), then holds the rest
