@@ -38,8 +38,8 @@
  *
  * Errors (negative errno, one line in *ret_why naming the registry, and the blob or file at
  * fault; caller frees):
- *   -EINVAL       a malformed remote (names the value), or plain http to a host that is not
- *                 loopback without insecure                                     (exit 2)
+ *   -EINVAL       a malformed remote (names the value): the scheme is not chosen by the user
+ *                 (oci://), so a non-loopback host without insecure is simply https (exit 2)
  *   -EACCES       401/403: names the registry and the file the credentials came from, or
  *                 says none were found and where it looked                     (exit 4)
  *   -EBADMSG      a blob whose bytes do not match its digest or size, a manifest that is not
