@@ -14,6 +14,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
@@ -47,6 +48,7 @@ static struct {
 	CURLcode (*easy_perform)(CURL *c);
 	CURLcode (*easy_getinfo)(CURL *c, CURLINFO info, ...);
 	void (*easy_cleanup)(CURL *c);
+	void (*easy_reset)(CURL *c);
 	const char *(*easy_strerror)(CURLcode code);
 	struct curl_slist *(*slist_append)(struct curl_slist *l, const char *s);
 	void (*slist_free_all)(struct curl_slist *l);
@@ -93,6 +95,7 @@ static int http_load(char **why)
 		{ "curl_easy_perform", offsetof(__typeof__(curl), easy_perform) },
 		{ "curl_easy_getinfo", offsetof(__typeof__(curl), easy_getinfo) },
 		{ "curl_easy_cleanup", offsetof(__typeof__(curl), easy_cleanup) },
+		{ "curl_easy_reset", offsetof(__typeof__(curl), easy_reset) },
 		{ "curl_easy_strerror", offsetof(__typeof__(curl), easy_strerror) },
 		{ "curl_slist_append", offsetof(__typeof__(curl), slist_append) },
 		{ "curl_slist_free_all", offsetof(__typeof__(curl), slist_free_all) },
@@ -129,6 +132,58 @@ static int http_load(char **why)
 	/* Kept loaded for the life of the process, as libcurl's global state wants. */
 	done = true;
 	return 0;
+}
+
+/* ---- sessions: one easy handle, its connections kept alive ------------------------------ */
+
+/*
+ * libcurl keeps an easy handle's connections open after a transfer and reuses one for the
+ * next request to the same origin (and TLS settings). A session is such a handle, created at
+ * its first request; before and after each request its options are reset (curl_easy_reset()
+ * keeps the live connections, drops every option: headers, method, body, CA, callbacks), so
+ * each request is set up from nothing, exactly as with a handle of its own, and the handle
+ * never holds a pointer to a finished request's state.
+ */
+struct http_session {
+	CURL *handle; /* NULL until the first request (libcurl is loaded then) */
+};
+
+int http_session_new(struct http_session **ret)
+{
+	struct http_session *s = calloc(1, sizeof(*s));
+
+	if (!s)
+		return -ENOMEM;
+	*ret = s;
+	return 0;
+}
+
+void http_session_free(struct http_session *s)
+{
+	if (!s)
+		return;
+	if (s->handle)
+		curl.easy_cleanup(s->handle);
+	free(s);
+}
+
+/* The handle for a request: the session's, reset, or a new one of its own (*ret_own). */
+static CURL *handle_get(struct http_session *s, CURL **ret_own)
+{
+	if (!s)
+		return (*ret_own = curl.easy_init());
+	if (!s->handle)
+		s->handle = curl.easy_init();
+	else
+		curl.easy_reset(s->handle);
+	return s->handle;
+}
+
+/* After a request on a session's handle: no option outlives it. */
+static void session_release(struct http_session **s)
+{
+	if (*s && (*s)->handle)
+		curl.easy_reset((*s)->handle);
 }
 
 /* ---- the method and the body ------------------------------------------------------------- */
@@ -612,15 +667,17 @@ static void transfer_done(struct transfer *t)
 /* One request, validated by the caller: performs it, judges it, hands the headers over. */
 static int transfer_run(struct transfer *t, long *ret_status, char **ret_why)
 {
-	_cleanup_(curl_easy_cleanupp) CURL *c = NULL;
+	_cleanup_(curl_easy_cleanupp) CURL *own = NULL;
 	_cleanup_(curl_slist_freep) struct curl_slist *list = NULL;
+	_cleanup_(session_release) struct http_session *session = t->req->session;
 	const struct http_request *req = t->req;
 	const char *ctype = NULL;
 	long status = 0;
 	CURLcode cc;
+	CURL *c;
 	int r;
 
-	c = curl.easy_init();
+	c = handle_get(session, &own);
 	if (!c)
 		return -ENOMEM;
 	t->https = strncasecmp(req->url, "https:", 6) == 0;

@@ -63,6 +63,9 @@ struct http_request {
 	 * it. May be NULL. */
 	int (*header)(const char *name, const char *value, void *userdata);
 	void *userdata; /* for progress and header */
+	/* Requests that share connections (see struct http_session below), or NULL: a
+	 * connection of this request's own, closed when it is done. */
+	struct http_session *session;
 
 	/* ---- beyond GET: http_send() only (http_get() refuses these) ---- */
 	/* The method: NULL = "GET"; "HEAD" (no body is read), "PUT", "POST", "PATCH",
@@ -85,6 +88,20 @@ struct http_request {
 	 * text; http_get() applies that rule too). */
 	bool insecure;
 };
+
+/*
+ * A sequence of requests to the same servers, over kept-alive connections (one TCP connection,
+ * and one TLS handshake, for all the requests of a registry pull rather than one each): set
+ * the same session in each request's .session. Every request still gets the whole policy
+ * above and its own headers only: nothing of an earlier request (an Authorization header, a
+ * method, a body, a CA file) carries over to the next, and a connection is reused only for
+ * the same scheme, host and port (and TLS settings), as libcurl decides. One thread at a time.
+ * http_session_new() does not load libcurl (the first request does); http_session_free()
+ * closes the connections (NULL is fine).
+ */
+struct http_session;
+int http_session_new(struct http_session **ret);
+void http_session_free(struct http_session *s);
 
 /* Receives the body in chunks, in order. A negative errno aborts the transfer with it. */
 typedef int (*http_write_fn)(const void *data, size_t n, void *userdata);

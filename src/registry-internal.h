@@ -184,6 +184,7 @@ struct kts_registry {
 	bool basic;                      /* the registry asked for basic auth */
 	bool push;                       /* tokens are asked for "pull,push" */
 	unsigned tags_page;              /* tags asked per page (n=); 0: 1000 (tests: 1) */
+	struct http_session *http;       /* every request's: one kept-alive connection */
 };
 
 /* One request to the registry through registry_call(). */

@@ -256,6 +256,9 @@ int registry_open(const struct kts_registry_opts *o, struct kts_registry **ret, 
 		return -ENOMEM;
 	r->insecure = o->insecure;
 	r->progress = o->progress;
+	k = http_session_new(&r->http);
+	if (k < 0)
+		return k;
 	k = registry_creds_find(r->remote.host, &r->creds, &r->looked, ret_why);
 	if (k < 0)
 		return k;
@@ -288,6 +291,7 @@ void registry_free(struct kts_registry *r)
 	registry_creds_done(&r->creds);
 	free(r->looked);
 	secret_free(r->token);
+	http_session_free(r->http);
 	free(r);
 }
 
@@ -388,6 +392,7 @@ static int call_once(struct kts_registry *r, struct registry_call *c, char **ret
 		.body_len = c->body_len,
 		.body_file = c->body_file,
 		.insecure = r->insecure,
+		.session = r->http,
 	};
 	int k;
 

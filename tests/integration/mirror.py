@@ -17,7 +17,9 @@ For the HTTP client's tests (tests/unit/test-http.c, tests/integration/https.sh)
                         and answers status N (default 200) with those headers and, unless
                         HEAD, a JSON description of the request: method, path, query,
                         content_length, transfer_encoding, expect, content_type,
-                        authorization, body_size, body_sha256, body (when under 4 KiB)
+                        authorization, body_size, body_sha256, body (when under 4 KiB),
+                        connection (the number of the TCP connection it came on: 1, 2, ...
+                        in the order they were accepted; HTTP/1.1 keeps them alive)
   /_token?want_basic_sha256=H&want_service=S&want_scope=S&kind=K&status=N
                         a bearer-token endpoint: 401 unless the Authorization header is
                         "Basic B64" with sha256(B64) = H (given; no secret in the URL) or
@@ -28,6 +30,7 @@ For the HTTP client's tests (tests/unit/test-http.c, tests/integration/https.sh)
 """
 import hashlib
 import http.server
+import itertools
 import json
 import os
 import ssl
@@ -35,7 +38,18 @@ import sys
 import urllib.parse
 
 
+# One number per accepted connection (a handler serves one connection).
+CONNECTIONS = itertools.count(1)
+
+
 class Handler(http.server.SimpleHTTPRequestHandler):
+    # Keep-alive, as real mirrors and registries do: every answer has a Content-Length.
+    protocol_version = "HTTP/1.1"
+
+    def setup(self):
+        super().setup()
+        self.connection_number = next(CONNECTIONS)
+
     def guess_type(self, path):
         try:
             with open(path, "rb") as f:
@@ -75,6 +89,7 @@ class Handler(http.server.SimpleHTTPRequestHandler):
             "body_size": len(body),
             "body_sha256": hashlib.sha256(body).hexdigest(),
             "body": body.decode("latin-1") if len(body) < 4096 else None,
+            "connection": self.connection_number,
         }
         headers = [h.split(":", 1) for h in query.get("header", [])]
         headers = [(n.strip(), v.strip()) for n, v in headers]

@@ -806,6 +806,132 @@ static void test_http_send_never_logs_request_headers(void **state)
 	assert_null(strstr(why, "c2VjcmV0LXBhc3N3b3Jk"));
 }
 
+/* ------------------------------------------------------------------ sessions */
+
+/* {base}/_echo through session s (NULL: none): method (a PUT sends "put body"), headers and
+ * ca_file as given. The answer's JSON (mirror.py numbers its connections: "connection"). */
+static struct json_object *echo_via(struct http_session *s, const char *base, const char *method,
+				    const char *const *headers, const char *ca_file)
+{
+	_cleanup_(echo_done) struct echo e = {};
+	_cleanup_free_ char *why = NULL;
+	bool put = method && streq(method, "PUT");
+	char url[200];
+	struct http_request req = { .url = url, .session = s, .method = method, .headers = headers,
+				    .ca_file = ca_file, .body = put ? "put body" : NULL,
+				    .body_len = put ? 8 : 0 };
+	int r;
+
+	(void) snprintf(url, sizeof(url), "%s/_echo", base);
+	r = send_echo(&req, &e, &why);
+	if (r < 0)
+		fail_msg("%s %s: %s", method ? method : "GET", url, why ? why : strerror(-r));
+	assert_int_equal(e.status, 200);
+	return echo_json(&e);
+}
+
+static int echo_connection(struct json_object *j)
+{
+	struct json_object *v = NULL;
+
+	assert_true(json_object_object_get_ex(j, "connection", &v));
+	assert_true(json_object_get_int(v) > 0);
+	return json_object_get_int(v);
+}
+
+/* A sink that fails: the transfer is cut mid-answer. */
+static int failing_write(const void *data, size_t n, void *userdata)
+{
+	return -EIO;
+}
+
+static void test_http_session_keeps_one_connection(void **state)
+{
+	static const char *const methods[] = { NULL, "PUT", "DELETE", "GET" };
+	struct http_session *s = NULL;
+	int first = 0;
+
+	need_http();
+	assert_int_equal(http_session_new(&s), 0);
+	for (size_t i = 0; i < ELEMENTSOF(methods); i++) {
+		_cleanup_json_ struct json_object *j = echo_via(s, g_http, methods[i], NULL, NULL);
+
+		if (i == 0)
+			first = echo_connection(j);
+		else
+			assert_int_equal(echo_connection(j), first);
+	}
+	http_session_free(s);
+	http_session_free(NULL);
+
+	/* Without a session, each request has a connection of its own. */
+	{
+		_cleanup_json_ struct json_object *a = echo_via(NULL, g_http, NULL, NULL, NULL);
+		_cleanup_json_ struct json_object *b = echo_via(NULL, g_http, NULL, NULL, NULL);
+
+		assert_int_not_equal(echo_connection(a), first);
+		assert_int_not_equal(echo_connection(a), echo_connection(b));
+	}
+}
+
+/* Nothing of one request reaches the next on the same connection: not its Authorization
+ * header, method, body or CA file; and a failed request leaves the session usable. */
+static void test_http_session_nothing_carries_over(void **state)
+{
+	static const char *const auth[] = { "Authorization: Bearer session-secret", NULL };
+	_cleanup_json_ struct json_object *j1 = NULL, *j2 = NULL, *j3 = NULL, *j4 = NULL;
+	_cleanup_free_ char *body = NULL, *why = NULL;
+	struct http_session *s = NULL;
+	char url[200];
+	struct http_request req = { .url = url };
+
+	need_http();
+	assert_int_equal(http_session_new(&s), 0);
+	j1 = echo_via(s, g_http, NULL, auth, NULL);
+	assert_string_equal(echo_field(j1, "authorization"), "Bearer session-secret");
+	j2 = echo_via(s, g_http, NULL, NULL, NULL);
+	assert_int_equal(echo_connection(j2), echo_connection(j1)); /* the same connection ... */
+	assert_null(echo_field(j2, "authorization"));               /* ... without the header */
+
+	json_object_put(j1);
+	j1 = echo_via(s, g_http, "PUT", auth, NULL);
+	assert_string_equal(echo_field(j1, "method"), "PUT");
+	assert_string_equal(echo_field(j1, "content_length"), "8");
+	json_object_put(j2);
+	j2 = echo_via(s, g_http, NULL, NULL, NULL);
+	assert_string_equal(echo_field(j2, "method"), "GET");
+	assert_null(echo_field(j2, "content_length"));
+	assert_null(echo_field(j2, "authorization"));
+
+	/* A HEAD, then a GET of the same file: the GET has its body. */
+	req.session = s;
+	req.method = "HEAD";
+	(void) snprintf(url, sizeof(url), "%s/file.bin", g_http);
+	assert_int_equal(http_send(&req, NULL, NULL, NULL, &why), 0);
+	req.method = NULL;
+	assert_int_equal(http_get_memory(&req, 1 << 20, &body, NULL, NULL, &why), 0);
+	assert_string_equal(body, BODY);
+
+	/* A transfer its sink cut, then the session goes on. */
+	assert_int_equal(http_get(&req, failing_write, NULL, NULL, NULL), -EIO);
+	j3 = echo_via(s, g_http, NULL, NULL, NULL);
+	assert_null(echo_field(j3, "authorization"));
+
+	if (g_have_tls) {
+		/* Another origin in the same session, without the header: none reaches it. */
+		j4 = echo_via(s, g_https, NULL, NULL, g_cert);
+		assert_null(echo_field(j4, "authorization"));
+		/* The private CA was that request's only: without it, https is not trusted. */
+		req.method = NULL;
+		(void) snprintf(url, sizeof(url), "%s/file.bin", g_https);
+		free(why);
+		why = NULL;
+		assert_int_equal(http_send(&req, NULL, NULL, NULL, &why), -EIO);
+		assert_non_null(strstr(why, url));
+	}
+	http_session_free(s);
+}
+
 /* ------------------------------------------------------------------ setup */
 
 static int group_setup(void **state)
@@ -874,6 +1000,8 @@ int main(void)
 		cmocka_unit_test(test_http_send_plain_http_only_to_loopback),
 		cmocka_unit_test(test_http_send_bad_requests),
 		cmocka_unit_test(test_http_send_never_logs_request_headers),
+		cmocka_unit_test(test_http_session_keeps_one_connection),
+		cmocka_unit_test(test_http_session_nothing_carries_over),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
