@@ -4,7 +4,8 @@
  * XDG_RUNTIME_DIR and REGISTRY_AUTH_FILE, key normalisation, malformed files, the base64 of
  * "user:password"), WWW-Authenticate challenges, token answers, and the bearer-token flow
  * against tests/integration/mirror.py's /_token endpoint (test-server.h), which checks the
- * Authorization header and the query it gets.
+ * Authorization header and the query it gets; and a registry's requests on one kept-alive
+ * connection, its credentials to its own origin only (mirror.py's /_echo numbers connections).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -633,6 +634,74 @@ static void test_secrets_never_logged(void **state)
 	remove_paths(&p);
 }
 
+/* ------------------------------------------------------------------ one connection */
+
+/* registry_call() of url on r (mirror.py's /_echo): the connection number the request came
+ * on, and its Authorization header ("" when it had none). */
+static int call_echo(struct kts_registry *r, const char *url, char auth[128])
+{
+	_cleanup_(registry_call_done) struct registry_call c = { .url = url, .what = "the echo",
+								 .max = 1 << 16 };
+	_cleanup_free_ char *why = NULL;
+	const char *conn, *a;
+	int k = registry_call(r, &c, &why);
+
+	if (k < 0)
+		fail_msg("%s: %s", url, why ? why : strerror(-k));
+	assert_int_equal(c.status, 200);
+	assert_non_null(c.body_mem);
+	conn = strstr(c.body_mem, "\"connection\": ");
+	a = strstr(c.body_mem, "\"authorization\": ");
+	assert_non_null(conn);
+	assert_non_null(a);
+	a += strlen("\"authorization\": ");
+	auth[0] = '\0';
+	if (*a == '"')
+		(void) sscanf(a + 1, "%127[^\"]", auth);
+	return atoi(conn + strlen("\"connection\": "));
+}
+
+/* A registry's requests share one kept-alive connection (its http_session), and its
+ * credentials still go to its own origin only. */
+static void test_registry_requests_share_a_connection(void **state)
+{
+	_cleanup_registry_ struct kts_registry *r = NULL;
+	_cleanup_(registry_call_done) struct registry_call c = { 0 };
+	_cleanup_free_ char *why = NULL;
+	char remote[128], host[64], token_url[160], other[128], auth[128], sha[65];
+	struct paths p;
+	int conn;
+
+	need_http();
+	make_paths(&p);
+	(void) snprintf(host, sizeof(host), "%s", g_http + strlen("http://"));
+	write_auths(p.env, host, AUTH_ALICE);
+	(void) snprintf(remote, sizeof(remote), "oci://%s/a/b", host);
+	assert_int_equal(registry_open(&(struct kts_registry_opts) { .remote = remote }, &r, &why),
+			 0);
+
+	/* A 401 with a Basic challenge: the request once more, with the credentials. */
+	assert_int_equal(hash_sha256_hex(AUTH_ALICE, strlen(AUTH_ALICE), sha), 0);
+	(void) snprintf(token_url, sizeof(token_url), "/_token?want_basic_sha256=%s", sha);
+	c = (struct registry_call) { .url = token_url, .what = "the token", .max = 1 << 16 };
+	assert_int_equal(registry_call(r, &c, &why), 0);
+	assert_int_equal(c.status, 200);
+
+	conn = call_echo(r, "/_echo", auth);
+	assert_string_equal(auth, "Basic " AUTH_ALICE);
+	assert_int_equal(call_echo(r, "/_echo?again", auth), conn);
+	assert_string_equal(auth, "Basic " AUTH_ALICE);
+
+	/* Another origin (the same server by another name) gets no Authorization, on a
+	 * connection of its own; the registry's own connection is still there after it. */
+	(void) snprintf(other, sizeof(other), "http://localhost:%s/_echo", strchr(host, ':') + 1);
+	assert_int_not_equal(call_echo(r, other, auth), conn);
+	assert_string_equal(auth, "");
+	assert_int_equal(call_echo(r, "/_echo", auth), conn);
+	assert_string_equal(auth, "Basic " AUTH_ALICE);
+	remove_paths(&p);
+}
+
 /* ------------------------------------------------------------------ setup */
 
 static int group_setup(void **state)
@@ -674,6 +743,7 @@ int main(void)
 		cmocka_unit_test(test_token_fetch),
 		cmocka_unit_test(test_token_fetch_failures),
 		cmocka_unit_test(test_secrets_never_logged),
+		cmocka_unit_test(test_registry_requests_share_a_connection),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
