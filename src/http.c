@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -478,6 +479,16 @@ static int set_headers(CURL *c, const struct transfer *t, struct curl_slist **li
 	return 0;
 }
 
+/*
+ * Every socket close-on-exec: a session's connection stays open between requests, e.g. while
+ * `build --remote` builds after a miss, and must not be inherited by make and the compilers.
+ */
+static curl_socket_t on_open_socket(void *userdata, curlsocktype purpose,
+				    struct curl_sockaddr *a)
+{
+	return socket(a->family, a->socktype | SOCK_CLOEXEC, a->protocol);
+}
+
 /* The method, and the body as an upload of a known size (a Content-Length, even 0). */
 static void set_method(CURL *c, struct transfer *t)
 {
@@ -514,6 +525,7 @@ static int transfer_setup(CURL *c, struct transfer *t, struct curl_slist **list,
 	(void) curl.easy_setopt(c, CURLOPT_URL, req->url);
 	(void) curl.easy_setopt(c, CURLOPT_ERRORBUFFER, t->errbuf);
 	(void) curl.easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+	(void) curl.easy_setopt(c, CURLOPT_OPENSOCKETFUNCTION, on_open_socket);
 	(void) curl.easy_setopt(c, CURLOPT_FOLLOWLOCATION, req->no_redirect ? 0L : 1L);
 	(void) curl.easy_setopt(c, CURLOPT_MAXREDIRS, 5L);
 	/* Bounded connect; no total timeout (a tarball may take minutes), but a stalled

@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -839,6 +840,30 @@ static int echo_connection(struct json_object *j)
 	return json_object_get_int(v);
 }
 
+/* The process's TCP sockets (the session's kept-alive connections): how many, and whether each
+ * is close-on-exec. */
+static int tcp_sockets(bool *all_cloexec)
+{
+	int n = 0;
+
+	*all_cloexec = true;
+	for (int fd = 3; fd < 1024; fd++) {
+		struct stat st;
+		int domain = 0, flags;
+		socklen_t len = sizeof(domain);
+
+		if (fstat(fd, &st) < 0 || !S_ISSOCK(st.st_mode) ||
+		    getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &domain, &len) < 0 ||
+		    (domain != AF_INET && domain != AF_INET6))
+			continue;
+		n++;
+		flags = fcntl(fd, F_GETFD);
+		if (flags < 0 || !(flags & FD_CLOEXEC))
+			*all_cloexec = false;
+	}
+	return n;
+}
+
 /* A sink that fails: the transfer is cut mid-answer. */
 static int failing_write(const void *data, size_t n, void *userdata)
 {
@@ -860,6 +885,13 @@ static void test_http_session_keeps_one_connection(void **state)
 			first = echo_connection(j);
 		else
 			assert_int_equal(echo_connection(j), first);
+	}
+	/* The connection stays open between requests: never inherited by a child. */
+	{
+		bool cloexec;
+
+		assert_true(tcp_sockets(&cloexec) >= 1);
+		assert_true(cloexec);
 	}
 	http_session_free(s);
 	http_session_free(NULL);
