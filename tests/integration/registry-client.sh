@@ -63,7 +63,7 @@ make_entry "$work/a/kernels" "$key"
 make_entry "$work/a/kernels" "$key2"
 entry=$work/a/kernels/$key
 
-kts_plan 30
+kts_plan 31
 
 # 1. push: every file a blob, the manifest accepted by distribution 2.8
 if run "$work/push1" "$remote" push "$entry" "$key" && [ "$(field blobs_sent "$work/push1")" = 6 ] &&
@@ -119,6 +119,19 @@ if [ "$(field error "$work/drop")" = EIO ] &&
 else
 	kts_not_ok "a connection dropped mid-blob: EIO naming the registry and the blob"
 	kts_diag "$(cat "$work/drop" "$work/drop.err")"
+fi
+
+# a later blob dropped mid-way after the first was written and handed to its fsync: EIO
+# naming that blob, nothing stored (the blobs come biggest first: bzImage, then vmlinux)
+KTS_EVENTS=1 run "$work/drop2" "$fake/p/droplater" pull "$work/dr2" "$key"
+if [ "$(field error "$work/drop2")" = EIO ] &&
+	grep -q '^{"event":"pull",.*"title":"bzImage",.*"action":"downloaded"' "$work/drop2" &&
+	grep -q "^why=$fake/p/droplater: cannot download blob sha256:[0-9a-f]* (vmlinux) from .*: transfer closed" "$work/drop2" &&
+	empty_cache "$work/dr2"; then
+	kts_ok "a blob dropped after another was written: EIO naming it; nothing stored"
+else
+	kts_not_ok "a blob dropped after another was written: EIO naming it; nothing stored"
+	kts_diag "$(cat "$work/drop2" "$work/drop2.err")"
 fi
 
 # a 5xx: EIO with the registry's own error code and message

@@ -10,6 +10,8 @@ on stdout), one behaviour per repository:
               object store do
   p/drop      the manifest; blobs: the full Content-Length announced, half the bytes sent,
               then the connection closed
+  p/droplater the manifest; the first blob asked for served whole, every later one as p/drop
+              (a pull that fails after a blob was written and is being synced)
   p/down      503 with a distribution error body for everything
   p/baddigest the manifest, with a Docker-Content-Digest that is not its digest
   p/nomount   takes pushes, but an upload POST with ?mount= is a 400 (a registry that does
@@ -23,6 +25,7 @@ import argparse
 import http.server
 import os
 import sys
+import threading
 import urllib.parse
 
 TAGS = ["k5", "k1", "k4", "k2", "k3"]
@@ -101,6 +104,17 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return self.reply(404)
         if kind == "blobs" and repo == "redirect":
             return self.reply(307, b"", [("Location", a.blob_url + "/" + ref)])
+        if kind == "blobs" and repo == "droplater":
+            with self.server.lock:
+                self.server.blobs_served += 1
+                first = self.server.blobs_served == 1
+            if first:
+                path = os.path.join(a.blobs, ref.replace("sha256:", ""))
+                if not os.path.exists(path):
+                    return self.reply(404)
+                with open(path, "rb") as f:
+                    return self.reply(200, f.read())
+            repo = "drop"
         if kind == "blobs" and repo == "drop":
             path = os.path.join(a.blobs, ref.replace("sha256:", ""))
             if not os.path.exists(path):
@@ -128,6 +142,8 @@ def main():
     args = p.parse_args()
     s = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     s.args = args
+    s.lock = threading.Lock()
+    s.blobs_served = 0  # p/droplater
     print(s.server_address[1], flush=True)
     s.serve_forever()
 
