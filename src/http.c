@@ -800,26 +800,13 @@ static int send_validate(const struct http_request *req, enum http_method *ret_m
 int http_get(const struct http_request *req, http_write_fn write, void *write_userdata,
 	     long *ret_status, char **ret_why)
 {
-	_cleanup_(transfer_done) struct transfer t = {
-		.req = req,
-		.write = write,
-		.write_userdata = write_userdata,
-		.body.fd = -EBADF,
-	};
-	int r;
-
-	if (!req || !req->url || !write)
+	if (!req || !write)
 		return -EINVAL;
 	/* The fields beyond GET are http_send()'s. */
 	if ((req->method && !streq(req->method, "GET")) || req->body || req->body_len ||
 	    req->body_file || req->no_redirect || req->insecure)
 		return -EINVAL;
-	r = http_load(ret_why);
-	if (r >= 0 && sends_credentials(req))
-		r = check_url(req, HTTP_GET, ret_why);
-	if (r < 0)
-		return r;
-	return transfer_run(&t, ret_status, ret_why);
+	return http_send(req, write, write_userdata, ret_status, ret_why);
 }
 
 int http_send(const struct http_request *req, http_write_fn write, void *write_userdata,

@@ -18,6 +18,7 @@
 #include "log.h"
 #include "macro.h"
 #include "util.h"
+#include "json-util.h"
 #include "metadata.h"
 
 /* metadata.json is a few KiB; anything this large is not ours. */
@@ -830,43 +831,15 @@ static int parse_object(struct json_object *o, struct kts_metadata *m, char **re
 	return r == -EINVAL ? -EBADMSG : r;
 }
 
-static size_t tokener_end(struct json_tokener *tok)
-{
-#if defined(JSON_C_VERSION_NUM) && JSON_C_VERSION_NUM >= ((0 << 16) | (15 << 8))
-	return json_tokener_get_parse_end(tok);
-#else
-	return (size_t) tok->char_offset;
-#endif
-}
-
 int metadata_parse(const char *text, size_t len, struct kts_metadata **ret, char **ret_why)
 {
 	_cleanup_json_ struct json_object *o = NULL;
 	struct kts_metadata *m _cleanup_(metadata_freep) = NULL;
-	struct json_tokener *tok;
-	enum json_tokener_error jerr;
-	size_t end;
 	int r;
 
-	if (len > INT_MAX)
-		return why_set(ret_why, -EBADMSG, "malformed JSON: document too large");
-	tok = json_tokener_new();
-	if (!tok)
-		return -ENOMEM;
-	o = json_tokener_parse_ex(tok, text, (int) len);
-	jerr = json_tokener_get_error(tok);
-	end = tokener_end(tok);
-	json_tokener_free(tok);
-
-	if (jerr == json_tokener_continue || (!o && jerr == json_tokener_success))
-		return why_set(ret_why, -EBADMSG, "truncated JSON");
-	if (jerr != json_tokener_success)
-		return why_set(ret_why, -EBADMSG, "malformed JSON: %s at byte %zu",
-			       json_tokener_error_desc(jerr), end);
-	for (size_t i = end; i < len; i++)
-		if (!text[i] || !strchr(" \t\r\n", text[i])) /* strchr() finds the NUL too */
-			return why_set(ret_why, -EBADMSG, "trailing data after JSON at byte %zu",
-				       i);
+	r = json_parse_whole(text, len, &o, ret_why);
+	if (r < 0)
+		return r;
 	if (json_object_get_type(o) != json_type_object)
 		return why_set(ret_why, -EBADMSG, "not a JSON object (got %s)",
 			       json_type_word(json_object_get_type(o)));

@@ -18,6 +18,7 @@
 #include <json-c/json.h>
 
 #include "http.h"
+#include "json-util.h"
 #include "log.h"
 #include "macro.h"
 #include "registry-internal.h"
@@ -128,25 +129,13 @@ static struct json_object *auths_find(struct json_object *auths, const char *hos
 /* The JSON object of text[0..len), nothing but white space after it; NULL otherwise. */
 static struct json_object *parse_object(const char *text, size_t len)
 {
-	struct json_tokener *tok;
-	struct json_object *o;
-	bool ok;
+	struct json_object *o = NULL;
 
-	if (len > INT_MAX)
+	if (json_parse_whole(text, len, &o, NULL) < 0)
 		return NULL;
-	tok = json_tokener_new();
-	if (!tok)
-		return NULL;
-	o = json_tokener_parse_ex(tok, text, (int) len);
-	ok = o && json_tokener_get_error(tok) == json_tokener_success &&
-	     json_object_is_type(o, json_type_object);
-	for (size_t i = ok ? json_tokener_get_parse_end(tok) : len; i < len; i++)
-		if (!text[i] || !strchr(" \t\r\n", text[i]))
-			ok = false;
-	json_tokener_free(tok);
-	if (!ok && o) {
+	if (!json_object_is_type(o, json_type_object)) {
 		json_object_put(o);
-		o = NULL;
+		return NULL;
 	}
 	return o;
 }

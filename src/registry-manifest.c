@@ -22,6 +22,7 @@
 #include "log.h"
 #include "macro.h"
 #include "metadata.h"
+#include "json-util.h"
 #include "registry-internal.h"
 
 #define KTS_OCI_MAX_LAYERS 16
@@ -173,38 +174,6 @@ int registry_manifest_build(const struct kts_oci_manifest *m, char **ret_json)
 }
 
 /* ------------------------------------------------------------------ parse */
-
-/* Parses len bytes as one JSON value, nothing but white space after it. */
-static int json_parse_whole(const char *text, size_t len, struct json_object **ret,
-			    char **ret_why)
-{
-	struct json_tokener *tok;
-	struct json_object *o;
-	enum json_tokener_error jerr;
-	size_t end;
-
-	if (len > INT_MAX)
-		return why_set(ret_why, -EBADMSG, "document too large");
-	tok = json_tokener_new();
-	if (!tok)
-		return -ENOMEM;
-	o = json_tokener_parse_ex(tok, text, (int) len);
-	jerr = json_tokener_get_error(tok);
-	end = json_tokener_get_parse_end(tok);
-	json_tokener_free(tok);
-	if (jerr == json_tokener_continue || (!o && jerr == json_tokener_success))
-		return why_set(ret_why, -EBADMSG, "truncated JSON");
-	if (jerr != json_tokener_success)
-		return why_set(ret_why, -EBADMSG, "malformed JSON: %s at byte %zu",
-			       json_tokener_error_desc(jerr), end);
-	for (size_t i = end; i < len; i++)
-		if (!text[i] || !strchr(" \t\r\n", text[i])) {
-			json_object_put(o);
-			return why_set(ret_why, -EBADMSG, "trailing data after JSON at byte %zu", i);
-		}
-	*ret = o;
-	return 0;
-}
 
 /* The member key of o as a string: 0 and *ret, -ENOENT when absent, -EBADMSG otherwise. */
 static int get_string(struct json_object *o, const char *key, const char **ret)
