@@ -34,6 +34,7 @@
 #include "hash.h"
 #include "test-server.h"
 #include "test-skip.h"
+#include "test-tmpdir.h"
 
 #define BODY "not a kernel, but bytes all the same\n"
 
@@ -44,20 +45,6 @@ static char g_http[64];  /* http://127.0.0.1:PORT */
 static char g_https[64]; /* https://127.0.0.1:PORT */
 static pid_t g_http_pid, g_https_pid;
 static bool g_have_tls;
-
-static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	return remove(path) < 0 ? -1 : 0;
-}
-
-static void write_file(const char *path, const char *content)
-{
-	FILE *f = fopen(path, "we");
-
-	assert_non_null(f);
-	assert_int_equal(fputs(content, f) >= 0, 1);
-	assert_int_equal(fclose(f), 0);
-}
 
 /* Runs argv with stdout and stderr on /dev/null; its exit status, or -1. */
 static int run_quiet(char *const argv[])
@@ -979,9 +966,9 @@ static int group_setup(void **state)
 	if (mkdir(g_dir, 0755) < 0)
 		return -1;
 	(void) snprintf(path, sizeof(path), "%s/file.bin", g_dir);
-	write_file(path, BODY);
+	tmpdir_write_file(path, BODY);
 	(void) snprintf(path, sizeof(path), "%s/page.html", g_dir);
-	write_file(path, "<!DOCTYPE html><html><body>captive portal</body></html>\n");
+	tmpdir_write_file(path, "<!DOCTYPE html><html><body>captive portal</body></html>\n");
 	(void) unsetenv("KTSCOPE_CA_CERT");
 
 	if (test_server_start(g_dir, NULL, NULL, &g_http_pid, g_http, sizeof(g_http)) < 0) {
@@ -1005,7 +992,7 @@ static int group_teardown(void **state)
 {
 	test_server_stop(&g_http_pid);
 	test_server_stop(&g_https_pid);
-	(void) nftw(g_root, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	(void) nftw(g_root, tmpdir_rm_one, 16, FTW_DEPTH | FTW_PHYS);
 	return 0;
 }
 

@@ -29,6 +29,7 @@
 #include "registry-internal.h"
 #include "test-server.h"
 #include "test-skip.h"
+#include "test-tmpdir.h"
 
 #define HOST "reg.example:5000"
 #define AUTH_USER_PASS "dXNlcjpwYXNz" /* user:pass */
@@ -39,20 +40,6 @@ static char g_root[256];
 static char g_http[64];
 static pid_t g_http_pid;
 
-static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	return remove(path) < 0 ? -1 : 0;
-}
-
-static void write_file(const char *path, const char *content)
-{
-	FILE *f = fopen(path, "we");
-
-	assert_non_null(f);
-	assert_int_equal(fputs(content, f) >= 0, 1);
-	assert_int_equal(fclose(f), 0);
-}
-
 /* {"auths": {key: {"auth": auth}}} */
 static void write_auths(const char *path, const char *key, const char *auth)
 {
@@ -60,7 +47,7 @@ static void write_auths(const char *path, const char *key, const char *auth)
 
 	(void) snprintf(text, sizeof(text), "{\"auths\": {\"%s\": {\"auth\": \"%s\"}}}\n", key,
 			auth);
-	write_file(path, text);
+	tmpdir_write_file(path, text);
 }
 
 /* registry_creds_parse() on text for HOST: its result, *ret_basic freed or compared. */
@@ -191,7 +178,7 @@ static void test_creds_malformed_file_is_named(void **state)
 		struct kts_registry_creds c = {};
 		_cleanup_free_ char *why = NULL;
 
-		write_file(p.xdg, bad[i]);
+		tmpdir_write_file(p.xdg, bad[i]);
 		/* A broken file stops the search: its fix is the user's, not a fallback's. */
 		assert_int_equal(registry_creds_find(HOST, &c, NULL, &why), -EBADMSG);
 		assert_non_null(why);
@@ -279,12 +266,12 @@ static void test_creds_helpers_are_skipped(void **state)
 
 	/* A helper for the host and no auth: this file has nothing; the next one is read. */
 	make_paths(&p);
-	write_file(p.env, "{\"credHelpers\": {\"" HOST "\": \"secretservice\"}}");
-	write_file(p.xdg, "{\"auths\": {\"" HOST "\": {}}, \"credsStore\": \"desktop\"}");
+	tmpdir_write_file(p.env, "{\"credHelpers\": {\"" HOST "\": \"secretservice\"}}");
+	tmpdir_write_file(p.xdg, "{\"auths\": {\"" HOST "\": {}}, \"credsStore\": \"desktop\"}");
 	write_auths(p.docker, HOST, AUTH_BOB);
 	assert_int_equal(find(AUTH_BOB, p.docker, NULL), 1);
 	/* Other members are ignored; an "auths" entry wins over a helper. */
-	write_file(p.env, "{\"credHelpers\": {\"" HOST "\": \"x\"}, \"HttpHeaders\": {},"
+	tmpdir_write_file(p.env, "{\"credHelpers\": {\"" HOST "\": \"x\"}, \"HttpHeaders\": {},"
 			  "\"auths\": {\"" HOST "\": {\"auth\": \"" AUTH_ALICE "\", \"email\": \"\"}}}");
 	assert_int_equal(find(AUTH_ALICE, p.env, NULL), 1);
 	remove_paths(&p);
@@ -598,7 +585,7 @@ static void test_secrets_never_logged(void **state)
 	need_http();
 	make_paths(&p);
 	write_auths(p.env, HOST, AUTH_ALICE);
-	write_file(p.xdg, "{\"auths\": {\"" HOST "\": {\"auth\": \"" AUTH_BOB "x\"}}}");
+	tmpdir_write_file(p.xdg, "{\"auths\": {\"" HOST "\": {\"auth\": \"" AUTH_BOB "x\"}}}");
 	(void) snprintf(log, sizeof(log), "%s/debug.log", g_root);
 	fd = open(log, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	assert_true(fd >= 0);
@@ -725,7 +712,7 @@ static int group_setup(void **state)
 static int group_teardown(void **state)
 {
 	test_server_stop(&g_http_pid);
-	(void) nftw(g_root, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	(void) nftw(g_root, tmpdir_rm_one, 16, FTW_DEPTH | FTW_PHYS);
 	return 0;
 }
 

@@ -52,6 +52,16 @@ static inline int tmpdir_rm_one(const char *path, const struct stat *st, int typ
 	return type == FTW_DP ? rmdir(path) : unlink(path);
 }
 
+/* Writes content to a new or truncated file at path, or fails the test. */
+static inline void tmpdir_write_file(const char *path, const char *content)
+{
+	FILE *f = fopen(path, "we");
+
+	assert_non_null(f);
+	assert_int_equal(fputs(content, f) >= 0, 1);
+	assert_int_equal(fclose(f), 0);
+}
+
 /* cmocka teardown for a tmpdir_fixture_new() fixture: rm -r of its directory, then free. */
 static inline int tmpdir_teardown(void **state)
 {
