@@ -231,6 +231,17 @@ static int open_registry(const struct kts_opts *o, const struct remote_args *a,
 	return KTS_EXIT_OK;
 }
 
+/* The same for a command whose argument must be a cache key (pull, show --remote). */
+static int open_registry_for_key(const struct kts_opts *o, const struct remote_args *a,
+				 struct kts_registry **ret)
+{
+	if (cache_key_validate(a->arg) < 0) {
+		log_error("invalid cache key '%s' (see 'ktscope kernel list --remote')", a->arg);
+		return KTS_EXIT_USAGE;
+	}
+	return open_registry(o, a, ret);
+}
+
 /* ---------------------------------------------------------------- push */
 
 /* Pushes the entry key under its shared lock, looked up again once the lock is held. */
@@ -404,11 +415,7 @@ int cli_kernel_pull(const struct kts_opts *o, int argc, char **argv)
 	r = parse_args(argc, argv, pull_options, &a);
 	if (r != 0)
 		return r > 0 ? KTS_EXIT_OK : -r;
-	if (cache_key_validate(a.arg) < 0) {
-		log_error("invalid cache key '%s' (see 'ktscope kernel list --remote')", a.arg);
-		return KTS_EXIT_USAGE;
-	}
-	r = open_registry(o, &a, &reg);
+	r = open_registry_for_key(o, &a, &reg);
 	if (r != KTS_EXIT_OK)
 		return r;
 	r = cli_kernel_open_root(&root);
@@ -471,11 +478,7 @@ int cli_kernel_show_remote(const struct kts_opts *o, int argc, char **argv)
 	r = parse_args(argc, argv, listing_options, &a);
 	if (r != 0)
 		return r > 0 ? KTS_EXIT_OK : -r;
-	if (cache_key_validate(a.arg) < 0) {
-		log_error("invalid cache key '%s' (see 'ktscope kernel list --remote')", a.arg);
-		return KTS_EXIT_USAGE;
-	}
-	r = open_registry(o, &a, &reg);
+	r = open_registry_for_key(o, &a, &reg);
 	if (r != KTS_EXIT_OK)
 		return r;
 	if (asprintf(&ref, "%s:%s", registry_name(reg), a.arg) < 0)
