@@ -88,21 +88,26 @@ bool cli_kernel_wants_remote(int argc, char **argv)
 	return false;
 }
 
-/*
- * "--remote R" of list and show, where R is an argument of its own: the argument with a '/'
- * (a cache key never has one, a remote always does); else, for list, the one argument.
- */
+/* Whether argv[i] is "--remote R"'s R: pass 0 takes a URL ("://"), pass 1 any '/' (a cache
+ * key never has one, a remote always does); for list, the one argument. */
+static bool is_remote_arg(const char *s, int pass, bool only_list_arg)
+{
+	return strstr(s, "://") || (pass > 0 && (strchr(s, '/') || only_list_arg));
+}
+
+/* "--remote R" of list and show, where R is an argument of its own (is_remote_arg()). */
 static void take_remote_arg(int argc, char **argv, bool is_list, struct remote_args *a)
 {
-	for (int i = optind; i < argc; i++) {
-		if (!strchr(argv[i], '/') && !(is_list && argc - optind == 1))
-			continue;
-		a->remote = argv[i];
-		for (int j = i; j > optind; j--)
-			argv[j] = argv[j - 1];
-		optind++;
-		return;
-	}
+	for (int pass = 0; pass < 2; pass++)
+		for (int i = optind; i < argc; i++) {
+			if (!is_remote_arg(argv[i], pass, is_list && argc - optind == 1))
+				continue;
+			a->remote = argv[i];
+			for (int j = i; j > optind; j--)
+				argv[j] = argv[j - 1];
+			optind++;
+			return;
+		}
 }
 
 /* The options and the one argument (none for list). 1 = --help, 0 = parsed, <0 = -exit. */

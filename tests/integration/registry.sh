@@ -88,7 +88,7 @@ print([l["digest"] for l in m["layers"]
 }
 blob_file() { echo "$2/docker/registry/v2/blobs/sha256/${1:7:2}/${1#sha256:}/data"; }
 
-kts_plan 61
+kts_plan 63
 
 kts_registry_start reg "$work/reg"
 R=oci://$reg_host/team/kernels
@@ -254,6 +254,11 @@ for bad in "http://$reg_host/team/kernels" "oci://$reg_host" "oci:///kernels"; d
 	CACHE=b run bad K kernel pull "$key" --remote "$bad"
 	kts_check "a bad remote '$bad': exit 2 naming it" \
 		eval "[ $rc = 2 ] && grep -qF -- '$bad' '$work/bad.err'"
+done
+for cmd in pull show; do
+	CACHE=b run badkey K kernel $cmd ../etc --remote "oci://$reg_host/team/kernels"
+	kts_check "kernel $cmd of an invalid key: exit 2 naming it" \
+		eval "[ $rc = 2 ] && grep -qF \"invalid cache key '../etc'\" '$work/badkey.err'"
 done
 CACHE=b run nor K kernel pull "$key"
 kts_check "no remote at all: exit 2 saying how to give one" \
