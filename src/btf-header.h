@@ -4,7 +4,7 @@
 /*
  * vmlinux.h of a cache entry (DESIGN §5 "Scheduler kit"): the C declarations of every
  * type in a kernel's BTF, the header a BPF scheduler compiles against, made with
- * libbpf's btf_dump API (not by running bpftool). Only btf-header.c includes <bpf/*.h>
+ * libbpf's btf_dump API (not by running bpftool). Only btf-header.c includes <bpf/...> headers
  * besides caps.c.
  *
  * The output is what `bpftool btf dump file F format c` writes, with its guard and its
@@ -33,3 +33,12 @@
  *   -ENOSPC, -EIO, ...  writing out failed
  */
 int btf_header_write(const char *in, const char *out, char **ret_why);
+
+/*
+ * For caps.c, the other libbpf user: the BTF of in parsed with the errors above (-ENODATA,
+ * -EBADMSG, or the -errno of reading in), named in *ret_why; free it with btf__free().
+ * libbpf's own messages go to log_debug (btf_header_libbpf_log(), done once per process).
+ */
+struct btf;
+int btf_header_open(const char *in, struct btf **ret, char **ret_why);
+void btf_header_libbpf_log(void);
