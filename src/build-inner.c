@@ -53,6 +53,7 @@ static struct kts_pipeline_opts inner_opts(const struct kts_build_job *job)
 		.pahole_version = job->pahole_version, .count_file = job->count_file,
 		.make_vars = job->make_vars, .n_make_vars = job->n_make_vars,
 		.plugins_refused_by = engine_plugins_refused_by(&job->compile),
+		.headers = job->headers,
 	};
 }
 
@@ -72,6 +73,9 @@ static struct kts_build_job_result inner_result(int r, const struct kts_pipeline
 		.validated = r >= 0, .objects = res->objects, .n_dropped = res->n_dropped,
 		.configure_seconds = res->configure_seconds, .make_seconds = res->make_seconds,
 		.strip_seconds = res->strip_seconds, .seconds = seconds,
+		.vmlinux_h_seconds = res->vmlinux_h_seconds,
+		.capabilities_seconds = res->capabilities_seconds,
+		.headers_seconds = res->headers_seconds,
 	};
 }
 

@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "cache-tmp.h"
+#include "caps.h"
 #include "macro.h"
 #include "metadata.h"
 
@@ -14,7 +15,11 @@
  * The kernel cache (DESIGN §7). Layout under the root:
  *
  *   kernels/{key}/{bzImage|Image, vmlinux, config, metadata.json,
- *                  kconfig-report.json, build.log}
+ *                  kconfig-report.json, build.log, vmlinux.h, capabilities.json,
+ *                  [headers/]}
+ *                         vmlinux.h and capabilities.json: entries built before them, and
+ *                         pulled ones pushed without them, lack them; headers/: only with
+ *                         `build --headers` (make headers_install), never pushed
  *   .locks/{key}.lock     entry lock: LOCK_EX to install or remove, LOCK_SH to use
  *   .tmp/{key}.{pid}      a store in progress by pid (also: an old entry being
  *                         deleted after an exchange, or one being cleaned), each
@@ -42,6 +47,9 @@
 #define CACHE_FILE_CONFIG "config"
 #define CACHE_FILE_KCONFIG_REPORT "kconfig-report.json"
 #define CACHE_FILE_BUILD_LOG "build.log"
+#define CACHE_FILE_VMLINUX_H "vmlinux.h"                 /* btf-header.h */
+#define CACHE_FILE_CAPABILITIES CAPS_FILENAME           /* caps.h: capabilities.json */
+#define CACHE_DIR_HEADERS "headers" /* --headers: headers_install's include/ tree, local only */
 
 /*
  * Cache root (DESIGN §7): KTSCOPE_CACHE_DIR, else $XDG_CACHE_HOME/ktscope,

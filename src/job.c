@@ -30,7 +30,7 @@ struct reader {
 	struct json_object *o;
 	const char *what; /* "job file" | "result file" */
 	const char *name;
-	const char *taken[24]; /* the keys read so far */
+	const char *taken[32]; /* the keys read so far */
 	size_t n_taken;
 	char **why;
 };
@@ -418,7 +418,8 @@ static int parse_job_fields(struct reader *rd, void *out)
 	    (r = get_str(rd, "count_file", true, true, &j->count_file)) < 0 ||
 	    (r = get_strv(rd, "make_vars", false, &j->make_vars, &j->n_make_vars)) < 0 ||
 	    (r = get_compile(rd, j)) < 0 ||
-	    (r = parse_stamps(rd, &j->stamps)) < 0)
+	    (r = parse_stamps(rd, &j->stamps)) < 0 ||
+	    (r = get_bool(rd, "headers", &j->headers)) < 0)
 		return r;
 	if (!pipeline_base_is_target(j->base) && j->base[0] != '/')
 		return bad(rd, "base", "expected defconfig, tinyconfig, kvm_guest or an absolute path");
@@ -523,6 +524,7 @@ int job_write(const struct kts_build_job *j, const char *path)
 	json_object_object_add(o, "compile_dir", str_or_null(j->compile_dir));
 	json_object_object_add(o, "wrapper_dir", str_or_null(j->wrapper_dir));
 	json_object_object_add(o, "stamps", stamps_json(j->stamps));
+	json_object_object_add(o, "headers", json_object_new_boolean(j->headers));
 	return write_json(o, path);
 }
 
@@ -584,6 +586,9 @@ static int parse_result_fields(struct reader *rd, void *out)
 	    (r = get_seconds(rd, "make_seconds", &res->make_seconds)) < 0 ||
 	    (r = get_seconds(rd, "strip_seconds", &res->strip_seconds)) < 0 ||
 	    (r = get_seconds(rd, "seconds", &res->seconds)) < 0 ||
+	    (r = get_seconds(rd, "vmlinux_h_seconds", &res->vmlinux_h_seconds)) < 0 ||
+	    (r = get_seconds(rd, "capabilities_seconds", &res->capabilities_seconds)) < 0 ||
+	    (r = get_seconds(rd, "headers_seconds", &res->headers_seconds)) < 0 ||
 	    (r = get_compile_stats(rd, &res->compile_stats)) < 0)
 		return r;
 	res->error = (int) error;
@@ -644,6 +649,10 @@ int job_result_write(const struct kts_build_job_result *res, const char *path)
 	json_object_object_add(o, "make_seconds", json_object_new_double(res->make_seconds));
 	json_object_object_add(o, "strip_seconds", json_object_new_double(res->strip_seconds));
 	json_object_object_add(o, "seconds", json_object_new_double(res->seconds));
+	json_object_object_add(o, "vmlinux_h_seconds", json_object_new_double(res->vmlinux_h_seconds));
+	json_object_object_add(o, "capabilities_seconds",
+			       json_object_new_double(res->capabilities_seconds));
+	json_object_object_add(o, "headers_seconds", json_object_new_double(res->headers_seconds));
 	json_object_object_add(o, "compile_stats", compile_stats_to_json(&res->compile_stats));
 	return write_json(o, path);
 }

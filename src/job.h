@@ -42,6 +42,7 @@ struct kts_build_job {
 	char *compile_dir;    /* with a plan: the work dir's, for the ccache stats log */
 	char *wrapper_dir;    /* with a plan: where the CC wrappers go (kept across builds) */
 	struct kts_stamps *stamps; /* the KBUILD_BUILD_* stamps (stamps.h), or NULL: off */
+	bool headers;         /* --headers: make headers_install into {stage}/headers */
 };
 #define JOB_MAX_JOBS 65536
 
@@ -70,6 +71,7 @@ struct kts_build_job_result {
 	bool validated;      /* the critical symbols were checked and present */
 	unsigned objects, n_dropped;
 	double configure_seconds, make_seconds, strip_seconds, seconds;
+	double vmlinux_h_seconds, capabilities_seconds, headers_seconds; /* the kit's steps */
 	struct kts_compile_stats compile_stats; /* "compile_stats", null when not present */
 };
 

@@ -93,6 +93,7 @@ struct kts_pipeline_opts {
 	 */
 	char *const *compile_vars;
 	size_t n_compile_vars;
+	bool headers;          /* make headers_install INSTALL_HDR_PATH={stage}/headers */
 };
 
 struct kts_pipeline_result {
@@ -104,6 +105,7 @@ struct kts_pipeline_result {
 	char config_sha256[HASH_SHA256_HEX_SIZE];
 	unsigned n_dropped; /* requested kconfig lines that did not survive */
 	double configure_seconds, make_seconds, strip_seconds; /* wall time of those steps */
+	double vmlinux_h_seconds, capabilities_seconds, headers_seconds; /* 0: not run */
 };
 
 /*

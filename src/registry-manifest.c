@@ -28,7 +28,8 @@
 #define KTS_OCI_MAX_LAYERS 16
 #define KTS_OCI_MEDIA_PREFIX "application/vnd.ktscope.kernel."
 
-/* Every file an entry may have, in the order a manifest lists them. */
+/* Every file an entry may have, in the order a manifest lists them. headers/ (cache.h) is
+ * not one: it is a directory tree of the build machine's, kept local. */
 static const struct {
 	const char *title;
 	const char *media_type;
@@ -40,6 +41,9 @@ static const struct {
 	{ METADATA_FILENAME, KTS_OCI_MEDIA_PREFIX "metadata.v1+json" },
 	{ CACHE_FILE_KCONFIG_REPORT, KTS_OCI_MEDIA_PREFIX "kconfig-report.v1+json" },
 	{ CACHE_FILE_BUILD_LOG, KTS_OCI_MEDIA_PREFIX "build-log.v1+text" },
+	/* Optional: entries pushed before ktscope made them have neither (cache.h). */
+	{ CACHE_FILE_VMLINUX_H, KTS_OCI_MEDIA_PREFIX "vmlinux-h.v1+text" },
+	{ CACHE_FILE_CAPABILITIES, KTS_OCI_MEDIA_PREFIX "capabilities.v1+json" },
 };
 
 const char *registry_media_type(const char *title)

@@ -17,11 +17,11 @@
 #include "util.h"
 
 static const char *const steps[] = {
-	"reserve", "fetch", "configure", "make", "strip",
+	"reserve", "fetch", "configure", "make", "strip", "vmlinux-h", "capabilities",
 	"store-before-rename", "store-after-rename", "unlock",
 };
-#define STEPS_HELP "reserve, fetch, configure, make, strip, store-before-rename, " \
-		   "store-after-rename, unlock"
+#define STEPS_HELP "reserve, fetch, configure, make, strip, vmlinux-h, capabilities, " \
+		   "store-before-rename, store-after-rename, unlock"
 
 static int step_index(const char *s, size_t len)
 {

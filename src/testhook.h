@@ -8,7 +8,8 @@
  * or fails a named step of a build to send it a signal there, or to see its failure path.
  *
  *   KTSCOPE_TEST_HOOK=STEP:ACTION[,STEP:ACTION...]
- *   STEP   reserve fetch configure make strip store-before-rename store-after-rename unlock
+ *   STEP   reserve fetch configure make strip vmlinux-h capabilities store-before-rename
+ *          store-after-rename unlock
  *   ACTION fail   the step fails with -EIO; logs "test hook: failing STEP"
  *          pause  writes "PID\n" to $KTSCOPE_TEST_HOOK_DIR/STEP.paused (atomically), then
  *                 polls every 20 ms until that file is removed, then the step goes on

@@ -27,7 +27,7 @@ static const struct kts_build_job sample = {
 	.src_dir = "/src/linux", .stage_dir = "/cache/.tmp/k.1", .result_file = "/w/result.json",
 	.base = "/w/base.config", .extra = extra, .extra_names = names, .n_extra = 1,
 	.arch = "x86_64", .jobs = 3, .compile_commands = true, .pahole_version = "v1.24",
-	.make_vars = vars, .n_make_vars = 1,
+	.make_vars = vars, .n_make_vars = 1, .headers = true,
 };
 
 static void job_round_trip(void **state)
@@ -54,6 +54,7 @@ static void job_round_trip(void **state)
 	assert_null(j.count_file);
 	assert_int_equal(j.n_make_vars, 1);
 	assert_string_equal(j.make_vars[0], "LLVM=1");
+	assert_true(j.headers);
 	job_done(&j);
 	(void) unlink(path);
 	(void) rmdir(dir);
@@ -65,7 +66,7 @@ static void job_round_trip(void **state)
 	"\"arch\":\"x86_64\",\"clean\":false,\"compile_commands\":false,"                     \
 	"\"json_events\":false,\"progress\":false,\"pahole_version\":null,"                   \
 	"\"count_file\":null,\"make_vars\":[],\"compile\":null,\"compile_dir\":null,"     \
-	"\"wrapper_dir\":null,\"stamps\":null"
+	"\"wrapper_dir\":null,\"stamps\":null,\"headers\":false"
 
 /* Replaces the first from in *t by to. */
 static void s_replace(char **t, const char *from, const char *to)
@@ -224,7 +225,8 @@ static void result_round_trip(void **state)
 	struct kts_build_job_result in = {
 		.ok = true, .image = "/t/bzImage", .image_size = 10, .vmlinux_size = 20,
 		.vmlinux_unstripped = 30, .configured = true, .validated = true, .objects = 9,
-		.make_seconds = 1.5, .seconds = 2,
+		.make_seconds = 1.5, .seconds = 2, .vmlinux_h_seconds = 0.25,
+		.capabilities_seconds = 0.5, .headers_seconds = 3,
 	}, out = { 0 };
 	_cleanup_free_ char *why = NULL;
 
@@ -240,6 +242,9 @@ static void result_round_trip(void **state)
 	assert_string_equal(out.config_sha256, SHA_B);
 	assert_int_equal(out.objects, 9);
 	assert_true(out.make_seconds > 1.4 && out.make_seconds < 1.6);
+	assert_true(out.vmlinux_h_seconds > 0.24 && out.vmlinux_h_seconds < 0.26);
+	assert_true(out.capabilities_seconds > 0.49 && out.capabilities_seconds < 0.51);
+	assert_true(out.headers_seconds > 2.9 && out.headers_seconds < 3.1);
 	job_result_done(&out);
 
 	/* A failure carries its errno and reason; ok with an error is refused. */
@@ -255,7 +260,8 @@ static void result_round_trip(void **state)
 			"\"image\":\"/i\",\"image_size\":1,\"vmlinux_size\":1,\"vmlinux_unstripped\":1,"
 			"\"config_sha256\":\"" SHA_B "\",\"configured\":true,\"validated\":true,"
 			"\"objects\":1,\"dropped_lines\":0,\"configure_seconds\":0,\"make_seconds\":0,"
-			"\"strip_seconds\":0,\"seconds\":0,\"compile_stats\":null}";
+			"\"strip_seconds\":0,\"seconds\":0,\"vmlinux_h_seconds\":0,"
+			"\"capabilities_seconds\":0,\"headers_seconds\":0,\"compile_stats\":null}";
 
 		assert_int_equal(job_result_parse(bad, sizeof(bad) - 1, "R", &out, &why), -EBADMSG);
 		assert_non_null(strstr(why, "result file 'R': field 'error'"));

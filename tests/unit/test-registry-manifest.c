@@ -57,6 +57,13 @@ static void test_media_types(void **state)
 	assert_non_null(registry_media_type("config"));
 	assert_non_null(registry_media_type("kconfig-report.json"));
 	assert_non_null(registry_media_type("build.log"));
+	assert_string_equal(registry_media_type("vmlinux.h"),
+			    "application/vnd.ktscope.kernel.vmlinux-h.v1+text");
+	assert_string_equal(registry_media_type("capabilities.json"),
+			    "application/vnd.ktscope.kernel.capabilities.v1+json");
+	/* headers/ (build --headers) is a local directory tree, never a layer */
+	assert_null(registry_media_type("headers"));
+	assert_null(registry_media_type("headers/include/linux/fake.h"));
 	assert_null(registry_media_type(NULL));
 	assert_null(registry_media_type(""));
 	assert_null(registry_media_type("../bzImage"));
@@ -64,6 +71,36 @@ static void test_media_types(void **state)
 	assert_null(registry_media_type("job.json"));
 	assert_true(registry_file_order("bzImage") < registry_file_order("metadata.json"));
 	assert_int_equal(registry_file_order("x"), -1);
+}
+
+/* An entry with the scheduler kit's files: every file a layer, each with its media type. */
+static void test_kit_files(void **state)
+{
+	static const char *const titles[] = { "bzImage", "vmlinux", "config", "metadata.json",
+					      "kconfig-report.json", "build.log", "vmlinux.h",
+					      "capabilities.json" };
+	struct kts_oci_layer layers[ELEMENTSOF(titles)];
+	_cleanup_(registry_manifest_done) struct kts_oci_manifest back = { 0 };
+	struct kts_oci_manifest m = { .layers = layers, .n_layers = ELEMENTSOF(layers) };
+	_cleanup_free_ char *json = NULL, *why = NULL;
+
+	(void) state;
+	for (size_t i = 0; i < ELEMENTSOF(titles); i++) {
+		layers[i] = (struct kts_oci_layer){ .title = (char *) titles[i], .size = i };
+		memcpy(layers[i].digest, D1, sizeof(D1));
+	}
+	assert_int_equal(registry_manifest_build(&m, &json), 0);
+	assert_non_null(strstr(json, "\"mediaType\":\"application/vnd.ktscope.kernel.vmlinux-h.v1+text\""));
+	assert_non_null(strstr(json, "\"mediaType\":\"application/vnd.ktscope.kernel.capabilities.v1+json\""));
+	assert_int_equal(registry_manifest_parse(json, strlen(json), &back, &why), 0);
+	assert_int_equal(back.n_layers, ELEMENTSOF(titles));
+	for (size_t i = 0; i < ELEMENTSOF(titles); i++) {
+		assert_string_equal(back.layers[i].title, titles[i]);
+		assert_string_equal(back.layers[i].media_type, registry_media_type(titles[i]));
+	}
+	/* pushes before these files existed still come in whole: they are optional */
+	assert_true(registry_file_order("build.log") < registry_file_order("vmlinux.h"));
+	assert_true(registry_file_order("vmlinux.h") < registry_file_order("capabilities.json"));
 }
 
 static void test_round_trip(void **state)
@@ -372,6 +409,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_media_types),
 		cmocka_unit_test(test_round_trip),
+		cmocka_unit_test(test_kit_files),
 		cmocka_unit_test(test_build_refuses),
 		cmocka_unit_test(test_refuses_titles),
 		cmocka_unit_test(test_refuses_layers),

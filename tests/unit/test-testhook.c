@@ -43,10 +43,13 @@ static void test_parse_valid(void **state)
 	assert_int_equal(action_for("make:fail", "strip"), KTS_TESTHOOK_NONE);
 	assert_int_equal(action_for("make:fail", NULL), KTS_TESTHOOK_NONE);
 	const char *all = "reserve:pause,fetch:fail,configure:pause,make:fail,strip:pause,"
+			  "vmlinux-h:fail,capabilities:pause,"
 			  "store-before-rename:fail,store-after-rename:pause,unlock:fail";
 	assert_int_equal(action_for(all, "reserve"), KTS_TESTHOOK_PAUSE);
 	assert_int_equal(action_for(all, "fetch"), KTS_TESTHOOK_FAIL);
 	assert_int_equal(action_for(all, "store-before-rename"), KTS_TESTHOOK_FAIL);
+	assert_int_equal(action_for(all, "vmlinux-h"), KTS_TESTHOOK_FAIL);
+	assert_int_equal(action_for(all, "capabilities"), KTS_TESTHOOK_PAUSE);
 	assert_int_equal(action_for(all, "store-after-rename"), KTS_TESTHOOK_PAUSE);
 	assert_int_equal(action_for(all, "unlock"), KTS_TESTHOOK_FAIL);
 	/* a prefix of a step is not that step */
