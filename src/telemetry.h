@@ -15,9 +15,10 @@
  *   manager  the unit's accounting from the systemd manager, read by the parent while the
  *            unit is still loaded (CPUUsageNSec, MemoryPeak, IOReadBytes, IOWriteBytes;
  *            managers that lack one, or whose controller is not enabled, report none);
- *   rusage   getrusage(RUSAGE_CHILDREN) of the in-scope half: user and system time; its
- *            maxrss is the largest single process, not the build's peak, and is labelled
- *            so ("peak 812 MiB (largest process)").
+ *   rusage   getrusage(RUSAGE_SELF) + getrusage(RUSAGE_CHILDREN) of the in-scope half: user
+ *            and system time of it and every process it (transitively) waited for; maxrss
+ *            is the largest single process, not the build's peak, and is labelled so
+ *            ("peak 812 MiB (largest process)").
  * Under KTSCOPE_SCOPE=none the cgroup is not the build's and is not read.
  */
 
@@ -47,6 +48,7 @@ struct kts_telemetry {
 };
 #define KTS_TELEMETRY_INIT { 0 } /* then telemetry_init() */
 void telemetry_init(struct kts_telemetry *t); /* every value absent */
+bool telemetry_empty(const struct kts_telemetry *t); /* no value known */
 
 /*
  * In the scope, after the pipeline: this process's cgroup (when in_cgroup) and
@@ -60,11 +62,23 @@ int telemetry_parse_cpu_stat(const char *text, struct kts_telemetry *t);
 int telemetry_parse_pressure(const char *text, uint64_t *ret_some_total_usec);
 int telemetry_parse_io_stat(const char *text, uint64_t *ret_rbytes, uint64_t *ret_wbytes);
 
+/*
+ * The steps of telemetry_read_self(), for tests: the cgroup v2 directory of the "0::" line
+ * of proc_cgroup (/proc/PID/cgroup text) under the cgroup2 mount in mountinfo (-ENOENT: no
+ * such line or mount; caller frees *ret); and the files of such a directory read into t
+ * (source cgroup; what is missing or malformed is left as it was).
+ */
+int telemetry_cgroup_dir(const char *proc_cgroup, const char *mountinfo, char **ret);
+void telemetry_read_cgroup(const char *dir, struct kts_telemetry *t);
+
 /* The manager's numbers (TELEMETRY_ABSENT: none), as scope_read_accounting() gives them. */
 struct kts_scope_accounting {
 	uint64_t cpu_usage_nsec, memory_peak, io_read_bytes, io_write_bytes;
 };
-/* Fills each value of t still absent from a (source manager). */
+/*
+ * Fills each value of t that is absent or only from rusage with a's (source manager): the
+ * precedence is cgroup, then manager, then rusage.
+ */
 void telemetry_merge_manager(struct kts_telemetry *t, const struct kts_scope_accounting *a);
 
 /*
@@ -107,6 +121,7 @@ struct kts_phases {
 	double s[_KTS_PHASE_MAX];
 };
 void phases_init(struct kts_phases *p); /* every phase < 0 */
+bool phases_empty(const struct kts_phases *p); /* no phase ran */
 const char *phase_name(enum kts_phase p); /* "lock_wait", "vmlinux_h", ... */
 /* {"source": 0.4, "make": 812.3, ...}; the reader as telemetry_from_json(). */
 int phases_to_json(const struct kts_phases *p, struct json_object **ret);
