@@ -54,7 +54,9 @@ step configure bash -c "cd '$root/build' && '$top/configure' --enable-werror --e
 	step build make -C "$root/build" -j"$jobs" && {
 	step check make -C "$root/build" -j"$jobs" check
 	# the two real-kernel builds (tests/integration/e2e.sh), alone: a kernel build beside
-	# the other tests would starve the timing of the scope tests
+	# the other tests would starve the timing of the scope tests; it also boots the cold
+	# build's bzImage with the test's sched_ext scheduler (tests/scx/run-guest: clang,
+	# libbpf-dev's static libbpf, busybox-static, cpio, qemu-system-x86 from .ci/run)
 	step e2e env KTS_E2E=1 make -C "$root/build" check TESTS=tests/integration/e2e.sh
 }
 # the guest tier (issue 6): systemd that really enforces AllowedCPUs=, in qemu

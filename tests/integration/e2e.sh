@@ -10,7 +10,10 @@
 # dropped), which must take >= 90% of its compiles from ccache. Between them the cold build's
 # entry goes through a real OCI registry (Debian's docker-registry on 127.0.0.1): pushed from
 # this cache, pulled into an empty one byte for byte, and pulled instead of built by
-# `build --remote` into a third.
+# `build --remote` into a third. The cold build's entry is also what a scheduler developer
+# gets (issue 14, tests/scx/checks.sh): its vmlinux.h and capabilities.json, the manifest
+# against the tree's kernel/sched/ext.c, the telemetry line, and tests/scx/run-guest: the
+# bzImage booted under qemu takes the test's sched_ext scheduler and runs work under it.
 # The cold build takes minutes, so this runs once per CI run (KTS_E2E=1, set by
 # tests/run-all.sh for its e2e step, which runs this test alone), not again under ASan
 # or distcheck.
@@ -29,6 +32,7 @@ for tool in make gcc flex bison bc pahole ccache; do
 	command -v $tool >/dev/null || kts_skip_all "no '$tool' (apt-get install build-essential flex bison bc dwarves libelf-dev libssl-dev ccache)"
 done
 
+. "$here/../scx/checks.sh"
 kts_registry_need
 kts_find_ktscope
 kts_reexec_inside_manager "$here/e2e.sh" "$@"
@@ -44,7 +48,7 @@ export CCACHE_CONFIGPATH=$work/ccache.conf
 trap 'kts_kill_bg; rm -rf "$work"' EXIT
 ncpu=$(nproc)
 
-kts_plan 24
+kts_plan $((24 + scx_n_entry + scx_n_guest + scx_n_source))
 
 # ---- the tarball -----------------------------------------------------------------------
 start=$(date +%s)
@@ -78,6 +82,12 @@ kts_check "kernel list shows it as matching" \
 kts_check "kernel path KEY gives the bzImage" test "$("$KTSCOPE" kernel path "$key")" = "$img"
 kts_check "the extracted tree was removed after the build" \
 	test -z "$(ls -A "$KTSCOPE_CACHE_DIR/.tmp" 2>/dev/null)"
+
+# ---- the scheduler kit: vmlinux.h, the manifest, telemetry; the entry in a guest ----------
+scx_entry_checks "$entry" "$key" "$work/t.err"
+start=$(date +%s)
+scx_guest_checks "$entry"
+kts_diag "guest tier (compile, initramfs, boot, attach, work, detach): $(($(date +%s) - start)) s"
 start=$(date +%s%N)
 "$KTSCOPE" --user build --tarball "$tarball" --base tinyconfig --cpu-cap "$ncpu" \
 	>"$work/t2.out" 2>"$work/t2.err"
@@ -158,6 +168,8 @@ git -C "$tree" init -q
 git -C "$tree" add -A
 git -C "$tree" -c user.name=e2e -c user.email=e2e@ktscope commit -qm "linux-source-6.12"
 kts_check "the git tree is clean before the build" test -z "$(git -C "$tree" status --porcelain)"
+# the tarball entry's manifest against the same source's ext.c
+scx_source_checks "$entry" "$tree"
 start=$(date +%s)
 "$KTSCOPE" --user build --source "$tree" --base tinyconfig --cpu-cap "$ncpu" --ccache \
 	>"$work/g.out" 2>"$work/g.err"
