@@ -213,7 +213,7 @@ static int append_bitmask(sd_bus_message *m, const char *prop, const struct kts_
 }
 
 static int build_start_message(sd_bus *bus, const struct kts_scope_params *p, bool use_pidfd,
-			       sd_bus_message **ret)
+			       bool accounting, sd_bus_message **ret)
 {
 	_cleanup_bus_message_ sd_bus_message *m = NULL;
 	int r;
@@ -271,6 +271,14 @@ static int build_start_message(sd_bus *bus, const struct kts_scope_params *p, bo
 		if (r < 0)
 			return r;
 	}
+	/* For the build's telemetry (scope_read_accounting()); on cgroup v2 the same
+	 * enables the controllers that give the scope cpu.stat's split, memory.peak, io.stat. */
+	if (accounting) {
+		r = sd_bus_message_append(m, "(sv)(sv)(sv)", "CPUAccounting", "b", 1,
+					  "MemoryAccounting", "b", 1, "IOAccounting", "b", 1);
+		if (r < 0)
+			return r;
+	}
 	r = sd_bus_message_close_container(m);
 	if (r < 0)
 		return r;
@@ -294,6 +302,20 @@ static bool pidfds_rejected(const sd_bus_error *e)
 		return true;
 	return sd_bus_error_has_name(e, SD_BUS_ERROR_INVALID_ARGS) && e->message &&
 	       strstr(e->message, "PIDFDs");
+}
+
+/*
+ * The accounting properties are as old as transient units; a manager that refuses one
+ * anyway (a stripped-down or foreign implementation of the interface) still gets a scope,
+ * without them: telemetry is never worth a failed build.
+ */
+static bool accounting_rejected(const sd_bus_error *e)
+{
+	if (!sd_bus_error_has_name(e, SD_BUS_ERROR_PROPERTY_READ_ONLY) &&
+	    !sd_bus_error_has_name(e, SD_BUS_ERROR_UNKNOWN_PROPERTY) &&
+	    !sd_bus_error_has_name(e, SD_BUS_ERROR_INVALID_ARGS))
+		return false;
+	return e->message && strstr(e->message, "Accounting");
 }
 
 struct job_wait {
@@ -360,7 +382,7 @@ int scope_start(struct sd_bus *bus, const struct kts_scope_params *p, char **ret
 	struct job_wait w = { 0 };
 	_cleanup_free_ char *result = NULL;
 	const char *job;
-	bool use_pidfd = p->pidfd >= 0;
+	bool use_pidfd = p->pidfd >= 0, accounting = true;
 	uint64_t timeout = p->job_timeout_usec ? p->job_timeout_usec : SCOPE_JOB_TIMEOUT_USEC;
 	int r;
 
@@ -380,7 +402,7 @@ int scope_start(struct sd_bus *bus, const struct kts_scope_params *p, char **ret
 	for (;;) {
 		_cleanup_bus_message_ sd_bus_message *m = NULL;
 
-		r = build_start_message(bus, p, use_pidfd, &m);
+		r = build_start_message(bus, p, use_pidfd, accounting, &m);
 		if (r < 0) {
 			set_why(ret_why, why_from_error("cannot build the request", NULL, r));
 			return r;
@@ -393,6 +415,12 @@ int scope_start(struct sd_bus *bus, const struct kts_scope_params *p, char **ret
 			log_debug("manager does not take PIDFDs (%s), retrying with PIDs",
 				  error.message ? error.message : error.name);
 			use_pidfd = false;
+			continue;
+		}
+		if (accounting && accounting_rejected(&error)) {
+			log_debug("manager refuses the accounting properties (%s), retrying without",
+				  error.message);
+			accounting = false;
 			continue;
 		}
 		if (sd_bus_error_has_name(&error, "org.freedesktop.systemd1.UnitExists")) {
@@ -523,6 +551,50 @@ int scope_verify(struct sd_bus *bus, const char *name, const struct kts_cpuset *
 	}
 	*ret_enforcement = scope_classify(plan_cpus, plan_mems, &s);
 	*ret_state = s;
+	return 0;
+}
+
+/* ---------------------------------------------------------------- accounting */
+
+/* A "t" property of the unit's Scope interface; TELEMETRY_ABSENT when it has none. */
+static uint64_t get_u64_property(sd_bus *bus, const char *path, const char *prop)
+{
+	_cleanup_bus_error_ sd_bus_error error = SD_BUS_ERROR_NULL;
+	uint64_t v = TELEMETRY_ABSENT;
+	int r;
+
+	r = sd_bus_get_property_trivial(bus, SD_DEST, path, "org.freedesktop.systemd1.Scope", prop,
+					&error, 't', &v);
+	if (r < 0) {
+		/* MemoryPeak: systemd >= 255 (UnknownProperty before) */
+		(void) log_debug_bus_error(r, &error, "reading %s of %s", prop, path);
+		return TELEMETRY_ABSENT;
+	}
+	/* UINT64_MAX is the manager's own "[not set]": no controller, no accounting. */
+	return v;
+}
+
+int scope_read_accounting(struct sd_bus *bus, const char *unit, struct kts_scope_accounting *ret)
+{
+	_cleanup_bus_error_ sd_bus_error error = SD_BUS_ERROR_NULL;
+	_cleanup_bus_message_ sd_bus_message *reply = NULL;
+	const char *path;
+	int r;
+
+	/* GetUnit, not the encoded path: that would load a "not-found" unit of the name. */
+	r = sd_bus_call_method(bus, SD_DEST, SD_PATH, SD_MANAGER, "GetUnit", &error, &reply, "s",
+			       unit);
+	if (r < 0)
+		return log_debug_bus_error(r, &error, "GetUnit %s for its accounting", unit);
+	r = sd_bus_message_read(reply, "o", &path);
+	if (r < 0)
+		return r;
+	*ret = (struct kts_scope_accounting){
+		.cpu_usage_nsec = get_u64_property(bus, path, "CPUUsageNSec"),
+		.memory_peak = get_u64_property(bus, path, "MemoryPeak"),
+		.io_read_bytes = get_u64_property(bus, path, "IOReadBytes"),
+		.io_write_bytes = get_u64_property(bus, path, "IOWriteBytes"),
+	};
 	return 0;
 }
 

@@ -6,6 +6,7 @@
 #include <sys/types.h>
 
 #include "cpuset.h"
+#include "telemetry.h"
 
 /*
  * Transient scope units over sd-bus (DESIGN §4 steps 2-4 and 6): start one for a
@@ -48,7 +49,9 @@ struct kts_scope_params {
  * Starts the scope: adds the JobRemoved match and calls Subscribe, then
  * StartTransientUnit(name, "fail") with PIDFDs, retried with PIDs when the manager
  * does not know PIDFDs (systemd < 253: "Cannot set property PIDFDs, or unknown
- * property"), and waits for that job's JobRemoved.
+ * property"), and waits for that job's JobRemoved. The scope asks for CPU, memory and IO
+ * accounting (scope_read_accounting()); a manager that refuses those gets the request
+ * again without them.
  *
  * Returns 0 when the job's result is "done". Errors:
  *   -EHOSTDOWN  no manager answered on bus (Subscribe failed)
@@ -92,6 +95,16 @@ enum kts_enforcement scope_classify(const struct kts_cpuset *plan_cpus,
 int scope_verify(struct sd_bus *bus, const char *name, const struct kts_cpuset *plan_cpus,
 		 const struct kts_cpuset *plan_mems, struct kts_scope_state *ret_state,
 		 enum kts_enforcement *ret_enforcement);
+
+/*
+ * The unit's accounting as the manager keeps it (Scope's CPUUsageNSec, MemoryPeak,
+ * IOReadBytes, IOWriteBytes), for the build's telemetry: read while the unit is still
+ * loaded, after its processes ended. A property the manager lacks (MemoryPeak before
+ * systemd 255) or reports as UINT64_MAX (no accounting for it) is TELEMETRY_ABSENT.
+ * Negative errno when the unit is not loaded or the manager does not answer (*ret
+ * untouched); a caller uses it for telemetry only, never to fail.
+ */
+int scope_read_accounting(struct sd_bus *bus, const char *unit, struct kts_scope_accounting *ret);
 
 /*
  * Stops unit name if it still exists (StopUnit "fail"), drops our AddRef

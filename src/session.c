@@ -361,6 +361,10 @@ static int release_and_wait(struct kts_session *x, const struct kts_session_spec
 	return 0;
 }
 
+static const struct kts_scope_accounting no_accounting = {
+	TELEMETRY_ABSENT, TELEMETRY_ABSENT, TELEMETRY_ABSENT, TELEMETRY_ABSENT
+};
+
 int session_run(const struct kts_session_spec *s, struct kts_session_result *ret)
 {
 	struct kts_session x _cleanup_(session_done) = KTS_SESSION_INIT;
@@ -380,7 +384,8 @@ int session_run(const struct kts_session_spec *s, struct kts_session_result *ret
 	sig = supervise_pending_signal(&x.child);
 	if (sig > 0) {
 		log_notice("interrupted by signal %d before '%s' started", sig, s->argv[0]);
-		*ret = (struct kts_session_result){ .status = 128 + sig, .enforcement = got };
+		*ret = (struct kts_session_result){ .status = 128 + sig, .enforcement = got,
+						    .acct = no_accounting };
 		return 0;
 	}
 	if (got == KTS_ENFORCE_NARROWED)
@@ -391,7 +396,11 @@ int session_run(const struct kts_session_spec *s, struct kts_session_result *ret
 	r = release_and_wait(&x, s, got, &status);
 	if (r < 0)
 		return r;
-	*ret = (struct kts_session_result){ .status = status, .enforcement = got };
+	*ret = (struct kts_session_result){ .status = status, .enforcement = got,
+					    .acct = no_accounting };
+	/* Now: the unit is still loaded (our AddRef; session_done() stops and unrefs it). */
+	if (x.unit_started)
+		(void) scope_read_accounting(x.bus, x.unit, &ret->acct);
 	return 0;
 }
 

@@ -42,6 +42,9 @@ struct kts_session_result {
 					  * signal came before argv started); 126/127 not
 					  * executable/not found; 1 setup failure in the child */
 	enum kts_enforcement enforcement; /* what applied: cgroup, affinity or narrowed */
+	/* The unit's accounting (scope_read_accounting()), read after argv ended and before
+	 * the unit is stopped; all TELEMETRY_ABSENT without a scope or an answer. */
+	struct kts_scope_accounting acct;
 };
 
 /*

@@ -60,6 +60,7 @@ struct fake {
 	/* behaviour */
 	bool bus_client;        /* answer Hello, as a bus daemon would */
 	bool reject_pidfds;     /* systemd < 253 */
+	bool reject_accounting; /* a manager that refuses CPUAccounting= and the others */
 	bool unit_exists;       /* StartTransientUnit → UnitExists */
 	bool no_manager;        /* Subscribe → ServiceUnknown */
 	bool no_job_removed;    /* never finish the job */
@@ -189,7 +190,7 @@ static int handle_start(struct fake *f, sd_bus_message *m)
 {
 	struct start_call *c = &f->starts[f->n_starts < 4 ? f->n_starts : 3];
 	const char *name, *mode;
-	bool has_pidfds = false;
+	bool has_pidfds = false, has_accounting = false;
 	int r;
 
 	memset(c, 0, sizeof(*c));
@@ -206,6 +207,8 @@ static int handle_start(struct fake *f, sd_bus_message *m)
 	while (c->n_props < MAX_PROPS && (r = read_prop(m, &c->props[c->n_props])) > 0) {
 		if (streq(c->props[c->n_props].name, "PIDFDs"))
 			has_pidfds = true;
+		if (strstr(c->props[c->n_props].name, "Accounting"))
+			has_accounting = true;
 		c->n_props++;
 	}
 	if (r < 0)
@@ -223,6 +226,10 @@ static int handle_start(struct fake *f, sd_bus_message *m)
 	if (f->reject_pidfds && has_pidfds)
 		return sd_bus_reply_method_errorf(m, SD_BUS_ERROR_PROPERTY_READ_ONLY,
 						  "Cannot set property PIDFDs, or unknown property.");
+	if (f->reject_accounting && has_accounting)
+		return sd_bus_reply_method_errorf(m, SD_BUS_ERROR_PROPERTY_READ_ONLY,
+						  "Cannot set property CPUAccounting, or unknown "
+						  "property.");
 	if (f->unit_exists)
 		return sd_bus_reply_method_errorf(m, "org.freedesktop.systemd1.UnitExists",
 						  "Unit %s already exists.", name);
@@ -257,6 +264,13 @@ static int reply_property(struct fake *f, sd_bus_message *m)
 			m, &SD_BUS_ERROR_MAKE_CONST(SD_BUS_ERROR_ACCESS_DENIED, NULL));
 	if (streq(prop, "ControlGroup"))
 		return sd_bus_reply_method_return(m, "v", "s", "/ktscope.slice/" UNIT);
+	/* Accounting as 252 answers it: a value, "[not set]" (UINT64_MAX), no MemoryPeak. */
+	if (streq(prop, "CPUUsageNSec"))
+		return sd_bus_reply_method_return(m, "v", "t", (uint64_t) 2500000000);
+	if (streq(prop, "IOReadBytes"))
+		return sd_bus_reply_method_return(m, "v", "t", UINT64_MAX);
+	if (streq(prop, "IOWriteBytes"))
+		return sd_bus_reply_method_return(m, "v", "t", (uint64_t) 4096);
 	if (!streq(prop, "EffectiveCPUs") && !streq(prop, "EffectiveMemoryNodes"))
 		return sd_bus_reply_method_errorf(m, SD_BUS_ERROR_UNKNOWN_PROPERTY, "no %s", prop);
 	r = sd_bus_message_new_method_return(m, &reply);
@@ -536,7 +550,18 @@ static void test_start_sends_exact_properties_direct(void **state)
 	assert_null(find_prop(c, "CPUWeight", NULL));
 	assert_null(find_prop(c, "MemoryHigh", NULL));
 	assert_null(find_prop(c, "AddRef", NULL));
-	assert_int_equal(c->n_props, 6);
+	/* Accounting, for the build's telemetry. */
+	p = find_prop(c, "CPUAccounting", NULL);
+	assert_non_null(p);
+	assert_string_equal(p->sig, "b");
+	assert_int_equal(p->num, 1);
+	p = find_prop(c, "MemoryAccounting", NULL);
+	assert_non_null(p);
+	assert_int_equal(p->num, 1);
+	p = find_prop(c, "IOAccounting", NULL);
+	assert_non_null(p);
+	assert_int_equal(p->num, 1);
+	assert_int_equal(c->n_props, 9);
 
 	close(pidfd);
 	plan_sets_done(&ps);
@@ -613,6 +638,76 @@ static void test_pidfds_rejected_falls_back_to_pids(void **state)
 	assert_non_null(find_prop(&f->starts[1], "AllowedCPUs", NULL));
 	assert_non_null(find_prop(&f->starts[1], "AllowedMemoryNodes", NULL));
 	close(pidfd);
+	plan_sets_done(&ps);
+}
+
+/* A manager that will not take the accounting properties still starts the scope. */
+static void test_accounting_rejected_falls_back(void **state)
+{
+	struct fake *f = *state;
+	struct plan_sets ps;
+	_cleanup_free_ char *why = NULL;
+	int pidfd = pidfd_self();
+
+	test_need(pidfd >= 0, "pidfd_open(2) (Linux 5.3)");
+	f->reject_pidfds = true;
+	f->reject_accounting = true;
+	plan_sets_init(&ps);
+	fake_start(f);
+	struct kts_scope_params sp = {
+		.name = UNIT, .pid = getpid(), .pidfd = pidfd, .cpus = &ps.cpus, .mems = &ps.mems,
+	};
+	assert_int_equal(scope_start(f->client, &sp, &why), 0);
+	assert_null(why);
+	/* PIDFDs refused first, then the accounting: the third start has neither. */
+	assert_int_equal(f->n_starts, 3);
+	assert_string_equal(f->starts[2].props[0].name, "PIDs");
+	assert_null(find_prop(&f->starts[2], "CPUAccounting", NULL));
+	assert_null(find_prop(&f->starts[2], "IOAccounting", NULL));
+	assert_non_null(find_prop(&f->starts[2], "AllowedCPUs", NULL));
+	close(pidfd);
+	plan_sets_done(&ps);
+}
+
+/* An error that names neither is the manager's answer, not a cue to drop the accounting. */
+static void test_accounting_kept_for_other_errors(void **state)
+{
+	struct fake *f = *state;
+	struct plan_sets ps;
+	_cleanup_free_ char *why = NULL;
+
+	f->unit_exists = true;
+	plan_sets_init(&ps);
+	fake_start(f);
+	struct kts_scope_params sp = {
+		.name = UNIT, .pid = 4242, .pidfd = -EBADF, .cpus = &ps.cpus, .mems = &ps.mems,
+	};
+	assert_int_equal(scope_start(f->client, &sp, &why), -EEXIST);
+	assert_int_equal(f->n_starts, 1);
+	plan_sets_done(&ps);
+}
+
+static void test_read_accounting(void **state)
+{
+	struct fake *f = *state;
+	struct plan_sets ps;
+	struct kts_scope_accounting a = { 1, 2, 3, 4 };
+
+	plan_sets_init(&ps);
+	fake_start(f);
+	/* Not loaded: an error, nothing written. */
+	assert_true(scope_read_accounting(f->client, UNIT, &a) < 0);
+	assert_true(a.cpu_usage_nsec == 1 && a.io_write_bytes == 4);
+	struct kts_scope_params sp = {
+		.name = UNIT, .pid = 4242, .pidfd = -EBADF, .cpus = &ps.cpus, .mems = &ps.mems,
+	};
+	assert_int_equal(scope_start(f->client, &sp, NULL), 0);
+	assert_int_equal(scope_read_accounting(f->client, UNIT, &a), 0);
+	assert_true(called(f, "GetUnit"));
+	assert_true(a.cpu_usage_nsec == 2500000000);
+	assert_true(a.memory_peak == TELEMETRY_ABSENT);   /* UnknownProperty (systemd < 255) */
+	assert_true(a.io_read_bytes == TELEMETRY_ABSENT); /* "[not set]" */
+	assert_true(a.io_write_bytes == 4096);
 	plan_sets_done(&ps);
 }
 
@@ -881,6 +976,11 @@ int main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(test_pidfds_rejected_falls_back_to_pids, setup,
 						teardown),
+		cmocka_unit_test_setup_teardown(test_accounting_rejected_falls_back, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_accounting_kept_for_other_errors, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_read_accounting, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_job_failed_is_error_naming_result, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_job_timeout_is_error_naming_result, setup,
