@@ -219,7 +219,8 @@ static int check_unique(const struct parse_ctx *p, const char *key, const struct
 
 	if (!s)
 		return -ENOMEM;
-	memcpy(s, sv->v, sv->n * sizeof(*s));
+	if (sv->n > 0)
+		memcpy(s, sv->v, sv->n * sizeof(*s));
 	qsort(s, sv->n, sizeof(*s), cmp_str);
 	for (size_t i = 1; i < sv->n; i++)
 		if (strcmp(s[i], s[i - 1]) == 0)

@@ -278,7 +278,8 @@ static const char **sorted_copy(char *const *v, size_t n)
 
 	if (!s)
 		return NULL;
-	memcpy(s, v, n * sizeof(*s));
+	if (n > 0)
+		memcpy(s, v, n * sizeof(*s));
 	qsort(s, n, sizeof(*s), cmp_str);
 	return s;
 }
