@@ -96,7 +96,8 @@ int caps_to_json(const struct kts_caps *c, struct json_object **ret)
 	if (r >= 0)
 		r = add(o, "kfuncs", strv_to_json(c->kfuncs, c->n_kfuncs));
 	if (r >= 0)
-		r = add(o, "kfuncs_from", json_object_new_string(caps_kfuncs_from_name(c->kfuncs_from)));
+		r = add(o, "kfuncs_from",
+			json_object_new_string(caps_kfuncs_from_name(c->kfuncs_from)));
 	if (r >= 0)
 		r = add(o, "options", options_to_json(c));
 	if (r < 0)
@@ -192,7 +193,8 @@ static int parse_names(const struct parse_ctx *p, struct json_object *root, cons
 
 		if (!json_object_is_type(e, json_type_string))
 			r = bad(p, key, "expected an array of strings");
-		else if (!caps_name_valid(s) || (prefix && strncmp(s, prefix, strlen(prefix)) != 0)) {
+		else if (!caps_name_valid(s) ||
+			 (prefix && strncmp(s, prefix, strlen(prefix)) != 0)) {
 			_cleanup_free_ char *v = shown(s);
 			r = bad(p, key, "'%s' is not a %s name", strempty(v),
 				prefix ? prefix : "C");

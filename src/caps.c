@@ -192,7 +192,8 @@ static int caps_read_options(const char *config_path, struct kts_caps *c, char *
 	if (config_path) {
 		r = read_full_file(config_path, 0, &text, NULL);
 		if (r < 0)
-			return why_set(ret_why, r, "cannot read '%s': %s", config_path, strerror(-r));
+			return why_set(ret_why, r, "cannot read '%s': %s", config_path,
+				       strerror(-r));
 	}
 	c->options = calloc(n, sizeof(*c->options));
 	if (!c->options)
@@ -337,7 +338,8 @@ static const struct kts_caps_option **sorted_options(const struct kts_caps *c)
 static size_t diff_options(const struct kts_caps *a, const struct kts_caps *b, caps_diff_fn fn,
 			  void *userdata)
 {
-	_cleanup_free_ const struct kts_caps_option **sa = sorted_options(a), **sb = sorted_options(b);
+	_cleanup_free_ const struct kts_caps_option **sa = sorted_options(a),
+						    **sb = sorted_options(b);
 	size_t i = 0, j = 0, na = a->n_options, nb = b->n_options, count = 0;
 
 	if (!sa || !sb)

@@ -404,6 +404,11 @@ static void test_read_missing(void **state)
 #define GOOD_REST                                                                          \
 	"\"sched_ext\": true, \"ops\": [\"select_cpu\"], \"kfuncs\": [\"scx_bpf_kick_cpu\"], " \
 	"\"kfuncs_from\": \"decl_tag\", \"options\": {\"CONFIG_HZ\": \"250\"}"
+/* A document with release null and the other fields given (JSON text). */
+#define DOC(sched_ext, ops, kfuncs, from, options)                                         \
+	"{\"schema\": 1, \"release\": null, \"sched_ext\": " sched_ext ", \"ops\": " ops       \
+	", \"kfuncs\": " kfuncs ", \"kfuncs_from\": " from ", \"options\": " options "}"
+#define TAG "\"decl_tag\""
 
 static void test_parser_rejects(void **state)
 {
@@ -421,57 +426,40 @@ static void test_parser_rejects(void **state)
 		  "\"kfuncs\": [], \"kfuncs_from\": \"decl_tag\"}",
 		  "field 'options': missing" },
 		/* wrong types */
-		{ "{\"schema\": \"1\", \"release\": null, " GOOD_REST "}", "field 'schema': expected" },
-		{ "{\"schema\": 1.0, \"release\": null, " GOOD_REST "}", "field 'schema': expected" },
+		{ "{\"schema\": \"1\", \"release\": null, " GOOD_REST "}",
+		  "field 'schema': expected" },
+		{ "{\"schema\": 1.0, \"release\": null, " GOOD_REST "}",
+		  "field 'schema': expected" },
 		{ "{\"schema\": 2, \"release\": null, " GOOD_REST "}", "unsupported schema 2" },
 		{ "{\"schema\": 1, \"release\": 6, " GOOD_REST "}", "field 'release'" },
-		{ "{\"schema\": 1, \"release\": null, \"sched_ext\": 1, \"ops\": [], \"kfuncs\": [], "
-		  "\"kfuncs_from\": \"decl_tag\", \"options\": {}}",
-		  "field 'sched_ext'" },
-		{ "{\"schema\": 1, \"release\": null, \"sched_ext\": true, \"ops\": \"x\", "
-		  "\"kfuncs\": [], \"kfuncs_from\": \"decl_tag\", \"options\": {}}",
+		{ DOC("1", "[]", "[]", TAG, "{}"), "field 'sched_ext'" },
+		{ DOC("true", "\"x\"", "[]", TAG, "{}"),
 		  "field 'ops': expected an array of strings" },
-		{ "{\"schema\": 1, \"release\": null, \"sched_ext\": true, \"ops\": [1], "
-		  "\"kfuncs\": [], \"kfuncs_from\": \"decl_tag\", \"options\": {}}",
+		{ DOC("true", "[1]", "[]", TAG, "{}"),
 		  "field 'ops': expected an array of strings" },
-		{ "{\"schema\": 1, \"release\": null, \"sched_ext\": true, \"ops\": [], "
-		  "\"kfuncs\": [], \"kfuncs_from\": \"guess\", \"options\": {}}",
-		  "field 'kfuncs_from'" },
-		{ "{\"schema\": 1, \"release\": null, \"sched_ext\": true, \"ops\": [], "
-		  "\"kfuncs\": [], \"kfuncs_from\": \"decl_tag\", \"options\": []}",
-		  "field 'options': expected an object" },
-		{ "{\"schema\": 1, \"release\": null, \"sched_ext\": true, \"ops\": [], "
-		  "\"kfuncs\": [], \"kfuncs_from\": \"decl_tag\", \"options\": {\"CONFIG_A\": 1}}",
+		{ DOC("true", "[]", "{}", TAG, "{}"), "field 'kfuncs': expected an array" },
+		{ DOC("true", "[]", "[]", "\"guess\"", "{}"), "field 'kfuncs_from'" },
+		{ DOC("true", "[]", "[]", "null", "{}"), "field 'kfuncs_from'" },
+		{ DOC("true", "[]", "[]", TAG, "[]"), "field 'options': expected an object" },
+		{ DOC("true", "[]", "[]", TAG, "{\"CONFIG_A\": 1}"),
 		  "CONFIG_A: expected a string or null" },
 		/* bad names and values */
 		{ "{\"schema\": 1, \"release\": \"6.1 2\", " GOOD_REST "}", "field 'release'" },
-		{ "{\"schema\": 1, \"release\": null, \"sched_ext\": true, \"ops\": [\"a-b\"], "
-		  "\"kfuncs\": [], \"kfuncs_from\": \"decl_tag\", \"options\": {}}",
-		  "'a-b' is not a C name" },
-		{ "{\"schema\": 1, \"release\": null, \"sched_ext\": true, \"ops\": [\"\"], "
-		  "\"kfuncs\": [], \"kfuncs_from\": \"decl_tag\", \"options\": {}}",
-		  "field 'ops'" },
-		{ "{\"schema\": 1, \"release\": null, \"sched_ext\": true, \"ops\": [], "
-		  "\"kfuncs\": [\"bpf_rcu_read_lock\"], \"kfuncs_from\": \"decl_tag\", \"options\": {}}",
+		{ DOC("true", "[\"a-b\"]", "[]", TAG, "{}"), "'a-b' is not a C name" },
+		{ DOC("true", "[\"\"]", "[]", TAG, "{}"), "field 'ops'" },
+		{ DOC("true", "[]", "[\"bpf_rcu_read_lock\"]", TAG, "{}"),
 		  "is not a scx_bpf_ name" },
-		{ "{\"schema\": 1, \"release\": null, \"sched_ext\": true, \"ops\": [], "
-		  "\"kfuncs\": [], \"kfuncs_from\": \"decl_tag\", \"options\": {\"HZ\": \"1\"}}",
-		  "'HZ' is not a CONFIG_ name" },
-		{ "{\"schema\": 1, \"release\": null, \"sched_ext\": true, \"ops\": [], "
-		  "\"kfuncs\": [], \"kfuncs_from\": \"decl_tag\", \"options\": {\"CONFIG_A\": \"\\u001b[2J\"}}",
-		  "not printable" },
-		{ "{\"schema\": 1, \"release\": null, \"sched_ext\": false, \"ops\": [\"init\"], "
-		  "\"kfuncs\": [], \"kfuncs_from\": \"decl_tag\", \"options\": {}}",
-		  "'sched_ext' is false" },
+		{ DOC("true", "[]", "[]", TAG, "{\"HZ\": \"1\"}"), "'HZ' is not a CONFIG_ name" },
+		{ DOC("true", "[]", "[]", TAG, "{\"CONFIG_A\": \"\\u001b[2J\"}"), "not printable" },
+		{ DOC("false", "[\"init\"]", "[]", TAG, "{}"), "'sched_ext' is false" },
 		/* duplicates */
-		{ "{\"schema\": 1, \"release\": null, \"sched_ext\": true, \"ops\": [\"init\", \"exit\", "
-		  "\"init\"], \"kfuncs\": [], \"kfuncs_from\": \"decl_tag\", \"options\": {}}",
+		{ DOC("true", "[\"init\", \"exit\", \"init\"]", "[]", TAG, "{}"),
 		  "field 'ops': 'init' is listed twice" },
-		{ "{\"schema\": 1, \"release\": null, \"sched_ext\": true, \"ops\": [], \"kfuncs\": "
-		  "[\"scx_bpf_a\", \"scx_bpf_a\"], \"kfuncs_from\": \"decl_tag\", \"options\": {}}",
+		{ DOC("true", "[]", "[\"scx_bpf_a\", \"scx_bpf_a\"]", TAG, "{}"),
 		  "field 'kfuncs': 'scx_bpf_a' is listed twice" },
 	};
-	static const char good[] = "{\"schema\": 1, \"release\": \"6.12.0-rc1+\", \"later\": [1], " GOOD_REST "}";
+	static const char good[] =
+		"{\"schema\": 1, \"release\": \"6.12.0-rc1+\", \"later\": [1], " GOOD_REST "}";
 	struct kts_caps c = { .n_ops = 5 };
 
 	(void) state;
