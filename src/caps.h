@@ -29,7 +29,10 @@
  *                  "CONFIG_NO_HZ_FULL": null, ... } }
  * The reader is strict (a pulled entry's file is foreign input): every key present with
  * its type, names are C identifiers of at most 128 bytes, at most 4096 ops/kfuncs/options,
- * option names start "CONFIG_", no duplicates; unknown keys are tolerated.
+ * option names start "CONFIG_", kfuncs "scx_bpf_", no duplicates; the release is 1-64
+ * printable ASCII bytes without a space; an option's value is at most 4096 bytes with no
+ * control character; no ops when sched_ext is false; unknown keys are tolerated. (A key
+ * repeated in "options" is not seen: json-c keeps its last value.)
  *
  * Ownership: every string of a struct kts_caps is malloc'ed and owned by it; caps_done()
  * frees them (the struct itself is the caller's).
@@ -73,7 +76,10 @@ const char *const *caps_option_names(void);
  * NULL (every option then unset). Errors name the file in *ret_why (may be NULL):
  *   -ENODATA no BTF in btf_path; -EBADMSG BTF or ELF that does not parse; -ENOENT ...
  * An ids_path without a .BTF_ids section, or whose sets do not resolve against the BTF,
- * is not an error: the next source in the order above is used.
+ * is not an error: the next source in the order above is used (an ids_path that cannot be
+ * opened is, naming it; one that is no ELF file is -EBADMSG). A set is read when its
+ * symbol __BTF_ID__set8__NAME is in .BTF_ids and its flags have BTF_SET8_KFUNCS (the
+ * BTF_KFUNCS_START sets, which every sched_ext kernel has); its IDs must each be 0 or a FUNC of the BTF, and the set within the section.
  */
 int caps_from_vmlinux(const char *btf_path, const char *ids_path, const char *config_path,
 		      struct kts_caps *ret, char **ret_why);
