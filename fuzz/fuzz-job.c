@@ -6,6 +6,7 @@
  * accepted documents must keep the promised bounds, refusals must say why.
  */
 #include <errno.h>
+#include <float.h>
 
 #include "compile.h"
 #include "fuzz.h"
@@ -56,6 +57,10 @@ static void check_result(const uint8_t *data, size_t size)
 	FUZZ_ASSERT(!res.ok || res.image);
 	FUZZ_ASSERT(res.seconds >= 0 && res.make_seconds >= 0);
 	FUZZ_ASSERT(res.compile_stats.direct_hits <= (uint64_t) INT64_MAX);
+	/* telemetry: each value known with its source, or absent; a finite wall time */
+	FUZZ_ASSERT(res.telemetry.wall_seconds >= 0 && res.telemetry.wall_seconds <= DBL_MAX);
+	FUZZ_ASSERT((res.telemetry.cpu_usec.from == KTS_TELE_NONE) ==
+		    (res.telemetry.cpu_usec.v == TELEMETRY_ABSENT));
 	job_result_done(&res);
 }
 

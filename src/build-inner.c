@@ -23,6 +23,7 @@
 #include "pipeline.h"
 #include "progress.h"
 #include "stamps.h"
+#include "telemetry.h"
 
 /* The pipeline's failure, said once (it runs in the scope, on the build's own stderr). */
 static void inner_report(int r, const char *why, const char *stage_dir)
@@ -114,6 +115,21 @@ static void inner_compile_stats(const struct kts_build_job *job, struct kts_comp
 				  job->compile_dir);
 }
 
+/*
+ * The build's numbers (telemetry.h), after its last step: the scope's cgroup, which is this
+ * build's alone, unless KTSCOPE_SCOPE=none ran us in whatever cgroup we were started in
+ * (the parent's environment is ours); getrusage() either way. The wall time since we
+ * started is the pressure's denominator: the scope is as old as we are, give or take the
+ * exec.
+ */
+static void inner_telemetry(const struct timespec *t_start, struct kts_telemetry *ret)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	telemetry_read_self(!getenv_nonempty("KTSCOPE_SCOPE"), seconds_between(t_start, &now), ret);
+}
+
 int build_inner_main(int argc, char **argv)
 {
 	struct kts_build_job job _cleanup_(job_done) = { 0 };
@@ -123,9 +139,10 @@ int build_inner_main(int argc, char **argv)
 	_cleanup_free_ char *why = NULL;
 	char **compile_vars = NULL;
 	size_t n_compile_vars = 0;
-	struct timespec t0, t1;
+	struct timespec t_start, t0, t1;
 	int r;
 
+	clock_gettime(CLOCK_MONOTONIC, &t_start);
 	if (argc != 2) {
 		log_error("__build-inner is internal to 'ktscope build'");
 		return KTS_EXIT_USAGE;
@@ -150,6 +167,7 @@ int build_inner_main(int argc, char **argv)
 	inner_compile_stats(&job, &stats);
 	out = inner_result(r, &res, &why, seconds_between(&t0, &t1));
 	out.compile_stats = stats;
+	inner_telemetry(&t_start, &out.telemetry);
 	if (r >= 0) {
 		memcpy(out.config_sha256, res.config_sha256, sizeof(out.config_sha256));
 		if (asprintf(&out.image, "%s/%s", job.stage_dir, pipeline_image_name(job.arch)) < 0)

@@ -563,6 +563,25 @@ static int get_compile_stats(struct reader *rd, struct kts_compile_stats *ret)
 	return r;
 }
 
+/* "telemetry": optional (a result without it has every value absent), strict when there. */
+static int get_telemetry(struct reader *rd, struct kts_telemetry *ret)
+{
+	_cleanup_free_ char *why = NULL;
+	struct json_object *v;
+	int r;
+
+	telemetry_init(ret);
+	if (!json_object_object_get_ex(rd->o, "telemetry", NULL))
+		return 0;
+	r = member(rd, "telemetry", json_type_object, false, "expected an object", &v);
+	if (r < 0)
+		return r;
+	r = telemetry_from_json(v, "telemetry", ret, &why);
+	if (r < 0)
+		return why_set(rd->why, r, "%s '%s': %s", rd->what, rd->name, strempty(why));
+	return 0;
+}
+
 static int parse_result_fields(struct reader *rd, void *out)
 {
 	struct kts_build_job_result *res = out;
@@ -589,7 +608,8 @@ static int parse_result_fields(struct reader *rd, void *out)
 	    (r = get_seconds(rd, "vmlinux_h_seconds", &res->vmlinux_h_seconds)) < 0 ||
 	    (r = get_seconds(rd, "capabilities_seconds", &res->capabilities_seconds)) < 0 ||
 	    (r = get_seconds(rd, "headers_seconds", &res->headers_seconds)) < 0 ||
-	    (r = get_compile_stats(rd, &res->compile_stats)) < 0)
+	    (r = get_compile_stats(rd, &res->compile_stats)) < 0 ||
+	    (r = get_telemetry(rd, &res->telemetry)) < 0)
 		return r;
 	res->error = (int) error;
 	if (res->ok != (error == 0))
@@ -627,6 +647,7 @@ int job_result_read(const char *path, struct kts_build_job_result *ret, char **r
 int job_result_write(const struct kts_build_job_result *res, const char *path)
 {
 	_cleanup_json_ struct json_object *o = json_object_new_object();
+	struct json_object *tele = NULL;
 
 	if (!o)
 		return -ENOMEM;
@@ -654,5 +675,8 @@ int job_result_write(const struct kts_build_job_result *res, const char *path)
 			       json_object_new_double(res->capabilities_seconds));
 	json_object_object_add(o, "headers_seconds", json_object_new_double(res->headers_seconds));
 	json_object_object_add(o, "compile_stats", compile_stats_to_json(&res->compile_stats));
+	if (telemetry_to_json(&res->telemetry, &tele) < 0)
+		return -ENOMEM;
+	json_object_object_add(o, "telemetry", tele);
 	return write_json(o, path);
 }

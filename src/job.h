@@ -8,6 +8,7 @@
 #include "compile.h"
 #include "hash.h"
 #include "stamps.h"
+#include "telemetry.h"
 
 /*
  * The parent ↔ child boundary of a build (DESIGN §5): build.c writes a job file (every
@@ -73,6 +74,9 @@ struct kts_build_job_result {
 	double configure_seconds, make_seconds, strip_seconds, seconds;
 	double vmlinux_h_seconds, capabilities_seconds, headers_seconds; /* the kit's steps */
 	struct kts_compile_stats compile_stats; /* "compile_stats", null when not present */
+	/* "telemetry" (telemetry.h), read in the scope after the last step; optional in
+	 * the file (every value absent without it), strict when there */
+	struct kts_telemetry telemetry;
 };
 
 void job_result_done(struct kts_build_job_result *r);

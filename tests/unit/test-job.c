@@ -270,6 +270,67 @@ static void result_round_trip(void **state)
 	(void) rmdir(dir);
 }
 
+#define GOOD_RESULT                                                                        \
+	"\"schema\":1,\"ok\":false,\"error\":5,\"reason\":null,\"image\":null,"             \
+	"\"image_size\":0,\"vmlinux_size\":0,\"vmlinux_unstripped\":0,"                       \
+	"\"config_sha256\":null,\"configured\":false,\"validated\":false,\"objects\":0,"     \
+	"\"dropped_lines\":0,\"configure_seconds\":0,\"make_seconds\":0,"                     \
+	"\"strip_seconds\":0,\"seconds\":0,\"vmlinux_h_seconds\":0,"                          \
+	"\"capabilities_seconds\":0,\"headers_seconds\":0,\"compile_stats\":null"
+
+static void result_refused(const char *text, const char *want)
+{
+	struct kts_build_job_result out = { 0 };
+	_cleanup_free_ char *why = NULL;
+
+	assert_int_equal(job_result_parse(text, strlen(text), "R", &out, &why), -EBADMSG);
+	if (!why || !strstr(why, want))
+		fail_msg("'%s' does not say '%s'", strempty(why), want);
+}
+
+/* "telemetry" comes back with each value's source; without it, nothing is known. */
+static void result_telemetry(void **state)
+{
+	char dir[] = "/tmp/test-job.XXXXXX", path[64];
+	struct kts_build_job_result in = { .ok = false, .error = EPROTO }, out = { 0 };
+	_cleanup_free_ char *t = NULL;
+
+	(void) state;
+	telemetry_init(&in.telemetry);
+	in.telemetry.user_usec = (struct kts_tele_value){ 1520000, KTS_TELE_CGROUP };
+	in.telemetry.memory_peak = (struct kts_tele_value){ 8 << 20, KTS_TELE_RUSAGE };
+	in.telemetry.wall_seconds = 3.5;
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/result.json", dir);
+	assert_int_equal(job_result_write(&in, path), 0);
+	assert_int_equal(job_result_read(path, &out, NULL), 0);
+	assert_true(out.telemetry.user_usec.v == 1520000);
+	assert_int_equal(out.telemetry.user_usec.from, KTS_TELE_CGROUP);
+	assert_true(out.telemetry.memory_peak.v == 8 << 20);
+	assert_int_equal(out.telemetry.memory_peak.from, KTS_TELE_RUSAGE);
+	assert_int_equal(out.telemetry.cpu_usec.from, KTS_TELE_NONE);
+	assert_true(out.telemetry.wall_seconds == 3.5);
+	job_result_done(&out);
+	(void) unlink(path);
+	(void) rmdir(dir);
+
+	/* A result file of a ktscope before telemetry: read, every value absent. */
+	assert_true(asprintf(&t, "{%s}", GOOD_RESULT) > 0);
+	assert_int_equal(job_result_parse(t, strlen(t), "R", &out, NULL), 0);
+	assert_true(telemetry_empty(&out.telemetry));
+	assert_true(out.telemetry.cpu_usec.v == TELEMETRY_ABSENT);
+	job_result_done(&out);
+	/* There, it is read as strictly as the rest. */
+	free(t);
+	assert_true(asprintf(&t, "{%s,\"telemetry\":null}", GOOD_RESULT) > 0);
+	result_refused(t, "result file 'R': field 'telemetry': expected an object");
+	free(t);
+	assert_true(asprintf(&t, "{%s,\"telemetry\":{\"wall_seconds\":1,\"cpu_usec\":"
+			     "{\"value\":1,\"source\":\"guess\"}}}", GOOD_RESULT) > 0);
+	result_refused(t, "result file 'R': field 'telemetry.cpu_usec.source': expected cgroup, "
+		       "manager or rusage");
+}
+
 /* The compile plan travels whole; the stats come back; no credentials, no unknown key. */
 static void job_compile_plan(void **state)
 {
@@ -348,6 +409,7 @@ int main(void)
 		cmocka_unit_test(job_unknown_key_printable),
 		cmocka_unit_test(job_stamps),
 		cmocka_unit_test(result_round_trip),
+		cmocka_unit_test(result_telemetry),
 		cmocka_unit_test(job_compile_plan),
 	};
 
