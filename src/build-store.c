@@ -114,6 +114,11 @@ static int build_write_metadata(const struct build_ctx *b)
 	/* Borrowed for the write: the plan is b's, the statistics the in-scope half's. */
 	m.compile = (struct kts_compile_record){ .present = true, .plan = b->compile,
 						 .stats = b->out.compile_stats };
+	/* The store's own phase is still to come: not in the entry it stores (build.c). */
+	m.telemetry = b->res->telemetry;
+	m.has_telemetry = !telemetry_empty(&m.telemetry);
+	m.phases = b->res->phases;
+	m.has_phases = !phases_empty(&m.phases);
 	if (asprintf(&mpath, "%s/metadata.json", b->stage) < 0)
 		return -ENOMEM;
 	return metadata_write(&m, mpath);

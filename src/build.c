@@ -724,6 +724,26 @@ static int keep_failed_log(const struct build_ctx *b, char **ret)
 	return 0;
 }
 
+/*
+ * The in-scope half's numbers with the manager's merged in (telemetry.h: cgroup, then
+ * manager, then rusage), and its steps' wall times among the phases. The kit's steps report
+ * 0 when they did not run (headers without --headers); a step that ran took longer.
+ */
+static void build_take_telemetry(struct build_ctx *b, const struct kts_scope_accounting *acct)
+{
+	const struct kts_build_job_result *o = &b->out;
+	double *s = b->res->phases.s;
+
+	b->res->telemetry = o->telemetry;
+	telemetry_merge_manager(&b->res->telemetry, acct);
+	s[KTS_PHASE_CONFIGURE] = o->configure_seconds;
+	s[KTS_PHASE_MAKE] = o->make_seconds;
+	s[KTS_PHASE_STRIP] = o->strip_seconds;
+	s[KTS_PHASE_VMLINUX_H] = o->vmlinux_h_seconds > 0 ? o->vmlinux_h_seconds : -1;
+	s[KTS_PHASE_CAPABILITIES] = o->capabilities_seconds > 0 ? o->capabilities_seconds : -1;
+	s[KTS_PHASE_HEADERS] = o->headers_seconds > 0 ? o->headers_seconds : -1;
+}
+
 /* What the in-scope half said: a failure (already reported by it), or the result file. */
 static int build_read_result(struct build_ctx *b, const struct kts_session_result *sr,
 			     const char *result, char **ret_why)
@@ -749,6 +769,7 @@ static int build_read_result(struct build_ctx *b, const struct kts_session_resul
 	b->res->vmlinux_size = b->out.vmlinux_size;
 	b->res->vmlinux_unstripped = b->out.vmlinux_unstripped;
 	b->res->ccache = b->out.compile_stats;
+	build_take_telemetry(b, &sr->acct);
 	return 0;
 }
 
@@ -818,6 +839,36 @@ static int build_recheck_dirty(struct build_ctx *b, char **ret_why)
 /* ---------------------------------------------------------------- the build */
 
 /*
+ * The parent's own phases (telemetry.h): identifying and fetching the source; waiting for
+ * the source, key and LLC locks (and the reservation's planning, which is quick); the
+ * store. The store's time is known only after metadata.json went into the entry with
+ * it, so it reaches the summary and the events, not the entry.
+ */
+static void add_phase(struct build_ctx *b, int (*step)(struct build_ctx *, char **),
+		      const struct timespec *t0)
+{
+	static const struct {
+		int (*step)(struct build_ctx *, char **);
+		enum kts_phase phase;
+	} map[] = {
+		{ build_identify_source, KTS_PHASE_SOURCE }, { build_fetch_stage, KTS_PHASE_SOURCE },
+		{ build_lock_source, KTS_PHASE_LOCK_WAIT }, { build_reserve, KTS_PHASE_LOCK_WAIT },
+		{ build_store, KTS_PHASE_STORE },
+	};
+	struct timespec t1;
+	double *s;
+
+	for (size_t i = 0; i < ELEMENTSOF(map); i++) {
+		if (map[i].step != step)
+			continue;
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+		s = &b->res->phases.s[map[i].phase];
+		*s = MAX(*s, 0.0) + (double) (t1.tv_sec - t0->tv_sec) +
+		     (double) (t1.tv_nsec - t0->tv_nsec) / 1e9;
+	}
+}
+
+/*
  * The steps in the seed's order; what they acquire stays in b for build_ctx_done(). A
  * step returns 1 for "done, stop here". SIGINT/SIGTERM/SIGHUP outside the scope stop the
  * build before the next step (interrupt.h): -EINTR, with the signal in res.
@@ -832,7 +883,12 @@ static int build_steps(struct build_ctx *b, char **ret_why)
 	};
 
 	for (size_t i = 0; i < ELEMENTSOF(steps); i++) {
-		int r = steps[i](b, ret_why);
+		struct timespec t0;
+		int r;
+
+		clock_gettime(CLOCK_MONOTONIC, &t0);
+		r = steps[i](b, ret_why);
+		add_phase(b, steps[i], &t0);
 
 		/* --push: an entry found in the local cache is pushed as a stored one is. */
 		if (r > 0 && b->res->outcome == KTS_BUILD_CACHED) {
@@ -889,6 +945,8 @@ int build_run(const struct kts_build_request *req, struct kts_build_result *res,
 	int r;
 
 	*res = (struct kts_build_result){ .enforcement = KTS_ENFORCE_AFFINITY };
+	telemetry_init(&res->telemetry);
+	phases_init(&res->phases);
 	interrupt_catch(&saved);
 	r = build_with_ctx(req, res, ret_why);
 	/* A stop requested at any point, the cleanup included, is reported as such. */

@@ -10,6 +10,7 @@
 #include "scope.h"
 #include "session.h"
 #include "source.h"
+#include "telemetry.h"
 
 /*
  * The parent's half of `ktscope build` (DESIGN §5–7), one named step each, in the seed's
@@ -77,6 +78,10 @@ struct kts_build_result {
 	struct kts_registry_stats push;
 	char *not_pushed; /* --push, but not pushed: why (a dirty tree, an uncached build) */
 	char *push_error; /* --push failed (the entry stays stored; `build` exits 1): why */
+	/* built (stored or uncached): where the time and memory went (telemetry.h); the
+	 * phases are the parent's steps' and the in-scope half's, store included */
+	struct kts_telemetry telemetry;
+	struct kts_phases phases;
 };
 void build_result_done(struct kts_build_result *r);
 

@@ -583,6 +583,34 @@ static void report_push(const struct kts_build_result *res)
 			       progress_json_str(res->key), progress_json_str(res->push_error));
 }
 
+/*
+ * A build that ran make: where its time and memory went, a "telemetry" event with every
+ * number, its source and the phases (before the result event, which stays the last), and
+ * one line on stderr ("telemetry: user 1,512 s, sys 190 s, peak 1.9 GiB, CPU pressure 12%")
+ * after the build's own.
+ */
+static bool ran_make(const struct kts_build_result *res)
+{
+	return res->outcome == KTS_BUILD_STORED || res->outcome == KTS_BUILD_UNCACHED;
+}
+
+static void report_telemetry_event(const struct kts_build_result *res)
+{
+	struct json_object *ev = NULL;
+
+	if (ran_make(res) && progress_events_enabled() &&
+	    telemetry_event_json(&res->telemetry, &res->phases, &ev) >= 0)
+		progress_emit("telemetry", ev);
+}
+
+static void report_telemetry_line(const struct kts_build_result *res)
+{
+	_cleanup_free_ char *line = NULL;
+
+	if (ran_make(res) && telemetry_summary(&res->telemetry, &line) >= 0 && line)
+		log_notice("telemetry: %s", line);
+}
+
 /* The outcome: stderr for people, stdout for the image path (or NDJSON). */
 static void report(const struct kts_build_result *res)
 {
@@ -590,6 +618,7 @@ static void report(const struct kts_build_result *res)
 
 	ccache_summary(&res->ccache, res->distributed, cc, sizeof(cc));
 	ccache_event(&res->ccache, ev, sizeof(ev));
+	report_telemetry_event(res);
 	switch (res->outcome) {
 	case KTS_BUILD_CACHED:
 		metadata_format_time(res->built_at, when);
@@ -616,6 +645,7 @@ static void report(const struct kts_build_result *res)
 			       progress_json_str(res->image_path), progress_json_str(res->remote), ev);
 		break;
 	}
+	report_telemetry_line(res);
 	report_push(res);
 	if (!progress_events_enabled())
 		printf("%s\n", res->image_path);

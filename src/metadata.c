@@ -347,6 +347,23 @@ static struct json_object *source_json(const struct kts_metadata_source *s)
 	return src;
 }
 
+/* The keys added after the first schema, each only where the entry has it. */
+static int add_later_keys(struct json_object *o, const struct kts_metadata *m)
+{
+	struct json_object *t = NULL, *ph = NULL;
+
+	json_object_object_add(o, "build_dir", jstr(m->build_dir));
+	if (m->stamps_state != KTS_METADATA_STAMPS_UNRECORDED)
+		json_object_object_add(o, "stamps", stamps_json(m));
+	if (m->has_telemetry && (telemetry_to_json(&m->telemetry, &t) < 0 ||
+				 json_object_object_add(o, "telemetry", t) < 0))
+		return -ENOMEM;
+	if (m->has_phases && (phases_to_json(&m->phases, &ph) < 0 ||
+			      json_object_object_add(o, "phases", ph) < 0))
+		return -ENOMEM;
+	return 0;
+}
+
 static int build_json(const struct kts_metadata *m, struct json_object **ret)
 {
 	_cleanup_json_ struct json_object *o = json_object_new_object();
@@ -436,9 +453,8 @@ static int build_json(const struct kts_metadata *m, struct json_object **ret)
 			return -ENOMEM;
 		json_object_object_add(o, "compile", c);
 	}
-	json_object_object_add(o, "build_dir", jstr(m->build_dir));
-	if (m->stamps_state != KTS_METADATA_STAMPS_UNRECORDED)
-		json_object_object_add(o, "stamps", stamps_json(m));
+	if (add_later_keys(o, m) < 0)
+		return -ENOMEM;
 
 	*ret = TAKE_PTR(o);
 	return 0;
@@ -799,6 +815,27 @@ static int parse_later_fields(struct json_object *o, struct kts_metadata *m, cha
 	return 0;
 }
 
+/* "telemetry" and "phases" came with issue 14: an entry without them has neither. */
+static int parse_telemetry(struct json_object *o, struct kts_metadata *m, char **ret_why)
+{
+	struct json_object *v;
+	int r;
+
+	if (json_object_object_get_ex(o, "telemetry", &v)) {
+		r = telemetry_from_json(v, "telemetry", &m->telemetry, ret_why);
+		if (r < 0)
+			return r;
+		m->has_telemetry = true;
+	}
+	if (json_object_object_get_ex(o, "phases", &v)) {
+		r = phases_from_json(v, "phases", &m->phases, ret_why);
+		if (r < 0)
+			return r;
+		m->has_phases = true;
+	}
+	return 0;
+}
+
 /* Reads every field in the order the writer puts them, so the first bad one is named. */
 static int parse_object(struct json_object *o, struct kts_metadata *m, char **ret_why)
 {
@@ -823,7 +860,8 @@ static int parse_object(struct json_object *o, struct kts_metadata *m, char **re
 	    (r = parse_plan_and_sizes(o, m, ret_why)) < 0 ||
 	    (r = get_string(o, "", "ktscope_version", false, &m->ktscope_version, ret_why)) < 0 ||
 	    (r = parse_compile(o, m, ret_why)) < 0 ||
-	    (r = parse_later_fields(o, m, ret_why)) < 0)
+	    (r = parse_later_fields(o, m, ret_why)) < 0 ||
+	    (r = parse_telemetry(o, m, ret_why)) < 0)
 		return r;
 
 	/* Types are right; now the value rules shared with the writer. */

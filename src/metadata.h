@@ -8,6 +8,7 @@
 #include "compile-json.h"
 #include "macro.h"
 #include "stamps.h"
+#include "telemetry.h"
 
 /*
  * metadata.json of a cache entry (DESIGN §7), schema 1. Every key is always
@@ -98,6 +99,12 @@ struct kts_metadata {
 	char *build_dir;       /* canonical --build-dir, or NULL (built in the tree) */
 	enum kts_metadata_stamps_state stamps_state;
 	struct kts_stamps stamps; /* ON: every string set; epoch -1 is written as null */
+	/* "telemetry" and "phases" (telemetry.h): where the build's time and memory went;
+	 * absent in older entries (has_* false: then neither written nor required) */
+	bool has_telemetry;
+	struct kts_telemetry telemetry;
+	bool has_phases;
+	struct kts_phases phases;
 };
 
 /* Frees every field and m itself; NULL is fine. */

@@ -821,3 +821,24 @@ int phases_from_json(struct json_object *o, const char *field, struct kts_phases
 	*ret = p;
 	return 0;
 }
+
+int telemetry_event_json(const struct kts_telemetry *t, const struct kts_phases *p,
+			 struct json_object **ret)
+{
+	_cleanup_json_ struct json_object *o = json_object_new_object();
+	struct json_object *x = NULL;
+
+	if (!o)
+		return -ENOMEM;
+	if (telemetry_to_json(t, &x) < 0 || json_object_object_add(o, "telemetry", x) < 0) {
+		json_object_put(x);
+		return -ENOMEM;
+	}
+	x = NULL;
+	if (phases_to_json(p, &x) < 0 || json_object_object_add(o, "phases", x) < 0) {
+		json_object_put(x);
+		return -ENOMEM;
+	}
+	*ret = TAKE_PTR(o);
+	return 0;
+}

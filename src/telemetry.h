@@ -127,3 +127,7 @@ const char *phase_name(enum kts_phase p); /* "lock_wait", "vmlinux_h", ... */
 int phases_to_json(const struct kts_phases *p, struct json_object **ret);
 int phases_from_json(struct json_object *o, const char *field, struct kts_phases *ret,
 		     char **ret_why);
+
+/* The build's "telemetry" event (progress.h): {"telemetry": {...}, "phases": {...}}. */
+int telemetry_event_json(const struct kts_telemetry *t, const struct kts_phases *p,
+			 struct json_object **ret);

@@ -577,6 +577,64 @@ static void test_stamps_and_build_dir(void **state)
 	assert_null(old->build_dir);
 }
 
+/* telemetry and phases: written with their sources, read back; entries before them read. */
+static void test_telemetry_and_phases(void **state)
+{
+	_cleanup_metadata_ struct kts_metadata *m = full_metadata(), *back = NULL, *old = NULL;
+	_cleanup_free_ char *text = NULL, *t2 = NULL;
+
+	(void) state;
+	m->has_telemetry = true;
+	telemetry_init(&m->telemetry);
+	m->telemetry.user_usec = (struct kts_tele_value){ 1512000000, KTS_TELE_CGROUP };
+	m->telemetry.memory_peak = (struct kts_tele_value){ 851443712, KTS_TELE_RUSAGE };
+	m->telemetry.io_read_bytes = (struct kts_tele_value){ 4096, KTS_TELE_MANAGER };
+	m->telemetry.wall_seconds = 900.5;
+	m->has_phases = true;
+	phases_init(&m->phases);
+	m->phases.s[KTS_PHASE_MAKE] = 812.25;
+	m->phases.s[KTS_PHASE_LOCK_WAIT] = 0;
+	assert_int_equal(metadata_to_string(m, &text), 0);
+	assert_non_null(strstr(text, "\"user_usec\": {\n      \"value\": 1512000000,\n      "
+				     "\"source\": \"cgroup\"\n    }"));
+	assert_non_null(strstr(text, "\"phases\": {\n    \"lock_wait\": 0.000,\n    "
+				     "\"make\": 812.250\n  }\n}\n"));
+	assert_int_equal(metadata_parse(text, strlen(text), &back, NULL), 0);
+	assert_metadata_equal(m, back);
+	assert_true(back->has_telemetry && back->has_phases);
+	assert_true(back->telemetry.user_usec.v == 1512000000);
+	assert_int_equal(back->telemetry.memory_peak.from, KTS_TELE_RUSAGE);
+	assert_int_equal(back->telemetry.io_read_bytes.from, KTS_TELE_MANAGER);
+	assert_int_equal(back->telemetry.cpu_usec.from, KTS_TELE_NONE);
+	assert_true(back->telemetry.wall_seconds == 900.5);
+	assert_true(back->phases.s[KTS_PHASE_MAKE] == 812.25);
+	assert_true(back->phases.s[KTS_PHASE_LOCK_WAIT] == 0);
+	assert_true(back->phases.s[KTS_PHASE_STORE] < 0);
+
+	/* Known keys are strict, with the field named. */
+	t2 = replace(text, "\"source\": \"cgroup\"", "\"source\": \"guess\"");
+	assert_refused(t2, "field 'telemetry.user_usec.source'");
+	free(t2);
+	t2 = replace(text, "812.250", "-1");
+	assert_refused(t2, "field 'phases.make': expected seconds");
+	free(t2);
+	t2 = replace(text, "\"phases\": {", "\"phases\": null, \"x\": {");
+	assert_refused(t2, "field 'phases': expected an object");
+	free(t2);
+	t2 = NULL;
+
+	/* An entry of an older ktscope has neither key: it reads, and writes back without. */
+	m->has_telemetry = m->has_phases = false;
+	free(text);
+	text = NULL;
+	assert_int_equal(metadata_to_string(m, &text), 0);
+	assert_null(strstr(text, "telemetry"));
+	assert_null(strstr(text, "phases"));
+	assert_int_equal(metadata_parse(text, strlen(text), &old, NULL), 0);
+	assert_false(old->has_telemetry);
+	assert_false(old->has_phases);
+}
+
 static void test_read_missing_unreadable_and_prefixed(void **state)
 {
 	struct fixture *f = *state;
@@ -700,6 +758,7 @@ int main(void)
 		cmocka_unit_test(test_unknown_keys_tolerated),
 		cmocka_unit_test(test_compile_record),
 		cmocka_unit_test(test_stamps_and_build_dir),
+		cmocka_unit_test(test_telemetry_and_phases),
 		T(test_read_missing_unreadable_and_prefixed),
 		T(test_write_refuses_invalid_and_is_atomic),
 		cmocka_unit_test(test_validate_required_fields),
