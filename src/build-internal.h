@@ -56,6 +56,7 @@ struct build_ctx {
 	struct kts_stamps stamps;  /* the KBUILD_BUILD_* stamps ... */
 	bool have_stamps;          /* ... unless --no-reproducible */
 	struct kts_registry *registry; /* --remote, once a step needed it (build-remote.c) */
+	bool said_headers; /* --headers: the entry's lack of headers/ was said (build.c) */
 };
 
 /* Step 10 (build-store.c): metadata and the atomic store, or the uncached result. */

@@ -4,7 +4,7 @@
  *
  *   build_pull  after the key's build lock is held (build_lock_source), a key the local cache
  *               does not have is pulled from --remote through the atomic store instead of
- *               being built. A registry without the key, or one that fails (unreachable,
+ *               being built (not with --headers: pushed entries have no headers/). A registry without the key, or one that fails (unreachable,
  *               refused credentials, a blob that does not match its digest), costs one line
  *               and the build goes on locally: the registry is a cache, never a dependency.
  *   build_push  after the store (or a local cache hit), --push pushes the entry under its
@@ -48,6 +48,12 @@ int build_pull(struct build_ctx *b, char **ret_why)
 
 	if (!b->req->registry.remote || !b->cacheable || b->req->force)
 		return 0;
+	/* A pushed entry never has headers/ (cache.h): --headers builds it here. */
+	if (b->req->headers) {
+		log_notice("--headers: not pulling '%s' from %s (registry entries carry no "
+			   "headers/); building it here", b->key, b->req->registry.remote);
+		return 0;
+	}
 	r = remote_open(b, &why);
 	if (r >= 0)
 		r = registry_pull(b->registry, b->root, b->key, &b->res->pull, NULL, &why);

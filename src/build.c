@@ -405,6 +405,27 @@ static int build_key(struct build_ctx *b, char **ret_why)
 
 /* ---------------------------------------------------------------- 4. cache check */
 
+/*
+ * --headers and an entry without headers/ (built without --headers, or pulled: they are
+ * never pushed): rebuilt as --force would, said once. An entry with them serves any build.
+ */
+static bool lacks_headers(struct build_ctx *b, const struct kts_cache_entry *e)
+{
+	_cleanup_free_ char *dir = NULL;
+	struct stat st;
+
+	if (!b->req->headers)
+		return false;
+	if (asprintf(&dir, "%s/" CACHE_DIR_HEADERS, e->path) < 0)
+		return true;
+	if (stat(dir, &st) == 0 && S_ISDIR(st.st_mode))
+		return false;
+	if (!b->said_headers)
+		log_notice("'%s' is cached without headers/; rebuilding it for --headers", b->key);
+	b->said_headers = true;
+	return true;
+}
+
 /* Step 4: 1 = a hit (the result says which entry), 0 = build it (never a failure). */
 static int build_check_cache(struct build_ctx *b, char **ret_why)
 {
@@ -415,6 +436,8 @@ static int build_check_cache(struct build_ctx *b, char **ret_why)
 	if (!b->cacheable || b->req->force)
 		return 0;
 	r = cache_lookup(b->root, b->key, kconfig_fragment_sha256(), &e, &why);
+	if (r == 1 && lacks_headers(b, e))
+		r = 0;
 	if (r == 1) {
 		progress_event("cache", "\"hit\":true,\"key\":%s,\"image\":%s",
 			       progress_json_str(e->key), progress_json_str(e->image_path));
@@ -696,6 +719,7 @@ static int build_write_job(const struct build_ctx *b, const char *path, const ch
 		.compile_dir = b->compile_dir,
 		.wrapper_dir = b->wrapper_dir,
 		.stamps = b->have_stamps ? (struct kts_stamps *) &b->stamps : NULL,
+		.headers = q->headers,
 	};
 
 	return job_write(&j, path);

@@ -32,6 +32,7 @@ struct kts_build_request {
 	size_t n_extra;
 	const char *build_dir;       /* --build-dir as given, or NULL */
 	bool clean, force, no_cache, no_wait;
+	bool headers;                /* --headers: make headers_install into the entry */
 	unsigned cpus;               /* --cpu-cap / KTSCOPE_CPU_CAP; 0 = default budget */
 	enum kts_enforcement enforce;
 	enum kts_manager manager;

@@ -75,6 +75,9 @@ static const char build_help[] =
 	"Cache:\n"
 	"  --force                rebuild even when the inputs are cached\n"
 	"  --no-cache             build without storing the result\n"
+	"  --headers              also make headers_install into the entry (headers/;\n"
+	"                         not part of the key: a cached entry without them is\n"
+	"                         rebuilt; kept local, never pushed)\n"
 	"\n"
 	"Compiles (none of these changes the cache key):\n"
 	"  --ccache[=DIR]         compile through ccache (>= 4.7.3); its cache is DIR, else\n"
@@ -199,6 +202,7 @@ static const struct option build_options[] = {
 	{ "enforce", required_argument, NULL, 'e' },
 	{ "clean", no_argument, NULL, 'C' },
 	{ "force", no_argument, NULL, 'f' },
+	{ "headers", no_argument, NULL, 'H' },
 	{ "no-cache", no_argument, NULL, 'N' },
 	{ "no-wait", no_argument, NULL, 'n' },
 	{ "json-events", no_argument, NULL, 'j' },
@@ -292,6 +296,9 @@ static int parse_options(int argc, char **argv, struct build_args *a)
 			break;
 		case 'f':
 			q->force = true;
+			break;
+		case 'H':
+			q->headers = true;
 			break;
 		case 'N':
 			q->no_cache = true;

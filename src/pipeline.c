@@ -3,7 +3,11 @@
  * The build steps that run inside the scope (DESIGN §5), one function per step in the
  * seed's order: step_clean → step_configure (with the provenance report and a first
  * validation) → step_make → step_compile_commands → step_validate → step_image →
- * step_strip; pipeline_run() calls them in turn. make runs without a shell, its output
+ * step_strip, then the scheduler kit (DESIGN §5 "Scheduler kit"): step_vmlinux_h (the
+ * stripped vmlinux's BTF as vmlinux.h) → step_capabilities (capabilities.json, with the
+ * kfunc ID sets of the unstripped vmlinux, which only the build tree has) → step_headers
+ * (--headers: make headers_install into the stage); pipeline_run() calls them in turn.
+ * make runs without a shell, its output
  * streamed into {stage}/build.log (a failed write fails the build) while the progress
  * line counts kbuild's object lines. The toolchain fingerprint and the make variables
  * are pipeline-toolchain.c.
@@ -21,6 +25,9 @@
 
 #include <json-c/json.h>
 
+#include "btf-header.h"
+#include "cache.h"
+#include "caps.h"
 #include "hash.h"
 #include "kconfig.h"
 #include "log.h"
@@ -130,6 +137,7 @@ struct pipeline_ctx {
 	char *image_src, *image_dst;
 	char *vmlinux_src, *vmlinux_dst;
 	char *config_dst;
+	char *vmlinux_h_dst, *caps_dst, *headers_dst; /* the kit's, in the stage */
 	int log_fd;
 	int log_error; /* the first failed write to build.log, or 0 */
 	struct timespec start;
@@ -150,6 +158,9 @@ static void pipeline_ctx_done(struct pipeline_ctx *c)
 	free(c->vmlinux_src);
 	free(c->vmlinux_dst);
 	free(c->config_dst);
+	free(c->vmlinux_h_dst);
+	free(c->caps_dst);
+	free(c->headers_dst);
 	c->log_fd = safe_close(c->log_fd);
 }
 
@@ -479,7 +490,10 @@ static int pipeline_prepare(struct pipeline_ctx *c, char **ret_why)
 	    path_in(o->stage_dir, c->image_name, &c->image_dst) < 0 ||
 	    path_in(objdir, "vmlinux", &c->vmlinux_src) < 0 ||
 	    path_in(o->stage_dir, "vmlinux", &c->vmlinux_dst) < 0 ||
-	    path_in(o->stage_dir, "config", &c->config_dst) < 0)
+	    path_in(o->stage_dir, "config", &c->config_dst) < 0 ||
+	    path_in(o->stage_dir, CACHE_FILE_VMLINUX_H, &c->vmlinux_h_dst) < 0 ||
+	    path_in(o->stage_dir, CACHE_FILE_CAPABILITIES, &c->caps_dst) < 0 ||
+	    path_in(o->stage_dir, CACHE_DIR_HEADERS, &c->headers_dst) < 0)
 		return -ENOMEM;
 	c->log_fd = open(c->log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
 	if (c->log_fd < 0) {
@@ -686,9 +700,10 @@ static int step_validate(struct pipeline_ctx *c, char **ret_why)
 
 /*
  * The stage's filesystem (the cache's) cannot take what, of need bytes ("up to" when
- * need is a bound): -ENOSPC with one line naming the filesystem's mount point, the
- * space needed and the space free. partial (may be NULL), a file cut short, goes first,
- * so the rest of the build (its result file) still has room and no half file is left.
+ * need is a bound; 0: not known in advance, left out): -ENOSPC with one line naming the
+ * filesystem's mount point, the space needed and the space free. partial (may be NULL),
+ * a file cut short, goes first, so the rest of the build (its result file) still has room
+ * and no half file is left.
  */
 static int no_space(const struct pipeline_ctx *c, const char *partial, const char *what,
 		    bool bound, uint64_t need, char **ret_why)
@@ -698,6 +713,10 @@ static int no_space(const struct pipeline_ctx *c, const char *partial, const cha
 
 	if (partial)
 		(void) unlink(partial);
+	if (need == 0 && disk_space(c->o->stage_dir, &mnt, &avail) == 0)
+		return why_set(ret_why, -ENOSPC, "not enough space for the cache entry on the "
+			       "filesystem mounted at '%s' (%s): %.1f MiB free", mnt, what,
+			       (double) avail / 1048576.0);
 	if (disk_space(c->o->stage_dir, &mnt, &avail) < 0)
 		return why_set(ret_why, -ENOSPC, "not enough space for the cache entry in '%s' "
 			       "(%s): %s%.1f MiB needed", c->o->stage_dir, what,
@@ -764,6 +783,73 @@ static int step_strip(struct pipeline_ctx *c, char **ret_why)
 	return 0;
 }
 
+/* vmlinux_h: the header a BPF scheduler compiles against, from the stage vmlinux's .BTF. */
+static int step_vmlinux_h(struct pipeline_ctx *c, char **ret_why)
+{
+	_cleanup_free_ char *why = NULL;
+	int r;
+
+	phase_event("vmlinux_h", "start", -1);
+	r = testhook("vmlinux-h");
+	if (r >= 0)
+		r = btf_header_write(c->vmlinux_dst, c->vmlinux_h_dst, &why);
+	phase_event("vmlinux_h", r < 0 ? "failed" : "end", -1);
+	if (r == -ENOSPC)
+		return no_space(c, NULL, CACHE_FILE_VMLINUX_H, false, 0, ret_why);
+	/* The strip keeps .BTF: a stage vmlinux without one comes from a tree without one. */
+	if (r == -ENODATA)
+		return why_set(ret_why, r, "'%s' has no .BTF section, which a ktscope kernel needs "
+			       "(CONFIG_DEBUG_INFO_BTF, from pahole): cannot write vmlinux.h",
+			       c->vmlinux_src);
+	if (r < 0)
+		return why_set(ret_why, r, "cannot write vmlinux.h: %s", why ? why : strerror(-r));
+	return 0;
+}
+
+/*
+ * capabilities: the sched_ext manifest (caps.h) from the stage vmlinux's BTF, the kfunc ID
+ * sets of the build tree's unstripped vmlinux (the strip drops .BTF_ids) and the config.
+ */
+static int step_capabilities(struct pipeline_ctx *c, char **ret_why)
+{
+	_cleanup_(caps_done) struct kts_caps caps = { 0 };
+	_cleanup_free_ char *why = NULL;
+	int r;
+
+	phase_event("capabilities", "start", -1);
+	r = testhook("capabilities");
+	if (r >= 0)
+		r = caps_from_vmlinux(c->vmlinux_dst, c->vmlinux_src, c->config_dst, &caps, &why);
+	if (r < 0) {
+		phase_event("capabilities", "failed", -1);
+		return why_set(ret_why, r, "cannot write capabilities.json: %s",
+			       why ? why : strerror(-r));
+	}
+	r = caps_write(&caps, c->caps_dst);
+	phase_event("capabilities", r < 0 ? "failed" : "end", -1);
+	if (r == -ENOSPC)
+		return no_space(c, NULL, CACHE_FILE_CAPABILITIES, false, 0, ret_why);
+	if (r < 0)
+		return why_set(ret_why, r, "cannot write '%s': %s", c->caps_dst, strerror(-r));
+	log_notice("capabilities: %s, %zu sched_ext_ops members, %zu scx_bpf_* kfuncs (from %s)",
+		   caps.release ? caps.release : "release unknown", caps.n_ops, caps.n_kfuncs,
+		   caps_kfuncs_from_name(caps.kfuncs_from));
+	return 0;
+}
+
+/* headers: make headers_install into {stage}/headers (--headers), logged like every make. */
+static int step_headers(struct pipeline_ctx *c, char **ret_why)
+{
+	_cleanup_free_ char *var = NULL;
+
+	if (asprintf(&var, "INSTALL_HDR_PATH=%s", c->headers_dst) < 0)
+		return -ENOMEM;
+	/* After the user's variables on make's command line: this one wins. */
+	const char *const t[] = { "headers_install", var, NULL };
+
+	return run_make(c, "headers", t, ret_why);
+}
+
 /* Runs one step and keeps its wall time in *ret_seconds (a phase time of the result). */
 static int step_timed(struct pipeline_ctx *c, int (*step)(struct pipeline_ctx *, char **),
 		      double *ret_seconds, char **ret_why)
@@ -813,6 +899,18 @@ int pipeline_run(const struct kts_pipeline_opts *o, struct kts_pipeline_result *
 	r = step_timed(&c, step_strip, &c.res.strip_seconds, ret_why);
 	if (r < 0)
 		return r;
+	/* The scheduler kit: vmlinux.h, capabilities.json, [headers/]. */
+	r = step_timed(&c, step_vmlinux_h, &c.res.vmlinux_h_seconds, ret_why);
+	if (r < 0)
+		return r;
+	r = step_timed(&c, step_capabilities, &c.res.capabilities_seconds, ret_why);
+	if (r < 0)
+		return r;
+	if (o->headers) {
+		r = step_timed(&c, step_headers, &c.res.headers_seconds, ret_why);
+		if (r < 0)
+			return r;
+	}
 	*ret = c.res;
 	return 0;
 }

@@ -12,9 +12,11 @@
  * [mrproper] → configure (base, embedded fragment, extras, olddefconfig; skipped
  * when .config already satisfies every merged line; then the provenance report and
  * a first validation) → make -jN image vmlinux → compile_commands.json → validate
- * (the .config make left) → image → strip vmlinux.
+ * (the .config make left) → image → strip vmlinux → vmlinux.h (btf-header.h) →
+ * capabilities.json (caps.h) → [make headers_install into {stage}/headers].
  * Artifacts land in a stage directory the caller owns (the cache's temporary
- * entry): the image, vmlinux (stripped), config, kconfig-report.json, build.log.
+ * entry): the image, vmlinux (stripped), config, kconfig-report.json, build.log,
+ * vmlinux.h, capabilities.json and, with headers, headers/include/.
  *
  * Also the toolchain fingerprint the cache key covers, which the parent reads
  * before deciding whether to build at all.
@@ -117,6 +119,8 @@ struct kts_pipeline_result {
  *   -ENOSPC/-EIO/...  build.log could not be written: *ret_why names it
  *   -ENOTSUP  validation failed: *ret_why lists each missing symbol and cause
  *   -ENOENT   the image or vmlinux was not produced
+ *   -ENODATA  vmlinux has no .BTF (the fragment's CONFIG_DEBUG_INFO_BTF): *ret_why names it
+ *   -ENOSPC   an artifact does not fit in the stage's filesystem: *ret_why says which
  *   -EINVAL/-EILSEQ/-ENODATA/... from the extra fragments or base file
  *   other     I/O errors; *ret_why names the file where one is at fault.
  */

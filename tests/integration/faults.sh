@@ -7,7 +7,8 @@
 # configure, make, strip, store-before-rename, store-after-rename, unlock) and sent
 # SIGKILL, SIGTERM or SIGINT: to the parent, to the parent's process group (a terminal's
 # Ctrl-C without handover) and, at the in-scope steps, to the build's own process group
-# (Ctrl-C once the supervisor has the terminal). Then each step is made to fail. After
+# (Ctrl-C once the supervisor has the terminal). Then each step is made to fail (the
+# scheduler kit's vmlinux-h and capabilities too). After
 # every case:
 #   - no ktscope unit is left in the (one, reused) confined user manager;
 #   - no process of the build is left: the pids seen at the pause are gone, nothing's
@@ -82,7 +83,8 @@ pids_hold_locks() {
 tmp_empty() { [ -z "$(ls -A "$KTSCOPE_CACHE_DIR/.tmp" 2>/dev/null)" ]; }
 entry_files_ok() {
 	local f
-	for f in bzImage vmlinux config metadata.json kconfig-report.json build.log; do
+	for f in bzImage vmlinux config metadata.json kconfig-report.json build.log vmlinux.h \
+		capabilities.json; do
 		[ -s "$entry/$f" ] || { echo "missing $f"; return 1; }
 	done
 	[ "$(ls "$KTSCOPE_CACHE_DIR/kernels")" = "$key" ] || { echo "other entries"; return 1; }
@@ -249,6 +251,8 @@ fail_case fetch 1 "cannot fetch the source: Input/output error"
 fail_case configure 1 "configure failed: Input/output error"
 fail_case make 1 "make failed: Input/output error"
 fail_case strip 1 "cannot strip '.*': Input/output error"
+fail_case vmlinux-h 1 "cannot write vmlinux.h: Input/output error"
+fail_case capabilities 1 "cannot write capabilities.json: Input/output error"
 fail_case store-before-rename 1 "cannot store '$key' in '.*': Input/output error"
 fail_case store-after-rename 1 "'$key' is stored, but the store did not finish: Input/output error"
 fail_case unlock 1 "cannot release the CPU locks: Input/output error"

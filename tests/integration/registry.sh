@@ -88,7 +88,7 @@ print([l["digest"] for l in m["layers"]
 }
 blob_file() { echo "$2/docker/registry/v2/blobs/sha256/${1:7:2}/${1#sha256:}/data"; }
 
-kts_plan 63
+kts_plan 67
 
 kts_registry_start reg "$work/reg"
 R=oci://$reg_host/team/kernels
@@ -169,6 +169,28 @@ kts_check "… and the result event says pulled, with the image in cache C" \
 kts_check "… no make ran: the tree's compiler never ran, no vmlinux in the tree" \
 	eval "[ $(cc_runs "$work/clone") = 0 ] && [ ! -e '$work/clone/vmlinux' ]"
 kts_check "… and the entry is byte-identical to cache A's" same_files a c "$key"
+
+# ---- 3b. the scheduler kit's files travel; headers/ never does ------------------------------
+kts_check "the pushed and pulled entry has vmlinux.h and capabilities.json" \
+	test -s "$(entry c "$key")/vmlinux.h" -a -s "$(entry c "$key")/capabilities.json"
+git clone -q "$T" "$work/clone2"
+CACHE=hd run bh KB "$work/clone2" --remote "$R" --headers
+kts_check "build --remote --headers: not pulled (one notice), built here, with headers/" eval "
+	[ $rc = 0 ] && grep -qx \"ktscope: --headers: not pulling '$key' from $R (registry entries carry no headers/); building it here\" '$work/bh.err' &&
+	[ $(cc_runs "$work/clone2") -gt 0 ] && [ -d '$(entry hd "$key")/headers/include' ]"
+[ $rc = 0 ] || kts_diag "$(err bh)"
+CACHE=hd run ph K kernel push "$key" --remote "oci://$reg_host/team/hdr"
+kts_check "… its push leaves headers/ out: the same $nfiles blobs" \
+	eval "[ $rc = 0 ] && grep -q 'ktscope: pushed $key to oci://$reg_host/team/hdr: [0-9]* of $nfiles blobs' '$work/ph.err'"
+mkdir -p "$work/cache-old/kernels"
+cp -a "$(entry a "$key")" "$work/cache-old/kernels/"
+rm "$(entry old "$key")/vmlinux.h" "$(entry old "$key")/capabilities.json"
+CACHE=old run po K kernel push "$key" --remote "oci://$reg_host/team/old"
+CACHE=oldpull run pp K kernel pull "$key" --remote "oci://$reg_host/team/old"
+kts_check "an entry pushed without vmlinux.h and capabilities.json (an older ktscope's) still pulls" \
+	eval "[ $rc = 0 ] && grep -qx 'ktscope: pulled: $key from oci://$reg_host/team/old ($((nfiles - 2)) blobs, .*)' '$work/pp.err' &&
+	      [ ! -e '$(entry oldpull "$key")/vmlinux.h' ] && same_files old oldpull '$key'"
+[ $rc = 0 ] || kts_diag "$(err po) $(err pp)"
 
 # ---- 4. a second push uploads nothing ---------------------------------------------------------
 before=$(kts_registry_uploads reg)

@@ -24,6 +24,7 @@
 #include <cmocka.h>
 #include <json-c/json.h>
 
+#include "caps.h"
 #include "macro.h"
 #include "pipeline.h"
 #include "progress.h"
@@ -319,6 +320,46 @@ static void skip_unless_supported_arch(void)
 	test_need(pipeline_image_name(pipeline_host_arch()), "a host architecture ktscope builds for");
 }
 
+/* The name of each string of v, joined by ' '. */
+static void join(char *const *v, size_t n, char *buf, size_t size)
+{
+	buf[0] = 0;
+	for (size_t i = 0; i < n; i++)
+		snprintf(buf + strlen(buf), size - strlen(buf), "%s%s", i ? " " : "", v[i]);
+}
+
+/*
+ * The scheduler kit of a fake build (fake.btf): vmlinux.h as bpftool writes it, the
+ * manifest with the fake's ops, its kfuncs from the .BTF_ids set of the build tree's
+ * vmlinux (the stage's is stripped of it), the release from linux_banner; no headers/.
+ */
+static void expect_kit(struct fake *f, const struct kts_pipeline_result *res)
+{
+	_cleanup_(caps_done) struct kts_caps caps = { 0 };
+	_cleanup_free_ char *h = slurp(f->stage, "vmlinux.h"), *path = NULL, *why = NULL;
+	char buf[256];
+
+	assert_true(strncmp(h, "#ifndef __VMLINUX_H__\n#define __VMLINUX_H__\n", 40) == 0);
+	expect_in(h, "struct sched_ext_ops {\n", "vmlinux.h");
+	expect_in(h, "\tvoid (*enqueue)(struct task_struct *p, u64 enq_flags);\n", "vmlinux.h");
+	expect_in(h, "#endif /* __VMLINUX_H__ */\n", "vmlinux.h");
+	assert_true(asprintf(&path, "%s/capabilities.json", f->stage) > 0);
+	if (caps_read(path, &caps, &why) < 0)
+		fail_msg("caps_read: %s", strempty(why));
+	assert_string_equal(caps.release, "0.0.0-fake");
+	assert_true(caps.sched_ext);
+	join(caps.ops, caps.n_ops, buf, sizeof(buf));
+	assert_string_equal(buf, "select_cpu enqueue dispatch init exit name");
+	join(caps.kfuncs, caps.n_kfuncs, buf, sizeof(buf));
+	assert_string_equal(buf, "scx_bpf_consume scx_bpf_dispatch");
+	assert_int_equal(caps.kfuncs_from, KTS_CAPS_KFUNCS_BTF_IDS);
+	assert_true(res->vmlinux_h_seconds > 0 && res->capabilities_seconds > 0);
+	assert_true(res->headers_seconds == 0);
+	free(path);
+	assert_true(asprintf(&path, "%s/headers", f->stage) > 0);
+	assert_int_equal(access(path, F_OK), -1);
+}
+
 /*
  * Every step on the fake tree: image and stripped vmlinux in the stage, the config with
  * the base's, the embedded fragment's and an extra fragment's lines, the kconfig report,
@@ -376,6 +417,7 @@ static void test_fake_tree_builds(void **state)
 	expect_in(log, " compile_commands.json\n", "build.log");
 	count = slurp(f->dir, "count");
 	assert_string_equal(count, "10\n");
+	expect_kit(f, &res);
 }
 
 /* A second run on a built tree configures nothing and compiles nothing. */
@@ -421,6 +463,44 @@ static void test_fake_tree_out_of_tree(void **state)
 	expect_in(log, " O=", "build.log (make's command line)");
 }
 
+/* headers: make headers_install into {stage}/headers, after the user's variables, logged. */
+static void test_fake_tree_headers(void **state)
+{
+	struct fake *f = *state;
+	struct kts_pipeline_result res;
+	_cleanup_free_ char *why = NULL, *h = NULL, *log = NULL, *dir = NULL;
+
+	skip_unless_supported_arch();
+	f->o.headers = true;
+	fake_var(f, "INSTALL_HDR_PATH=/nonexistent/not-this");
+	if (pipeline_run(&f->o, &res, &why) < 0)
+		fail_msg("pipeline_run: %s", strempty(why));
+	assert_true(asprintf(&dir, "%s/headers/include/linux", f->stage) > 0);
+	h = slurp(dir, "fake.h");
+	expect_in(h, "#define FAKE_KERNEL 1\n", "headers/include/linux/fake.h");
+	log = slurp(f->stage, "build.log");
+	expect_in(log, " headers_install INSTALL_HDR_PATH=", "build.log");
+	expect_in(log, "  INSTALL ", "build.log");
+	assert_true(res.headers_seconds > 0);
+}
+
+/* A vmlinux without .BTF (FAKE_BTF=none): -ENODATA naming the build tree's vmlinux. */
+static void test_fake_tree_without_btf(void **state)
+{
+	struct fake *f = *state;
+	struct kts_pipeline_result res;
+	_cleanup_free_ char *why = NULL, *h = NULL;
+
+	skip_unless_supported_arch();
+	fake_var(f, "FAKE_BTF=none");
+	assert_int_equal(pipeline_run(&f->o, &res, &why), -ENODATA);
+	assert_non_null(why);
+	expect_in(why, "/vmlinux' has no .BTF section", "the reason");
+	expect_in(why, "CONFIG_DEBUG_INFO_BTF", "the reason");
+	assert_true(asprintf(&h, "%s/vmlinux.h", f->stage) > 0);
+	assert_int_equal(access(h, F_OK), -1);
+}
+
 /* Runs the pipeline with --json-events on, stdout into a file; returns what was written. */
 static char *run_with_events(struct fake *f)
 {
@@ -463,6 +543,7 @@ static void test_fake_tree_events(void **state)
 	_cleanup_free_ char *text = NULL;
 	bool configure_start = false, make_end = false, validate = false, store = false;
 	bool tick = false;
+	int kit_h = 0, kit_caps = 0; /* 1: started, 2: ended after that, -1: out of order */
 	char *save = NULL;
 
 	skip_unless_supported_arch();
@@ -483,6 +564,13 @@ static void test_fake_tree_events(void **state)
 		configure_start |= streq(ev, "phase") && streq(phase, "configure") && streq(st, "start");
 		validate |= streq(ev, "phase") && streq(phase, "validate") && streq(st, "start");
 		store |= streq(ev, "phase") && streq(phase, "store") && streq(st, "start");
+		/* start, then end, for each step of the kit */
+		if (streq(ev, "phase") && streq(phase, "vmlinux_h"))
+			kit_h = kit_h == 0 && streq(st, "start") ? 1 :
+				kit_h == 1 && streq(st, "end") ? 2 : -1;
+		if (streq(ev, "phase") && streq(phase, "capabilities"))
+			kit_caps = kit_caps == 0 && streq(st, "start") ? 1 :
+				   kit_caps == 1 && streq(st, "end") && kit_h == 2 ? 2 : -1;
 		if (streq(ev, "phase") && streq(phase, "make") && streq(st, "end")) {
 			assert_int_equal(json_object_get_int(json_object_object_get(o, "objects")), 6);
 			make_end = true;
@@ -503,6 +591,8 @@ static void test_fake_tree_events(void **state)
 	assert_true(validate);
 	assert_true(store);
 	assert_true(tick);
+	assert_int_equal(kit_h, 2);
+	assert_int_equal(kit_caps, 2);
 }
 
 /* A failing make: -EPROTO, the target and status named, the compiler's error in the log's tail. */
@@ -584,6 +674,8 @@ int main(void)
 						fake_teardown),
 		cmocka_unit_test_setup_teardown(test_fake_tree_out_of_tree, fake_setup, fake_teardown),
 		cmocka_unit_test_setup_teardown(test_fake_tree_events, fake_setup, fake_teardown),
+		cmocka_unit_test_setup_teardown(test_fake_tree_headers, fake_setup, fake_teardown),
+		cmocka_unit_test_setup_teardown(test_fake_tree_without_btf, fake_setup, fake_teardown),
 		cmocka_unit_test_setup_teardown(test_fake_tree_failing_make, fake_setup, fake_teardown),
 		cmocka_unit_test_setup_teardown(test_build_log_unwritable, fake_setup, fake_teardown),
 		cmocka_unit_test_setup_teardown(test_build_log_on_full_filesystem, fake_setup,
