@@ -214,7 +214,11 @@ static void cgroup_dir_missing(void **state)
 	assert_int_equal(telemetry_cgroup_dir("0::/a/bc\n",
 					      "50 1 0:40 /a/b /cg rw - cgroup2 cgroup2 rw\n", &dir),
 			 -ENOENT);
+	/* ".." is never the kernel's: a path or a mount point with one leads elsewhere
+	 * (fuzz-cgroup-stat's first find, a mount point ending in "/../") */
 	assert_int_equal(telemetry_cgroup_dir("0::/x/../../etc\n", MI_HOST, &dir), -EBADMSG);
+	assert_int_equal(telemetry_cgroup_dir("0::/x\n", "40 30 0:37 / /sys/fs/cg/../ rw - cgroup2 "
+					      "cgroup2 rw\n", &dir), -EBADMSG);
 	assert_null(dir);
 }
 
