@@ -4,9 +4,10 @@
  *
  *   build_pull  after the key's build lock is held (build_lock_source), a key the local cache
  *               does not have is pulled from --remote through the atomic store instead of
- *               being built (not with --headers: pushed entries have no headers/). A registry without the key, or one that fails (unreachable,
- *               refused credentials, a blob that does not match its digest), costs one line
- *               and the build goes on locally: the registry is a cache, never a dependency.
+ *               being built (not with --headers: pushed entries have no headers/). A
+ *               registry without the key, or one that fails (unreachable, refused
+ *               credentials, a blob that does not match its digest), costs one line and
+ *               the build goes on locally: the registry is a cache, never a dependency.
  *   build_push  after the store (or a local cache hit), --push pushes the entry under its
  *               shared lock. Entries of dirty trees stay local unless --push-dirty. A failed
  *               push does not undo the store: the result carries it, `build` prints the image

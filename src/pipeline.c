@@ -7,10 +7,9 @@
  * stripped vmlinux's BTF as vmlinux.h) → step_capabilities (capabilities.json, with the
  * kfunc ID sets of the unstripped vmlinux, which only the build tree has) → step_headers
  * (--headers: make headers_install into the stage); pipeline_run() calls them in turn.
- * make runs without a shell, its output
- * streamed into {stage}/build.log (a failed write fails the build) while the progress
- * line counts kbuild's object lines. The toolchain fingerprint and the make variables
- * are pipeline-toolchain.c.
+ * make runs without a shell, its output streamed into {stage}/build.log (a failed write
+ * fails the build) while the progress line counts kbuild's object lines. The toolchain
+ * fingerprint and the make variables are pipeline-toolchain.c.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -713,7 +712,10 @@ static int no_space(const struct pipeline_ctx *c, const char *partial, const cha
 
 	if (partial)
 		(void) unlink(partial);
-	if (need == 0 && disk_space(c->o->stage_dir, &mnt, &avail) == 0)
+	if (need == 0 && disk_space(c->o->stage_dir, &mnt, &avail) < 0)
+		return why_set(ret_why, -ENOSPC, "not enough space for the cache entry in '%s' "
+			       "(%s)", c->o->stage_dir, what);
+	if (need == 0)
 		return why_set(ret_why, -ENOSPC, "not enough space for the cache entry on the "
 			       "filesystem mounted at '%s' (%s): %.1f MiB free", mnt, what,
 			       (double) avail / 1048576.0);

@@ -12,6 +12,7 @@
 
 #include "hash.h"
 #include "test-cache.h"
+#include "util.h"
 
 /*
  * Filesystems without RENAME_EXCHANGE (ZFS before 2.2, some FUSE) cannot be
@@ -265,6 +266,39 @@ static void test_store_over_existing_swaps_whole_entry(void **state)
 	cache_entry_free(e);
 
 	/* The displaced old entry is gone too. */
+	assert_int_equal(count_dir(f->root, ".tmp"), 0);
+	assert_int_equal(count_dir(f->root, "kernels"), 1);
+}
+
+/*
+ * An entry with a headers/ tree (build --headers): committed whole (its files and
+ * directories fsync'ed: cache_store_commit() walks the tree), valid for lookup; the next
+ * store of the key without one takes the whole tree away with the old entry.
+ */
+static void test_store_entry_with_headers_tree(void **state)
+{
+	struct fixture *f = *state;
+	const struct spec v1 = { "h-x86_64-0123456789ab", NOW - DAY, FRAG, false, false, "old" };
+	const struct spec v2 = { "h-x86_64-0123456789ab", NOW, FRAG, false, false, "new" };
+	_cleanup_cache_store_ struct kts_cache_store *st = NULL;
+	struct kts_cache_entry *e = NULL;
+	_cleanup_free_ char *path = NULL, *h = NULL, *dir = NULL;
+
+	assert_int_equal(cache_store_begin(f->root, v1.key, &st), 0);
+	write_entry(st->dir, &v1);
+	dir = path_join(st->dir, CACHE_DIR_HEADERS "/include/linux");
+	assert_int_equal(mkdir_p(dir, 0755), 0);
+	write_file(dir, "fake.h", "#define FAKE 1\n");
+	assert_int_equal(cache_store_commit(st, &path, NULL), 0);
+	assert_int_equal(cache_lookup(f->root, v1.key, FRAG, &e, NULL), 1);
+	cache_entry_free(e);
+	free(dir);
+	dir = path_join(path, CACHE_DIR_HEADERS "/include/linux");
+	h = read_file(dir, "fake.h");
+	assert_string_equal(h, "#define FAKE 1\n");
+
+	store(f->root, &v2);
+	assert_false(exists(path, CACHE_DIR_HEADERS));
 	assert_int_equal(count_dir(f->root, ".tmp"), 0);
 	assert_int_equal(count_dir(f->root, "kernels"), 1);
 }
@@ -803,6 +837,7 @@ int main(void)
 		T(test_store_into_empty_cache),
 		T(test_store_over_existing_swaps_whole_entry),
 		T(test_store_over_existing_without_exchange),
+		T(test_store_entry_with_headers_tree),
 		T(test_commit_refuses_incomplete_entries),
 		T(test_store_abort_and_reuse),
 		T(test_killed_store_leaves_old_entry),

@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * The fake kernel's checked-in BTF blobs (the .btf files of tests/data/fake-kernel) are what mkbtf.c
- * makes: regenerated here and compared byte for byte, then read back with libbpf. With
- * `--write DIR` it writes the blobs into DIR instead (after a change to mkbtf.c:
- * `tests/unit/test-mkbtf --write ../tests/data/fake-kernel`).
+ * The fake kernel's checked-in BTF blobs (the .btf files of tests/data/fake-kernel) are
+ * what mkbtf.c makes: regenerated here and compared byte for byte, then read back with
+ * libbpf. With `--write DIR` it writes the blobs into DIR instead (after a change to
+ * mkbtf.c: `tests/unit/test-mkbtf --write ../tests/data/fake-kernel`).
  */
 #include <errno.h>
 #include <setjmp.h>
