@@ -539,6 +539,26 @@ static int build_lock_source(struct build_ctx *b, char **ret_why)
 	return build_check_cache(b, NULL) > 0 ? 1 : 0;
 }
 
+/* ---------------------------------------------------------------- 5a'. --headers */
+
+/*
+ * Step 5a': --headers runs make headers_install, which runs rsync (the kernel's Makefile
+ * since 5.3): without it the build would fail at its very end, after the whole make, so
+ * it is refused now, before the CPUs are reserved (exit 4). A cache hit needs nothing.
+ */
+static int build_check_headers(struct build_ctx *b, char **ret_why)
+{
+	_cleanup_free_ char *rsync = NULL;
+
+	if (!b->req->headers)
+		return 0;
+	rsync = find_program("rsync");
+	if (!rsync)
+		return why_set(ret_why, -ENXIO, "--headers: no 'rsync' in PATH, which the kernel's "
+			       "make headers_install runs; install rsync");
+	return 0;
+}
+
 /* ---------------------------------------------------------------- 5b. compile plan */
 
 /* Step 5b: ccache (compile.c) and the distributed engines; no effect on the key. */
@@ -901,8 +921,8 @@ static int build_steps(struct build_ctx *b, char **ret_why)
 {
 	static int (*const steps[])(struct build_ctx *, char **) = {
 		build_identify_source, build_toolchain, build_key, build_check_cache,
-		build_lock_source, build_pull, build_compile, build_reserve, build_fetch_stage,
-		build_stamps, build_run_in_scope,
+		build_lock_source, build_pull, build_check_headers, build_compile, build_reserve,
+		build_fetch_stage, build_stamps, build_run_in_scope,
 		build_recheck_dirty, build_store, build_push,
 	};
 

@@ -15,9 +15,9 @@
 /*
  * The parent's half of `ktscope build` (DESIGN §5–7), one named step each, in the seed's
  * order: build_run() calls build_identify_source → build_toolchain → build_key →
- * build_check_cache → build_lock_source → build_pull → build_compile → build_reserve →
- * build_fetch_stage → build_stamps → build_run_in_scope → build_recheck_dirty → build_store →
- * build_push (the registry's two steps: build-remote.c). The in-scope half
+ * build_check_cache → build_lock_source → build_pull → build_check_headers → build_compile →
+ * build_reserve → build_fetch_stage → build_stamps → build_run_in_scope → build_recheck_dirty →
+ * build_store → build_push (the registry's two steps: build-remote.c). The in-scope half
  * (configure, make, validate, strip) is pipeline_run() in a re-executed ktscope; this module
  * hands it a job and reads back its result. Messages for the user on the way (waiting for a lock,
  * not cached because ...) are logged at notice/warning level; failures are returned.

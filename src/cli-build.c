@@ -77,7 +77,7 @@ static const char build_help[] =
 	"  --no-cache             build without storing the result\n"
 	"  --headers              also make headers_install into the entry (headers/;\n"
 	"                         not part of the key: a cached entry without them is\n"
-	"                         rebuilt; kept local, never pushed)\n"
+	"                         rebuilt; kept local, never pushed; needs rsync)\n"
 	"\n"
 	"Compiles (none of these changes the cache key):\n"
 	"  --ccache[=DIR]         compile through ccache (>= 4.7.3); its cache is DIR, else\n"
@@ -130,7 +130,8 @@ static const char build_help[] =
 	"Exit status: 0 built, cached or pulled, 1 build, store or --push failed, 2 bad\n"
 	"option, value, tree, fragment, host list or remote, 3 CPUs not available\n"
 	"(--no-wait), 4 environment (no systemd manager, no toolchain, unusable cache\n"
-	"directory, no distcc or icecc, an unreadable registry credentials file).\n";
+	"directory, no distcc or icecc, no rsync for --headers, an unreadable registry\n"
+	"credentials file).\n";
 
 /* ---------------------------------------------------------------- build */
 

@@ -42,7 +42,7 @@ sys.exit(0 if eval("(" + sys.argv[2] + ")") else 1)' \
 		"$1/capabilities.json" "$2"
 }
 
-kts_plan 24
+kts_plan 26
 
 # ---- 1. every entry has vmlinux.h and capabilities.json ----------------------------------
 T=$(kts_fake_tree "$work/tree")
@@ -93,6 +93,21 @@ kts_check "--headers again: a hit, no notice" eval "
 run b5 "$KTSCOPE" kernel list
 kts_check "kernel list shows the entry with headers/ as matching" \
 	grep -qE "^$key +matches" "$work/b5.out"
+
+# --headers runs rsync (the kernel's headers_install does): without it, refused before any work
+mkdir "$work/norsync"
+for f in /usr/bin/* /bin/*; do
+	[ "${f##*/}" = rsync ] || [ -e "$work/norsync/${f##*/}" ] || ln -s "$f" "$work/norsync/"
+done
+PATH=$work/norsync:/usr/sbin run r1 B --source "$T" --headers
+kts_check "without rsync, --headers on an entry that has headers/ is still a hit" \
+	eval "[ $rc = 0 ] && grep -q '^ktscope: cached: $key ' '$work/r1.err'"
+PATH=$work/norsync:/usr/sbin run r2 B --source "$T" --headers -- KTS_KIT_STEP=norsync
+kts_check "without rsync, a --headers build: exit 4 naming rsync, before any work" eval "
+	[ $rc = 4 ] && grep -qx \"ktscope: error: --headers: no 'rsync' in PATH, which the kernel's \\
+make headers_install runs; install rsync\" '$work/r2.err' &&
+	[ \"\$(ls '$KTSCOPE_CACHE_DIR/kernels' | wc -l)\" = 1 ] && tmp_empty"
+[ $rc = 4 ] || kts_diag "exit $rc: $(tail -3 "$work/r2.err")"
 
 # ---- 3. FAKE_BTF=fake-next.btf: another key, another manifest ------------------------------
 run n1 B --source "$T" -- FAKE_BTF=fake-next.btf
