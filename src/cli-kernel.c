@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * `ktscope kernel list|show|path|clean` and `ktscope kconfig`: the kernel
- * cache, read and pruned (DESIGN §7). `kernel push|pull` and `list|show --remote` are
- * cli-kernel-remote.c's (they share cli-kernel.h).
+ * `ktscope kernel list|show|clean` and `ktscope kconfig`: the kernel cache, read and pruned
+ * (DESIGN §7). `kernel path|env|diff` and show's sched_ext summary are cli-kernel-caps.c's,
+ * `kernel push|pull` and `list|show --remote` cli-kernel-remote.c's (they share cli-kernel.h).
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -36,10 +36,17 @@ const char cli_kernel_help[] =
 	"  list [--json]           every cached kernel, newest first, with its status:\n"
 	"                          matches (built with the current kconfig fragment),\n"
 	"                          stale (an older fragment), untracked, or corrupt\n"
-	"  show KEY [--json]       one entry's metadata, its build stamps and the\n"
-	"                          ktscope build command line that rebuilds it\n"
-	"  path KEY|SPEC           print the image path (for qemu, virtme-ng, ktstr);\n"
-	"                          SPEC: a version or label (newest match), or a tree\n"
+	"  show KEY [--json]       one entry's metadata, its build stamps, the\n"
+	"                          ktscope build command line that rebuilds it, and its\n"
+	"                          sched_ext summary (release, callbacks, kfuncs, options)\n"
+	"  path KEY|SPEC [FILE]    print the image path (for qemu, virtme-ng, ktstr);\n"
+	"                          SPEC: a version or label (newest match), or a tree;\n"
+	"                          FILE: --image, --vmlinux, --vmlinux-h, --config or\n"
+	"                          --headers (headers/include, kept by build --headers)\n"
+	"  env KEY|SPEC            shell exports of the entry's files for a BPF scheduler\n"
+	"                          build: eval \"$(ktscope kernel env KEY)\"\n"
+	"  diff KEY1 KEY2 [--json] the sched_ext callbacks, scx kfuncs, options and\n"
+	"                          release that differ; exit 0 same, 1 differ, 2 trouble\n"
 	"  clean [OPTIONS]         remove entries:\n"
 	"      --keep N            keep the N newest valid entries\n"
 	"      --older-than DAYS   only entries built more than DAYS days ago\n"
@@ -68,10 +75,12 @@ const char cli_kernel_help[] =
 	"Credentials: $REGISTRY_AUTH_FILE, $XDG_RUNTIME_DIR/containers/auth.json,\n"
 	"~/.docker/config.json (the first with the host), as podman and docker login write.\n"
 	"\n"
-	"Exit status: 0 ok, 1 not found, removal or transfer failed, a blob that does not\n"
-	"match its digest, 2 bad usage (also a bad remote, a dirty entry without\n"
-	"--push-dirty), 4 no usable cache directory, credentials refused by the\n"
-	"registry, or an unreadable credentials file.\n";
+	"Exit status: 0 ok, 1 not found (also a FILE of path the entry lacks),\n"
+	"removal or transfer failed, a blob that does not match its digest, 2 bad usage\n"
+	"(also a bad remote, a dirty entry without --push-dirty), 4 no usable cache\n"
+	"directory, credentials refused by the registry, or an unreadable credentials\n"
+	"file. 'kernel diff' as diff(1): 0 same, 1 different, 2 trouble (an unknown\n"
+	"KEY, an entry without capabilities.json), 4 no usable cache directory.\n";
 
 struct entries {
 	struct kts_cache_entry **e;
@@ -361,6 +370,7 @@ static void show_text(const struct kts_metadata *m, enum kts_cache_status status
 	if (remote)
 		printf("remote:       %s\n", remote);
 	print_stamps(m, cmd, note);
+	cli_kernel_show_kit(m, dir);
 }
 
 int cli_kernel_show_metadata(const struct kts_metadata *m, const char *dir, const char *image_path,
@@ -385,6 +395,8 @@ int cli_kernel_show_metadata(const struct kts_metadata *m, const char *dir, cons
 		json_object_object_add(j, "path", jstr(dir));
 		json_object_object_add(j, "image_path", jstr(image_path));
 	}
+	if (dir && cli_kernel_show_caps_json(j, dir) != KTS_EXIT_OK)
+		return KTS_EXIT_FAILURE;
 	if (remote)
 		json_object_object_add(j, "remote", jstr(remote));
 	json_object_object_add(j, "status", json_object_new_string(cache_status_to_string(status)));
@@ -403,6 +415,7 @@ static int kernel_show(int argc, char **argv)
 	};
 	_cleanup_cache_entry_ struct kts_cache_entry *e = NULL;
 	_cleanup_free_ char *root = NULL;
+	_cleanup_close_ int lock_fd = -EBADF;
 	bool json = false;
 	int c, r;
 
@@ -424,10 +437,14 @@ static int kernel_show(int argc, char **argv)
 	r = find_key(root, argv[optind], &e);
 	if (r != KTS_EXIT_OK)
 		return r;
+	/* Its files are read under its shared lock: clean leaves it alone meanwhile. */
+	r = cli_kernel_lock_entry(root, &e, &lock_fd);
+	if (r != KTS_EXIT_OK)
+		return r;
 	return cli_kernel_show_metadata(e->meta, e->path, e->image_path, NULL, json);
 }
 
-/* ---------------------------------------------------------------- path */
+/* ---------------------------------------------------------------- KEY|SPEC */
 
 /* A SPEC matches a valid entry by label, version, or the canonical tree path. */
 static bool spec_matches(const struct kts_cache_entry *e, const char *spec, const char *canon)
@@ -477,35 +494,6 @@ int cli_kernel_resolve(const char *root, const char *spec, struct kts_cache_entr
 	log_error("no cached kernel matches '%s' (see 'ktscope kernel list'; build it with "
 		  "'ktscope build %s')", spec, spec);
 	return KTS_EXIT_FAILURE;
-}
-
-static int kernel_path(int argc, char **argv)
-{
-	static const struct option options[] = {
-		{ "help", no_argument, NULL, 'h' },
-		{}
-	};
-	_cleanup_cache_entry_ struct kts_cache_entry *e = NULL;
-	_cleanup_free_ char *root = NULL;
-	int c, r;
-
-	while ((c = getopt_long(argc, argv, ":h", options, NULL)) >= 0) {
-		if (c == 'h')
-			return fputs(cli_kernel_help, stdout), KTS_EXIT_OK;
-		return cli_option_error(c, argv, "kernel path");
-	}
-	if (optind != argc - 1) {
-		log_error("'kernel path' takes one KEY or SPEC");
-		return KTS_EXIT_USAGE;
-	}
-	r = cli_kernel_open_root(&root);
-	if (r != KTS_EXIT_OK)
-		return r;
-	r = cli_kernel_resolve(root, argv[optind], &e);
-	if (r != KTS_EXIT_OK)
-		return r;
-	puts(e->image_path);
-	return KTS_EXIT_OK;
 }
 
 /* ---------------------------------------------------------------- clean */
@@ -698,14 +686,19 @@ int cli_kernel(const struct kts_opts *o, int argc, char **argv)
 		return cli_kernel_wants_remote(argc, argv) ? cli_kernel_show_remote(o, argc, argv)
 							   : kernel_show(argc, argv);
 	if (streq(sub, "path"))
-		return kernel_path(argc, argv);
+		return cli_kernel_path(argc, argv);
+	if (streq(sub, "env"))
+		return cli_kernel_env(argc, argv);
+	if (streq(sub, "diff"))
+		return cli_kernel_diff(argc, argv);
 	if (streq(sub, "clean"))
 		return kernel_clean(argc, argv);
 	if (streq(sub, "push"))
 		return cli_kernel_push(o, argc, argv);
 	if (streq(sub, "pull"))
 		return cli_kernel_pull(o, argc, argv);
-	log_error("unknown kernel command '%s' (list, show, path, clean, push, pull)", sub);
+	log_error("unknown kernel command '%s' (list, show, path, env, diff, clean, "
+		  "push, pull)", sub);
 	return KTS_EXIT_USAGE;
 }
 

@@ -114,7 +114,7 @@ fi
 
 # ---- outside: verify, completions; then the manager part ------------------------
 kts_find_ktscope
-kts_plan $((N_INSIDE + 17))
+kts_plan $((N_INSIDE + 19))
 tmp=$(mktemp -d /tmp/ktscope-units-test.XXXXXX) || exit 99
 trap 'rm -rf "$tmp"' EXIT
 
@@ -180,6 +180,10 @@ mkdir -p "$tmp/xdg/ktscope/kernels/local-a1b2c3d4e5f6-x86_64-ba9876543210"
 out=$(unset KTSCOPE_CACHE_DIR; XDG_CACHE_HOME=$tmp/xdg bash_complete ktscope kernel path lo)
 kts_check "bash: 'kernel path lo<TAB>' finds keys under \$XDG_CACHE_HOME/ktscope" \
 	[ "$out" = local-a1b2c3d4e5f6-x86_64-ba9876543210 ]
+out=$(KTSCOPE_CACHE_DIR=$tmp/cache bash_complete ktscope kernel diff 6.12.3-x86_64-0123456789ab 6 |
+	tr '\n' ' '; bash_complete ktscope kernel path lo --vmlinux | tr '\n' ' ')
+kts_check "bash: 'kernel diff KEY 6<TAB>' offers the key, 'kernel path K --vmlinux<TAB>' both options ($out)" \
+	[ "$out" = "6.12.3-x86_64-0123456789ab --vmlinux --vmlinux-h " ]
 out=$(cd "$tmp" && bash_complete ktscope build --base tin; bash_complete ktscope build --base = kvm;
 	bash_complete ktscope run --enforce "")
 kts_check "bash: --base values (--base tin, --base=kvm) and --enforce values" \
@@ -197,7 +201,7 @@ for cmd in build run topology locks kconfig doctor; do
 	done
 done
 # `kernel --help` documents the options of every subcommand together.
-all_kernel=$(for s in list show path clean push pull; do bash_complete ktscope kernel $s --; done | sort -u)
+all_kernel=$(for s in list show path env diff clean push pull; do bash_complete ktscope kernel $s --; done | sort -u)
 for o in $(help_opts kernel); do
 	grep -qx -- "$o" <<<"$all_kernel" || missing+=" kernel:$o"
 done
@@ -242,9 +246,13 @@ if command -v zsh >/dev/null; then
 	out=$(KTSCOPE_CACHE_DIR=$tmp/cache zsh_complete "ktscope kernel show 6")
 	kts_check "zsh: 'kernel show 6<TAB>' completes the cache key ($out)" \
 		[ "$out" = "ktscope kernel show 6.12.3-x86_64-0123456789ab " ]
+	out=$(KTSCOPE_CACHE_DIR=$tmp/cache zsh_complete "ktscope kernel diff 6.12.3-x86_64-0123456789ab 6")$(
+		KTSCOPE_CACHE_DIR=$tmp/cache zsh_complete "ktscope kernel path 6 --vmlinux-")
+	kts_check "zsh: 'kernel diff KEY 6<TAB>' the second key, 'kernel path K --vmlinux-<TAB>' ($out)" \
+		[ "$out" = "ktscope kernel diff 6.12.3-x86_64-0123456789ab 6.12.3-x86_64-0123456789ab ktscope kernel path 6 --vmlinux-h " ]
 else
 	[ "${CI:-}" = true ] && { echo "Bail out! CI=true but zsh is missing"; exit 99; }
-	for d in "zsh -n" "zsh: ktscope to" "zsh: --base" "zsh: cache keys"; do
+	for d in "zsh -n" "zsh: ktscope to" "zsh: --base" "zsh: cache keys" "zsh: kernel diff, path"; do
 		kts_skip "$d" "zsh not installed"
 	done
 fi
