@@ -552,6 +552,11 @@ static int build_check_headers(struct build_ctx *b, char **ret_why)
 
 	if (!b->req->headers)
 		return 0;
+	/* Kbuild passes INSTALL_HDR_PATH to the shell unquoted: a space or quote breaks it. */
+	if (b->root[strcspn(b->root, " \t\n'\"\\$`")])
+		return why_set(ret_why, -EINVAL, "--headers: the cache directory '%s' has a space "
+			       "or a shell quote, which the kernel's make headers_install cannot "
+			       "take; set KTSCOPE_CACHE_DIR to a path without one", b->root);
 	rsync = find_program("rsync");
 	if (!rsync)
 		return why_set(ret_why, -ENXIO, "--headers: no 'rsync' in PATH, which the kernel's "

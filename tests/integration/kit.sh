@@ -42,7 +42,7 @@ sys.exit(0 if eval("(" + sys.argv[2] + ")") else 1)' \
 		"$1/capabilities.json" "$2"
 }
 
-kts_plan 26
+kts_plan 27
 
 # ---- 1. every entry has vmlinux.h and capabilities.json ----------------------------------
 T=$(kts_fake_tree "$work/tree")
@@ -108,6 +108,15 @@ kts_check "without rsync, a --headers build: exit 4 naming rsync, before any wor
 make headers_install runs; install rsync\" '$work/r2.err' &&
 	[ \"\$(ls '$KTSCOPE_CACHE_DIR/kernels' | wc -l)\" = 1 ] && tmp_empty"
 [ $rc = 4 ] || kts_diag "exit $rc: $(tail -3 "$work/r2.err")"
+
+# Kbuild takes INSTALL_HDR_PATH unquoted: a cache path with a space is refused before any work
+sp="$work/sp ace"
+KTSCOPE_CACHE_DIR=$sp run q1 B --source "$T" --headers -- KTS_KIT_STEP=space
+kts_check "--headers with a space in the cache path: exit 2 naming it, before any work" eval "
+	[ $rc = 2 ] && grep -qx \"ktscope: error: --headers: the cache directory '$sp' has a space \\
+or a shell quote, which the kernel's make headers_install cannot take; set KTSCOPE_CACHE_DIR \\
+to a path without one\" '$work/q1.err' && [ -z \"\$(ls -A '$sp/kernels' 2>/dev/null)\" ]"
+[ $rc = 2 ] || kts_diag "exit $rc: $(tail -3 "$work/q1.err")"
 
 # ---- 3. FAKE_BTF=fake-next.btf: another key, another manifest ------------------------------
 run n1 B --source "$T" -- FAKE_BTF=fake-next.btf
