@@ -458,44 +458,14 @@ static int build_check_cache(struct build_ctx *b, char **ret_why)
 
 /* ---------------------------------------------------------------- 5. source lock */
 
-/*
- * Takes the exclusive lock at path (in the cache's .locks), waiting while another build
- * holds it and saying who that is. *ret_fd holds it. 1 = it had to wait, 0 = it did not.
- */
+/* The lock at path, waiting and saying for whom (cache_lock_wait()); 1 = it waited. */
 static int wait_exclusive(const struct build_ctx *b, const char *path, const char *what,
 			  int *ret_fd, char **ret_why)
 {
-	_cleanup_free_ char *dir = NULL;
-	_cleanup_close_ int fd = -EBADF;
-	int r;
+	int r = cache_lock_wait(b->root, path, what, false, true, ret_fd);
 
-	if (asprintf(&dir, "%s/.locks", b->root) < 0)
-		return -ENOMEM;
-	r = mkdir_p(dir, 0755);
-	if (r >= 0)
-		r = fd = lock_open(path, NULL);
-	if (r >= 0)
-		r = lock_try(fd, KTS_LOCK_EXCLUSIVE);
-	if (r == -EWOULDBLOCK) {
-		struct kts_holder *h = NULL;
-		size_t n = 0;
-
-		(void) lock_holders(path, &h, &n);
-		if (n > 0)
-			log_notice("%s is being built by pid %d (%s); waiting for it", what,
-				   (int) h[0].pid, strempty(h[0].cmdline));
-		else
-			log_notice("%s is locked by another build (%s); waiting for it", what, path);
-		lock_holders_free(h, n);
-		progress_event("source_lock", "\"state\":\"waiting\",\"path\":%s",
-			       progress_json_str(path));
-		r = lock_wait(fd, KTS_LOCK_EXCLUSIVE);
-		if (r >= 0)
-			r = 1;
-	}
 	if (r < 0)
 		return why_set(ret_why, -ENXIO, "cannot lock %s: %s", what, strerror(-r));
-	*ret_fd = TAKE_FD(fd);
 	return r;
 }
 

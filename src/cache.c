@@ -17,6 +17,7 @@
 #include "macro.h"
 #include "util.h"
 #include "metadata.h"
+#include "progress.h"
 #include "testhook.h"
 
 #define KERNELS_DIR "kernels"
@@ -264,6 +265,46 @@ int cache_build_lock_path(const char *root, const char *key, char **ret)
 	if (cache_key_validate(key) < 0)
 		return -EINVAL;
 	return asprintf(ret, "%s/" LOCKS_DIR "/%s.build.lock", root, key) < 0 ? -ENOMEM : 0;
+}
+
+int cache_lock_wait(const char *root, const char *path, const char *what, bool pulling,
+		    bool event, int *ret_fd)
+{
+	_cleanup_free_ char *dir = NULL;
+	_cleanup_close_ int fd = -EBADF;
+	struct kts_holder *h = NULL;
+	size_t n = 0;
+	int r;
+
+	r = join(&dir, root, LOCKS_DIR);
+	if (r >= 0)
+		r = mkdir_p(dir, 0755);
+	if (r >= 0)
+		r = fd = lock_open(path, NULL);
+	if (r >= 0)
+		r = lock_try(fd, KTS_LOCK_EXCLUSIVE);
+	if (r != -EWOULDBLOCK) {
+		if (r >= 0)
+			*ret_fd = TAKE_FD(fd);
+		return r < 0 ? r : 0;
+	}
+	(void) lock_holders(path, &h, &n);
+	if (n > 0)
+		log_notice("%s is being %s by pid %d (%s); waiting for it", what,
+			   pulling ? "built or pulled" : "built", (int) h[0].pid,
+			   strempty(h[0].cmdline));
+	else
+		log_notice("%s is locked by another %s (%s); waiting for it", what,
+			   pulling ? "build or pull" : "build", path);
+	lock_holders_free(h, n);
+	if (event)
+		progress_event("source_lock", "\"state\":\"waiting\",\"path\":%s",
+			       progress_json_str(path));
+	r = lock_wait(fd, KTS_LOCK_EXCLUSIVE);
+	if (r < 0)
+		return r;
+	*ret_fd = TAKE_FD(fd);
+	return 1;
 }
 
 int cache_source_lock_path(const char *root, const char *canonical_path, char **ret)

@@ -248,6 +248,17 @@ int cache_lock_path(const char *root, const char *key, char **ret);
 int cache_build_lock_path(const char *root, const char *key, char **ret);
 
 /*
+ * Takes the exclusive lock at path (a build or source lock under "{root}/.locks", which is
+ * created), waiting while another process holds it: one notice names what is waited for
+ * ("{what} is being built by pid N (CMDLINE); waiting for it"; "built or pulled" with
+ * pulling) and, with event, a "source_lock" waiting event goes out first (progress.h).
+ * *ret_fd holds the lock. 1 = it had to wait, 0 = it did not; negative errno (the
+ * mkdir's, lock_open()'s or lock_wait()'s: -EINTR on a stop) otherwise, nothing logged.
+ */
+int cache_lock_wait(const char *root, const char *path, const char *what, bool pulling,
+		    bool event, int *ret_fd);
+
+/*
  * The source-tree lock of DESIGN §3: "{root}/.locks/source-{first 16 hex of
  * SHA-256(canonical_path)}.lock". canonical_path must be absolute. Caller frees.
  * Take it with lock_open() + flock(LOCK_EX); cache_lock_entry() also works

@@ -316,41 +316,19 @@ int cli_kernel_push(const struct kts_opts *o, int argc, char **argv)
 /* The key's build lock (cache.h), as a build takes it: waits, saying for whom. */
 static int lock_key(const char *root, const char *key, int *ret_fd)
 {
-	_cleanup_free_ char *dir = NULL, *path = NULL;
-	_cleanup_close_ int fd = -EBADF;
+	_cleanup_free_ char *path = NULL, *what = NULL;
 	int r;
 
-	if (asprintf(&dir, "%s/.locks", root) < 0 || cache_build_lock_path(root, key, &path) < 0)
+	if (cache_build_lock_path(root, key, &path) < 0 || asprintf(&what, "'%s'", key) < 0)
 		return log_error("out of memory"), KTS_EXIT_FAILURE;
-	r = mkdir_p(dir, 0755);
-	if (r < 0) {
-		log_error_errno(r, "cannot create '%s': %m (set KTSCOPE_CACHE_DIR to a writable "
-				"place)", dir);
-		return KTS_EXIT_ENV;
-	}
-	r = fd = lock_open(path, NULL);
+	r = cache_lock_wait(root, path, what, true, false, ret_fd);
 	if (r >= 0)
-		r = lock_try(fd, KTS_LOCK_EXCLUSIVE);
-	if (r == -EWOULDBLOCK) {
-		struct kts_holder *h = NULL;
-		size_t n = 0;
-
-		(void) lock_holders(path, &h, &n);
-		if (n > 0)
-			log_notice("'%s' is being built or pulled by pid %d (%s); waiting for it", key,
-				   (int) h[0].pid, strempty(h[0].cmdline));
-		else
-			log_notice("'%s' is locked by another build or pull (%s); waiting for it", key,
-				   path);
-		lock_holders_free(h, n);
-		r = lock_wait(fd, KTS_LOCK_EXCLUSIVE);
-	}
-	if (r < 0 && !interrupt_pending())
-		log_error_errno(r, "cannot lock '%s' (%s): %m", key, path);
-	if (r < 0)
+		return KTS_EXIT_OK;
+	if (r == -EINTR || interrupt_pending())
 		return cli_exit_code(r);
-	*ret_fd = TAKE_FD(fd);
-	return KTS_EXIT_OK;
+	log_error_errno(r, "cannot lock '%s' (%s): %m (set KTSCOPE_CACHE_DIR to a writable place)",
+			key, path);
+	return KTS_EXIT_ENV;
 }
 
 /* The pulled (st) or already cached entry's image path: stdout, or the result event. */
