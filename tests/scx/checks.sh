@@ -31,6 +31,7 @@ if not m["sched_ext"] or missing:
 if not {"scx_bpf_dispatch", "scx_bpf_dsq_insert"} & set(m["kfuncs"]):
 	sys.exit("capabilities.json: neither scx_bpf_dispatch nor scx_bpf_dsq_insert in kfuncs")
 ' "$entry/capabilities.json"
+	kts_diag "$(grep -m1 'capabilities: ' "$err" || echo 'no capabilities line printed')"
 	# the summary the build printed ("...telemetry: user 1,512 s, sys 190 s, ...")
 	summary=$(sed -n 's/^.*telemetry: *//p' "$err" | tail -n 1)
 	kts_diag "telemetry: ${summary:-none printed}"
