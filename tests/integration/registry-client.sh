@@ -245,7 +245,12 @@ fi
 # 6. a blob corrupted in the registry's storage: refused by digest, nothing stored
 hex=$(sha256sum "$entry/bzImage" | cut -d' ' -f1)
 data=$reg_storage/docker/registry/v2/blobs/sha256/${hex:0:2}/$hex/data
-printf 'X' | dd of="$data" bs=1 seek=1000 conv=notrunc 2>/dev/null
+# flip every bit of byte 1000 (the blob is random: writing a fixed byte left it unchanged
+# one time in 256, and the pull then rightly succeeded)
+b=$(od -An -tu1 -j 1000 -N 1 "$data" | tr -d ' ')
+printf "\\$(printf '%03o' $((b ^ 255)))" | dd of="$data" bs=1 seek=1000 conv=notrunc 2>/dev/null
+[ "$(od -An -tu1 -j 1000 -N 1 "$data" | tr -d ' ')" = $((b ^ 255)) ] ||
+	kts_diag "the blob's byte 1000 did not change ($b)"
 run "$work/bad" "$remote" pull "$work/d" "$key"
 rc=$?
 if [ $rc = 1 ] && [ "$(field error "$work/bad")" = EBADMSG ] &&
