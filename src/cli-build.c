@@ -245,6 +245,37 @@ static bool registry_option(int c, struct kts_build_request *q)
 	}
 }
 
+/* --clean, --force, --headers, --no-cache, --no-wait, --no-reproducible: true when c is one. */
+static bool flag_option(int c, struct kts_build_request *q)
+{
+	bool *flag;
+
+	switch (c) {
+	case 'C':
+		flag = &q->clean;
+		break;
+	case 'f':
+		flag = &q->force;
+		break;
+	case 'H':
+		flag = &q->headers;
+		break;
+	case 'N':
+		flag = &q->no_cache;
+		break;
+	case 'n':
+		flag = &q->no_wait;
+		break;
+	case 'P':
+		flag = &q->no_reproducible;
+		break;
+	default:
+		return false;
+	}
+	*flag = true;
+	return true;
+}
+
 /* The options; 1 = --help was printed, 0 = parsed, <0 = -exit code (logged). */
 static int parse_options(int argc, char **argv, struct build_args *a)
 {
@@ -292,21 +323,6 @@ static int parse_options(int argc, char **argv, struct build_args *a)
 				return -KTS_EXIT_USAGE;
 			}
 			break;
-		case 'C':
-			q->clean = true;
-			break;
-		case 'f':
-			q->force = true;
-			break;
-		case 'H':
-			q->headers = true;
-			break;
-		case 'N':
-			q->no_cache = true;
-			break;
-		case 'n':
-			q->no_wait = true;
-			break;
 		case 'j':
 			progress_set_events(true);
 			break;
@@ -330,11 +346,8 @@ static int parse_options(int argc, char **argv, struct build_args *a)
 		case 'J':
 			a->remote_jobs = optarg;
 			break;
-		case 'P':
-			q->no_reproducible = true;
-			break;
 		default:
-			if (registry_option(c, q))
+			if (flag_option(c, q) || registry_option(c, q))
 				break;
 			return -cli_option_error(c, argv, "build");
 		}

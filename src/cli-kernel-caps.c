@@ -28,6 +28,7 @@
 #include "caps.h"
 #include "cli.h"
 #include "cli-kernel.h"
+#include "interrupt.h"
 #include "kconfig.h"
 #include "log.h"
 #include "macro.h"
@@ -56,7 +57,9 @@ int cli_kernel_lock_entry(const char *root, struct kts_cache_entry **e, int *ret
 		return KTS_EXIT_OK;
 	}
 	if (r < 0) {
-		log_error_errno(r, "cannot lock '%s' in '%s': %m", (*e)->key, root);
+		/* A stop while waiting (push catches them) is said by the caller. */
+		if (!interrupt_pending())
+			log_error_errno(r, "cannot lock '%s' in '%s': %m", (*e)->key, root);
 		return cli_exit_code(r);
 	}
 	/* It may have been rebuilt, or removed, between the lookup and the lock. */

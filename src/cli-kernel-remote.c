@@ -249,28 +249,21 @@ static int open_registry_for_key(const struct kts_opts *o, const struct remote_a
 
 /* ---------------------------------------------------------------- push */
 
-/* Pushes the entry key under its shared lock, looked up again once the lock is held. */
-static int push_locked(struct kts_registry *reg, const char *root, const char *key)
+/* Pushes the entry under its shared lock (cli_kernel_lock_entry(): looked up again under it). */
+static int push_locked(struct kts_registry *reg, const char *root, struct kts_cache_entry **e)
 {
-	_cleanup_cache_entry_ struct kts_cache_entry *e = NULL;
 	_cleanup_free_ char *why = NULL;
 	_cleanup_close_ int fd = -EBADF;
 	struct kts_registry_stats st = { 0 };
+	const char *key;
 	char stats[512];
 	int r;
 
-	r = cache_lock_entry(root, key, /* exclusive= */ false, /* wait= */ true, &fd);
-	if (r < 0 && !interrupt_pending())
-		log_error_errno(r, "cannot lock '%s' in '%s': %m", key, root);
-	if (r < 0)
-		return cli_exit_code(r);
-	r = cache_lookup(root, key, kconfig_fragment_sha256(), &e, &why);
-	if (r != 1) {
-		log_error("'%s' is no longer a valid entry of '%s'%s%s", key, root, why ? ": " : "",
-			  strempty(why));
-		return KTS_EXIT_FAILURE;
-	}
-	r = registry_push(reg, e->path, key, &st, &why);
+	r = cli_kernel_lock_entry(root, e, &fd);
+	if (r != KTS_EXIT_OK)
+		return r;
+	key = (*e)->key;
+	r = registry_push(reg, (*e)->path, key, &st, &why);
 	if (r < 0)
 		return remote_failed(r, why, "cannot push");
 	cli_log_pushed(key, registry_name(reg), &st);
@@ -307,7 +300,7 @@ int cli_kernel_push(const struct kts_opts *o, int argc, char **argv)
 		return KTS_EXIT_USAGE;
 	}
 	interrupt_catch(&saved);
-	r = push_locked(reg, root, e->key);
+	r = push_locked(reg, root, &e);
 	return interrupted(&saved, r, "the push did not finish");
 }
 
