@@ -212,10 +212,12 @@ static int tarball_stat(const struct kts_source *s, struct stat *ret)
 	return stat(s->path, ret) < 0 ? negative_errno() : 1;
 }
 
+/* The identity the tarball memo keys on (source-memo.h): ctime too, which users cannot set. */
 static bool same_file(const struct stat *a, const struct stat *b)
 {
 	return a->st_dev == b->st_dev && a->st_ino == b->st_ino && a->st_size == b->st_size &&
-	       a->st_mtim.tv_sec == b->st_mtim.tv_sec && a->st_mtim.tv_nsec == b->st_mtim.tv_nsec;
+	       a->st_mtim.tv_sec == b->st_mtim.tv_sec && a->st_mtim.tv_nsec == b->st_mtim.tv_nsec &&
+	       a->st_ctim.tv_sec == b->st_ctim.tv_sec && a->st_ctim.tv_nsec == b->st_ctim.tv_nsec;
 }
 
 static int build_tarball_unchanged(const struct build_ctx *b, char **ret_why)
@@ -279,9 +281,13 @@ static int build_fetch(struct build_ctx *b, char **ret_why)
 static int build_open_source(struct build_ctx *b, char **ret_why)
 {
 	const struct kts_build_request *q = b->req;
+	_cleanup_free_ char *memo = NULL;
 	int r;
 
-	r = source_open(&q->spec, NULL, &b->src, ret_why);
+	if (asprintf(&memo, "%s/.tarballs", b->root) < 0)
+		return -ENOMEM;
+	r = source_open(&q->spec, &(const struct kts_fetch_opts){ .tarball_memo = memo }, &b->src,
+			ret_why);
 	if (r < 0) {
 		if (r == -ENOEXEC || r == -ENOTDIR || (r == -ENOENT && q->spec_is_local_dir)) {
 			if (ret_why && !*ret_why)
@@ -292,10 +298,8 @@ static int build_open_source(struct build_ctx *b, char **ret_why)
 			(void) why_set(ret_why, r, "cannot open the kernel source: %s", strerror(-r));
 		return source_error(r);
 	}
-	r = tarball_stat(b->src, &b->tarball);
-	if (r < 0)
-		return why_set(ret_why, -EIO, "cannot stat tarball '%s': %s", b->src->path,
-			       strerror(-r));
+	/* The file as it was hashed: extraction re-checks against it. */
+	b->tarball = b->src->tarball_st;
 	return 0;
 }
 

@@ -62,7 +62,8 @@ int source_name_git(struct kts_source *s, const char *commit_hex);
 /* ---- the kinds' two phases (source.h: source_open(), source_fetch()) -------------------- */
 
 int source_local_open(const char *path, struct kts_source *s, char **why);
-int source_tarball_open(const char *file_or_url, struct kts_source *s, char **why);
+int source_tarball_open(const char *file_or_url, const struct kts_fetch_opts *opts,
+			struct kts_source *s, char **why);
 int source_tarball_fetch(struct kts_source *s, const char *workdir,
 			 const struct kts_fetch_opts *opts, char **why);
 /* Downloads url into path through http.c (the file is removed on failure); *ret_sha = its

@@ -1,21 +1,24 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * Tarball sources (source.h, "tarball"): a local .tar.* is identified by the SHA-256 of the
- * file, a URL by that of its download; extraction with tar(1) into "{workdir}/linux". Also
- * the download of a tarball through http.c, which releases share.
+ * file (through the identity memo of source-memo.c when the caller names one), a URL by that
+ * of its download; extraction with tar(1) into "{workdir}/linux". Also the download of a
+ * tarball through http.c, which releases share.
  */
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "http.h"
-#include "hash.h"
 #include "source-internal.h"
+#include "source-memo.h"
 #include "util.h"
 
 static bool is_url(const char *s)
@@ -23,9 +26,12 @@ static bool is_url(const char *s)
 	return startswith(s, "http://") || startswith(s, "https://");
 }
 
-int source_tarball_open(const char *file_or_url, struct kts_source *s, char **why)
+int source_tarball_open(const char *file_or_url, const struct kts_fetch_opts *opts,
+			struct kts_source *s, char **why)
 {
+	_cleanup_close_ int fd = -EBADF;
 	char canon[PATH_MAX], sha[65];
+	struct timespec now;
 	struct stat st;
 	int r;
 
@@ -45,7 +51,11 @@ int source_tarball_open(const char *file_or_url, struct kts_source *s, char **wh
 	if (!realpath(file_or_url, canon))
 		return source_why_first(why, negative_errno(), "cannot resolve '%s': %m",
 					file_or_url);
-	r = hash_sha256_file(canon, sha);
+	fd = open_read_at(AT_FDCWD, canon, 0);
+	(void) clock_gettime(CLOCK_REALTIME, &now);
+	r = fd < 0 ? fd
+		   : source_memo_sha256(opts ? opts->tarball_memo : NULL, fd, canon, &now, sha,
+					&s->tarball_st);
 	if (r < 0)
 		return source_why_first(why, r, "cannot read tarball '%s': %s", canon,
 					strerror(-r));

@@ -100,7 +100,7 @@ static int open_kind(const struct kts_source_spec *spec, const struct kts_fetch_
 	case KTS_SOURCE_LOCAL:
 		return spec->path ? source_local_open(spec->path, s, why) : -EINVAL;
 	case KTS_SOURCE_TARBALL:
-		return spec->path ? source_tarball_open(spec->path, s, why) : -EINVAL;
+		return spec->path ? source_tarball_open(spec->path, opts, s, why) : -EINVAL;
 	case KTS_SOURCE_RELEASE:
 		return spec->version ? source_release_open(spec->version, opts, s, why) : -EINVAL;
 	case KTS_SOURCE_GIT:

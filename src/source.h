@@ -3,6 +3,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/stat.h>
 
 #include "fsid.h"
 #include "macro.h"
@@ -91,6 +92,9 @@ struct kts_fetch_opts {
 	/* Download progress: total = 0 when the server did not say. Called often; keep it cheap. */
 	void (*progress)(uint64_t done, uint64_t total, void *userdata);
 	void *userdata;
+	/* source_open() of a local tarball: its identity memo ("{cache}/.tarballs",
+	 * source-memo.h); NULL: hash the file every time. */
+	const char *tarball_memo;
 };
 
 #define SOURCE_DEFAULT_MIRROR "https://cdn.kernel.org/pub/linux/kernel"
@@ -132,6 +136,7 @@ struct kts_source {
 	bool dirty;      /* local */
 	char state_sha256[65];   /* local, dirty */
 	char tarball_sha256[65]; /* tarball/release */
+	struct stat tarball_st;  /* local tarball: fstat of the file hashed, before reading it */
 	struct kts_fsid fs;      /* local: filesystem holding the tree */
 };
 void source_free(struct kts_source *s);

@@ -49,7 +49,7 @@ locks_free() {
 }
 no_build_processes() { ! pgrep -f "__build-inner $KTSCOPE_CACHE_DIR/" >/dev/null && ! pgrep -f "make -C $1" >/dev/null; }
 
-kts_plan 76
+kts_plan 78
 
 # ---- 1. a clean git tree: built in the scope, stored, listed ---------------------------
 T=$(new_tree t1)
@@ -392,6 +392,7 @@ kts_check "the old bytes again: a cache hit on that entry" \
 
 # Two concurrent builds of one tarball: one builds, the other waits for its key and hits.
 tar -cJf "$work/conc.tar.xz" -C "$work" t11
+conc_made=$SECONDS
 FAKE_KERNEL_SLEEP=0.3 "$KTSCOPE" --user build --tarball "$work/conc.tar.xz" >"$work/ca.out" 2>"$work/ca.err" &
 ca=$!
 bg_pids+=($ca)
@@ -409,6 +410,15 @@ kts_check "… the second waited for the first's key, naming its pid" \
 	grep -q "'tar-.*' is being built by pid $ca" "$work/cb.err"
 kts_check "… and then hit the cache instead of building (one entry, same image)" \
 	eval "[ -n \"\$(hit_of '$work/cb.err')\" ] && ! grep -q unpacking '$work/cb.err' && [ \"\$(tail -n 1 '$work/ca.out')\" = \"\$(tail -n 1 '$work/cb.out')\" ]"
+
+# The tarball's SHA-256 is memoized by its identity once the file is 2 s old (source-memo.h).
+[ $((SECONDS - conc_made)) -ge 3 ] || sleep 3
+"$KTSCOPE" --user build --tarball "$work/conc.tar.xz" >/dev/null 2>"$work/cc.err"
+kts_check "a later hit keeps the tarball's SHA-256 in {cache}/.tarballs" \
+	eval "[ -n \"\$(hit_of '$work/cc.err')\" ] && grep -q \"^$work/conc.tar.xz .*	$(sha256sum "$work/conc.tar.xz" | cut -c1-64)\$\" '$KTSCOPE_CACHE_DIR/.tarballs'"
+"$KTSCOPE" -v --user build --tarball "$work/conc.tar.xz" >/dev/null 2>"$work/cd.err"
+kts_check "… and the next one hits without reading the file" \
+	eval "[ -n \"\$(hit_of '$work/cd.err')\" ] && grep -q 'SHA-256 from the memo' '$work/cd.err'"
 
 # The binary deleted while a build waits (a package upgrade): the in-scope half still runs.
 T13=$(new_tree t13)
