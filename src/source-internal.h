@@ -9,6 +9,7 @@
  *   source-spec.c     SPEC and version parsing; the label and identity strings of each kind
  *   source-local.c    a local tree's state through libgit2: HEAD, dirty paths, state hash
  *   source-status.c   the threaded status walk of a whole work tree that source-local.c uses
+ *   source-gitcli.c   source-local.c's fast path: the same state through the git program
  *   source-tarball.c  tarball identify (hash) and extract (tar)
  *   source-release.c  releases.json and sha256sums.asc; release download and verification
  *   source-git.c      git ls-remote, fetch and checkout through libgit2
@@ -20,7 +21,9 @@
  * entry points hand it out with source_why_finish().
  */
 
+#include <limits.h>
 #include <stdbool.h>
+#include <stddef.h>
 
 #include "macro.h"
 #include "source.h"
@@ -92,6 +95,29 @@ int source_release_fetch(struct kts_source *s, const char *workdir,
 			 const struct kts_fetch_opts *opts, char **why);
 int source_git_open(const char *url, const char *ref, struct kts_source *s, char **why);
 int source_git_fetch(struct kts_source *s, const char *workdir, char **why);
+
+/* ---- source-gitcli.c: a local tree's changed paths through the git program -------------- */
+
+/* What git says of a tree: the repository's top level and HEAD, and the changed paths. */
+struct source_gitcli {
+	char root[PATH_MAX]; /* the work tree's top level, canonical */
+	char commit[41];     /* HEAD */
+	char *subdir;        /* the tree below root (NULL: the tree is root) */
+	char **paths;        /* the changed paths under the tree, relative to root (into out) */
+	size_t n_paths;
+	char *out; /* git status's output */
+};
+void source_gitcli_done(struct source_gitcli *g);
+/* false when $KTSCOPE_GIT is "libgit2": the state is then libgit2's alone. */
+bool source_gitcli_wanted(void);
+/*
+ * The state of canon (a canonical directory) as git sees it, where that is libgit2's view
+ * (source-gitcli.c says where it is not). Returns 0 with g filled; 1 when git cannot answer
+ * here (why at debug level: libgit2 must, and words any error); -ENOMEM. Paths in g->paths
+ * may hold any byte but NUL; untracked directories git did not descend into (nested
+ * repositories) end in '/', as libgit2's do.
+ */
+int source_gitcli_status(const char *canon, struct source_gitcli *g);
 
 /* libgit2 is reference counted: every public entry point that may use it holds one
  * reference for its duration (source-git.c). */

@@ -1,10 +1,12 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * Local kernel trees (source.h, "local"): opening one as a source, and its state through
- * libgit2 — HEAD, the dirty paths (HEAD↔index, index↔work tree, untracked files that are not
- * ignored) and the state hash over them — in named steps: open the repository, read HEAD,
- * walk the status (source-status.c splits a whole work tree among threads), collect the
- * dirty paths, hash them. Also the after-build re-check (source_recheck()).
+ * Local kernel trees (source.h, "local"): opening one as a source, and its state — HEAD, the
+ * dirty paths (HEAD↔index, index↔work tree, untracked files that are not ignored) and the
+ * state hash over them. The paths come from the git program where it can answer with
+ * libgit2's view (source-gitcli.c: `git status`, the fast path), else from libgit2 in named
+ * steps: open the repository, read HEAD, walk the status (source-status.c splits a whole work
+ * tree among threads), collect the dirty paths. Either way the records and the hash are this
+ * file's (dirty_record(), local_hash()). Also the after-build re-check (source_recheck()).
  */
 #include <errno.h>
 #include <limits.h>
@@ -205,13 +207,10 @@ static int local_not_git(struct kts_local_state *s, const char *fmt, ...)
 	return 1;
 }
 
-/* Step 1: the tree and the repository holding it; s->repo_root and s->subdir. Returns 1 when
- * that already decides the state (not in git). */
-static int local_open(struct local_ctx *c, const char *dir, struct kts_local_state *s, char **why)
+/* The tree, canonical, in c->canon; it must be a directory. */
+static int local_resolve(struct local_ctx *c, const char *dir, char **why)
 {
-	const char *wd;
 	struct stat st;
-	int r;
 
 	if (!realpath(dir, c->canon))
 		return source_why_first(why, negative_errno(), "cannot resolve '%s': %m", dir);
@@ -219,6 +218,15 @@ static int local_open(struct local_ctx *c, const char *dir, struct kts_local_sta
 		return source_why_first(why, negative_errno(), "cannot stat '%s': %m", c->canon);
 	if (!S_ISDIR(st.st_mode))
 		return source_why_first(why, -ENOTDIR, "'%s' is not a directory", c->canon);
+	return 0;
+}
+
+/* Step 1: the repository holding the tree; s->repo_root and s->subdir. Returns 1 when that
+ * already decides the state (not in git). */
+static int local_open(struct local_ctx *c, struct kts_local_state *s, char **why)
+{
+	const char *wd;
+	int r;
 
 	r = git_repository_open_ext(&c->repo, c->canon, 0, NULL);
 	if (r == GIT_ENOTFOUND)
@@ -351,7 +359,8 @@ static int dirty_add(struct local_ctx *c, const char *path, struct kts_local_sta
 	if (!e->path)
 		return -ENOMEM;
 	c->n_ents++;
-	r = dirty_submodule(c->repo, path, e, s);
+	/* (the git program's answer holds no submodule: source-gitcli.c leaves those here) */
+	r = c->repo ? dirty_submodule(c->repo, path, e, s) : 0;
 	if (r != 0)
 		return r < 0 ? r : 0;
 	if (path[strlen(path) - 1] == '/') {
@@ -426,21 +435,67 @@ static int local_hash(struct local_ctx *c, struct kts_local_state *s)
 	return 0;
 }
 
+/* Steps 1-4 through libgit2. Returns 1 when the tree is not in git (the state is complete). */
+static int local_libgit2(struct local_ctx *c, struct kts_local_state *s, char **why)
+{
+	int r;
+
+	r = local_open(c, s, why);
+	if (r == 0)
+		r = local_head(c, s, why);
+	if (r == 0) {
+		s->git = true;
+		r = local_status(c, s, why);
+	}
+	if (r == 0)
+		r = local_collect(c, s, why);
+	return r;
+}
+
+/*
+ * Steps 1-4 through the git program (source-gitcli.c). Returns 0, or 2 when git did not answer
+ * (c and s are then untouched: libgit2 must), or negative errno.
+ */
+static int local_gitcli(struct local_ctx *c, struct kts_local_state *s, char **why)
+{
+	_cleanup_(source_gitcli_done) struct source_gitcli g = {};
+	int r;
+
+	if (!source_gitcli_wanted())
+		return 2;
+	r = source_gitcli_status(c->canon, &g);
+	if (r != 0)
+		return r < 0 ? r : 2;
+	memcpy(c->root, g.root, sizeof(c->root));
+	s->repo_root = strdup(g.root);
+	if (!s->repo_root)
+		return -ENOMEM;
+	s->subdir = TAKE_PTR(g.subdir);
+	c->prefix_len = s->subdir ? strlen(s->subdir) : 0;
+	memcpy(s->commit, g.commit, sizeof(s->commit));
+	s->git = true;
+	c->ents = calloc(MAX(g.n_paths, (size_t) 1), sizeof(*c->ents));
+	if (!c->ents)
+		return -ENOMEM;
+	for (size_t i = 0; i < g.n_paths; i++) {
+		r = dirty_add(c, g.paths[i], s, why);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
 static int local_state(const char *dir, struct kts_local_state *ret, char **why)
 {
 	_cleanup_(local_ctx_done) struct local_ctx c = {};
 	_cleanup_(source_local_state_done) struct kts_local_state s = { .cacheable = true };
 	int r;
 
-	r = local_open(&c, dir, &s, why);
+	r = local_resolve(&c, dir, why);
 	if (r == 0)
-		r = local_head(&c, &s, why);
-	if (r == 0) {
-		s.git = true;
-		r = local_status(&c, &s, why);
-	}
-	if (r == 0)
-		r = local_collect(&c, &s, why);
+		r = local_gitcli(&c, &s, why);
+	if (r == 2)
+		r = local_libgit2(&c, &s, why);
 	if (r == 0)
 		r = local_hash(&c, &s);
 	if (r < 0)

@@ -13,6 +13,7 @@
 #include "macro.h"
 #include "hash.h"
 #include "source.h"
+#include "source-internal.h" /* source_gitcli_status(): whether the git program answered */
 
 static int g_counter_objects;
 
@@ -478,6 +479,336 @@ static void test_local_refuses_non_kernel_dirs(void **state)
 	rm_rf(dir);
 }
 
+/* ------------------------------------------ the git program and libgit2 agree */
+
+/* The state of dir through the default path (the git program, where it answers) or through
+ * libgit2 alone (KTSCOPE_GIT=libgit2). */
+static void state_via(const char *dir, bool libgit2, struct kts_local_state *st)
+{
+	char *why = NULL;
+	int r;
+
+	if (libgit2)
+		assert_int_equal(setenv("KTSCOPE_GIT", "libgit2", 1), 0);
+	r = source_local_state(dir, st, &why);
+	assert_int_equal(unsetenv("KTSCOPE_GIT"), 0);
+	if (r < 0)
+		fail_msg("source_local_state(%s)%s: %s: %s", dir, libgit2 ? " with libgit2" : "",
+			 strerror(-r), why ? why : "");
+}
+
+/* Whether the git program answers for dir itself (1) or leaves it to libgit2 (0). */
+static bool git_answers(const char *dir)
+{
+	struct source_gitcli g = {};
+	char canon[PATH_MAX];
+	int r;
+
+	assert_non_null(realpath(dir, canon));
+	r = source_gitcli_status(canon, &g);
+	assert_true(r == 0 || r == 1);
+	source_gitcli_done(&g);
+	return r == 0;
+}
+
+static void assert_str_same(const char *what, const char *field, const char *a, const char *b)
+{
+	if ((a == NULL) != (b == NULL) || (a && !streq(a, b)))
+		fail_msg("%s: %s: git '%s', libgit2 '%s'", what, field, a ? a : "(null)",
+			 b ? b : "(null)");
+}
+
+/*
+ * Both paths give dir the same kts_local_state, the git program answered itself when want_git
+ * (else it left dir to libgit2), and n_dirty is want_dirty.
+ */
+static void assert_agree(const char *dir, const char *what, bool want_git, unsigned want_dirty)
+{
+	struct kts_local_state a = {}, b = {};
+
+	state_via(dir, false, &a);
+	state_via(dir, true, &b);
+	if (git_answers(dir) != want_git)
+		fail_msg("%s: the git program %s", what, want_git ? "did not answer" : "answered");
+	assert_str_same(what, "commit", a.commit, b.commit);
+	assert_str_same(what, "state", a.state, b.state);
+	assert_str_same(what, "why", a.why, b.why);
+	assert_str_same(what, "repo_root", a.repo_root, b.repo_root);
+	assert_str_same(what, "subdir", a.subdir, b.subdir);
+	if (a.git != b.git || a.dirty != b.dirty || a.cacheable != b.cacheable ||
+	    a.n_dirty != b.n_dirty)
+		fail_msg("%s: git: git %d dirty %d cacheable %d n_dirty %u; libgit2: %d %d %d %u",
+			 what, a.git, a.dirty, a.cacheable, a.n_dirty, b.git, b.dirty, b.cacheable,
+			 b.n_dirty);
+	if (a.n_dirty != want_dirty)
+		fail_msg("%s: %u dirty paths, expected %u", what, a.n_dirty, want_dirty);
+	source_local_state_done(&a);
+	source_local_state_done(&b);
+}
+
+/* git -C dir ARGS... must succeed. */
+#define GIT(dir, ...) assert_int_equal(run("git", "-C", dir, __VA_ARGS__, NULL), 0)
+
+/* Back to HEAD: no change, nothing untracked (ignored files too), the filemode default. */
+static void reset_tree(const char *dir)
+{
+	GIT(dir, "reset", "-q", "--hard");
+	GIT(dir, "clean", "-qffdx");
+	(void) run("git", "-C", dir, "config", "--unset", "core.filemode", NULL);
+}
+
+static void symlink_at(const char *target, const char *dir, const char *rel)
+{
+	char p[1100];
+
+	(void) snprintf(p, sizeof(p), "%s/%s", dir, rel);
+	(void) unlink(p);
+	assert_int_equal(symlink(target, p), 0);
+}
+
+static void unlink_at(const char *dir, const char *rel)
+{
+	char p[1100];
+
+	(void) snprintf(p, sizeof(p), "%s/%s", dir, rel);
+	assert_int_equal(unlink(p), 0);
+}
+
+static void chmod_at(const char *dir, const char *rel, mode_t mode)
+{
+	char p[1100];
+
+	(void) snprintf(p, sizeof(p), "%s/%s", dir, rel);
+	assert_int_equal(chmod(p, mode), 0);
+}
+
+/* Changes to tracked files, one at a time. */
+static void test_gitcli_agree_tracked(void **state)
+{
+	struct sandbox *sb = *state;
+	const char *d = sb->dir;
+
+	test_need(run("git", "--version", NULL) == 0, "git");
+	symlink_at("Makefile", d, "mk-link");
+	write_file(d, "with space.c", "s\n");
+	GIT(d, "add", "-A");
+	GIT(d, "-c", "user.name=T", "-c", "user.email=t@e", "commit", "-qm", "links");
+	assert_agree(d, "clean", true, 0);
+
+	write_file(d, "kernel/sched/ext.c", "/* edited */\n");
+	assert_agree(d, "modified", true, 1);
+	reset_tree(d);
+	unlink_at(d, "init/main.c");
+	assert_agree(d, "deleted", true, 1);
+	reset_tree(d);
+	write_file(d, "kernel/sched/ext.c", "/* staged */\n");
+	GIT(d, "add", "kernel/sched/ext.c");
+	write_file(d, "kernel/sched/ext.c", "/* sched_ext */\n");
+	assert_agree(d, "staged then reverted", true, 1);
+	reset_tree(d);
+	GIT(d, "rm", "-q", "--cached", "Kconfig");
+	assert_agree(d, "removed from the index, still there", true, 1);
+	reset_tree(d);
+	GIT(d, "mv", "kernel/sched/ext.c", "kernel/sched/ext2.c");
+	assert_agree(d, "staged rename", true, 2);
+	reset_tree(d);
+	write_file(d, "with space.c", "s2\n");
+	assert_agree(d, "a name with a space", true, 1);
+	reset_tree(d);
+
+	symlink_at("Kconfig", d, "mk-link");
+	assert_agree(d, "symlink retargeted", true, 1);
+	reset_tree(d);
+	unlink_at(d, "mk-link");
+	write_file(d, "mk-link", "now a file\n");
+	assert_agree(d, "symlink to file", true, 1);
+	reset_tree(d);
+	symlink_at("Makefile", d, "kernel/sched/ext.c");
+	assert_agree(d, "file to symlink", true, 1);
+	reset_tree(d);
+	unlink_at(d, "init/main.c");
+	write_file(d, "init/main.c/inner.c", "dir now\n");
+	assert_agree(d, "file to directory", true, 2);
+	reset_tree(d);
+
+	chmod_at(d, "kernel/sched/ext.c", 0755);
+	assert_agree(d, "exec bit, core.filemode true", true, 1);
+	GIT(d, "config", "core.filemode", "false");
+	assert_agree(d, "exec bit, core.filemode false", true, 0);
+	reset_tree(d);
+	chmod_at(d, "kernel/sched/ext.c", 0644);
+
+	/* core.autocrlf: CRLF in the work tree of a file committed with LF. */
+	write_file(d, "crlf.c", "a\nb\n");
+	GIT(d, "add", "crlf.c");
+	GIT(d, "-c", "user.name=T", "-c", "user.email=t@e", "commit", "-qm", "crlf");
+	GIT(d, "config", "core.autocrlf", "true");
+	write_file(d, "crlf.c", "a\r\nb\r\n");
+	assert_agree(d, "CRLF, core.autocrlf true", true, 1);
+	GIT(d, "config", "--unset", "core.autocrlf");
+	assert_agree(d, "CRLF, core.autocrlf unset", true, 1);
+}
+
+/* New files, ignored files, the index's flags, racy timestamps. */
+static void test_gitcli_agree_untracked(void **state)
+{
+	struct sandbox *sb = *state;
+	const char *d = sb->dir;
+	char p[1100];
+
+	test_need(run("git", "--version", NULL) == 0, "git");
+	write_file(d, "staged.c", "int x;\n");
+	GIT(d, "add", "staged.c");
+	assert_agree(d, "staged add", true, 1);
+	reset_tree(d);
+	write_file(d, "ita.c", "int y;\n");
+	GIT(d, "add", "-N", "ita.c");
+	assert_agree(d, "intent to add", true, 1);
+	GIT(d, "rm", "-q", "--cached", "ita.c");
+	reset_tree(d);
+	write_file(d, "new.c", "n\n");
+	assert_agree(d, "untracked file", true, 1);
+	write_file(d, "newdir/sub/deeper/f.c", "f\n");
+	(void) snprintf(p, sizeof(p), "%s/emptydir", d);
+	assert_int_equal(mkdir(p, 0755), 0);
+	assert_agree(d, "untracked file in untracked directories, an empty directory", true, 2);
+	reset_tree(d);
+	write_file(d, "init/main.o", "obj");
+	write_file(d, "build/x/y", "ignored dir");
+	write_file(d, ".config", "CONFIG_X=y\n");
+	assert_agree(d, "ignored", true, 0);
+	write_file(d, "HEAD", "a file named like the revision\n");
+	write_file(d, "-n", "a file named like an option\n");
+	write_file(d, "line\nbreak.c", "nl\n");
+	write_file(d, "tab\tand \"quote\".c", "q\n");
+	write_file(d, "latin1-\xe9\xff.c", "not UTF-8\n");
+	symlink_at("kernel", d, "dir-link");
+	symlink_at("nowhere", d, "dangling");
+	assert_agree(d, "odd names, symlinks to a directory and to nothing", true, 7);
+	reset_tree(d);
+
+	GIT(d, "update-index", "--skip-worktree", "init/main.c");
+	write_file(d, "init/main.c", "/* hidden by skip-worktree */\n");
+	assert_agree(d, "skip-worktree", true, 0);
+	GIT(d, "update-index", "--no-skip-worktree", "init/main.c");
+	reset_tree(d);
+	GIT(d, "update-index", "--assume-unchanged", "init/main.c");
+	write_file(d, "init/main.c", "/* hidden by assume-unchanged */\n");
+	assert_agree(d, "assume-unchanged", true, 0);
+	GIT(d, "update-index", "--no-assume-unchanged", "init/main.c");
+	reset_tree(d);
+
+	/* Racy: the file changes (same size) in the second its index entry was written, so
+	 * only its content tells; a commit in between leaves the index and HEAD alike. */
+	write_file(d, "racy.c", "aaaa\n");
+	GIT(d, "add", "racy.c");
+	GIT(d, "-c", "user.name=T", "-c", "user.email=t@e", "commit", "-qm", "racy");
+	assert_agree(d, "racily clean", true, 0);
+	write_file(d, "racy.c", "bbbb\n");
+	assert_agree(d, "racily dirty", true, 1);
+	reset_tree(d);
+}
+
+/* Repositories inside the tree, and a subtree of a repository. */
+static void test_gitcli_agree_nested(void **state)
+{
+	struct sandbox *sb = *state;
+	const char *d = sb->dir;
+	char sub[400], src[400];
+
+	test_need(run("git", "--version", NULL) == 0, "git");
+	(void) snprintf(sub, sizeof(sub), "%s/nested", d);
+	GIT(d, "init", "-q", sub);
+	assert_agree(d, "empty nested repository", false, 0);
+	write_file(sub, "f.c", "inner\n");
+	assert_agree(d, "nested repository", false, 1);
+	reset_tree(d);
+	rm_rf(sub);
+
+	/* A subtree: changes inside count, outside not; an untracked subtree is libgit2's. */
+	write_file(d, "kernel/sched/core.c", "new\n");
+	write_file(d, "outside.c", "x\n");
+	(void) snprintf(sub, sizeof(sub), "%s/kernel", d);
+	assert_agree(sub, "subtree", true, 1);
+	write_file(d, "scratch/a.c", "x\n");
+	(void) snprintf(sub, sizeof(sub), "%s/scratch", d);
+	assert_agree(sub, "untracked subtree", false, 0);
+	reset_tree(d);
+
+	/* A submodule: clean, then with a change of its own, then at another commit. */
+	new_dir("subsrc", src, sizeof(src));
+	GIT(src, "init", "-q");
+	write_file(src, "s.c", "s\n");
+	GIT(src, "add", "s.c");
+	GIT(src, "-c", "user.name=T", "-c", "user.email=t@e", "commit", "-qm", "s");
+	GIT(d, "-c", "protocol.file.allow=always", "submodule", "-q", "add", src, "sm");
+	GIT(d, "-c", "user.name=T", "-c", "user.email=t@e", "commit", "-qm", "sm");
+	(void) snprintf(sub, sizeof(sub), "%s/sm", d);
+	assert_agree(d, "submodule, clean", true, 0);
+	write_file(d, "new.c", "n\n");
+	assert_agree(d, "submodule clean, a change elsewhere", false, 1);
+	unlink_at(d, "new.c");
+	write_file(sub, "s.c", "s2\n");
+	assert_agree(d, "submodule, dirty", false, 1);
+	GIT(sub, "-c", "user.name=T", "-c", "user.email=t@e", "commit", "-qam", "s2");
+	assert_agree(d, "submodule, moved", false, 1);
+}
+
+/* With no git in PATH, a git that prints nonsense, or KTSCOPE_GIT=libgit2: libgit2 answers. */
+static void test_gitcli_fallback(void **state)
+{
+	struct sandbox *sb = *state;
+	_cleanup_free_ char *path = NULL;
+	struct kts_local_state a = {}, b = {};
+	char bin[400];
+
+	test_need(run("git", "--version", NULL) == 0, "git");
+	path = strdup(getenv("PATH"));
+	assert_non_null(path);
+	write_file(sb->dir, "kernel/sched/ext.c", "/* edited */\n");
+	write_file(sb->dir, "new dir/f.c", "new\n");
+	state_via(sb->dir, false, &a);
+	assert_int_equal(a.n_dirty, 2);
+	assert_true(git_answers(sb->dir));
+
+	assert_int_equal(setenv("KTSCOPE_GIT", "libgit2", 1), 0);
+	assert_false(source_gitcli_wanted());
+	assert_int_equal(setenv("KTSCOPE_GIT", "git", 1), 0);
+	assert_true(source_gitcli_wanted());
+	assert_int_equal(unsetenv("KTSCOPE_GIT"), 0);
+
+	new_dir("nogit-bin", bin, sizeof(bin));
+	assert_int_equal(setenv("PATH", bin, 1), 0);
+	assert_false(git_answers(sb->dir));
+	state_via(sb->dir, false, &b);
+	assert_str_same("no git", "state", a.state, b.state);
+	assert_int_equal(a.n_dirty, b.n_dirty);
+	source_local_state_done(&b);
+
+	write_file(bin, "git", "#!/bin/sh\necho nonsense\n");
+	chmod_at(bin, "git", 0755);
+	assert_false(git_answers(sb->dir));
+	state_via(sb->dir, false, &b);
+	assert_str_same("nonsense", "state", a.state, b.state);
+	source_local_state_done(&b);
+	write_file(bin, "git", "#!/bin/sh\n[ \"$7\" = status ] && printf '1 .M N... bad' || "
+			       "exec /usr/bin/git \"$@\"\n");
+	assert_false(git_answers(sb->dir));
+	assert_int_equal(setenv("PATH", path, 1), 0);
+	source_local_state_done(&a);
+
+	/* Unborn HEAD and no repository at all: libgit2's words. */
+	_cleanup_source_ struct kts_source *s = NULL;
+	char dir[300];
+
+	new_dir("unborn", dir, sizeof(dir));
+	make_fake_tree(dir, "unborn");
+	GIT(dir, "init", "-q");
+	assert_false(git_answers(dir));
+	s = open_local_ok(dir);
+	assert_non_null(strstr(s->why, "has no commit yet"));
+}
+
 /* ------------------------------------------------------------------- fsid */
 
 static void test_fsid_mountinfo_parse(void **state)
@@ -583,6 +914,14 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_local_threads_agree, sandbox_setup,
 						sandbox_teardown),
 		cmocka_unit_test_setup_teardown(test_local_nested_in_other_repo, sandbox_setup,
+						sandbox_teardown),
+		cmocka_unit_test_setup_teardown(test_gitcli_agree_tracked, sandbox_setup,
+						sandbox_teardown),
+		cmocka_unit_test_setup_teardown(test_gitcli_agree_untracked, sandbox_setup,
+						sandbox_teardown),
+		cmocka_unit_test_setup_teardown(test_gitcli_agree_nested, sandbox_setup,
+						sandbox_teardown),
+		cmocka_unit_test_setup_teardown(test_gitcli_fallback, sandbox_setup,
 						sandbox_teardown),
 		cmocka_unit_test(test_local_nogit_not_cacheable),
 		cmocka_unit_test(test_local_refuses_non_kernel_dirs),
