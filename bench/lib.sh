@@ -228,3 +228,80 @@ bench_summary() {
 		printf '%-44s %10s %8s  %-7s %-20s %s\n' "$label" "$value" "$rtarget" "$verdict" "$date" "$note"
 	done
 }
+
+# bench_event_field FILE EVENT PATH: the value at PATH (dotted) of the last EVENT line of a
+# --json-events file (lines may start with a time stamp and a blank).
+bench_event_field() {
+	python3 - "$@" <<'PY'
+import json, sys
+f, ev, path = sys.argv[1:4]
+v = None
+for l in open(f):
+    l = l.strip()
+    if not l:
+        continue
+    if l[0] != "{":
+        l = l.split(" ", 1)[1]
+    e = json.loads(l)
+    if e.get("event") == ev:
+        v = e
+        for k in path.split("."):
+            v = v.get(k) if isinstance(v, dict) else None
+if v is None:
+    sys.exit(1)
+print(v)
+PY
+}
+
+# bench_phases FILE...: ktscope's phases per round (the "phases" of each file's telemetry
+# event, seconds) as a table: one row per phase, one column per round, and the median.
+bench_phases() {
+	python3 - "$@" <<'PY'
+import json, statistics, sys
+rounds = []
+for f in sys.argv[1:]:
+    ph = {}
+    for l in open(f):
+        l = l.strip()
+        if l and l[0] != "{":
+            l = l.split(" ", 1)[1]
+        if l.startswith("{"):
+            e = json.loads(l)
+            if e.get("event") == "telemetry":
+                ph = e.get("phases", {})
+    rounds.append(ph)
+names = []
+for ph in rounds:
+    names += [n for n in ph if n not in names]
+print("  %-18s %s  median" % ("phase", " ".join("%8s" % ("r%d" % (i + 1)) for i in range(len(rounds)))))
+for n in names:
+    v = [ph.get(n) for ph in rounds]
+    got = [x for x in v if x is not None]
+    print("  %-18s %s  %6.2f" % (n, " ".join("%8s" % ("-" if x is None else "%.2f" % x) for x in v),
+                               statistics.median(got)))
+sums = [sum(ph.values()) for ph in rounds]
+print("  %-18s %s  %6.2f" % ("sum of phases", " ".join("%8.2f" % x for x in sums), statistics.median(sums)))
+PY
+}
+
+# bench_steps FILE...: the same table for by-hand steps, from files of "NAME MICROSECONDS".
+bench_steps() {
+	python3 - "$@" <<'PY'
+import statistics, sys
+rounds = []
+for f in sys.argv[1:]:
+    d = {}
+    for l in open(f):
+        n, us = l.split()
+        d[n] = d.get(n, 0) + int(us) / 1e6
+    rounds.append(d)
+names = []
+for d in rounds:
+    names += [n for n in d if n not in names]
+for n in names:
+    v = [d.get(n) for d in rounds]
+    got = [x for x in v if x is not None]
+    print("  %-18s %s  %6.2f" % (n, " ".join("%8s" % ("-" if x is None else "%.2f" % x) for x in v),
+                               statistics.median(got)))
+PY
+}
