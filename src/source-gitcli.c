@@ -19,6 +19,7 @@
  *     .git, libgit2 does not (such a tree is not cacheable anyway);
  *   - a changed submodule, or any change in a tree that has a .gitmodules: libgit2 decides
  *     what a submodule path records (its checked-out commit, its own changes).
+ * A stop request (interrupt.h) that git died of ends the identification with -EINTR.
  * git runs with nothing of the caller's environment that could change its view: GIT_DIR,
  * GIT_WORK_TREE, GIT_INDEX_FILE and the other repository and config overrides are removed
  * (libgit2 reads none of them either), the locale is C; --no-optional-locks keeps it from
@@ -38,6 +39,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "interrupt.h"
 #include "log.h"
 #include "source-internal.h"
 #include "util.h"
@@ -157,7 +159,12 @@ static int gitcli_run(const char *dir, const char *const *args, size_t max, char
 	if (k < 0)
 		return log_debug_errno(k, "git status through libgit2: waitpid: %m"), 1;
 	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0 || lseek(err_fd, 0, SEEK_END) != 0) {
-		ssize_t m = pread(err_fd, msg, sizeof(msg) - 1, 0);
+		ssize_t m;
+
+		/* A Ctrl-C reached git too: stop here rather than walk the tree with libgit2. */
+		if (interrupt_pending())
+			return -EINTR;
+		m = pread(err_fd, msg, sizeof(msg) - 1, 0);
 
 		msg[MAX(m, (ssize_t) 0)] = '\0';
 		msg[strcspn(msg, "\n")] = '\0';

@@ -113,7 +113,8 @@ bool source_gitcli_wanted(void);
 /*
  * The state of canon (a canonical directory) as git sees it, where that is libgit2's view
  * (source-gitcli.c says where it is not). Returns 0 with g filled; 1 when git cannot answer
- * here (why at debug level: libgit2 must, and words any error); -ENOMEM. Paths in g->paths
+ * here (why at debug level: libgit2 must, and words any error); -ENOMEM; -EINTR when git
+ * failed with a stop requested (interrupt_pending()). Paths in g->paths
  * may hold any byte but NUL; untracked directories git did not descend into (nested
  * repositories) end in '/', as libgit2's do.
  */

@@ -14,6 +14,7 @@
 #include "hash.h"
 #include "source.h"
 #include "source-internal.h" /* source_gitcli_status(): whether the git program answered */
+#include "interrupt.h"
 
 static int g_counter_objects;
 
@@ -794,6 +795,20 @@ static void test_gitcli_fallback(void **state)
 	write_file(bin, "git", "#!/bin/sh\n[ \"$7\" = status ] && printf '1 .M N... bad' || "
 			       "exec /usr/bin/git \"$@\"\n");
 	assert_false(git_answers(sb->dir));
+	{
+		/* A stop request that git died of ends it: no libgit2 walk after it. */
+		struct kts_interrupt_saved saved;
+		struct kts_local_state c = {};
+		struct source_gitcli g = {};
+
+		write_file(bin, "git", "#!/bin/sh\nkill -INT $$\n");
+		interrupt_catch(&saved);
+		assert_int_equal(raise(SIGINT), 0);
+		assert_int_equal(source_gitcli_status(sb->dir, &g), -EINTR);
+		source_gitcli_done(&g);
+		assert_int_equal(source_local_state(sb->dir, &c, NULL), -EINTR);
+		interrupt_restore(&saved);
+	}
 	assert_int_equal(setenv("PATH", path, 1), 0);
 	source_local_state_done(&a);
 
