@@ -92,6 +92,7 @@ bench_begin() {
 	echo "$BENCH_NAME: start: $(bench_conditions) (idle gate: load < $BENCH_IDLE_LOAD, psi < $BENCH_IDLE_PSI)" >&2
 }
 bench_end() {
+	rm -f "$BENCH_TIMES_FILE"
 	echo "${BENCH_NAME:-bench}: end: $(bench_conditions); $BENCH_NOISY of $BENCH_GATES idle gates timed out" >&2
 }
 # bench_noise_note: "" on a quiet run, else "NOISY (k of n gates)" for the record.
@@ -101,13 +102,15 @@ bench_noise_note() {
 }
 
 # bench_cpu_us VAR: sets VAR to the user+sys µs of this shell's waited-for children so
-# far (`times`, 2nd line). Not in a $(...): a subshell is a new process with no children.
+# far (`times`, 2nd line). Not in a $(...): a subshell is a new process with no children;
+# and no process of its own (an `rm` would count in the next sample): the file is reused
+# and bench_end removes it.
+BENCH_TIMES_FILE=${TMPDIR:-/tmp}/bench-times.$$
 bench_cpu_us() {
 	local -n bench__cpu=$1
-	local u s f=${TMPDIR:-/tmp}/bench-times.$BASHPID m t x=0
-	times >"$f" || return 1
-	{ read -r _; read -r u s; } <"$f"
-	rm -f "$f"
+	local u s m t x=0
+	times >"$BENCH_TIMES_FILE" || return 1
+	{ read -r _; read -r u s; } <"$BENCH_TIMES_FILE"
 	for t in "$u" "$s"; do # "1m2.345s": minutes, seconds with 3 decimals
 		m=${t%%m*} t=${t#*m} t=${t%s}
 		x=$((x + m * 60000000 + 10#${t%.*} * 1000000 + 10#${t#*.} * 1000))

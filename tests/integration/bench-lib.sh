@@ -20,7 +20,7 @@ export BENCH_RESULTS=$tmp/results.tsv BENCH_LOADAVG=$tmp/loadavg BENCH_PSI=$tmp/
 # shellcheck source=bench/lib.sh
 . "$srcdir/bench/lib.sh"
 
-kts_plan 22
+kts_plan 23
 
 eq() { [ "$1" = "$2" ] || { kts_diag "got '$1', want '$2'"; return 1; }; }
 kts_check "median of an odd count" eq "$(bench_median 30 10 20 1000 5)" 20
@@ -80,4 +80,6 @@ bench_time wall cpu bash -c 'i=0; while ((i < 300000)); do i=$((i + 1)); done'
 kts_diag "busy child: wall $wall us, cpu $cpu us"
 kts_check "bench_time counts a busy child's CPU and wall time" \
 	eval '((cpu > 50000 && wall >= cpu * 8 / 10))'
+bench_end 2>/dev/null
+kts_check "bench_end removes the times file" test ! -e "$BENCH_TIMES_FILE"
 [ $kts_nfail = 0 ]
