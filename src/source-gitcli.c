@@ -19,10 +19,16 @@
  *     .git, libgit2 does not (such a tree is not cacheable anyway);
  *   - a changed submodule, or any change in a tree that has a .gitmodules: libgit2 decides
  *     what a submodule path records (its checked-out commit, its own changes).
+ * Where they may still differ (believed, not tested): a file whose stat data changed but
+ * whose content did not, under a filter driver only git runs (git-lfs's clean filter) or a
+ * working-tree-encoding attribute, can be clean to git and changed to libgit2. Kernel trees
+ * use neither; tests/unit/test-source-local.c (test_gitcli_*) holds the two to the same
+ * state for every kind of change it makes.
  * A stop request (interrupt.h) that git died of ends the identification with -EINTR.
  * git runs with nothing of the caller's environment that could change its view: GIT_DIR,
  * GIT_WORK_TREE, GIT_INDEX_FILE and the other repository and config overrides are removed
- * (libgit2 reads none of them either), the locale is C; --no-optional-locks keeps it from
+ * (libgit2 reads none of them either), so are GIT_TRACE* (their output on stderr would send
+ * every call to libgit2), the locale is C; --no-optional-locks keeps it from
  * writing the index (no index.lock race with the user's own git), core.fsmonitor=false
  * keeps it from running the user's hook (libgit2 has no fsmonitor), --no-replace-objects
  * reads HEAD's tree as libgit2 does, --no-renames reports a staged rename as a deletion and
@@ -55,7 +61,8 @@ static const char *const gitcli_unset_env[] = {
 	"GIT_CONFIG_NOSYSTEM", "GIT_REPLACE_REF_BASE", "GIT_GRAFT_FILE", "GIT_SHALLOW_FILE",
 	"GIT_LITERAL_PATHSPECS", "GIT_GLOB_PATHSPECS", "GIT_NOGLOB_PATHSPECS",
 	"GIT_ICASE_PATHSPECS", "GIT_QUARANTINE_PATH", "GIT_ATTR_SOURCE", "GIT_EXEC_PATH",
-	"GIT_PREFIX", "GIT_OPTIONAL_LOCKS", "LC_ALL", "LC_MESSAGES", "LC_CTYPE", "LANG",
+	"GIT_PREFIX", "GIT_OPTIONAL_LOCKS", "GIT_TRACE", "GIT_TRACE2", "GIT_TRACE2_EVENT",
+	"GIT_TRACE2_PERF", "GIT_TRACE_PERFORMANCE", "GIT_TRACE_SETUP", "LC_ALL", "LC_MESSAGES", "LC_CTYPE", "LANG",
 	"LANGUAGE", NULL
 };
 

@@ -715,7 +715,7 @@ static void test_gitcli_agree_nested(void **state)
 {
 	struct sandbox *sb = *state;
 	const char *d = sb->dir;
-	char sub[400], src[400];
+	char sub[450], src[400];
 
 	test_need(run("git", "--version", NULL) == 0, "git");
 	(void) snprintf(sub, sizeof(sub), "%s/nested", d);
@@ -735,6 +735,14 @@ static void test_gitcli_agree_nested(void **state)
 	(void) snprintf(sub, sizeof(sub), "%s/scratch", d);
 	assert_agree(sub, "untracked subtree", false, 0);
 	reset_tree(d);
+
+	/* A linked work tree (.git is a file naming the main repository's worktrees/ entry). */
+	new_dir("linked", src, sizeof(src));
+	(void) snprintf(sub, sizeof(sub), "%s/wt", src);
+	GIT(d, "worktree", "add", "-q", "--detach", sub);
+	write_file(sub, "kernel/sched/ext.c", "/* edited in the linked tree */\n");
+	assert_agree(sub, "linked work tree", true, 1);
+	GIT(d, "worktree", "remove", "--force", sub);
 
 	/* A submodule: clean, then with a change of its own, then at another commit. */
 	new_dir("subsrc", src, sizeof(src));
