@@ -15,9 +15,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <bpf/btf.h>
-#include <bpf/libbpf.h>
-
+#include "bpf-dl.h"
 #include "btf-header.h"
 #include "log.h"
 #include "macro.h"
@@ -88,6 +86,9 @@ int btf_header_open(const char *in, struct btf **ret, char **ret_why)
 	struct btf *btf;
 	int r;
 
+	r = bpf_dl_load(ret_why);
+	if (r < 0)
+		return r;
 	btf_header_libbpf_log();
 	/* libbpf says ENOENT both for a missing file and for an ELF without .BTF. */
 	if (access(in, R_OK) < 0) {

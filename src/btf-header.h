@@ -36,9 +36,13 @@ int btf_header_write(const char *in, const char *out, char **ret_why);
 
 /*
  * For caps.c, the other libbpf user: the BTF of in parsed with the errors above (-ENODATA,
- * -EBADMSG, or the -errno of reading in), named in *ret_why; free it with btf__free().
- * libbpf's own messages go to log_debug (btf_header_libbpf_log(), done once per process).
+ * -EBADMSG, -ELIBACC/-ELIBBAD when libbpf cannot be loaded (bpf-dl.h), or the -errno of
+ * reading in), named in *ret_why; free it with btf__free(). libbpf's own messages go to
+ * log_debug (btf_header_libbpf_log(), done once per process, only once libbpf is loaded).
  */
 struct btf;
 int btf_header_open(const char *in, struct btf **ret, char **ret_why);
 void btf_header_libbpf_log(void);
+
+/* Loads libbpf (bpf-dl.c; btf_header_open() does it): 0, or -ELIBACC/-ELIBBAD and *ret_why. */
+int bpf_dl_load(char **ret_why);

@@ -9,16 +9,14 @@
 #include <endian.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <gelf.h>
-#include <libelf.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-#include <bpf/btf.h>
-
+#include "bpf-dl.h"
 #include "caps-internal.h"
+#include "elf-dl.h"
 #include "log.h"
 #include "macro.h"
 
@@ -134,6 +132,9 @@ static int elf_file_open(struct elf_file *ef, const char *path, char **ret_why)
 	int r;
 
 	*ef = (struct elf_file) { .fd = -EBADF };
+	r = elf_dl_load(ret_why);
+	if (r < 0)
+		return r;
 	if (elf_version(EV_CURRENT) == EV_NONE)
 		return why_set(ret_why, -EIO, "libelf: %s", elf_errmsg(-1));
 	ef->fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);

@@ -9,8 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <bpf/btf.h>
-
+#include "bpf-dl.h"
 #include "btf-header.h"
 #include "caps-internal.h"
 #include "log.h"

@@ -5,7 +5,8 @@
  * headers) and the compile engines past the reservation (ccache >= 4.7.3, the distcc
  * hosts of $DISTCC_HOSTS, icecream). Versions are read from each program's --version
  * through util's spawn_capture(); distcc hosts are probed with engine.c's probe, the one
- * `build --distcc` uses.
+ * `build --distcc` uses. Also whether the libraries ktscope loads on demand (dlopen-util.h)
+ * load: a missing or mismatched one fails only the commands that use it, so say which.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -17,11 +18,17 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "btf-header.h"
 #include "cli-doctor.h"
 #include "engine-icecc.h"
 #include "engine.h"
+#include "fsid.h"
+#include "hash.h"
+#include "http.h"
 #include "log.h"
 #include "macro.h"
+#include "source.h"
+#include "strip.h"
 #include "util.h"
 
 
@@ -202,6 +209,52 @@ void doctor_check_toolchain(struct doctor *d)
 	check_header(d, "openssl", (const char *const[]){ "/usr/include/openssl/ssl.h", NULL },
 		     "certificate and module-signing tools need OpenSSL", "libssl-dev",
 		     "openssl-devel", "openssl");
+}
+
+/* ------------------------------------------------------------ libraries */
+
+/* The libraries loaded with dlopen(); what each serves, as a failure names it. */
+static const struct {
+	const char *soname;
+	int (*load)(char **ret_why);
+	bool optional; /* builds go on without it */
+} dlopen_libs[] = {
+	{ KTS_SONAME_GIT2, source_libgit2_load, false },
+	{ KTS_SONAME_CRYPTO, hash_load, false },
+	{ KTS_SONAME_ELF, elf_dl_load, false },
+	{ KTS_SONAME_BPF, bpf_dl_load, false },
+	{ KTS_SONAME_BLKID, fsid_load, true },
+	{ "libcurl.so.4", http_load, true },
+};
+
+/*
+ * One line per library that does not load (FAIL when builds need it: reading a git tree,
+ * hashing, stripping, reading BTF; WARN for filesystem UUIDs and downloads), else one OK
+ * line naming them all. Loading them here costs doctor what a build pays anyway.
+ */
+void doctor_check_libraries(struct doctor *d)
+{
+	_cleanup_free_ char *ok = NULL;
+	bool all = true;
+
+	for (size_t i = 0; i < ELEMENTSOF(dlopen_libs); i++) {
+		_cleanup_free_ char *why = NULL;
+		char *t;
+
+		if (dlopen_libs[i].load(&why) < 0) {
+			all = false;
+			doctor_add(d, dlopen_libs[i].soname,
+			    dlopen_libs[i].optional ? CHECK_WARN : CHECK_FAIL,
+			    doctor_strf("%s", why ? why : dlopen_libs[i].soname), NULL);
+			continue;
+		}
+		t = doctor_strf("%s%s%s", strempty(ok), ok ? ", " : "", dlopen_libs[i].soname);
+		free(ok);
+		ok = t;
+	}
+	if (ok)
+		doctor_add(d, "libraries", CHECK_OK,
+		    doctor_strf("%s load%s", ok, all ? "" : " (the others do not, above)"), NULL);
 }
 
 /* ------------------------------------------------------------ compile engines */

@@ -746,6 +746,7 @@ int cli_doctor(const struct kts_opts *o, int argc, char **argv)
 	check_cache_dir(&d);
 
 	doctor_check_toolchain(&d);
+	doctor_check_libraries(&d);
 	doctor_check_compile_engines(&d);
 	check_sched_ext(&d, &root);
 

@@ -49,6 +49,8 @@ char *doctor_install_hint(const char *deb, const char *fedora, const char *arch)
 
 /* cli-doctor-tools.c: make, the C compiler, flex, bison, bc, pahole, libelf, OpenSSL. */
 void doctor_check_toolchain(struct doctor *d);
+/* cli-doctor-tools.c: whether each library ktscope loads on demand loads (dlopen-util.h). */
+void doctor_check_libraries(struct doctor *d);
 /*
  * cli-doctor-tools.c: the compile engines: ccache (present, >= 4.7.3), distcc (the
  * hosts of $DISTCC_HOSTS answer; "not configured" when it is unset) and icecream.

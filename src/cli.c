@@ -13,6 +13,7 @@
 
 #include "build-inner.h"
 #include "cli.h"
+#include "hash.h"
 #include "log.h"
 #include "macro.h"
 #include "testhook.h"
@@ -34,6 +35,8 @@ int cli_exit_code(int r)
 	case -EREMOTE:
 	case -ENOLCK:
 	case -ENXIO:
+	case -ELIBACC:
+	case -ELIBBAD:
 		return KTS_EXIT_ENV;
 	default:
 		return r >= 0 ? KTS_EXIT_OK : KTS_EXIT_FAILURE;
@@ -154,6 +157,13 @@ int cli_main(int argc, char **argv)
 	argc -= optind;
 	argv += optind;
 	optind = 0; /* full re-initialisation of getopt for the command's parser */
+
+	/* Cache keys and the kconfig fragment's identity are SHA-256 (hash.h), from libcrypto
+	 * loaded on demand: a command that needs them fails here, with the one line naming it,
+	 * rather than in the middle of its work. */
+	if ((streq(cmd, "build") || streq(cmd, "__build-inner") || streq(cmd, "kernel") ||
+	     streq(cmd, "kconfig")) && hash_load(NULL) < 0)
+		return KTS_EXIT_ENV;
 
 	if (streq(cmd, "topology"))
 		return cli_topology(argc, argv);

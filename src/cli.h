@@ -32,7 +32,8 @@ int cli_main(int argc, char **argv);
  *   -EBUSY, -ETIME                3 reservation not available (now / in time)
  *   -EHOSTDOWN, -EACCES, -EPERM,  4 environment: no manager, refused, the cgroup does
  *   -EMEDIUMTYPE, -EREMOTE, -ENOLCK  not enforce what was asked, unusable lock directory,
- *   -ENXIO                          a build's missing toolchain, cache dir or topology
+ *   -ENXIO, -ELIBACC, -ELIBBAD      a build's missing toolchain, cache dir or topology,
+ *                                   an optional library that cannot be loaded
  *   anything else                 1 failure
  * r >= 0 → 0. A module whose errno could fall into the wrong class returns its
  * class's value instead (session_run()'s -EIO) after logging the real one.

@@ -2,7 +2,9 @@
 /*
  * Filesystem identity through libblkid, with mountinfo as the fallback. Non-root users may not
  * open block devices, so after a direct probe we try what the system already knows: libblkid's
- * cache (read only, never re-probed or written) and udev's /dev/disk/by-uuid links.
+ * cache (read only, never re-probed or written) and udev's /dev/disk/by-uuid links. libblkid is
+ * loaded with dlopen() by the first fsid_get() (dlopen-util.h); without it, mountinfo and udev
+ * still answer.
  */
 #include <blkid.h>
 #include <dirent.h>
@@ -13,10 +15,66 @@
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 
+#include "dlopen-util.h"
 #include "fsid.h"
 #include "log.h"
 #include "macro.h"
 #include "util.h"
+
+static DLSYM_DEFINE(blkid_devno_to_devname);
+static DLSYM_DEFINE(blkid_do_safeprobe);
+static DLSYM_DEFINE(blkid_free_probe);
+static DLSYM_DEFINE(blkid_get_cache);
+static DLSYM_DEFINE(blkid_get_dev);
+static DLSYM_DEFINE(blkid_new_probe_from_filename);
+static DLSYM_DEFINE(blkid_probe_enable_superblocks);
+static DLSYM_DEFINE(blkid_probe_lookup_value);
+static DLSYM_DEFINE(blkid_probe_set_superblocks_flags);
+static DLSYM_DEFINE(blkid_put_cache);
+static DLSYM_DEFINE(blkid_tag_iterate_begin);
+static DLSYM_DEFINE(blkid_tag_iterate_end);
+static DLSYM_DEFINE(blkid_tag_next);
+
+static struct dlopen_lib blkid_lib = {
+	.soname = KTS_SONAME_BLKID,
+	.name = "libblkid",
+	.purpose = "to read filesystem UUIDs",
+	.install = "Debian libblkid1, Fedora libblkid, Arch util-linux-libs",
+};
+
+int fsid_load(char **ret_why)
+{
+	return dlopen_lib_load(&blkid_lib, ret_why,
+			       DLSYM_ARG(blkid_devno_to_devname),
+			       DLSYM_ARG(blkid_do_safeprobe),
+			       DLSYM_ARG(blkid_free_probe),
+			       DLSYM_ARG(blkid_get_cache),
+			       DLSYM_ARG(blkid_get_dev),
+			       DLSYM_ARG(blkid_new_probe_from_filename),
+			       DLSYM_ARG(blkid_probe_enable_superblocks),
+			       DLSYM_ARG(blkid_probe_lookup_value),
+			       DLSYM_ARG(blkid_probe_set_superblocks_flags),
+			       DLSYM_ARG(blkid_put_cache),
+			       DLSYM_ARG(blkid_tag_iterate_begin),
+			       DLSYM_ARG(blkid_tag_iterate_end),
+			       DLSYM_ARG(blkid_tag_next),
+			       NULL);
+}
+
+/* From here on, libblkid's names are its sym_ pointers: only after fsid_load() succeeded. */
+#define blkid_devno_to_devname sym_blkid_devno_to_devname
+#define blkid_do_safeprobe sym_blkid_do_safeprobe
+#define blkid_free_probe sym_blkid_free_probe
+#define blkid_get_cache sym_blkid_get_cache
+#define blkid_get_dev sym_blkid_get_dev
+#define blkid_new_probe_from_filename sym_blkid_new_probe_from_filename
+#define blkid_probe_enable_superblocks sym_blkid_probe_enable_superblocks
+#define blkid_probe_lookup_value sym_blkid_probe_lookup_value
+#define blkid_probe_set_superblocks_flags sym_blkid_probe_set_superblocks_flags
+#define blkid_put_cache sym_blkid_put_cache
+#define blkid_tag_iterate_begin sym_blkid_tag_iterate_begin
+#define blkid_tag_iterate_end sym_blkid_tag_iterate_end
+#define blkid_tag_next sym_blkid_tag_next
 
 static void blkid_free_probep(blkid_probe *p)
 {
@@ -42,6 +100,9 @@ int fsid_probe(const char *devname, struct kts_fsid *ret)
 
 	if (!devname || !ret)
 		return -EINVAL;
+	r = fsid_load(NULL);
+	if (r < 0)
+		return r;
 
 	errno = 0;
 	pr = blkid_new_probe_from_filename(devname);
@@ -155,10 +216,17 @@ int fsid_get(const char *path, struct kts_fsid *ret)
 	_cleanup_free_ char *devname = NULL;
 	_cleanup_fclose_ FILE *mi = NULL;
 	struct kts_fsid f = {}, m = {}, p;
+	_cleanup_free_ char *why = NULL;
+	static bool warned;
+	bool blkid;
 	struct stat st;
 
 	if (!path || !ret)
 		return -EINVAL;
+	/* Best effort, as everything here: without libblkid, mountinfo and udev still answer. */
+	blkid = fsid_load(&why) >= 0;
+	if (!blkid && !__atomic_exchange_n(&warned, true, __ATOMIC_RELAXED))
+		log_warning("%s; filesystem UUIDs come from udev only", why);
 
 	if (stat(path, &st) < 0) {
 		log_debug_errno(negative_errno(), "fsid: cannot stat '%s': %m", path);
@@ -174,18 +242,19 @@ int fsid_get(const char *path, struct kts_fsid *ret)
 
 	/* Anonymous devices (major 0: tmpfs, overlay, btrfs subvolumes) have no node of their own;
 	 * a /dev source in mountinfo (btrfs) still names the disk. */
-	if (major(st.st_dev) != 0)
+	if (blkid && major(st.st_dev) != 0)
 		devname = blkid_devno_to_devname(st.st_dev);
 	if (!devname && startswith(f.source, "/dev/"))
 		devname = strdup(f.source);
 
 	if (devname) {
-		if (fsid_probe(devname, &p) >= 0) {
+		if (blkid && fsid_probe(devname, &p) >= 0) {
 			copy_str(f.uuid, sizeof(f.uuid), p.uuid);
 			/* A probe names the on-disk format; mountinfo may say "fuseblk" or similar. */
 			copy_str(f.type, sizeof(f.type), p.type);
 		} else {
-			fsid_from_blkid_cache(devname, &f);
+			if (blkid)
+				fsid_from_blkid_cache(devname, &f);
 			if (!f.uuid[0])
 				fsid_from_udev(devname, &f);
 		}

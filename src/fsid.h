@@ -21,15 +21,23 @@ struct kts_fsid {
 /*
  * Fills *ret for the filesystem holding path: stat → st_dev → libblkid devname → superblock probe
  * (UUID, TYPE), else the libblkid cache, else the mountinfo line of that st_dev (type and source,
- * then a probe of the source when it is a /dev node). Always returns 0 and writes *ret; the only
+ * then a probe of the source when it is a /dev node); without libblkid (a warning, once) only
+ * mountinfo and udev's links. Always returns 0 and writes *ret; the only
  * error is -EINVAL for NULL arguments. Returns 1 instead of 0 when a UUID was found.
  */
 int fsid_get(const char *path, struct kts_fsid *ret);
 
 /*
+ * Loads libblkid (fsid_probe() and fsid_get() do); 0, or -ELIBACC/-ELIBBAD and *ret_why as
+ * dlopen_lib_load()'s.
+ */
+int fsid_load(char **ret_why);
+
+/*
  * Probes the filesystem superblock on devname (a block device or an image file) with libblkid.
  * 0 and *ret filled (uuid and type; source = devname) on success; -ENOENT/-EACCES/... when the
- * device cannot be opened, -ENODATA when no filesystem is recognised. *ret untouched on failure.
+ * device cannot be opened, -ENODATA when no filesystem is recognised, -ELIBACC/-ELIBBAD when
+ * libblkid cannot be loaded (logged once). *ret untouched on failure.
  */
 int fsid_probe(const char *devname, struct kts_fsid *ret);
 

@@ -2,7 +2,8 @@
 /*
  * SHA-256 (hash.h) through OpenSSL's EVP interface: the only file that includes OpenSSL
  * headers. Files are read in 1 MiB chunks so a 150 MB tarball costs about what
- * `openssl dgst -sha256` does; nothing else of libcrypto is used.
+ * `openssl dgst -sha256` does; nothing else of libcrypto is used. libcrypto is loaded with
+ * dlopen() by the first hash (dlopen-util.h): `ktscope run` never hashes.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -11,19 +12,61 @@
 
 #include <openssl/evp.h>
 
+#include "dlopen-util.h"
 #include "hash.h"
 #include "macro.h"
 #include "util.h"
+
+static DLSYM_DEFINE(EVP_Digest);
+static DLSYM_DEFINE(EVP_DigestFinal_ex);
+static DLSYM_DEFINE(EVP_DigestInit_ex);
+static DLSYM_DEFINE(EVP_DigestUpdate);
+static DLSYM_DEFINE(EVP_MD_CTX_free);
+static DLSYM_DEFINE(EVP_MD_CTX_new);
+static DLSYM_DEFINE(EVP_sha256);
+
+static struct dlopen_lib crypto_lib = {
+	.soname = KTS_SONAME_CRYPTO,
+	.name = "libcrypto",
+	.purpose = "to compute SHA-256",
+	.install = "Debian libssl3, Fedora openssl-libs, Arch openssl",
+};
+
+int hash_load(char **ret_why)
+{
+	return dlopen_lib_load(&crypto_lib, ret_why,
+			       DLSYM_ARG(EVP_Digest),
+			       DLSYM_ARG(EVP_DigestFinal_ex),
+			       DLSYM_ARG(EVP_DigestInit_ex),
+			       DLSYM_ARG(EVP_DigestUpdate),
+			       DLSYM_ARG(EVP_MD_CTX_free),
+			       DLSYM_ARG(EVP_MD_CTX_new),
+			       DLSYM_ARG(EVP_sha256),
+			       NULL);
+}
+
+/* From here on, libcrypto's names are its sym_ pointers: only after hash_load() succeeded. */
+#define EVP_Digest sym_EVP_Digest
+#define EVP_DigestFinal_ex sym_EVP_DigestFinal_ex
+#define EVP_DigestInit_ex sym_EVP_DigestInit_ex
+#define EVP_DigestUpdate sym_EVP_DigestUpdate
+#define EVP_MD_CTX_free sym_EVP_MD_CTX_free
+#define EVP_MD_CTX_new sym_EVP_MD_CTX_new
+#define EVP_sha256 sym_EVP_sha256
 
 #define HASH_READ_CHUNK ((size_t) 1 << 20)
 
 int hash_sha256_init(struct hash_sha256 *h)
 {
 	EVP_MD_CTX *ctx;
+	int r;
 
 	if (!h)
 		return -EINVAL;
 	hash_sha256_done(h);
+	r = hash_load(NULL);
+	if (r < 0)
+		return (h->error = r);
 	h->error = 0;
 	ctx = EVP_MD_CTX_new();
 	if (!ctx)
@@ -71,7 +114,8 @@ int hash_sha256_final(struct hash_sha256 *h, uint8_t out[HASH_SHA256_SIZE])
 
 void hash_sha256_done(struct hash_sha256 *h)
 {
-	if (!h)
+	/* A context exists only once libcrypto is loaded. */
+	if (!h || !h->ctx)
 		return;
 	EVP_MD_CTX_free(h->ctx);
 	h->ctx = NULL;
@@ -92,9 +136,13 @@ int hash_sha256_hex(const void *buf, size_t len, char out[HASH_SHA256_HEX_SIZE])
 {
 	uint8_t d[EVP_MAX_MD_SIZE];
 	unsigned n = 0;
+	int r;
 
 	if ((!buf && len > 0) || !out)
 		return -EINVAL;
+	r = hash_load(NULL);
+	if (r < 0)
+		return r;
 	/* EVP_Digest() allocates a context, so even a one-shot can fail (on ENOMEM). */
 	if (EVP_Digest(buf ? buf : (const void *) "", len, d, &n, EVP_sha256(), NULL) != 1 ||
 	    n != HASH_SHA256_SIZE)

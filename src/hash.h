@@ -7,13 +7,16 @@
 /*
  * SHA-256 through libcrypto's EVP interface (hash.c is the only file that includes OpenSSL
  * headers). Cache keys, source identities and the embedded fragment's hash are SHA-256;
- * libcrypto is already in the process through libgit2, and its assembly is ~5x faster than
- * portable C on a 150 MB tarball. Functions return 0 or negative errno (-ENOMEM when
- * libcrypto cannot allocate a context, -EIO when it reports any other failure); outputs are
- * written only on success.
+ * libcrypto's assembly is ~5x faster than portable C on a 150 MB tarball. libcrypto is loaded
+ * by the first hash, not linked. Functions return 0 or negative errno (-ENOMEM when libcrypto
+ * cannot allocate a context, -EIO when it reports any other failure, -ELIBACC/-ELIBBAD when
+ * it cannot be loaded: logged once, see dlopen-util.h); outputs are written only on success.
  */
 
 #define HASH_SHA256_SIZE 32
+
+/* Loads libcrypto (done by every function below); *ret_why as dlopen_lib_load()'s. */
+int hash_load(char **ret_why);
 #define HASH_SHA256_HEX_SIZE 65 /* 64 lowercase hex digits and a NUL */
 
 /* A streaming context. Zero-initialise or hash_sha256_init() it; hash_sha256_done() frees it. */

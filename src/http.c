@@ -8,7 +8,6 @@
  * (STYLE.md, "Boundaries"). Request headers are never logged: they carry credentials.
  */
 #include <ctype.h>
-#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -26,6 +25,7 @@
 #define CURL_DISABLE_DEPRECATION 1
 #include <curl/curl.h>
 
+#include "dlopen-util.h"
 #include "http.h"
 #include "interrupt.h"
 #include "log.h"
@@ -84,53 +84,42 @@ static void curl_freep(char **p)
 		curl.free(*p);
 }
 
-static int http_load(char **why)
+static struct dlopen_lib curl_lib = {
+	.soname = KTS_LIBCURL,
+	.name = "libcurl",
+	.purpose = "for downloads",
+	.install = "Debian libcurl4, Fedora libcurl, Arch curl",
+};
+
+int http_load(char **why)
 {
-	static const struct {
-		const char *name;
-		size_t offset;
-	} syms[] = {
-		{ "curl_global_init", offsetof(__typeof__(curl), global_init) },
-		{ "curl_easy_init", offsetof(__typeof__(curl), easy_init) },
-		{ "curl_easy_setopt", offsetof(__typeof__(curl), easy_setopt) },
-		{ "curl_easy_perform", offsetof(__typeof__(curl), easy_perform) },
-		{ "curl_easy_getinfo", offsetof(__typeof__(curl), easy_getinfo) },
-		{ "curl_easy_cleanup", offsetof(__typeof__(curl), easy_cleanup) },
-		{ "curl_easy_reset", offsetof(__typeof__(curl), easy_reset) },
-		{ "curl_easy_strerror", offsetof(__typeof__(curl), easy_strerror) },
-		{ "curl_slist_append", offsetof(__typeof__(curl), slist_append) },
-		{ "curl_slist_free_all", offsetof(__typeof__(curl), slist_free_all) },
-		{ "curl_url", offsetof(__typeof__(curl), url) },
-		{ "curl_url_set", offsetof(__typeof__(curl), url_set) },
-		{ "curl_url_get", offsetof(__typeof__(curl), url_get) },
-		{ "curl_url_cleanup", offsetof(__typeof__(curl), url_cleanup) },
-		{ "curl_free", offsetof(__typeof__(curl), free) },
-	};
 	static bool done;
-	void *dl;
+	int r;
 
 	if (done)
 		return 0;
-	dl = dlopen(KTS_LIBCURL, RTLD_NOW | RTLD_LOCAL);
-	if (!dl)
-		return why_set(why, -ELIBACC,
-			       "cannot load %s for downloads: %s (install libcurl: "
-			       "Debian libcurl4, Fedora libcurl, Arch curl)",
-			       KTS_LIBCURL, dlerror());
-	for (size_t i = 0; i < ELEMENTSOF(syms); i++) {
-		void *f = dlsym(dl, syms[i].name);
-
-		if (!f) {
-			(void) dlclose(dl);
-			return why_set(why, -ELIBBAD, "%s has no %s", KTS_LIBCURL, syms[i].name);
-		}
-		memcpy((char *) &curl + syms[i].offset, &f, sizeof(f));
-	}
-	if (curl.global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
-		(void) dlclose(dl);
+	r = dlopen_lib_load(&curl_lib, why,
+			    DLSYM_ARG_PTR(curl.global_init, curl_global_init),
+			    DLSYM_ARG_PTR(curl.easy_init, curl_easy_init),
+			    DLSYM_ARG_PTR(curl.easy_setopt, curl_easy_setopt),
+			    DLSYM_ARG_PTR(curl.easy_perform, curl_easy_perform),
+			    DLSYM_ARG_PTR(curl.easy_getinfo, curl_easy_getinfo),
+			    DLSYM_ARG_PTR(curl.easy_cleanup, curl_easy_cleanup),
+			    DLSYM_ARG_PTR(curl.easy_reset, curl_easy_reset),
+			    DLSYM_ARG_PTR(curl.easy_strerror, curl_easy_strerror),
+			    DLSYM_ARG_PTR(curl.slist_append, curl_slist_append),
+			    DLSYM_ARG_PTR(curl.slist_free_all, curl_slist_free_all),
+			    DLSYM_ARG_PTR(curl.url, curl_url),
+			    DLSYM_ARG_PTR(curl.url_set, curl_url_set),
+			    DLSYM_ARG_PTR(curl.url_get, curl_url_get),
+			    DLSYM_ARG_PTR(curl.url_cleanup, curl_url_cleanup),
+			    DLSYM_ARG_PTR(curl.free, curl_free),
+			    NULL);
+	if (r < 0)
+		return r;
+	if (curl.global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
 		return why_set(why, -EIO, "cannot initialise libcurl");
-	}
-	/* Kept loaded for the life of the process, as libcurl's global state wants. */
+	/* libcurl stays loaded for the life of the process, as its global state wants. */
 	done = true;
 	return 0;
 }

@@ -101,6 +101,9 @@ struct http_request {
  */
 struct http_session;
 int http_session_new(struct http_session **ret);
+
+/* Loads libcurl (done by the first request): 0, or -ELIBACC/-ELIBBAD/-EIO and *ret_why. */
+int http_load(char **ret_why);
 void http_session_free(struct http_session *s);
 
 /* Receives the body in chunks, in order. A negative errno aborts the transfer with it. */

@@ -18,7 +18,13 @@
 
 int source_git_ref(void)
 {
-	return git_libgit2_init();
+	_cleanup_free_ char *why = NULL;
+	int r;
+
+	/* Quietly: a tarball's source_open() holds a reference too, and needs no libgit2. The
+	 * entry points that do need it say why it cannot be loaded (source_libgit2_load()). */
+	r = source_libgit2_load(&why);
+	return r < 0 ? r : git_libgit2_init();
 }
 
 void source_git_unrefp(int *ref)
@@ -141,6 +147,9 @@ int source_git_open(const char *url, const char *ref, struct kts_source *s, char
 	s->cacheable = true;
 	if (source_strdup_to(&s->url, url) < 0 || source_strdup_to(&s->ref, ref) < 0)
 		return -ENOMEM;
+	r = source_libgit2_load(why);
+	if (r < 0)
+		return r;
 
 	r = git_ls_ref(url, ref, &oid, &name, why);
 	if (r == -ENOENT && is_hex(ref, 4, GIT_OID_HEXSZ)) {
@@ -169,10 +178,17 @@ int source_commit_time(const struct kts_source *s, int64_t *ret)
 	_cleanup_git_;
 	_cleanup_(git_repository_freep) git_repository *repo = NULL;
 	_cleanup_(git_commit_freep) git_commit *c = NULL;
+	_cleanup_free_ char *why = NULL;
 	git_oid oid;
+	int r;
 
 	if (!s->commit[0] || !s->dir)
 		return -ENOENT;
+	/* A tree the git program identified may reach here without libgit2: say what is lost. */
+	r = source_libgit2_load(&why);
+	if (r < 0)
+		return log_warning_errno(r, "%s; the build's timestamps are not the commit's",
+					 why ? why : "cannot load libgit2");
 	if (git_oid_fromstr(&oid, s->commit) < 0 ||
 	    git_repository_open_ext(&repo, s->dir, 0, NULL) < 0 ||
 	    git_commit_lookup(&c, repo, &oid) < 0)
@@ -324,6 +340,9 @@ int source_git_fetch(struct kts_source *s, const char *workdir, char **why)
 
 	if (!dir)
 		return -ENOMEM;
+	r = source_libgit2_load(why);
+	if (r < 0)
+		return r;
 	(void) git_fetch_options_init(&fo, GIT_FETCH_OPTIONS_VERSION);
 	if (mkdir(dir, 0755) < 0 && errno != EEXIST)
 		return source_why_first(why, negative_errno(), "cannot create '%s': %m", dir);

@@ -16,9 +16,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <git2/sys/mempack.h>
-#include <git2/sys/odb_backend.h>
-
 #include "log.h"
 #include "hash.h"
 #include "source-libgit2.h"
@@ -440,7 +437,9 @@ static int local_libgit2(struct local_ctx *c, struct kts_local_state *s, char **
 {
 	int r;
 
-	r = local_open(c, s, why);
+	r = source_libgit2_load(why);
+	if (r == 0)
+		r = local_open(c, s, why);
 	if (r == 0)
 		r = local_head(c, s, why);
 	if (r == 0) {

@@ -210,9 +210,16 @@ void source_set_status_threads(unsigned n);
  * The committer date (seconds since 1970) of the commit a local git tree or a fetched git
  * source is at (s->commit), from the repository holding s->dir: the build's reproducible
  * timestamp (stamps.h). -ENOENT when the source has no commit (tarballs, releases, trees
- * outside git), -EIO when libgit2 cannot read it.
+ * outside git), -EIO when libgit2 cannot read it, -ELIBACC/-ELIBBAD (and a warning) when
+ * libgit2 cannot be loaded.
  */
 int source_commit_time(const struct kts_source *s, int64_t *ret);
+
+/*
+ * Loads libgit2 (source-libgit2.c, dlopen-util.h), as every function above that reads a git
+ * tree does first: 0, or -ELIBACC/-ELIBBAD with the reason, naming the package, in *why.
+ */
+int source_libgit2_load(char **why);
 
 /*
  * After a build: recomputes the state of a local source and compares it with the one

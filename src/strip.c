@@ -13,9 +13,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <gelf.h>
 #include <inttypes.h>
-#include <libelf.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -24,6 +22,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "elf-dl.h"
 #include "log.h"
 #include "macro.h"
 #include "strip.h"
@@ -971,8 +970,9 @@ int strip_vmlinux_full(const char *in, const char *out, uint64_t *ret_size_befor
 
 	if (!in || !out)
 		return -EINVAL;
-
-	r = strip_run(&c, in, out, &after);
+	r = elf_dl_load(&c.why);
+	if (r >= 0)
+		r = strip_run(&c, in, out, &after);
 	if (r < 0) {
 		log_debug("strip: '%s': %s%s%s", in, strerror(-r), c.why ? ": " : "",
 			  strempty(c.why));

@@ -47,7 +47,7 @@
  * The output is written to a temporary file in the destination directory, fsync'd and
  * renamed over `out`, then the directory is fsync'd: `out` is either untouched or the
  * complete new file, and no temporary file is left behind on failure. in and out may
- * be the same path. Only strip.c includes <libelf.h>/<gelf.h>.
+ * be the same path. Only strip.c and caps-btf.c use libelf (elf-dl.h).
  */
 
 /*
@@ -75,3 +75,6 @@ int strip_vmlinux(const char *in, const char *out, uint64_t *ret_size_before,
  */
 int strip_vmlinux_full(const char *in, const char *out, uint64_t *ret_size_before,
 		       uint64_t *ret_size_after, char **ret_why);
+
+/* Loads libelf (elf-dl.c; strip_vmlinux*() do it): 0, or -ELIBACC/-ELIBBAD and *ret_why. */
+int elf_dl_load(char **ret_why);
