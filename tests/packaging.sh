@@ -36,7 +36,7 @@ if ! command -v rpmbuild >/dev/null || ! command -v cpio >/dev/null; then
 	done
 fi
 
-kts_plan 14
+kts_plan 20
 top=$(mktemp -d /tmp/ktscope-rpm.XXXXXX) || exit 99
 trap 'rm -rf "$top"' EXIT
 mkdir -p "$top"/{SOURCES,SPECS,BUILD,BUILDROOT,RPMS,SRPMS}
@@ -47,6 +47,10 @@ kts_check "spec Version matches the tarball ($version)" \
 kts_check "PKGBUILD parses and its pkgver matches the tarball" \
 	bash -c '. "$1" && [ "$pkgver" = "$2" ] && declare -F package >/dev/null' _ \
 	"$srcdir/contrib/PKGBUILD" "$version"
+# namcap checks depends against DT_NEEDED, which has none of the dlopen()ed libraries.
+kts_check "PKGBUILD depends on the libraries ktscope loads with dlopen()" \
+	bash -c '. "$1" && for l in curl libgit2 util-linux-libs libelf libbpf openssl; do
+		printf "%s\n" "${depends[@]}" | grep -qx "$l" || exit 1; done' _ "$srcdir/contrib/PKGBUILD"
 
 cp "$spec" "$top/SPECS/ktscope.spec"
 rpmbuild -bb --nodeps --nocheck --define "_topdir $top" --define 'debug_package %{nil}' \
@@ -76,9 +80,12 @@ kts_check "the package ships the cpuset drop-in as an example (not in /etc)" \
 	eval 'has /usr/share/doc/ktscope/examples/ktscope-cpuset.conf && ! grep -q "^/etc/" <<<"$files"'
 kts_check "the package ships the bash completion" has /usr/share/bash-completion/completions/ktscope
 kts_check "the package ships the zsh completion" has /usr/share/zsh/site-functions/_ktscope
-# libcurl is dlopen()ed, so rpm's dependency generator cannot see it: the spec must say it.
-kts_check "the package requires libcurl (loaded with dlopen(), invisible to rpm)" \
-	eval 'rpm -qp --requires "$rpm" 2>/dev/null | grep -q "^libcurl"'
+# These are dlopen()ed, so rpm's dependency generator cannot see them: the spec must say it.
+requires=$(rpm -qp --requires "$rpm" 2>/dev/null)
+for lib in libcurl libgit2 libblkid elfutils-libelf openssl-libs libbpf; do
+	kts_check "the package requires $lib (loaded with dlopen(), invisible to rpm)" \
+		grep -q "^$lib" <<<"$requires"
+done
 
 # The unit in the package runs the packaged binary.
 mkdir "$top/x"
