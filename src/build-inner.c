@@ -77,6 +77,7 @@ static struct kts_build_job_result inner_result(int r, const struct kts_pipeline
 		.vmlinux_h_seconds = res->vmlinux_h_seconds,
 		.capabilities_seconds = res->capabilities_seconds,
 		.headers_seconds = res->headers_seconds,
+		.compile_commands_seconds = res->compile_commands_seconds,
 	};
 }
 

@@ -765,6 +765,8 @@ static void build_take_telemetry(struct build_ctx *b, const struct kts_scope_acc
 	s[KTS_PHASE_VMLINUX_H] = o->vmlinux_h_seconds > 0 ? o->vmlinux_h_seconds : -1;
 	s[KTS_PHASE_CAPABILITIES] = o->capabilities_seconds > 0 ? o->capabilities_seconds : -1;
 	s[KTS_PHASE_HEADERS] = o->headers_seconds > 0 ? o->headers_seconds : -1;
+	s[KTS_PHASE_COMPILE_COMMANDS] =
+		o->compile_commands_seconds > 0 ? o->compile_commands_seconds : -1;
 }
 
 /* What the in-scope half said: a failure (already reported by it), or the result file. */
@@ -843,12 +845,19 @@ static int build_run_in_scope(struct build_ctx *b, char **ret_why)
 static int build_recheck_dirty(struct build_ctx *b, char **ret_why)
 {
 	_cleanup_free_ char *reason = NULL;
+	struct timespec t0, t1;
 	bool changed = false;
 	int r;
 
 	if (!b->cacheable)
 		return 0;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
 	r = source_recheck(b->src, &changed, &reason);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	/* Phase "recheck": the second status walk of a local tree (others have nothing to do). */
+	if (b->src->kind == KTS_SOURCE_LOCAL)
+		b->res->phases.s[KTS_PHASE_RECHECK] = (double) (t1.tv_sec - t0.tv_sec) +
+						      (double) (t1.tv_nsec - t0.tv_nsec) / 1e9;
 	if (r < 0 || changed) {
 		log_warning("not cached: %s", reason ? reason : "the tree could not be re-checked");
 		b->cacheable = false;

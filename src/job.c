@@ -153,6 +153,16 @@ static int get_seconds(struct reader *rd, const char *key, double *ret)
 	return 0;
 }
 
+/* As get_seconds(), 0 when absent (a field later than the file format). */
+static int get_seconds_opt(struct reader *rd, const char *key, double *ret)
+{
+	if (!json_object_object_get_ex(rd->o, key, NULL)) {
+		*ret = 0;
+		return 0;
+	}
+	return get_seconds(rd, key, ret);
+}
+
 /* An array of strings (paths when path); *ret NULL-terminated. */
 static int get_strv(struct reader *rd, const char *key, bool path, char ***ret, size_t *ret_n)
 {
@@ -608,6 +618,8 @@ static int parse_result_fields(struct reader *rd, void *out)
 	    (r = get_seconds(rd, "vmlinux_h_seconds", &res->vmlinux_h_seconds)) < 0 ||
 	    (r = get_seconds(rd, "capabilities_seconds", &res->capabilities_seconds)) < 0 ||
 	    (r = get_seconds(rd, "headers_seconds", &res->headers_seconds)) < 0 ||
+	    (r = get_seconds_opt(rd, "compile_commands_seconds",
+				 &res->compile_commands_seconds)) < 0 ||
 	    (r = get_compile_stats(rd, &res->compile_stats)) < 0 ||
 	    (r = get_telemetry(rd, &res->telemetry)) < 0)
 		return r;
@@ -674,6 +686,8 @@ int job_result_write(const struct kts_build_job_result *res, const char *path)
 	json_object_object_add(o, "capabilities_seconds",
 			       json_object_new_double(res->capabilities_seconds));
 	json_object_object_add(o, "headers_seconds", json_object_new_double(res->headers_seconds));
+	json_object_object_add(o, "compile_commands_seconds",
+			       json_object_new_double(res->compile_commands_seconds));
 	json_object_object_add(o, "compile_stats", compile_stats_to_json(&res->compile_stats));
 	if (telemetry_to_json(&res->telemetry, &tele) < 0)
 		return -ENOMEM;

@@ -73,6 +73,8 @@ struct kts_build_job_result {
 	unsigned objects, n_dropped;
 	double configure_seconds, make_seconds, strip_seconds, seconds;
 	double vmlinux_h_seconds, capabilities_seconds, headers_seconds; /* the kit's steps */
+	/* "compile_commands_seconds": 0 when it did not run; optional in the file (0) */
+	double compile_commands_seconds;
 	struct kts_compile_stats compile_stats; /* "compile_stats", null when not present */
 	/* "telemetry" (telemetry.h), read in the scope after the last step; optional in
 	 * the file (every value absent without it), strict when there */

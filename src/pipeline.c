@@ -143,6 +143,8 @@ struct pipeline_ctx {
 	unsigned objects;  /* kbuild lines of the current make run */
 	unsigned expected; /* previous build's count, 0 = unknown */
 	double last_event; /* elapsed time of the last progress event */
+	pid_t gencc_pid;   /* the compile_commands.json generator while it runs, else 0 */
+	struct timespec gencc_start;
 	struct kts_pipeline_result res;
 };
 
@@ -160,6 +162,9 @@ static void pipeline_ctx_done(struct pipeline_ctx *c)
 	free(c->vmlinux_h_dst);
 	free(c->caps_dst);
 	free(c->headers_dst);
+	/* Waited for, not killed: a compile_commands.json cut short would look whole. */
+	if (c->gencc_pid > 0)
+		(void) spawn_wait(c->gencc_pid, NULL);
 	c->log_fd = safe_close(c->log_fd);
 }
 
@@ -669,15 +674,27 @@ static int step_make(struct pipeline_ctx *c, char **ret_why)
 	return 0;
 }
 
-/* compile_commands: make compile_commands.json (local trees); a failure only warns. */
-static int step_compile_commands(struct pipeline_ctx *c, char **ret_why)
+/* Runs one step and keeps its wall time in *ret_seconds (a phase time of the result). */
+static int step_timed(struct pipeline_ctx *c, int (*step)(struct pipeline_ctx *, char **),
+		      double *ret_seconds, char **ret_why)
+{
+	struct timespec start;
+	int r;
+
+	clock_gettime(CLOCK_MONOTONIC, &start);
+	r = step(c, ret_why);
+	if (r >= 0)
+		*ret_seconds = elapsed_since(&start);
+	return r;
+}
+
+/* make compile_commands.json, where only make does what it does; a failure only warns. */
+static int compile_commands_make(struct pipeline_ctx *c, char **ret_why)
 {
 	const char *const t[] = { "compile_commands.json", NULL };
 	_cleanup_free_ char *why = NULL;
 	int r;
 
-	if (!c->o->compile_commands)
-		return 0;
 	r = run_make(c, "compile_commands", t, &why);
 	if (r < 0 && c->log_error < 0) {
 		/* Not a make failure: the build log is cut short, and the build fails. */
@@ -689,6 +706,68 @@ static int step_compile_commands(struct pipeline_ctx *c, char **ret_why)
 		log_warning("compile_commands.json was not written: %s (see '%s')",
 			    why ? why : strerror(-r), c->log_path);
 	return 0;
+}
+
+/* Starts the kernel's generator; its output (it has none unless it fails) into build.log. */
+static int gencc_start(struct pipeline_ctx *c, char *const *argv, char **ret_why)
+{
+	int r;
+
+	r = make_log_header(c, argv, ret_why);
+	if (r < 0)
+		return r;
+	phase_event("compile_commands", "start", -1);
+	clock_gettime(CLOCK_MONOTONIC, &c->gencc_start);
+	r = pipeline_gencc_start(c->o, argv, c->log_fd, &c->gencc_pid);
+	if (r < 0) {
+		phase_event("compile_commands", "failed", -1);
+		log_warning("compile_commands.json was not written: cannot run '%s': %s", argv[0],
+			    strerror(-r));
+	}
+	return 0;
+}
+
+/* Reaps the generator (waiting when block): its time to when it was seen to end. */
+static void gencc_reap(struct pipeline_ctx *c, bool block)
+{
+	_cleanup_free_ char *why = NULL;
+	int r;
+
+	if (c->gencc_pid <= 0)
+		return;
+	r = pipeline_gencc_wait(&c->gencc_pid, block, &why);
+	if (r == 0)
+		return;
+	c->res.compile_commands_seconds = elapsed_since(&c->gencc_start);
+	phase_event("compile_commands", r < 0 ? "failed" : "end", -1);
+	if (r < 0)
+		log_warning("compile_commands.json was not written: %s (see '%s')",
+			    why ? why : strerror(-r), c->log_path);
+}
+
+/*
+ * compile_commands (local trees): the kernel's own generator, started here and joined
+ * after the kit (it reads only what make left: archives and .cmd files), instead of a
+ * second make over the whole tree; make compile_commands.json in turn where only make does
+ * the same (pipeline_gencc_argv()). A failure only warns.
+ */
+static int step_compile_commands(struct pipeline_ctx *c, char **ret_why)
+{
+	char **argv = NULL;
+	size_t n = 0;
+	int r;
+
+	if (!c->o->compile_commands)
+		return 0;
+	r = pipeline_gencc_argv(c->o, &argv, &n);
+	if (r == -ENOMEM)
+		return r;
+	if (r < 0)
+		return step_timed(c, compile_commands_make, &c->res.compile_commands_seconds,
+				  ret_why);
+	r = gencc_start(c, argv, ret_why);
+	strv_free(argv, n);
+	return r;
 }
 
 /* validate: make's syncconfig may have changed .config (another compiler, pahole). */
@@ -852,20 +931,6 @@ static int step_headers(struct pipeline_ctx *c, char **ret_why)
 	return run_make(c, "headers", t, ret_why);
 }
 
-/* Runs one step and keeps its wall time in *ret_seconds (a phase time of the result). */
-static int step_timed(struct pipeline_ctx *c, int (*step)(struct pipeline_ctx *, char **),
-		      double *ret_seconds, char **ret_why)
-{
-	struct timespec start;
-	int r;
-
-	clock_gettime(CLOCK_MONOTONIC, &start);
-	r = step(c, ret_why);
-	if (r >= 0)
-		*ret_seconds = elapsed_since(&start);
-	return r;
-}
-
 int pipeline_run(const struct kts_pipeline_opts *o, struct kts_pipeline_result *ret, char **ret_why)
 {
 	_cleanup_(pipeline_ctx_done) struct pipeline_ctx c = {
@@ -901,13 +966,17 @@ int pipeline_run(const struct kts_pipeline_opts *o, struct kts_pipeline_result *
 	r = step_timed(&c, step_strip, &c.res.strip_seconds, ret_why);
 	if (r < 0)
 		return r;
+	gencc_reap(&c, false);
 	/* The scheduler kit: vmlinux.h, capabilities.json, [headers/]. */
 	r = step_timed(&c, step_vmlinux_h, &c.res.vmlinux_h_seconds, ret_why);
 	if (r < 0)
 		return r;
+	gencc_reap(&c, false);
 	r = step_timed(&c, step_capabilities, &c.res.capabilities_seconds, ret_why);
 	if (r < 0)
 		return r;
+	/* compile_commands.json is whole before the result (and make headers_install). */
+	gencc_reap(&c, true);
 	if (o->headers) {
 		r = step_timed(&c, step_headers, &c.res.headers_seconds, ret_why);
 		if (r < 0)

@@ -4,6 +4,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "hash.h"
 
@@ -11,8 +12,9 @@
  * The build steps that run inside the transient scope (DESIGN §5), pipeline.c:
  * [mrproper] → configure (base, embedded fragment, extras, olddefconfig; skipped
  * when .config already satisfies every merged line; then the provenance report and
- * a first validation) → make -jN image vmlinux → compile_commands.json → validate
- * (the .config make left) → image → strip vmlinux → vmlinux.h (btf-header.h) →
+ * a first validation) → make -jN image vmlinux → compile_commands.json (the kernel's
+ * generator started directly, joined after capabilities.json; else make, in turn) →
+ * validate (the .config make left) → image → strip vmlinux → vmlinux.h (btf-header.h) →
  * capabilities.json (caps.h) → [make headers_install into {stage}/headers].
  * Artifacts land in a stage directory the caller owns (the cache's temporary
  * entry): the image, vmlinux (stripped), config, kconfig-report.json, build.log,
@@ -108,6 +110,8 @@ struct kts_pipeline_result {
 	unsigned n_dropped; /* requested kconfig lines that did not survive */
 	double configure_seconds, make_seconds, strip_seconds; /* wall time of those steps */
 	double vmlinux_h_seconds, capabilities_seconds, headers_seconds; /* 0: not run */
+	/* From its start until it was seen to end (it overlaps strip and the kit): 0 not run */
+	double compile_commands_seconds;
 };
 
 /*
@@ -125,6 +129,22 @@ struct kts_pipeline_result {
  *   other     I/O errors; *ret_why names the file where one is at fault.
  */
 int pipeline_run(const struct kts_pipeline_opts *o, struct kts_pipeline_result *ret, char **ret_why);
+
+/*
+ * The command line of the kernel's own compile_commands.json generator, as its Makefile
+ * runs it for `make compile_commands.json`, to be run in the object directory
+ * (pipeline-gencc.c): *ret a NULL-terminated strv of *ret_n words. -ENOENT or -EOPNOTSUPP
+ * when only make can do it the same way (no generator, CONFIG_MODULES=y, an older tree).
+ */
+int pipeline_gencc_argv(const struct kts_pipeline_opts *o, char ***ret, size_t *ret_n);
+/* Starts it there, stdout and stderr into out_fd; reap it with pipeline_gencc_wait(). */
+int pipeline_gencc_start(const struct kts_pipeline_opts *o, char *const *argv, int out_fd,
+			 pid_t *ret_pid);
+/*
+ * 1 when *pid ended well, 0 while it runs (!block), else -EPROTO with *ret_why ("...
+ * failed with exit status 1"); *pid is 0 once reaped.
+ */
+int pipeline_gencc_wait(pid_t *pid, bool block, char **ret_why);
 
 /* Prints the last n lines of path to stderr (the build log on failure). */
 void pipeline_print_tail(const char *path, unsigned n);

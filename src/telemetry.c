@@ -761,6 +761,7 @@ static const char *const phase_names[_KTS_PHASE_MAX] = {
 	[KTS_PHASE_VMLINUX_H] = "vmlinux_h",
 	[KTS_PHASE_CAPABILITIES] = "capabilities",
 	[KTS_PHASE_HEADERS] = "headers",
+	[KTS_PHASE_RECHECK] = "recheck",
 	[KTS_PHASE_STORE] = "store",
 };
 

@@ -101,8 +101,10 @@ int telemetry_from_json(struct json_object *o, const char *field, struct kts_tel
 
 /*
  * Per-phase wall times of one build, in the order they run: the parent's (source,
- * lock_wait, scope) and the in-scope steps' (configure .. headers), then store.
- * A phase that did not run is < 0 and not written.
+ * lock_wait, scope) and the in-scope steps' (configure .. headers), then the parent's
+ * recheck and store. compile_commands overlaps strip and the kit when the kernel's generator
+ * runs directly (pipeline.c): from its start until it was seen to end. A phase that did not
+ * run is < 0 and not written; a reader takes the names it knows (metadata schema 1).
  */
 enum kts_phase {
 	KTS_PHASE_SOURCE,        /* identify/fetch the source */
@@ -114,6 +116,7 @@ enum kts_phase {
 	KTS_PHASE_VMLINUX_H,
 	KTS_PHASE_CAPABILITIES,
 	KTS_PHASE_HEADERS,
+	KTS_PHASE_RECHECK,       /* a dirty local tree's state computed again (build.c) */
 	KTS_PHASE_STORE,
 	_KTS_PHASE_MAX,
 };

@@ -66,12 +66,12 @@ t = m["telemetry"]
 psi = os.path.exists("/proc/pressure/cpu")
 assert ("cpu_pressure_usec" in t) == psi, (psi, t)
 assert not psi or t["cpu_pressure_usec"]["source"] == "cgroup", t'
-kts_check "metadata.json: phases source, lock_wait, configure, make > 0, strip, the kit's; no store" \
+kts_check "metadata.json: phases source, lock_wait, configure, make > 0, compile_commands > 0, strip, the kit's, recheck; no store" \
 	meta "$entry" '
 p = m["phases"]
-assert p["make"] > 0, p
+assert p["make"] > 0 and p["compile_commands"] > 0, p
 assert all(k in p for k in ("source", "lock_wait", "configure", "strip", "vmlinux_h",
-                            "capabilities")), p
+                            "capabilities", "recheck")), p
 assert "store" not in p and "headers" not in p, p'
 kts_check "--json-events: a telemetry event with the numbers and the phases, then the result" \
 	"$KTS_PYTHON" -c '

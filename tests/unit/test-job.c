@@ -226,7 +226,7 @@ static void result_round_trip(void **state)
 		.ok = true, .image = "/t/bzImage", .image_size = 10, .vmlinux_size = 20,
 		.vmlinux_unstripped = 30, .configured = true, .validated = true, .objects = 9,
 		.make_seconds = 1.5, .seconds = 2, .vmlinux_h_seconds = 0.25,
-		.capabilities_seconds = 0.5, .headers_seconds = 3,
+		.capabilities_seconds = 0.5, .headers_seconds = 3, .compile_commands_seconds = 1.25,
 	}, out = { 0 };
 	_cleanup_free_ char *why = NULL;
 
@@ -245,6 +245,7 @@ static void result_round_trip(void **state)
 	assert_true(out.vmlinux_h_seconds > 0.24 && out.vmlinux_h_seconds < 0.26);
 	assert_true(out.capabilities_seconds > 0.49 && out.capabilities_seconds < 0.51);
 	assert_true(out.headers_seconds > 2.9 && out.headers_seconds < 3.1);
+	assert_true(out.compile_commands_seconds > 1.24 && out.compile_commands_seconds < 1.26);
 	job_result_done(&out);
 
 	/* A failure carries its errno and reason; ok with an error is refused. */

@@ -29,6 +29,7 @@
 #include "pipeline.h"
 #include "progress.h"
 #include "test-skip.h"
+#include "util.h"
 
 static void strv_free_n(char **v, size_t n)
 {
@@ -240,6 +241,8 @@ static int fake_setup(void **state)
 	(void) unsetenv("FAKE_KERNEL_OBJECTS");
 	(void) unsetenv("FAKE_KERNEL_SLEEP");
 	(void) unsetenv("FAKE_KERNEL_NOISE");
+	(void) unsetenv("FAKE_GEN_FAIL");
+	(void) unsetenv("FAKE_GEN_SLEEP");
 	(void) unsetenv("MAKEFLAGS");
 	strcpy(f->dir, "/tmp/kts-pipeline.XXXXXX");
 	if (!mkdtemp(f->dir) || asprintf(&f->src, "%s/src", f->dir) < 0 ||
@@ -414,7 +417,8 @@ static void test_fake_tree_builds(void **state)
 	expect_in(log, "GEN     .config (olddefconfig)", "build.log");
 	expect_in(log, "  CC      fake/obj8.o\n", "build.log");
 	expect_in(log, "  LD      vmlinux\n", "build.log");
-	expect_in(log, " compile_commands.json\n", "build.log");
+	expect_in(log, " -o compile_commands.json vmlinux.a lib/lib.a\n", "build.log");
+	assert_true(res.compile_commands_seconds > 0);
 	count = slurp(f->dir, "count");
 	assert_string_equal(count, "10\n");
 	expect_kit(f, &res);
@@ -595,6 +599,102 @@ static void test_fake_tree_events(void **state)
 	assert_int_equal(kit_caps, 2);
 }
 
+/* `make compile_commands.json` in dir's tree (O=objdir unless NULL); the file it writes. */
+static char *make_compile_commands(const struct fake *f, const char *objdir)
+{
+	_cleanup_free_ char *cmd = NULL, *path = NULL;
+	const char *dir = objdir ? objdir : f->src;
+
+	assert_true(asprintf(&path, "%s/compile_commands.json", dir) > 0);
+	assert_int_equal(unlink(path), 0);
+	assert_true(asprintf(&cmd, "make -s -C '%s' %s%s compile_commands.json >/dev/null 2>&1",
+			     f->src, objdir ? "O=" : "", objdir ? objdir : "") > 0);
+	assert_int_equal(system(cmd), 0);
+	return slurp(dir, "compile_commands.json");
+}
+
+/*
+ * compile_commands.json from the kernel's generator run directly (no second make): the same
+ * bytes as `make compile_commands.json` writes, in the tree and with O=.
+ */
+static void test_compile_commands_as_make_writes_it(void **state)
+{
+	struct fake *f = *state;
+	struct kts_pipeline_result res;
+	_cleanup_free_ char *why = NULL, *mine = NULL, *make = NULL, *out = NULL, *log = NULL;
+	_cleanup_free_ char *mine_o = NULL, *make_o = NULL;
+
+	skip_unless_supported_arch();
+	if (pipeline_run(&f->o, &res, &why) < 0)
+		fail_msg("pipeline_run: %s", strempty(why));
+	mine = slurp(f->src, "compile_commands.json");
+	expect_in(mine, "\"command\": ", "compile_commands.json");
+	make = make_compile_commands(f, NULL);
+	assert_string_equal(mine, make);
+	log = slurp(f->stage, "build.log");
+	assert_null(strstr(log, " compile_commands.json\n"));
+
+	assert_true(asprintf(&out, "%s/out", f->dir) > 0);
+	f->o.build_dir = out;
+	if (pipeline_run(&f->o, &res, &why) < 0)
+		fail_msg("pipeline_run O=: %s", strempty(why));
+	mine_o = slurp(out, "compile_commands.json");
+	make_o = make_compile_commands(f, out);
+	assert_string_equal(mine_o, make_o);
+	assert_string_not_equal(mine_o, mine);
+}
+
+/* CONFIG_MODULES=y: make's goal builds the modules first, so make runs it, as before. */
+static void test_compile_commands_with_modules_through_make(void **state)
+{
+	struct fake *f = *state;
+	struct kts_pipeline_result res;
+	_cleanup_free_ char *why = NULL, *extra = NULL, *log = NULL;
+	const char *extras[1];
+
+	skip_unless_supported_arch();
+	assert_true(asprintf(&extra, "%s/modules.config", f->dir) > 0);
+	assert_int_equal(write_file_atomic(extra, "CONFIG_MODULES=y\n", 17, 0644), 0);
+	extras[0] = extra;
+	f->o.extra = extras;
+	f->o.n_extra = 1;
+	if (pipeline_run(&f->o, &res, &why) < 0)
+		fail_msg("pipeline_run: %s", strempty(why));
+	log = slurp(f->stage, "build.log");
+	expect_in(log, " compile_commands.json\n", "build.log (make's goal)");
+	assert_null(strstr(log, "gen_compile_commands.py -a"));
+	(void) size_of(f->src, "compile_commands.json");
+	assert_true(res.compile_commands_seconds > 0);
+}
+
+/*
+ * The generator runs beside strip and the kit and is joined before the result: a slow one
+ * has still written the file when pipeline_run() returns; a failing one only warns.
+ */
+static void test_compile_commands_joined_and_failure_warns(void **state)
+{
+	struct fake *f = *state;
+	struct kts_pipeline_result res;
+	_cleanup_free_ char *why = NULL, *path = NULL;
+
+	skip_unless_supported_arch();
+	assert_true(asprintf(&path, "%s/compile_commands.json", f->src) > 0);
+	assert_int_equal(setenv("FAKE_GEN_SLEEP", "1", 1), 0);
+	if (pipeline_run(&f->o, &res, &why) < 0)
+		fail_msg("pipeline_run: %s", strempty(why));
+	(void) unsetenv("FAKE_GEN_SLEEP");
+	(void) size_of(f->src, "compile_commands.json");
+	assert_true(res.compile_commands_seconds >= 1);
+
+	assert_int_equal(unlink(path), 0);
+	assert_int_equal(setenv("FAKE_GEN_FAIL", "1", 1), 0);
+	if (pipeline_run(&f->o, &res, &why) < 0)
+		fail_msg("pipeline_run with a failing generator: %s", strempty(why));
+	(void) unsetenv("FAKE_GEN_FAIL");
+	assert_int_equal(access(path, F_OK), -1);
+	assert_true(res.compile_commands_seconds > 0);
+}
+
 /* A failing make: -EPROTO, the target and status named, the compiler's error in the log's tail. */
 static void test_fake_tree_failing_make(void **state)
 {
@@ -676,6 +776,12 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_fake_tree_events, fake_setup, fake_teardown),
 		cmocka_unit_test_setup_teardown(test_fake_tree_headers, fake_setup, fake_teardown),
 		cmocka_unit_test_setup_teardown(test_fake_tree_without_btf, fake_setup, fake_teardown),
+		cmocka_unit_test_setup_teardown(test_compile_commands_as_make_writes_it, fake_setup,
+						fake_teardown),
+		cmocka_unit_test_setup_teardown(test_compile_commands_with_modules_through_make,
+						fake_setup, fake_teardown),
+		cmocka_unit_test_setup_teardown(test_compile_commands_joined_and_failure_warns,
+						fake_setup, fake_teardown),
 		cmocka_unit_test_setup_teardown(test_fake_tree_failing_make, fake_setup, fake_teardown),
 		cmocka_unit_test_setup_teardown(test_build_log_unwritable, fake_setup, fake_teardown),
 		cmocka_unit_test_setup_teardown(test_build_log_on_full_filesystem, fake_setup,

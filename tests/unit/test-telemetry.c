@@ -396,11 +396,16 @@ static void json_round_trip(void **state)
 	p.s[KTS_PHASE_SOURCE] = 0.4;
 	p.s[KTS_PHASE_MAKE] = 812.3;
 	p.s[KTS_PHASE_LOCK_WAIT] = 0;
+	p.s[KTS_PHASE_COMPILE_COMMANDS] = 2.5;
+	p.s[KTS_PHASE_RECHECK] = 0.25;
 	assert_int_equal(phases_to_json(&p, &o), 0);
 	assert_string_equal(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN),
-			    "{\"source\":0.400,\"lock_wait\":0.000,\"make\":812.300}");
+			    "{\"source\":0.400,\"lock_wait\":0.000,\"make\":812.300,"
+			    "\"compile_commands\":2.500,\"recheck\":0.250}");
 	assert_int_equal(phases_from_json(o, "phases", &pback, &why), 0);
 	assert_true(pback.s[KTS_PHASE_MAKE] == 812.3 && pback.s[KTS_PHASE_LOCK_WAIT] == 0);
+	assert_true(pback.s[KTS_PHASE_COMPILE_COMMANDS] == 2.5);
+	assert_true(pback.s[KTS_PHASE_RECHECK] == 0.25);
 	assert_true(pback.s[KTS_PHASE_STRIP] < 0);
 	assert_false(phases_empty(&pback));
 	json_object_put(o);
@@ -506,6 +511,7 @@ static void phases_refusals(void **state)
 		json_object_put(o);
 	}
 	assert_string_equal(phase_name(KTS_PHASE_VMLINUX_H), "vmlinux_h");
+	assert_string_equal(phase_name(KTS_PHASE_RECHECK), "recheck");
 	assert_null(phase_name(_KTS_PHASE_MAX));
 }
 
