@@ -24,6 +24,8 @@ bench=$KTS_TOP_SRCDIR/bench
 work=$(mktemp -d /tmp/ktscope-bench-smoke.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 export BENCH_RESULTS=$work/results.tsv BENCH_IDLE_MAX=0 BENCH_IDLE_BUDGET=0 STRIP_ONE=$strip_one
+# two objects per build instead of 8: each script builds the fake tree 2 to 4 times
+export FAKE_KERNEL_OBJECTS=2
 unset KTSCOPE_CPU_CAP KTSCOPE_SCOPE KTSCOPE_SYSROOT KTSCOPE_BYPASS_LOCKS FAKE_KERNEL_SLEEP \
 	FAKE_KERNEL_FAIL FAKE_KERNEL_NO_IMAGE
 
