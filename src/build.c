@@ -828,6 +828,7 @@ static int build_run_in_scope(struct build_ctx *b, char **ret_why)
 		.argv = av,
 		.res = &b->resv,
 		.want = b->req->enforce,
+		.accounting = true, /* the entry's telemetry (build_take_telemetry()) */
 	};
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	r = session_run(&ss, &sr);

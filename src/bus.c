@@ -191,6 +191,8 @@ struct kts_bus_watch {
 	sd_bus *bus;
 	sd_bus_slot *slot;
 	bool manager_gone;
+	bool installed; /* the AddMatch answered */
+	int install_r;  /* its error, negative errno */
 };
 
 static int on_owner_changed(sd_bus_message *m, void *userdata, sd_bus_error *error)
@@ -204,39 +206,76 @@ static int on_owner_changed(sd_bus_message *m, void *userdata, sd_bus_error *err
 	return 0;
 }
 
-int bus_watch_start(struct sd_bus *bus, struct kts_bus_watch **ret)
+/* The AddMatch's answer; 0 so that sd-bus does not close the connection on a refusal. */
+static int on_watch_installed(sd_bus_message *m, void *userdata, sd_bus_error *error)
+{
+	struct kts_bus_watch *w = userdata;
+
+	w->installed = true;
+	if (sd_bus_message_is_method_error(m, NULL)) {
+		w->install_r = -sd_bus_message_get_errno(m);
+		if (w->install_r == 0)
+			w->install_r = -EIO;
+	}
+	return 0;
+}
+
+/*
+ * The match, then NameHasOwner, sent back to back: the bus daemon handles a connection's
+ * messages in order, so the match is in place before the daemon answers whether the
+ * manager is still there (one round trip; the AddMatch's answer comes first).
+ */
+static int watch_subscribe(struct kts_bus_watch *w)
 {
 	_cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
-	struct kts_bus_watch *w;
+	_cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
 	int r, has_owner = 1;
+
+	r = sd_bus_add_match_async(w->bus, &w->slot,
+				   "type='signal',sender='org.freedesktop.DBus',"
+				   "path='/org/freedesktop/DBus',"
+				   "interface='org.freedesktop.DBus',member='NameOwnerChanged',"
+				   "arg0='" SD_BUS_MANAGER_NAME "'",
+				   on_owner_changed, on_watch_installed, w);
+	/* The manager may have left before the match was in place. */
+	if (r >= 0)
+		r = sd_bus_call_method(w->bus, "org.freedesktop.DBus", "/org/freedesktop/DBus",
+				       "org.freedesktop.DBus", "NameHasOwner", &error, &reply, "s",
+				       SD_BUS_MANAGER_NAME);
+	if (r >= 0)
+		r = sd_bus_message_read(reply, "b", &has_owner);
+	/* The AddMatch's answer is queued by now: dispatch it (and whatever came with it). */
+	while (r >= 0 && !w->installed) {
+		r = sd_bus_process(w->bus, NULL);
+		if (r == 0)
+			r = sd_bus_wait(w->bus, UINT64_MAX);
+	}
+	if (r >= 0)
+		r = w->install_r;
+	if (r < 0)
+		return r;
+	/* (A departure dispatched above stands.) */
+	if (!has_owner)
+		w->manager_gone = true;
+	return 0;
+}
+
+int bus_watch_start(struct sd_bus *bus, struct kts_bus_watch **ret)
+{
+	struct kts_bus_watch *w;
+	int r;
 
 	w = calloc(1, sizeof(*w));
 	if (!w)
 		return -ENOMEM;
 	w->bus = sd_bus_ref(bus);
 	if (sd_bus_is_bus_client(bus) > 0) {
-		r = sd_bus_add_match(bus, &w->slot,
-				     "type='signal',sender='org.freedesktop.DBus',"
-				     "path='/org/freedesktop/DBus',"
-				     "interface='org.freedesktop.DBus',member='NameOwnerChanged',"
-				     "arg0='" SD_BUS_MANAGER_NAME "'",
-				     on_owner_changed, w);
-		/* The manager may have left before the match was in place. */
-		if (r >= 0) {
-			_cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
-
-			r = sd_bus_call_method(bus, "org.freedesktop.DBus", "/org/freedesktop/DBus",
-					       "org.freedesktop.DBus", "NameHasOwner", &error,
-					       &reply, "s", SD_BUS_MANAGER_NAME);
-			if (r >= 0)
-				r = sd_bus_message_read(reply, "b", &has_owner);
-		}
+		r = watch_subscribe(w);
 		if (r < 0) {
 			log_debug_errno(r, "cannot watch the manager on the bus: %m");
 			bus_watch_free(w);
 			return r;
 		}
-		w->manager_gone = !has_owner;
 	}
 	*ret = w;
 	return 0;

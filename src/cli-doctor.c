@@ -204,6 +204,7 @@ static void check_manager(struct doctor *d, const struct kts_session_probe *p, b
 	const char *kind = bus_kind_to_string(p->kind);
 	enum check_status bad = selected ? CHECK_FAIL : CHECK_WARN;
 	const char *role = selected ? "" : " (not the one ktscope uses here)";
+	char version[32] = "";
 
 	if (p->open_r < 0) {
 		doctor_add(d, name, bad,
@@ -214,9 +215,11 @@ static void check_manager(struct doctor *d, const struct kts_session_probe *p, b
 	}
 	switch (p->start_r) {
 	case 0:
+		if (p->manager_version > 0)
+			(void) snprintf(version, sizeof(version), " (systemd %u)", p->manager_version);
 		doctor_add(d, name, CHECK_OK,
-		    doctor_strf("the %s manager on %s starts scopes%s", kind, strempty(p->bus_desc),
-			 selected ? "" : " (not the one ktscope uses here)"),
+		    doctor_strf("the %s manager%s on %s starts scopes%s", kind, version,
+			 strempty(p->bus_desc), selected ? "" : " (not the one ktscope uses here)"),
 		    NULL);
 		return;
 	case -EHOSTDOWN:

@@ -209,6 +209,7 @@ static int run_parse(const struct kts_opts *o, int argc, char **argv, struct run
 	int c, r;
 
 	*q = (struct run_request){
+		/* No .accounting: run reports no telemetry, so the scope asks for none. */
 		.spec = { .manager = o->manager, .what = "run", .want = KTS_ENFORCE_AUTO },
 		.plan = { .mode = KTS_PLAN_SHARED },
 	};

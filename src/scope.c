@@ -3,7 +3,10 @@
  * Transient scopes (DESIGN §4). The protocol follows systemd-run --scope
  * (src/run/run.c) and its job waiter (src/shared/bus-wait-for-jobs.c): match
  * JobRemoved and Subscribe before StartTransientUnit, so the job's completion
- * cannot slip by between the reply and the match.
+ * cannot slip by between the reply and the match. Calls that do not depend on each
+ * other's answers go out together and are waited for together (struct pending): the
+ * match, Subscribe and the manager's Version; the three verify reads; the stop's match,
+ * StopUnit and UnrefUnit. Their order on the wire is the order they are sent in.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -318,25 +321,72 @@ static bool accounting_rejected(const sd_bus_error *e)
 	return e->message && strstr(e->message, "Accounting");
 }
 
-struct job_wait {
-	const char *job;   /* the path we wait for; NULL until StartTransientUnit answered */
-	char *result;      /* its result, once seen */
+/* ---------------------------------------------------------------- pipelined calls */
+
+/*
+ * A call sent with sd_bus_call_method_async() (or an AddMatch's install), so that
+ * several go out before we wait: its answer once it came. The bus daemon and the
+ * manager answer each connection's calls in order, so waiting for all of a batch costs
+ * one round trip.
+ */
+struct pending {
+	sd_bus_slot *slot;
+	bool done;
+	int r;                 /* 0, or the reply's error as negative errno */
+	sd_bus_error error;    /* the error reply's name and message, when r < 0 */
+	sd_bus_message *reply; /* the method return, when r == 0 */
 };
+#define PENDING_INIT ((struct pending){ .error = SD_BUS_ERROR_NULL })
 
-static int on_job_removed(sd_bus_message *m, void *userdata, sd_bus_error *ret_error)
+static void pending_done(struct pending *p)
 {
-	struct job_wait *w = userdata;
-	const char *path, *unit, *result;
-	uint32_t id;
+	p->slot = sd_bus_slot_unref(p->slot);
+	sd_bus_error_free(&p->error);
+	p->reply = sd_bus_message_unref(p->reply);
+}
 
-	if (sd_bus_message_read(m, "uoss", &id, &path, &unit, &result) < 0)
-		return 0;
-	if (w->job && streq(path, w->job) && !w->result) {
-		w->result = strdup(result);
-		if (!w->result)
-			return -ENOMEM;
-	}
+static void pending_record(struct pending *p, sd_bus_message *m)
+{
+	const sd_bus_error *e = sd_bus_message_get_error(m);
+
+	p->done = true;
+	if (e) {
+		/* The errno sd_bus_call() would have returned for it. */
+		p->r = -sd_bus_message_get_errno(m);
+		if (p->r == 0)
+			p->r = -EIO;
+		(void) sd_bus_error_copy(&p->error, e);
+	} else
+		p->reply = sd_bus_message_ref(m);
+}
+
+static int on_reply(sd_bus_message *m, void *userdata, sd_bus_error *ret_error)
+{
+	pending_record(userdata, m);
 	return 0;
+}
+
+/*
+ * An AddMatch's install answer; userdata is the match's own, which starts with its
+ * struct pending. Returning 0 keeps sd-bus from closing the connection on a refused match.
+ */
+static int on_match_installed(sd_bus_message *m, void *userdata, sd_bus_error *ret_error)
+{
+	pending_record(userdata, m);
+	return 0;
+}
+
+/* Sends a call to the manager object path; its answer goes into *p. */
+#define call_async(bus, p, path, iface, member, types, ...)                                  \
+	sd_bus_call_method_async(bus, &(p)->slot, SD_DEST, path, iface, member, on_reply, p,    \
+				 types, ##__VA_ARGS__)
+
+/* Sends Properties.Get(iface, prop) to path; the answer goes into *p. */
+static int get_async(sd_bus *bus, struct pending *p, const char *path, const char *iface,
+		     const char *prop)
+{
+	return call_async(bus, p, path, "org.freedesktop.DBus.Properties", "Get", "ss", iface,
+			  prop);
 }
 
 /* Runs the bus until cond(userdata) holds or deadline (CLOCK_MONOTONIC µs) passes. */
@@ -363,6 +413,57 @@ static int bus_run_until(sd_bus *bus, bool (*cond)(void *), void *userdata, uint
 	}
 }
 
+struct pending_batch {
+	struct pending *const *p;
+	size_t n;
+};
+
+static bool batch_done(void *userdata)
+{
+	const struct pending_batch *b = userdata;
+
+	for (size_t i = 0; i < b->n; i++)
+		if (!b->p[i]->done)
+			return false;
+	return true;
+}
+
+/*
+ * Until every call of ps[] has its answer. sd-bus answers a call that times out (its
+ * 25 s default) or whose connection ends with an error of its own, so the bound here is
+ * only a backstop. Negative errno when the bus fails first.
+ */
+static int pending_wait(sd_bus *bus, struct pending *const *ps, size_t n)
+{
+	struct pending_batch b = { ps, n };
+
+	return bus_run_until(bus, batch_done, &b, now_usec() + SCOPE_JOB_TIMEOUT_USEC);
+}
+
+/* ---------------------------------------------------------------- start */
+
+struct job_wait {
+	struct pending install; /* first: the AddMatch's answer (on_match_installed) */
+	const char *job;        /* the path we wait for; NULL until StartTransientUnit answered */
+	char *result;           /* its result, once seen */
+};
+
+static int on_job_removed(sd_bus_message *m, void *userdata, sd_bus_error *ret_error)
+{
+	struct job_wait *w = userdata;
+	const char *path, *unit, *result;
+	uint32_t id;
+
+	if (sd_bus_message_read(m, "uoss", &id, &path, &unit, &result) < 0)
+		return 0;
+	if (w->job && streq(path, w->job) && !w->result) {
+		w->result = strdup(result);
+		if (!w->result)
+			return -ENOMEM;
+	}
+	return 0;
+}
+
 static bool job_seen(void *userdata)
 {
 	return ((struct job_wait *) userdata)->result != NULL;
@@ -374,30 +475,114 @@ static const char *manager_sender(sd_bus *bus)
 	return sd_bus_is_bus_client(bus) > 0 ? SD_DEST : NULL;
 }
 
-int scope_start(struct sd_bus *bus, const struct kts_scope_params *p, char **ret_why)
+unsigned scope_version_parse(const char *s)
 {
-	_cleanup_bus_error_ sd_bus_error error = SD_BUS_ERROR_NULL;
-	_cleanup_bus_message_ sd_bus_message *reply = NULL;
-	_cleanup_bus_slot_ sd_bus_slot *slot = NULL;
-	struct job_wait w = { 0 };
-	_cleanup_free_ char *result = NULL;
-	const char *job;
-	bool use_pidfd = p->pidfd >= 0, accounting = true;
-	uint64_t timeout = p->job_timeout_usec ? p->job_timeout_usec : SCOPE_JOB_TIMEOUT_USEC;
+	unsigned long v;
+	char *end;
+
+	if (!s)
+		return 0;
+	if (*s == 'v')
+		s++;
+	if (*s < '0' || *s > '9')
+		return 0;
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (errno != 0 || v > 100000)
+		return 0;
+	return (unsigned) v;
+}
+
+/* The Version property's number from a Get reply; 0 for anything else. */
+static unsigned version_from(const struct pending *p)
+{
+	const char *s = NULL;
+
+	if (p->r < 0 || !p->reply)
+		return 0;
+	if (sd_bus_message_enter_container(p->reply, 'v', "s") <= 0 ||
+	    sd_bus_message_read(p->reply, "s", &s) < 0)
+		return 0;
+	return scope_version_parse(s);
+}
+
+/*
+ * Before the start call (DESIGN §4 step 2): the JobRemoved match and Subscribe, so the
+ * job's end cannot slip by between the reply and the match, and the manager's Version,
+ * which says whether to try PIDFDs. Sent at once; *ret_version is 0 when unknown.
+ */
+static int start_prelude(sd_bus *bus, struct job_wait *w, sd_bus_slot **ret_match,
+			 unsigned *ret_version, char **ret_why)
+{
+	struct pending subscribe = PENDING_INIT, version = PENDING_INIT;
+	struct pending *const batch[] = { &w->install, &subscribe, &version };
 	int r;
 
-	r = sd_bus_match_signal(bus, &slot, manager_sender(bus), SD_PATH, SD_MANAGER, "JobRemoved",
-				on_job_removed, &w);
+	/* A direct connection sends no AddMatch: nothing to wait for. */
+	w->install.done = sd_bus_is_bus_client(bus) <= 0;
+	r = sd_bus_match_signal_async(bus, ret_match, manager_sender(bus), SD_PATH, SD_MANAGER,
+				      "JobRemoved", on_job_removed, on_match_installed, w);
 	if (r < 0) {
 		set_why(ret_why, why_from_error("cannot watch the manager's jobs", NULL, r));
 		return r;
 	}
-	r = sd_bus_call_method(bus, SD_DEST, SD_PATH, SD_MANAGER, "Subscribe", &error, NULL, "");
-	if (r < 0) {
-		set_why(ret_why, why_from_error("no systemd manager answered", &error, r));
+	r = call_async(bus, &subscribe, SD_PATH, SD_MANAGER, "Subscribe", "");
+	if (r >= 0)
+		r = get_async(bus, &version, SD_PATH, SD_MANAGER, "Version");
+	if (r >= 0)
+		r = pending_wait(bus, batch, ELEMENTSOF(batch));
+	if (r >= 0 && w->install.r < 0) {
+		r = w->install.r;
+		set_why(ret_why, why_from_error("cannot watch the manager's jobs", &w->install.error, r));
+	} else if (r < 0 || subscribe.r < 0) {
+		if (r >= 0)
+			r = subscribe.r;
+		set_why(ret_why, why_from_error("no systemd manager answered", &subscribe.error, r));
 		log_debug_errno(r, "Subscribe: %m");
-		return -EHOSTDOWN;
+		r = -EHOSTDOWN;
+	} else {
+		*ret_version = version_from(&version);
+		if (version.r < 0)
+			log_debug("the manager has no Version: %s", strempty(version.error.message));
 	}
+	pending_done(&subscribe);
+	pending_done(&version);
+	return r;
+}
+
+/*
+ * PIDFDs only where the manager takes them: systemd 253 added the property. A manager
+ * of unknown version (no Version, or not a number) is tried with PIDFDs; its refusal
+ * is retried with PIDs (pidfds_rejected()).
+ */
+static bool want_pidfd(const struct kts_scope_params *p, unsigned version)
+{
+	return p->pidfd >= 0 && (version == 0 || version >= 253);
+}
+
+int scope_start(struct sd_bus *bus, const struct kts_scope_params *p, unsigned *ret_version,
+		char **ret_why)
+{
+	_cleanup_bus_error_ sd_bus_error error = SD_BUS_ERROR_NULL;
+	_cleanup_bus_message_ sd_bus_message *reply = NULL;
+	_cleanup_bus_slot_ sd_bus_slot *slot = NULL;
+	struct job_wait w = { .install = PENDING_INIT };
+	_cleanup_free_ char *result = NULL;
+	const char *job;
+	unsigned version = 0;
+	bool use_pidfd, accounting = p->accounting;
+	uint64_t timeout = p->job_timeout_usec ? p->job_timeout_usec : SCOPE_JOB_TIMEOUT_USEC;
+	int r;
+
+	r = start_prelude(bus, &w, &slot, &version, ret_why);
+	pending_done(&w.install);
+	if (r < 0)
+		return r;
+	if (ret_version)
+		*ret_version = version;
+	use_pidfd = want_pidfd(p, version);
+	log_debug("manager version %u: the process goes in as %s", version,
+		  use_pidfd ? "PIDFDs" : "PIDs");
 
 	for (;;) {
 		_cleanup_bus_message_ sd_bus_message *m = NULL;
@@ -507,30 +692,69 @@ enum kts_enforcement scope_classify(const struct kts_cpuset *plan_cpus,
 	((error)->message ? log_debug_errno(r, fmt ": %s", __VA_ARGS__, (error)->message)     \
 			  : log_debug_errno(r, fmt ": %m", __VA_ARGS__))
 
-static int get_bitmask_property(sd_bus *bus, const char *path, const char *prop,
-				struct kts_cpuset *ret)
+/* A Get reply's "v" of type "s" → *ret (caller frees). */
+static int read_string_variant(sd_bus_message *reply, char **ret)
 {
-	_cleanup_bus_error_ sd_bus_error error = SD_BUS_ERROR_NULL;
-	_cleanup_bus_message_ sd_bus_message *reply = NULL;
+	const char *v;
+	int r;
+
+	r = sd_bus_message_enter_container(reply, 'v', "s");
+	if (r < 0)
+		return r;
+	r = sd_bus_message_read(reply, "s", &v);
+	if (r < 0)
+		return r;
+	*ret = strdup(v);
+	return *ret ? 0 : -ENOMEM;
+}
+
+/* A Get reply's "v" of type "ay" (systemd's CPU/node bitmask) → *ret. */
+static int read_bitmask_variant(sd_bus_message *reply, struct kts_cpuset *ret)
+{
 	const void *buf = NULL;
 	size_t len = 0;
 	int r;
 
-	r = sd_bus_get_property(bus, SD_DEST, path, "org.freedesktop.systemd1.Scope", prop, &error,
-				&reply, "ay");
+	r = sd_bus_message_enter_container(reply, 'v', "ay");
 	if (r < 0)
-		return log_debug_bus_error(r, &error, "reading %s of %s", prop, path);
+		return r;
 	r = sd_bus_message_read_array(reply, 'y', &buf, &len);
 	if (r < 0)
 		return r;
 	return cpuset_from_bitmask(buf, len, ret);
 }
 
+/* The three reads of scope_verify(), answered; the first failure in their order. */
+static int verify_collect(struct pending g[3], const char *name, const char *path,
+			  struct kts_scope_state *s)
+{
+	int r;
+
+	if (g[0].r < 0)
+		return log_debug_bus_error(g[0].r, &g[0].error, "reading ControlGroup of %s", name);
+	r = read_string_variant(g[0].reply, &s->control_group);
+	if (r < 0)
+		return r;
+	if (g[1].r < 0)
+		return log_debug_bus_error(g[1].r, &g[1].error, "reading %s of %s", "EffectiveCPUs",
+					   path);
+	r = read_bitmask_variant(g[1].reply, &s->effective_cpus);
+	if (r < 0)
+		return r;
+	if (g[2].r < 0)
+		return log_debug_bus_error(g[2].r, &g[2].error, "reading %s of %s",
+					   "EffectiveMemoryNodes", path);
+	return read_bitmask_variant(g[2].reply, &s->effective_mems);
+}
+
 int scope_verify(struct sd_bus *bus, const char *name, const struct kts_cpuset *plan_cpus,
 		 const struct kts_cpuset *plan_mems, struct kts_scope_state *ret_state,
 		 enum kts_enforcement *ret_enforcement)
 {
-	_cleanup_bus_error_ sd_bus_error error = SD_BUS_ERROR_NULL;
+	static const char *const props[] = { "ControlGroup", "EffectiveCPUs",
+					     "EffectiveMemoryNodes" };
+	struct pending g[3] = { PENDING_INIT, PENDING_INIT, PENDING_INIT };
+	struct pending *const batch[] = { &g[0], &g[1], &g[2] };
 	struct kts_scope_state s = { 0 };
 	_cleanup_free_ char *path = NULL;
 	int r;
@@ -538,13 +762,16 @@ int scope_verify(struct sd_bus *bus, const char *name, const struct kts_cpuset *
 	r = unit_path(name, &path);
 	if (r < 0)
 		return r;
-	r = sd_bus_get_property_string(bus, SD_DEST, path, "org.freedesktop.systemd1.Scope",
-				       "ControlGroup", &error, &s.control_group);
-	if (r < 0)
-		return log_debug_bus_error(r, &error, "reading ControlGroup of %s", name);
-	r = get_bitmask_property(bus, path, "EffectiveCPUs", &s.effective_cpus);
+	for (size_t i = 0; i < ELEMENTSOF(props) && r >= 0; i++)
+		r = get_async(bus, &g[i], path, "org.freedesktop.systemd1.Scope", props[i]);
 	if (r >= 0)
-		r = get_bitmask_property(bus, path, "EffectiveMemoryNodes", &s.effective_mems);
+		r = pending_wait(bus, batch, ELEMENTSOF(batch));
+	if (r < 0)
+		log_debug_errno(r, "reading the cgroup of %s: %m", name);
+	else
+		r = verify_collect(g, name, path, &s);
+	for (size_t i = 0; i < ELEMENTSOF(g); i++)
+		pending_done(&g[i]);
 	if (r < 0) {
 		scope_state_done(&s);
 		return r;
@@ -556,28 +783,31 @@ int scope_verify(struct sd_bus *bus, const char *name, const struct kts_cpuset *
 
 /* ---------------------------------------------------------------- accounting */
 
-/* A "t" property of the unit's Scope interface; TELEMETRY_ABSENT when it has none. */
-static uint64_t get_u64_property(sd_bus *bus, const char *path, const char *prop)
+/* A "t" property read with get_async(); TELEMETRY_ABSENT when the unit has none. */
+static uint64_t u64_from(const struct pending *p, const char *prop, const char *path)
 {
-	_cleanup_bus_error_ sd_bus_error error = SD_BUS_ERROR_NULL;
 	uint64_t v = TELEMETRY_ABSENT;
-	int r;
 
-	r = sd_bus_get_property_trivial(bus, SD_DEST, path, "org.freedesktop.systemd1.Scope", prop,
-					&error, 't', &v);
-	if (r < 0) {
+	if (p->r < 0) {
 		/* MemoryPeak: systemd >= 255 (UnknownProperty before) */
-		(void) log_debug_bus_error(r, &error, "reading %s of %s", prop, path);
+		(void) log_debug_bus_error(p->r, &p->error, "reading %s of %s", prop, path);
 		return TELEMETRY_ABSENT;
 	}
+	if (sd_bus_message_enter_container(p->reply, 'v', "t") <= 0 ||
+	    sd_bus_message_read(p->reply, "t", &v) < 0)
+		return TELEMETRY_ABSENT;
 	/* UINT64_MAX is the manager's own "[not set]": no controller, no accounting. */
 	return v;
 }
 
 int scope_read_accounting(struct sd_bus *bus, const char *unit, struct kts_scope_accounting *ret)
 {
+	static const char *const props[] = { "CPUUsageNSec", "MemoryPeak", "IOReadBytes",
+					     "IOWriteBytes" };
 	_cleanup_bus_error_ sd_bus_error error = SD_BUS_ERROR_NULL;
 	_cleanup_bus_message_ sd_bus_message *reply = NULL;
+	struct pending g[4] = { PENDING_INIT, PENDING_INIT, PENDING_INIT, PENDING_INIT };
+	struct pending *const batch[] = { &g[0], &g[1], &g[2], &g[3] };
 	const char *path;
 	int r;
 
@@ -589,18 +819,28 @@ int scope_read_accounting(struct sd_bus *bus, const char *unit, struct kts_scope
 	r = sd_bus_message_read(reply, "o", &path);
 	if (r < 0)
 		return r;
-	*ret = (struct kts_scope_accounting){
-		.cpu_usage_nsec = get_u64_property(bus, path, "CPUUsageNSec"),
-		.memory_peak = get_u64_property(bus, path, "MemoryPeak"),
-		.io_read_bytes = get_u64_property(bus, path, "IOReadBytes"),
-		.io_write_bytes = get_u64_property(bus, path, "IOWriteBytes"),
-	};
-	return 0;
+	for (size_t i = 0; i < ELEMENTSOF(props) && r >= 0; i++)
+		r = get_async(bus, &g[i], path, "org.freedesktop.systemd1.Scope", props[i]);
+	if (r >= 0)
+		r = pending_wait(bus, batch, ELEMENTSOF(batch));
+	if (r >= 0)
+		*ret = (struct kts_scope_accounting){
+			.cpu_usage_nsec = u64_from(&g[0], props[0], path),
+			.memory_peak = u64_from(&g[1], props[1], path),
+			.io_read_bytes = u64_from(&g[2], props[2], path),
+			.io_write_bytes = u64_from(&g[3], props[3], path),
+		};
+	else
+		log_debug_errno(r, "reading the accounting of %s: %m", unit);
+	for (size_t i = 0; i < ELEMENTSOF(g); i++)
+		pending_done(&g[i]);
+	return r < 0 ? r : 0;
 }
 
 /* ---------------------------------------------------------------- stop */
 
 struct removal_wait {
+	struct pending install; /* first: the AddMatch's answer (on_match_installed) */
 	const char *name;
 	bool removed;
 };
@@ -635,45 +875,79 @@ static int unit_loaded(sd_bus *bus, const char *name)
 	return r;
 }
 
+/*
+ * The UnitRemoved match, StopUnit and (on a message bus) UnrefUnit, sent at once and
+ * answered: 0 when the unit is already gone (NoSuchUnit), 1 when there is a removal to
+ * wait for, negative errno when the match could not be added.
+ */
+static int stop_send(sd_bus *bus, struct removal_wait *w, sd_bus_slot **ret_match)
+{
+	struct pending stop = PENDING_INIT, unref = PENDING_INIT;
+	struct pending *const batch[] = { &w->install, &stop, &unref };
+	const char *name = w->name;
+	int r;
+
+	/* Match first, so a removal between our calls and the wait is not missed. */
+	w->install.done = sd_bus_is_bus_client(bus) <= 0;
+	r = sd_bus_match_signal_async(bus, ret_match, manager_sender(bus), SD_PATH, SD_MANAGER,
+				      "UnitRemoved", on_unit_removed, on_match_installed, w);
+	if (r < 0)
+		return r;
+	r = call_async(bus, &stop, SD_PATH, SD_MANAGER, "StopUnit", "ss", name, "fail");
+	/* Our AddRef keeps an inactive unit loaded; let CollectMode= collect it. */
+	if (sd_bus_is_bus_client(bus) > 0 && r >= 0)
+		r = call_async(bus, &unref, SD_PATH, SD_MANAGER, "UnrefUnit", "s", name);
+	else
+		unref.done = true;
+	if (r >= 0)
+		r = pending_wait(bus, batch, ELEMENTSOF(batch));
+	if (r >= 0 && w->install.r < 0)
+		r = w->install.r;
+	if (r >= 0) {
+		if (sd_bus_error_has_name(&stop.error, "org.freedesktop.systemd1.NoSuchUnit"))
+			r = 0;
+		else {
+			if (stop.r < 0)
+				log_debug("StopUnit %s: %s", name,
+					  stop.error.message ? stop.error.message : strerror(-stop.r));
+			if (unref.r < 0)
+				log_debug("UnrefUnit %s: %s", name,
+					  unref.error.message ? unref.error.message : strerror(-unref.r));
+			r = 1;
+		}
+	}
+	pending_done(&stop);
+	pending_done(&unref);
+	pending_done(&w->install);
+	return r;
+}
+
 int scope_stop(struct sd_bus *bus, const char *name, uint64_t timeout_usec)
 {
 	_cleanup_bus_error_ sd_bus_error error = SD_BUS_ERROR_NULL;
 	_cleanup_bus_slot_ sd_bus_slot *slot = NULL;
-	struct removal_wait w = { .name = name };
+	struct removal_wait w = { .install = PENDING_INIT, .name = name };
 	uint64_t start = now_usec(), timeout = timeout_usec ? timeout_usec : SCOPE_STOP_TIMEOUT_USEC;
 	bool killed = false;
 	int r;
 
-	/* Match first, so a removal between our calls and the wait is not missed. */
-	r = sd_bus_match_signal(bus, &slot, manager_sender(bus), SD_PATH, SD_MANAGER,
-				"UnitRemoved", on_unit_removed, &w);
-	if (r < 0)
+	r = stop_send(bus, &w, &slot);
+	if (r <= 0)
 		return r;
-	r = sd_bus_call_method(bus, SD_DEST, SD_PATH, SD_MANAGER, "StopUnit", &error, NULL, "ss",
-			       name, "fail");
-	if (r < 0) {
-		if (sd_bus_error_has_name(&error, "org.freedesktop.systemd1.NoSuchUnit"))
-			return 0;
-		log_debug("StopUnit %s: %s", name, error.message ? error.message : strerror(-r));
-	}
-	/* Our AddRef keeps an inactive unit loaded; let CollectMode= collect it. */
-	if (sd_bus_is_bus_client(bus) > 0) {
-		sd_bus_error_free(&error);
-		r = sd_bus_call_method(bus, SD_DEST, SD_PATH, SD_MANAGER, "UnrefUnit", &error, NULL,
-				       "s", name);
-		if (r < 0)
-			log_debug("UnrefUnit %s: %s", name,
-				  error.message ? error.message : strerror(-r));
-	}
-
 	for (;;) {
 		uint64_t n = now_usec(), slice_end;
 
-		r = unit_loaded(bus, name);
-		if (r == 0)
+		/* Wake on UnitRemoved; ask now and then in case the signal is not ours to see. */
+		slice_end = MIN(n + 100000ULL, start + timeout);
+		r = bus_run_until(bus, unit_removed, &w, slice_end);
+		if (w.removed)
 			return 0;
-		if (r < 0)
+		if (r < 0 && r != -ETIME)
 			return r;
+		r = unit_loaded(bus, name);
+		if (r <= 0)
+			return r;
+		n = now_usec();
 		if (n - start >= timeout)
 			return -ETIME;
 		/* Something ignores SIGTERM for longer than we can wait: end it. */
@@ -685,10 +959,5 @@ int scope_stop(struct sd_bus *bus, const char *name, uint64_t timeout_usec)
 				  r < 0 ? strempty(error.message) : "sent");
 			killed = true;
 		}
-		/* Wake on UnitRemoved, and re-ask now and then in case the signal is not ours to see. */
-		slice_end = MIN(n + 100000ULL, start + timeout);
-		r = bus_run_until(bus, unit_removed, &w, slice_end);
-		if (r < 0 && r != -ETIME)
-			return r;
 	}
 }

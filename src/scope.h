@@ -43,15 +43,26 @@ struct kts_scope_params {
 	uint64_t cpu_weight;            /* CPUWeight; 0: not set */
 	uint64_t memory_high;           /* MemoryHigh in bytes; 0: not set */
 	uint64_t job_timeout_usec;      /* bound on the start job; 0: SCOPE_JOB_TIMEOUT_USEC */
+	bool accounting;                /* CPU/Memory/IOAccounting (a build's telemetry) */
 };
 
 /*
- * Starts the scope: adds the JobRemoved match and calls Subscribe, then
- * StartTransientUnit(name, "fail") with PIDFDs, retried with PIDs when the manager
- * does not know PIDFDs (systemd < 253: "Cannot set property PIDFDs, or unknown
- * property"), and waits for that job's JobRemoved. The scope asks for CPU, memory and IO
- * accounting (scope_read_accounting()); a manager that refuses those gets the request
- * again without them.
+ * The leading number of the manager's Version property: "252.39-1~deb12u2" → 252,
+ * "v255" → 255, "257.3-1-arch" → 257; 0 when s is NULL or does not start with one.
+ */
+unsigned scope_version_parse(const char *s);
+
+/*
+ * Starts the scope: adds the JobRemoved match, calls Subscribe and reads the manager's
+ * Version, all three sent at once and waited for together (one round trip); then
+ * StartTransientUnit(name, "fail") and waits for that job's JobRemoved. The process goes
+ * in as PIDFDs when there is a pidfd and the manager is systemd >= 253 or of unknown
+ * version, else as PIDs; PIDFDs refused anyway (systemd < 253 answers "Cannot set
+ * property PIDFDs, or unknown property") are retried with PIDs. With p->accounting the
+ * scope asks for CPU, memory and IO accounting (scope_read_accounting()); a manager that
+ * refuses those gets the request again without them.
+ * *ret_version (NULL is fine) is the manager's version (scope_version_parse(), 0 when
+ * unknown), written whenever the Version reply came, also when a later step fails.
  *
  * Returns 0 when the job's result is "done". Errors:
  *   -EHOSTDOWN  no manager answered on bus (Subscribe failed)
@@ -63,7 +74,8 @@ struct kts_scope_params {
  * On failure after the unit was created it is stopped and unreferenced again
  * (best effort), so no unit of ours is left behind.
  */
-int scope_start(struct sd_bus *bus, const struct kts_scope_params *p, char **ret_why);
+int scope_start(struct sd_bus *bus, const struct kts_scope_params *p, unsigned *ret_version,
+		char **ret_why);
 
 /* Job result string → 0 for "done", else a distinct negative errno ("failed" → -EIO,
  * "timeout" → -ETIMEDOUT, "canceled" → -ECANCELED, "dependency" → -ENOLINK,
@@ -89,7 +101,9 @@ enum kts_enforcement scope_classify(const struct kts_cpuset *plan_cpus,
 
 /*
  * Reads ControlGroup, EffectiveCPUs and EffectiveMemoryNodes of unit name
- * (org.freedesktop.systemd1.Scope) and classifies them against the plan.
+ * (org.freedesktop.systemd1.Scope; the three Gets sent at once, one round trip) and
+ * classifies them against the plan. The first of them that fails, in that order, is the
+ * error.
  * *ret_state and *ret_enforcement are written only on success.
  */
 int scope_verify(struct sd_bus *bus, const char *name, const struct kts_cpuset *plan_cpus,
@@ -108,7 +122,9 @@ int scope_read_accounting(struct sd_bus *bus, const char *unit, struct kts_scope
 
 /*
  * Stops unit name if it still exists (StopUnit "fail"), drops our AddRef
- * reference (Unref), and waits until the manager no longer knows it. Processes
+ * reference (Unref; sent with the stop, one round trip), and waits until the manager no
+ * longer knows it: UnitRemoved, or GetUnit's NoSuchUnit when a 100 ms slice passed
+ * without the signal (a connection that did not Subscribe never gets it). Processes
  * that outlive the stop for half the bound get SIGKILL through KillUnit.
  * Returns 0 once the unit is gone, -ETIME when it is still there after
  * timeout_usec (0: SCOPE_STOP_TIMEOUT_USEC).

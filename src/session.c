@@ -55,7 +55,7 @@ int session_start(struct kts_session *x, const char *what, struct kts_scope_para
 	p->name = x->unit;
 	p->pid = x->child.pid;
 	p->pidfd = x->child.pidfd;
-	r = scope_start(x->bus, p, ret_why);
+	r = scope_start(x->bus, p, &x->manager_version, ret_why);
 	if (r < 0)
 		return r;
 	x->unit_started = true;
@@ -194,6 +194,7 @@ static int start_scope(struct kts_session *x, const struct kts_session_spec *s)
 		.slice = s->slice,
 		.cpu_weight = s->cpu_weight,
 		.memory_high = s->memory_high,
+		.accounting = s->accounting,
 	};
 	int r;
 
@@ -399,7 +400,7 @@ int session_run(const struct kts_session_spec *s, struct kts_session_result *ret
 	*ret = (struct kts_session_result){ .status = status, .enforcement = got,
 					    .acct = no_accounting };
 	/* Now: the unit is still loaded (our AddRef; session_done() stops and unrefs it). */
-	if (x.unit_started)
+	if (x.unit_started && s->accounting)
 		(void) scope_read_accounting(x.bus, x.unit, &ret->acct);
 	return 0;
 }
@@ -459,6 +460,7 @@ void session_probe(enum kts_bus_kind kind, const struct kts_cpuset *cpus,
 		return;
 	}
 	p->start_r = session_start(&x, "doctor", &sp, &p->why);
+	p->manager_version = x.manager_version;
 	if (p->start_r < 0)
 		return;
 	p->verify_r = scope_verify(x.bus, x.unit, cpus, mems, &state, &p->enforcement);

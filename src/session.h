@@ -35,6 +35,8 @@ struct kts_session_spec {
 	const char *slice;           /* NULL: ktscope.slice */
 	unsigned cpu_weight;         /* 0: not set */
 	uint64_t memory_high;        /* 0: not set */
+	bool accounting;             /* the unit's CPU/memory/IO accounting, read back into the
+				      * result's acct (a build's telemetry); run does without */
 };
 
 struct kts_session_result {
@@ -43,7 +45,8 @@ struct kts_session_result {
 					  * executable/not found; 1 setup failure in the child */
 	enum kts_enforcement enforcement; /* what applied: cgroup, affinity or narrowed */
 	/* The unit's accounting (scope_read_accounting()), read after argv ended and before
-	 * the unit is stopped; all TELEMETRY_ABSENT without a scope or an answer. */
+	 * the unit is stopped when the spec asked for it; all TELEMETRY_ABSENT otherwise, or
+	 * without a scope or an answer. */
 	struct kts_scope_accounting acct;
 };
 
@@ -81,6 +84,7 @@ struct kts_session {
 	struct sd_bus *bus;
 	char *unit;
 	bool unit_started;
+	unsigned manager_version; /* the manager's Version number once started; 0: unknown */
 	/* While argv ran: -EHOSTDOWN the manager left, -ECONNRESET the connection ended. */
 	int lost;
 };
@@ -111,6 +115,7 @@ struct kts_session_probe {
 	char *tried;      /* what bus_open() tried, on failure */
 	char *bus_desc;   /* the bus it connected to */
 	int start_r;      /* scope_start(); meaningful when open_r == 0 */
+	unsigned manager_version; /* the manager's Version number; 0 when unknown or not asked */
 	char *why;        /* the manager's words when start failed */
 	int verify_r;     /* scope_verify(); meaningful when start_r == 0 */
 	enum kts_enforcement enforcement;

@@ -16,7 +16,7 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # document; exit 0 when true. python3 is a test dependency (.ci/run installs it).
 json_check() {
 	python3 - "$1" "$2" <<'EOF'
-import json, sys
+import json, re, sys
 j = json.load(open(sys.argv[1]))
 c = {x["name"]: x for x in j["checks"]}
 sys.exit(0 if eval("(" + sys.argv[2] + ")") else 1)
@@ -36,7 +36,9 @@ inside() {
 		>"$tmp/out.json" 2>"$tmp/err"
 	rc=$?
 	result $(json_check "$tmp/out.json" 'c["user-manager"]["status"] == "ok" and
-		c["user-manager"]["fix"] is None'; echo $?) "user-manager is ok in the confined manager"
+		c["user-manager"]["fix"] is None and
+		re.search(r"manager \(systemd [0-9]+\) on ", c["user-manager"]["detail"])'
+		echo $?) "user-manager is ok in the confined manager, naming its systemd version"
 	if [ "$(stat -fc %T /sys/fs/cgroup)" = tmpfs ]; then
 		# Hybrid, like this project's hosts (DESIGN §8): cpuset stays on cgroup v1.
 		result $(json_check "$tmp/out.json" 'c["cpu-enforcement"]["detail"].startswith(

@@ -322,3 +322,55 @@ kts_fake_release_mirror() {
 		>"$dir/releases.json"
 	rm -rf "$tmp"
 }
+
+# ---- the manager's bus, watched (dbus-monitor on the confined bus) ----
+# kts_bus_monitor_start FILE: every method call on $DBUS_SESSION_BUS_ADDRESS goes to FILE
+# from now on (returns once the monitor saw a call of ours); pid in kts_bus_monitor_pid.
+# Returns 1 when dbus-monitor is missing or does not start.
+kts_bus_monitor_start() {
+	command -v dbus-monitor >/dev/null || return 1
+	dbus-monitor --address "$DBUS_SESSION_BUS_ADDRESS" "type='method_call'" >"$1" 2>&1 &
+	kts_bus_monitor_pid=$!
+	# (--print-reply: a call that expects no reply may be dropped when the sender left)
+	kts_wait_until 10 eval "dbus-send --session --print-reply --dest=org.freedesktop.DBus \
+		/org/freedesktop/DBus org.freedesktop.DBus.GetId >/dev/null 2>&1 &&
+		grep -q member=GetId '$1'" && return 0
+	kill "$kts_bus_monitor_pid" 2>/dev/null
+	wait "$kts_bus_monitor_pid" 2>/dev/null
+	return 1
+}
+
+# kts_bus_monitor_stop FILE: once the last call of a scope (UnrefUnit) is in FILE (10 s at
+# most), stops the monitor.
+kts_bus_monitor_stop() {
+	kts_wait_until 10 grep -q 'member=UnrefUnit' "$1"
+	kill "$kts_bus_monitor_pid" 2>/dev/null
+	wait "$kts_bus_monitor_pid" 2>/dev/null
+}
+
+# kts_bus_calls FILE: one line per method call that the connection which called
+# StartTransientUnit sent, in order: the member ("Get:Prop" for a property read,
+# "StartTransientUnit:PIDs,CPUAccounting,..." with the process and accounting properties).
+kts_bus_calls() {
+	"$KTS_PYTHON" - "$1" <<'EOF'
+import re, sys
+calls, cur = [], None
+for line in open(sys.argv[1], errors="replace"):
+    m = re.match(r"method call time=\S+ sender=(\S+) -> .*member=(\w+)", line)
+    if m:
+        cur = [m.group(1), m.group(2), []]
+        calls.append(cur)
+    elif cur and line.startswith(" "):
+        cur[2].append(line.strip())
+me = {c[0] for c in calls if c[1] == "StartTransientUnit"}
+for snd, member, body in calls:
+    if snd not in me:
+        continue
+    strings = [b.split('"')[1] for b in body if b.startswith('string "')]
+    if member == "Get" and len(strings) > 1:
+        member = "Get:" + strings[1]
+    if member == "StartTransientUnit":
+        member += ":" + ",".join(s for s in strings if s in ("PIDs", "PIDFDs") or "Accounting" in s)
+    print(member)
+EOF
+}

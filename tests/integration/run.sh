@@ -150,7 +150,7 @@ sys.exit(os.WEXITSTATUS(status) if os.WIFEXITED(status) else 128 + os.WTERMSIG(s
 EOF
 }
 
-kts_plan 48
+kts_plan 51
 
 # ---- 1. the scope while COMMAND runs ----------------------------------------------
 d=$work/t1
@@ -466,6 +466,35 @@ kts_check "after the stopped run ended, the unit is gone and the locks are free"
 # Without a terminal on stdin nothing changes: COMMAND reads stdin as before.
 out=$(echo piped | K -- sh -c 'read -r l; echo got:$l' 2>/dev/null)
 kts_check "stdin not a terminal: COMMAND reads it as before" test "$out" = "got:piped"
+
+# ---- the wire: what `run -- true` says to the manager ------------------------------------
+# Nothing else calls the manager meanwhile: run asks for no accounting and reads none back
+# (they are a build's telemetry), and reads the manager's Version with Subscribe, before the
+# start: a manager below 253 gets PIDs at once instead of a PIDFDs request it refuses.
+version=$(busctl --user get-property org.freedesktop.systemd1 /org/freedesktop/systemd1 \
+	org.freedesktop.systemd1.Manager Version 2>/dev/null | sed 's/^s "v\{0,1\}\([0-9]*\).*/\1/')
+if kts_bus_monitor_start "$work/wire.mon"; then
+	bg_pids+=($kts_bus_monitor_pid)
+	K -- true 2>"$work/wire.err"
+	rc=$?
+	kts_bus_monitor_stop "$work/wire.mon"
+	calls=$(kts_bus_calls "$work/wire.mon" | tr '\n' ' ')
+	kts_diag "manager version '$version'; run's calls: $calls"
+	kts_check "run: one StartTransientUnit, after Subscribe and the Version read" eval \
+		"[ $rc = 0 ] && [ \$(grep -o 'StartTransientUnit' <<<'$calls' | wc -l) = 1 ] &&
+		grep -q 'Subscribe Get:Version StartTransientUnit' <<<'$calls'"
+	if [ -n "$version" ] && [ "$version" -lt 253 ]; then
+		kts_check "run: systemd $version gets PIDs at once, no PIDFDs request it would refuse" \
+			grep -q 'StartTransientUnit:PIDs ' <<<"$calls "
+	else
+		kts_check "run: systemd ${version:-?} gets PIDFDs" \
+			grep -q 'StartTransientUnit:PIDFDs ' <<<"$calls "
+	fi
+	kts_check "run: no accounting asked for (CPUAccounting...) or read back (CPUUsageNSec...)" \
+		eval "! grep -qE 'Accounting|Get:(CPUUsageNSec|MemoryPeak|IOReadBytes|IOWriteBytes)' <<<'$calls'"
+else
+	for i in 1 2 3; do kts_skip "run's calls on the wire" "dbus-monitor missing or not starting"; done
+fi
 
 help=$("$KTSCOPE" run --help)
 missing=

@@ -31,12 +31,24 @@ m = json.load(open(sys.argv[1] + '/metadata.json'))
 $2" "$1"
 }
 
-kts_plan 11
+kts_plan 12
 
 # ---- 1. in the scope: the cgroup's numbers -------------------------------------------------
 T=$(kts_fake_tree "$work/t1")
+# The bus watched: a build asks for the scope's accounting and reads it back (run does not).
+kts_bus_monitor_start "$work/b1.mon" && mon=1 || mon=0
 B --source "$T" --json-events >"$work/b1.out" 2>"$work/b1.err"
 rc=$?
+if [ $mon = 1 ]; then
+	kts_bus_monitor_stop "$work/b1.mon"
+	calls=$(kts_bus_calls "$work/b1.mon" | tr '\n' ' ')
+	kts_diag "the build's calls: $calls"
+	kts_check "the build's scope asks for CPU/Memory/IOAccounting and reads them back" eval \
+		"grep -q 'StartTransientUnit:[A-Za-z]*,CPUAccounting,MemoryAccounting,IOAccounting ' \
+		<<<'$calls' && grep -q 'Get:CPUUsageNSec' <<<'$calls'"
+else
+	kts_skip "the build's scope asks for accounting" "dbus-monitor missing or not starting"
+fi
 kts_check "the fake tree builds (exit 0)" test $rc = 0
 [ $rc = 0 ] || kts_diag "$(tail -20 "$work/b1.err")"
 line=$(grep '^ktscope: telemetry: ' "$work/b1.err")

@@ -3,8 +3,9 @@
  * scope.c against an in-process fake systemd manager: a server-mode sd_bus on
  * one end of a socketpair, run by a thread, that records every call it gets and
  * answers like systemd 252 does (PropertyReadOnly for PIDFDs, UnitExists,
- * JobRemoved after the reply). This pins the wire format of StartTransientUnit,
- * the PIDFDs → PIDs fallback and the job-result mapping; the real manager is
+ * JobRemoved after the reply, Version). This pins the wire format of
+ * StartTransientUnit, the Version rule for PIDFDs, the PIDFDs → PIDs fallback, what
+ * goes out before the start and the job-result mapping; the real manager is
  * exercised by tests/integration/run.sh.
  */
 #include <errno.h>
@@ -33,7 +34,7 @@
 #include "test-skip.h"
 
 #define MAX_PROPS 16
-#define MAX_CALLS 32
+#define MAX_CALLS 64
 #define UNIT "ktscope-run-1-abc.scope"
 
 struct prop {
@@ -64,8 +65,10 @@ struct fake {
 	bool unit_exists;       /* StartTransientUnit → UnitExists */
 	bool no_manager;        /* Subscribe → ServiceUnknown */
 	bool no_job_removed;    /* never finish the job */
+	bool silent_removal;    /* StopUnit unloads the unit without a UnitRemoved signal */
 	const char *job_result; /* JobRemoved result; NULL = "done" */
 	const char *bare_error_on; /* a Get of this property: AccessDenied, without a message */
+	const char *version;    /* Manager's Version property; NULL: it has none (UnknownProperty) */
 	uint8_t eff_cpus[4], eff_mems[4];
 	size_t n_eff_cpus, n_eff_mems;
 	/* record */
@@ -256,6 +259,14 @@ static int reply_property(struct fake *f, sd_bus_message *m)
 	r = sd_bus_message_read(m, "ss", &iface, &prop);
 	if (r < 0)
 		return r;
+	/* "Get:Prop" in the call record, for the order of what was asked. */
+	if (f->n_calls > 0 && streq(f->calls[f->n_calls - 1], "Get"))
+		snprintf(f->calls[f->n_calls - 1], sizeof(f->calls[0]), "Get:%s", prop);
+	if (streq(iface, "org.freedesktop.systemd1.Manager")) {
+		if (streq(prop, "Version") && f->version)
+			return sd_bus_reply_method_return(m, "v", "s", f->version);
+		return sd_bus_reply_method_errorf(m, SD_BUS_ERROR_UNKNOWN_PROPERTY, "no %s", prop);
+	}
 	if (!streq(iface, "org.freedesktop.systemd1.Scope"))
 		return sd_bus_reply_method_errorf(m, SD_BUS_ERROR_UNKNOWN_INTERFACE, "no %s", iface);
 	/* An error reply is a name and an optional message: here, the name alone. */
@@ -323,7 +334,7 @@ static int on_message(sd_bus_message *m, void *userdata, sd_bus_error *ret_error
 			/* An empty scope stops at once and is collected. */
 			f->unit_loaded = false;
 			r = sd_bus_reply_method_return(m, "o", "/org/freedesktop/systemd1/job/8");
-			if (r >= 0)
+			if (r >= 0 && !f->silent_removal)
 				r = sd_bus_emit_signal(f->server, "/org/freedesktop/systemd1",
 						       "org.freedesktop.systemd1.Manager",
 						       "UnitRemoved", "so", name,
@@ -440,16 +451,22 @@ static bool called(struct fake *f, const char *member)
 	return seen;
 }
 
-static ssize_t call_index(struct fake *f, const char *member)
+/* The first call of member at or after index from; -1 when none. */
+static ssize_t call_index_from(struct fake *f, const char *member, ssize_t from)
 {
 	ssize_t idx = -1;
 
 	pthread_mutex_lock(&f->lock);
-	for (size_t i = 0; i < f->n_calls && idx < 0; i++)
+	for (size_t i = (size_t) MAX(from, 0); i < f->n_calls && idx < 0; i++)
 		if (streq(f->calls[i], member))
 			idx = (ssize_t) i;
 	pthread_mutex_unlock(&f->lock);
 	return idx;
+}
+
+static ssize_t call_index(struct fake *f, const char *member)
+{
+	return call_index_from(f, member, 0);
 }
 
 static const struct prop *find_prop(const struct start_call *c, const char *name, size_t *ret_idx)
@@ -505,12 +522,14 @@ static void test_start_sends_exact_properties_direct(void **state)
 		.name = UNIT, .pid = getpid(), .pidfd = pidfd, .cpus = &ps.cpus, .mems = &ps.mems,
 		.description = "ktscope run: make",
 	};
-	assert_int_equal(scope_start(f->client, &sp, &why), 0);
+	assert_int_equal(scope_start(f->client, &sp, NULL, &why), 0);
 	assert_null(why);
 
-	/* Subscribe strictly before the start, one start call. */
+	/* Subscribe strictly before the start, one start call; the Version was asked with it. */
 	assert_true(call_index(f, "Subscribe") >= 0);
 	assert_true(call_index(f, "Subscribe") < call_index(f, "StartTransientUnit"));
+	assert_true(call_index(f, "Get:Version") >= 0);
+	assert_true(call_index(f, "Get:Version") < call_index(f, "StartTransientUnit"));
 	assert_int_equal(f->n_starts, 1);
 	c = &f->starts[0];
 	assert_string_equal(c->name, UNIT);
@@ -550,18 +569,11 @@ static void test_start_sends_exact_properties_direct(void **state)
 	assert_null(find_prop(c, "CPUWeight", NULL));
 	assert_null(find_prop(c, "MemoryHigh", NULL));
 	assert_null(find_prop(c, "AddRef", NULL));
-	/* Accounting, for the build's telemetry. */
-	p = find_prop(c, "CPUAccounting", NULL);
-	assert_non_null(p);
-	assert_string_equal(p->sig, "b");
-	assert_int_equal(p->num, 1);
-	p = find_prop(c, "MemoryAccounting", NULL);
-	assert_non_null(p);
-	assert_int_equal(p->num, 1);
-	p = find_prop(c, "IOAccounting", NULL);
-	assert_non_null(p);
-	assert_int_equal(p->num, 1);
-	assert_int_equal(c->n_props, 9);
+	/* Accounting is a build's (telemetry): not asked for here, not sent. */
+	assert_null(find_prop(c, "CPUAccounting", NULL));
+	assert_null(find_prop(c, "MemoryAccounting", NULL));
+	assert_null(find_prop(c, "IOAccounting", NULL));
+	assert_int_equal(c->n_props, 6);
 
 	close(pidfd);
 	plan_sets_done(&ps);
@@ -582,8 +594,12 @@ static void test_start_on_bus_adds_ref_and_limits(void **state)
 		.name = UNIT, .pid = 4242, .pidfd = -EBADF, .cpus = &ps.cpus, .mems = &ps.mems,
 		.slice = "bench.slice", .cpu_weight = 200, .memory_high = 1ULL << 30,
 	};
-	assert_int_equal(scope_start(f->client, &sp, &why), 0);
+	assert_int_equal(scope_start(f->client, &sp, NULL, &why), 0);
 	assert_true(called(f, "Hello"));
+	/* On the wire, in DESIGN §4's order: the match, Subscribe, then the start. */
+	assert_true(call_index(f, "AddMatch") >= 0);
+	assert_true(call_index(f, "AddMatch") < call_index(f, "Subscribe"));
+	assert_true(call_index(f, "Subscribe") < call_index(f, "StartTransientUnit"));
 	c = &f->starts[0];
 	/* No pidfd: PIDs (au) with the pid, still first. */
 	assert_string_equal(c->props[0].name, "PIDs");
@@ -607,9 +623,16 @@ static void test_start_on_bus_adds_ref_and_limits(void **state)
 	assert_null(find_prop(c, "Description", NULL));
 
 	/* Stopping drops the reference too, then sees the unit gone. */
+	ssize_t before_stop = (ssize_t) f->n_calls, match;
+
 	assert_int_equal(scope_stop(f->client, UNIT, 0), 0);
-	assert_true(called(f, "StopUnit"));
-	assert_true(called(f, "UnrefUnit"));
+	/* The UnitRemoved match before the stop; the stop and the unref sent together. */
+	match = call_index_from(f, "AddMatch", before_stop);
+	assert_true(match >= 0);
+	assert_true(match < call_index(f, "StopUnit"));
+	assert_true(call_index(f, "StopUnit") < call_index(f, "UnrefUnit"));
+	/* UnitRemoved came: no GetUnit asked (it used to be asked before every wait). */
+	assert_false(called(f, "GetUnit"));
 	plan_sets_done(&ps);
 }
 
@@ -627,7 +650,9 @@ static void test_pidfds_rejected_falls_back_to_pids(void **state)
 	struct kts_scope_params sp = {
 		.name = UNIT, .pid = getpid(), .pidfd = pidfd, .cpus = &ps.cpus, .mems = &ps.mems,
 	};
-	assert_int_equal(scope_start(f->client, &sp, &why), 0);
+	assert_int_equal(scope_start(f->client, &sp, NULL, &why), 0);
+	/* No Version (a foreign manager): PIDFDs tried first. */
+	assert_true(called(f, "Get:Version"));
 	assert_int_equal(f->n_starts, 2);
 	assert_string_equal(f->starts[0].props[0].name, "PIDFDs");
 	assert_string_equal(f->starts[1].props[0].name, "PIDs");
@@ -656,8 +681,9 @@ static void test_accounting_rejected_falls_back(void **state)
 	fake_start(f);
 	struct kts_scope_params sp = {
 		.name = UNIT, .pid = getpid(), .pidfd = pidfd, .cpus = &ps.cpus, .mems = &ps.mems,
+		.accounting = true,
 	};
-	assert_int_equal(scope_start(f->client, &sp, &why), 0);
+	assert_int_equal(scope_start(f->client, &sp, NULL, &why), 0);
 	assert_null(why);
 	/* PIDFDs refused first, then the accounting: the third start has neither. */
 	assert_int_equal(f->n_starts, 3);
@@ -681,9 +707,11 @@ static void test_accounting_kept_for_other_errors(void **state)
 	fake_start(f);
 	struct kts_scope_params sp = {
 		.name = UNIT, .pid = 4242, .pidfd = -EBADF, .cpus = &ps.cpus, .mems = &ps.mems,
+		.accounting = true,
 	};
-	assert_int_equal(scope_start(f->client, &sp, &why), -EEXIST);
+	assert_int_equal(scope_start(f->client, &sp, NULL, &why), -EEXIST);
 	assert_int_equal(f->n_starts, 1);
+	assert_non_null(find_prop(&f->starts[0], "CPUAccounting", NULL));
 	plan_sets_done(&ps);
 }
 
@@ -701,13 +729,144 @@ static void test_read_accounting(void **state)
 	struct kts_scope_params sp = {
 		.name = UNIT, .pid = 4242, .pidfd = -EBADF, .cpus = &ps.cpus, .mems = &ps.mems,
 	};
-	assert_int_equal(scope_start(f->client, &sp, NULL), 0);
+	assert_int_equal(scope_start(f->client, &sp, NULL, NULL), 0);
 	assert_int_equal(scope_read_accounting(f->client, UNIT, &a), 0);
 	assert_true(called(f, "GetUnit"));
 	assert_true(a.cpu_usage_nsec == 2500000000);
 	assert_true(a.memory_peak == TELEMETRY_ABSENT);   /* UnknownProperty (systemd < 255) */
 	assert_true(a.io_read_bytes == TELEMETRY_ABSENT); /* "[not set]" */
 	assert_true(a.io_write_bytes == 4096);
+	plan_sets_done(&ps);
+}
+
+/* The manager said 252 (Debian 12's format): PIDs at once, no refused PIDFDs attempt. */
+static void test_version_below_253_sends_pids_only(void **state)
+{
+	struct fake *f = *state;
+	struct plan_sets ps;
+	_cleanup_free_ char *why = NULL;
+	unsigned version = 1;
+	int pidfd = pidfd_self();
+
+	test_need(pidfd >= 0, "pidfd_open(2) (Linux 5.3)");
+	f->version = "252.39-1~deb12u2";
+	f->reject_pidfds = true;
+	plan_sets_init(&ps);
+	fake_start(f);
+	struct kts_scope_params sp = {
+		.name = UNIT, .pid = getpid(), .pidfd = pidfd, .cpus = &ps.cpus, .mems = &ps.mems,
+	};
+	assert_int_equal(scope_start(f->client, &sp, &version, &why), 0);
+	assert_int_equal(version, 252);
+	assert_int_equal(f->n_starts, 1);
+	assert_string_equal(f->starts[0].props[0].name, "PIDs");
+	assert_int_equal(f->starts[0].props[0].num, (uint64_t) getpid());
+	assert_null(find_prop(&f->starts[0], "PIDFDs", NULL));
+	close(pidfd);
+	plan_sets_done(&ps);
+}
+
+static void expect_pidfds_first(struct fake *f, const char *version, unsigned expected_version,
+				size_t expected_starts)
+{
+	struct plan_sets ps;
+	_cleanup_free_ char *why = NULL;
+	unsigned got = 1;
+	int pidfd = pidfd_self();
+
+	test_need(pidfd >= 0, "pidfd_open(2) (Linux 5.3)");
+	f->version = version;
+	f->n_starts = f->n_calls = 0;
+	plan_sets_init(&ps);
+	fake_start(f);
+	struct kts_scope_params sp = {
+		.name = UNIT, .pid = getpid(), .pidfd = pidfd, .cpus = &ps.cpus, .mems = &ps.mems,
+	};
+	assert_int_equal(scope_start(f->client, &sp, &got, &why), 0);
+	assert_int_equal(got, expected_version);
+	assert_int_equal(f->n_starts, expected_starts);
+	assert_string_equal(f->starts[0].props[0].name, "PIDFDs");
+	assert_int_equal(f->starts[0].props[0].num, (uint64_t) getpid());
+	fake_stop(f);
+	close(pidfd);
+	plan_sets_done(&ps);
+}
+
+/* 253 and later take PIDFDs: one start, with them. */
+static void test_version_253_up_sends_pidfds(void **state)
+{
+	expect_pidfds_first(*state, "v255", 255, 1);
+	expect_pidfds_first(*state, "257.3-1-arch", 257, 1);
+}
+
+/* A Version that is not a number: PIDFDs tried, their refusal still falls back to PIDs. */
+static void test_version_garbage_tries_pidfds(void **state)
+{
+	struct fake *f = *state;
+
+	f->reject_pidfds = true;
+	expect_pidfds_first(f, "garbage", 0, 2);
+	assert_string_equal(f->starts[1].props[0].name, "PIDs");
+}
+
+static void test_version_parse(void **state)
+{
+	assert_int_equal(scope_version_parse("252"), 252);
+	assert_int_equal(scope_version_parse("252.39-1~deb12u2"), 252);
+	assert_int_equal(scope_version_parse("255.18-1.fc40"), 255);
+	assert_int_equal(scope_version_parse("v255"), 255);
+	assert_int_equal(scope_version_parse("257.3-1-arch"), 257);
+	assert_int_equal(scope_version_parse("garbage"), 0);
+	assert_int_equal(scope_version_parse(""), 0);
+	assert_int_equal(scope_version_parse("v"), 0);
+	assert_int_equal(scope_version_parse("-252"), 0);
+	assert_int_equal(scope_version_parse("99999999999999999999"), 0);
+	assert_int_equal(scope_version_parse(NULL), 0);
+}
+
+/* Asked for (a build): the three accounting properties, true. */
+static void test_accounting_sent_when_asked(void **state)
+{
+	struct fake *f = *state;
+	struct plan_sets ps;
+	const char *names[] = { "CPUAccounting", "MemoryAccounting", "IOAccounting" };
+
+	plan_sets_init(&ps);
+	fake_start(f);
+	struct kts_scope_params sp = {
+		.name = UNIT, .pid = 4242, .pidfd = -EBADF, .cpus = &ps.cpus, .mems = &ps.mems,
+		.accounting = true,
+	};
+	assert_int_equal(scope_start(f->client, &sp, NULL, NULL), 0);
+	assert_int_equal(f->n_starts, 1);
+	for (size_t i = 0; i < ELEMENTSOF(names); i++) {
+		const struct prop *p = find_prop(&f->starts[0], names[i], NULL);
+
+		assert_non_null(p);
+		assert_string_equal(p->sig, "b");
+		assert_int_equal(p->num, 1);
+	}
+	assert_int_equal(f->starts[0].n_props, 8);
+	plan_sets_done(&ps);
+}
+
+/* A connection that never sees UnitRemoved still finds the unit gone, through GetUnit. */
+static void test_stop_without_signal_asks_getunit(void **state)
+{
+	struct fake *f = *state;
+	struct plan_sets ps;
+
+	f->silent_removal = true;
+	plan_sets_init(&ps);
+	fake_start(f);
+	struct kts_scope_params sp = {
+		.name = UNIT, .pid = 4242, .pidfd = -EBADF, .cpus = &ps.cpus, .mems = &ps.mems,
+	};
+	assert_int_equal(scope_start(f->client, &sp, NULL, NULL), 0);
+	assert_int_equal(scope_stop(f->client, UNIT, 0), 0);
+	assert_true(called(f, "GetUnit"));
+	assert_false(f->unit_loaded);
+	assert_false(called(f, "KillUnit"));
 	plan_sets_done(&ps);
 }
 
@@ -723,7 +882,7 @@ static void expect_job_error(struct fake *f, const char *result, int error)
 	struct kts_scope_params sp = {
 		.name = UNIT, .pid = 4242, .pidfd = -EBADF, .cpus = &ps.cpus, .mems = &ps.mems,
 	};
-	assert_int_equal(scope_start(f->client, &sp, &why), error);
+	assert_int_equal(scope_start(f->client, &sp, NULL, &why), error);
 	assert_non_null(why);
 	snprintf(needle, sizeof(needle), "'%s'", result);
 	assert_non_null(strstr(why, needle));
@@ -756,7 +915,7 @@ static void test_job_never_removed_is_bounded(void **state)
 		.name = UNIT, .pid = 4242, .pidfd = -EBADF, .cpus = &ps.cpus, .mems = &ps.mems,
 		.job_timeout_usec = 200000,
 	};
-	assert_int_equal(scope_start(f->client, &sp, &why), -ETIME);
+	assert_int_equal(scope_start(f->client, &sp, NULL, &why), -ETIME);
 	assert_non_null(why);
 	assert_non_null(strstr(why, UNIT));
 	assert_true(called(f, "StopUnit"));
@@ -775,7 +934,7 @@ static void test_existing_unit_is_eexist_and_left_alone(void **state)
 	struct kts_scope_params sp = {
 		.name = UNIT, .pid = 4242, .pidfd = -EBADF, .cpus = &ps.cpus, .mems = &ps.mems,
 	};
-	assert_int_equal(scope_start(f->client, &sp, &why), -EEXIST);
+	assert_int_equal(scope_start(f->client, &sp, NULL, &why), -EEXIST);
 	assert_non_null(strstr(why, "already exists"));
 	/* Someone else's unit: never stopped by us. */
 	assert_false(called(f, "StopUnit"));
@@ -795,7 +954,7 @@ static void test_no_manager_is_ehostdown(void **state)
 	struct kts_scope_params sp = {
 		.name = UNIT, .pid = 4242, .pidfd = -EBADF, .cpus = &ps.cpus, .mems = &ps.mems,
 	};
-	assert_int_equal(scope_start(f->client, &sp, &why), -EHOSTDOWN);
+	assert_int_equal(scope_start(f->client, &sp, NULL, &why), -EHOSTDOWN);
 	assert_non_null(strstr(why, "ServiceUnknown"));
 	assert_false(called(f, "StartTransientUnit"));
 	plan_sets_done(&ps);
@@ -981,6 +1140,14 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_accounting_kept_for_other_errors, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_read_accounting, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_version_below_253_sends_pids_only, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_version_253_up_sends_pidfds, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_version_garbage_tries_pidfds, setup, teardown),
+		cmocka_unit_test(test_version_parse),
+		cmocka_unit_test_setup_teardown(test_accounting_sent_when_asked, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_stop_without_signal_asks_getunit, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(test_job_failed_is_error_naming_result, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_job_timeout_is_error_naming_result, setup,
