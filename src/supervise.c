@@ -189,10 +189,17 @@ static void close_all_except(const int *keep, size_t n)
 	}
 }
 
-/* stop_actions: the dispositions of stop_signals[] to restore, NULL to keep them. */
+/*
+ * Runs in the vfork()ed child (supervisor_start_command()): on the supervisor's memory
+ * and stack until execvp() or _exit(), so it only makes system calls and writes nothing
+ * the supervisor reads. stop_actions: the dispositions of stop_signals[] to restore,
+ * NULL to keep them.
+ */
 static _noreturn_ void exec_command(char *const *argv, const sigset_t *mask,
 				    const struct sigaction *stop_actions, pid_t supervisor, int err_fd)
 {
+	static const int forwarded[] = SUPERVISE_FORWARDED_SIGNALS;
+	static const struct sigaction dfl = { .sa_handler = SIG_DFL };
 	int e;
 
 	/* Should the supervisor be killed outright, COMMAND goes with it. */
@@ -202,6 +209,18 @@ static _noreturn_ void exec_command(char *const *argv, const sigset_t *mask,
 	/* An ignored signal stays ignored across exec: COMMAND must stop on Ctrl-Z. */
 	for (size_t i = 0; stop_actions && i < ELEMENTSOF(stop_signals); i++)
 		(void) sigaction(stop_signals[i], &stop_actions[i], NULL);
+	/*
+	 * A handler inherited from the parent (build's interrupt_catch()) must not run here,
+	 * on the supervisor's memory, once the mask below lets its signal in; exec resets
+	 * caught signals to SIG_DFL anyway, so COMMAND sees no difference.
+	 */
+	for (size_t i = 0; i < ELEMENTSOF(forwarded); i++) {
+		struct sigaction old;
+
+		if (sigaction(forwarded[i], NULL, &old) == 0 && old.sa_handler != SIG_IGN &&
+		    old.sa_handler != SIG_DFL)
+			(void) sigaction(forwarded[i], &dfl, NULL);
+	}
 	(void) sigprocmask(SIG_SETMASK, mask, NULL);
 	execvp(argv[0], argv);
 	e = errno;
@@ -286,6 +305,10 @@ static bool supervisor_take_terminal(char go, pid_t parent_pgrp,
 /*
  * Forks and execs COMMAND; an exec failure comes back through a CLOEXEC pipe (EOF:
  * exec succeeded) and is reported, as is a failed fork. Returns COMMAND's pid.
+ * vfork(): the child borrows our memory until it execs, so no page tables are copied
+ * and neither side takes copy-on-write faults (every mapped library counts); we are
+ * suspended meanwhile, which costs nothing, since we would wait on the pipe anyway.
+ * posix_spawn() would do the same but cannot set PR_SET_PDEATHSIG in the child.
  */
 static pid_t supervisor_start_command(char *const *argv, const sigset_t *command_mask,
 				      const struct sigaction *stop_actions, int report_wr)
@@ -296,7 +319,7 @@ static pid_t supervisor_start_command(char *const *argv, const sigset_t *command
 
 	if (pipe2(err_pipe, O_CLOEXEC) < 0)
 		report_and_exit(report_wr, KTS_CHILD_SETUP_FAILED, KTS_STEP_FORK, errno, 0);
-	command = fork();
+	command = vfork();
 	if (command < 0)
 		report_and_exit(report_wr, KTS_CHILD_SETUP_FAILED, KTS_STEP_FORK, errno, 0);
 	if (command == 0)
