@@ -112,6 +112,21 @@ static void memo_mtime(const struct fixture *f, const struct timespec *t)
 	assert_int_equal(utimensat(AT_FDCWD, f->memo, ts, 0), 0);
 }
 
+/* With the memo's mtime 5 s in the future (so the racy rule cannot decide), a lookup gives
+ * the file's real SHA-256: the identity check alone made it read the file again. */
+static void assert_rehashed_with_newer_memo(const struct fixture *f)
+{
+	char want[65], got[65];
+	struct timespec later;
+
+	assert_int_equal(clock_gettime(CLOCK_REALTIME, &later), 0);
+	later.tv_sec += 5;
+	memo_mtime(f, &later);
+	real_sha(f->file, want);
+	assert_int_equal(memo_hash(f, f->file, &f->later, got, NULL), 0);
+	assert_string_equal(got, want);
+}
+
 static size_t memo_lines(const struct fixture *f)
 {
 	_cleanup_free_ char *text = NULL;
@@ -158,9 +173,8 @@ static void test_restored_mtime_rehashes(void **state)
 {
 	struct fixture *f = *state;
 	_cleanup_close_ int fd = -EBADF;
-	char want[65], got[65];
-	struct timespec later;
 	struct stat before;
+	char got[65];
 
 	/* Memoized by a first lookup. */
 	assert_int_equal(memo_hash(f, f->file, &f->later, got, NULL), 0);
@@ -173,12 +187,7 @@ static void test_restored_mtime_rehashes(void **state)
 	assert_int_equal(futimens(fd, (const struct timespec[2]){ before.st_atim, before.st_mtim }),
 			 0);
 	/* The memo looks newer than the change, so the racy rule does not decide here. */
-	assert_int_equal(clock_gettime(CLOCK_REALTIME, &later), 0);
-	later.tv_sec += 5;
-	memo_mtime(f, &later);
-	real_sha(f->file, want);
-	assert_int_equal(memo_hash(f, f->file, &f->later, got, NULL), 0);
-	assert_string_equal(got, want);
+	assert_rehashed_with_newer_memo(f);
 }
 
 /* A file whose mtime or ctime is not older than the memo may have changed in its tick. */
@@ -228,8 +237,7 @@ static void test_recent_file_not_memoized(void **state)
 static void test_replaced_file_rehashes(void **state)
 {
 	struct fixture *f = *state;
-	char other[PATH_MAX + 8], want[65], got[65];
-	struct timespec later;
+	char other[PATH_MAX + 8];
 	struct stat before;
 
 	plant(f, f->file, FAKE);
@@ -240,12 +248,7 @@ static void test_replaced_file_rehashes(void **state)
 				   (const struct timespec[2]){ before.st_atim, before.st_mtim }, 0),
 			 0);
 	assert_int_equal(rename(other, f->file), 0);
-	assert_int_equal(clock_gettime(CLOCK_REALTIME, &later), 0);
-	later.tv_sec += 5;
-	memo_mtime(f, &later);
-	real_sha(f->file, want);
-	assert_int_equal(memo_hash(f, f->file, &f->later, got, NULL), 0);
-	assert_string_equal(got, want);
+	assert_rehashed_with_newer_memo(f);
 }
 
 /* Garbage and foreign lines are ignored; a rewrite keeps only well-formed lines. */
