@@ -804,18 +804,24 @@ static void test_gitcli_fallback(void **state)
 			       "exec /usr/bin/git \"$@\"\n");
 	assert_false(git_answers(sb->dir));
 	{
-		/* A stop request that git died of ends it: no libgit2 walk after it. */
+		/* A stop request that git died of ends it: no libgit2 walk after it. SIGINT is
+		 * made default first: interrupt_catch() leaves an ignored signal ignored, as it is
+		 * in a test run started in the background by a shell without job control. */
+		struct sigaction dfl = { .sa_handler = SIG_DFL }, old;
 		struct kts_interrupt_saved saved;
 		struct kts_local_state c = {};
 		struct source_gitcli g = {};
 
 		write_file(bin, "git", "#!/bin/sh\nkill -INT $$\n");
+		sigemptyset(&dfl.sa_mask);
+		assert_int_equal(sigaction(SIGINT, &dfl, &old), 0);
 		interrupt_catch(&saved);
 		assert_int_equal(raise(SIGINT), 0);
 		assert_int_equal(source_gitcli_status(sb->dir, &g), -EINTR);
 		source_gitcli_done(&g);
 		assert_int_equal(source_local_state(sb->dir, &c, NULL), -EINTR);
 		interrupt_restore(&saved);
+		assert_int_equal(sigaction(SIGINT, &old, NULL), 0);
 	}
 	assert_int_equal(setenv("PATH", path, 1), 0);
 	source_local_state_done(&a);
