@@ -14,6 +14,7 @@
 #include "build-internal.h"
 #include "cache.h"
 #include "cpuset.h"
+#include "fsid.h"
 #include "log.h"
 #include "macro.h"
 #include "metadata.h"
@@ -38,7 +39,22 @@ static int fill_plan(const struct build_ctx *b, struct kts_metadata_plan *p, cha
 	return r;
 }
 
-static struct kts_metadata_source metadata_source(const struct kts_source *s)
+/*
+ * The filesystem holding a local tree, for the record; all "" for other sources. Asked only
+ * when an entry is stored: a cache hit neither loads libblkid nor probes a device.
+ */
+static struct kts_fsid metadata_fsid(const struct kts_source *s)
+{
+	struct kts_fsid fs = { 0 };
+
+	if (s->kind == KTS_SOURCE_LOCAL && s->path)
+		(void) fsid_get(s->path, &fs);
+	return fs;
+}
+
+/* fs: metadata_fsid()'s. */
+static struct kts_metadata_source metadata_source(const struct kts_source *s,
+						  const struct kts_fsid *fs)
 {
 	return (struct kts_metadata_source){
 		.kind = (char *) source_kind_to_string(s->kind),
@@ -48,8 +64,8 @@ static struct kts_metadata_source metadata_source(const struct kts_source *s)
 		.commit = s->commit[0] ? (char *) s->commit : NULL,
 		.dirty = s->dirty,
 		.state_sha256 = s->state_sha256[0] ? (char *) s->state_sha256 : NULL,
-		.fs_uuid = s->fs.uuid[0] ? (char *) s->fs.uuid : NULL,
-		.fs_type = s->fs.type[0] ? (char *) s->fs.type : NULL,
+		.fs_uuid = fs->uuid[0] ? (char *) fs->uuid : NULL,
+		.fs_type = fs->type[0] ? (char *) fs->type : NULL,
 		.tarball_sha256 = s->tarball_sha256[0] ? (char *) s->tarball_sha256 : NULL,
 	};
 }
@@ -73,11 +89,12 @@ static int build_write_metadata(const struct build_ctx *b)
 								    sizeof(*extras));
 	struct canon_paths canon _cleanup_(canon_paths_done) = {
 		.v = calloc(b->merged.n_extras + 1, sizeof(char *)), .n = b->merged.n_extras };
+	const struct kts_fsid fs = metadata_fsid(b->src);
 	struct kts_metadata m = {
 		.schema = 1,
 		.key = b->key,
 		.label = b->src->label,
-		.source = metadata_source(b->src),
+		.source = metadata_source(b->src, &fs),
 		.arch = (char *) b->arch,
 		.image = (char *) pipeline_image_name(b->arch),
 		.base = b->base_shown,

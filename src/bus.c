@@ -189,10 +189,13 @@ done:
 
 struct kts_bus_watch {
 	sd_bus *bus;
-	sd_bus_slot *slot;
+	sd_bus_slot *slot;       /* the NameOwnerChanged match */
+	sd_bus_slot *owner_call; /* NameHasOwner */
 	bool manager_gone;
 	bool installed; /* the AddMatch answered */
 	int install_r;  /* its error, negative errno */
+	bool answered;  /* NameHasOwner answered */
+	int answer_r;   /* its error, negative errno */
 };
 
 static int on_owner_changed(sd_bus_message *m, void *userdata, sd_bus_error *error)
@@ -206,30 +209,54 @@ static int on_owner_changed(sd_bus_message *m, void *userdata, sd_bus_error *err
 	return 0;
 }
 
+/* A call's error reply as negative errno (-EIO when it names none); 0 for a return. */
+static int reply_errno(sd_bus_message *m)
+{
+	int r;
+
+	if (!sd_bus_message_is_method_error(m, NULL))
+		return 0;
+	r = -sd_bus_message_get_errno(m);
+	return r < 0 ? r : -EIO;
+}
+
 /* The AddMatch's answer; 0 so that sd-bus does not close the connection on a refusal. */
 static int on_watch_installed(sd_bus_message *m, void *userdata, sd_bus_error *error)
 {
 	struct kts_bus_watch *w = userdata;
 
 	w->installed = true;
-	if (sd_bus_message_is_method_error(m, NULL)) {
-		w->install_r = -sd_bus_message_get_errno(m);
-		if (w->install_r == 0)
-			w->install_r = -EIO;
+	w->install_r = reply_errno(m);
+	return 0;
+}
+
+/* NameHasOwner's answer: false means the manager left before the match was in place. */
+static int on_has_owner(sd_bus_message *m, void *userdata, sd_bus_error *error)
+{
+	struct kts_bus_watch *w = userdata;
+	int has_owner = 1;
+
+	w->answered = true;
+	w->answer_r = reply_errno(m);
+	if (w->answer_r == 0) {
+		w->answer_r = sd_bus_message_read(m, "b", &has_owner);
+		if (w->answer_r > 0)
+			w->answer_r = 0;
 	}
+	if (w->answer_r == 0 && !has_owner)
+		w->manager_gone = true;
 	return 0;
 }
 
 /*
- * The match, then NameHasOwner, sent back to back: the bus daemon handles a connection's
- * messages in order, so the match is in place before the daemon answers whether the
- * manager is still there (one round trip; the AddMatch's answer comes first).
+ * The match, then NameHasOwner, sent back to back and not waited for: the bus daemon
+ * handles a connection's messages in order, so the match is in place before the daemon
+ * answers whether the manager is still there. The answers are dispatched by whatever
+ * runs the bus next (the scope's start) and collected by bus_watch_ready().
  */
 static int watch_subscribe(struct kts_bus_watch *w)
 {
-	_cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
-	_cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
-	int r, has_owner = 1;
+	int r;
 
 	r = sd_bus_add_match_async(w->bus, &w->slot,
 				   "type='signal',sender='org.freedesktop.DBus',"
@@ -237,30 +264,14 @@ static int watch_subscribe(struct kts_bus_watch *w)
 				   "interface='org.freedesktop.DBus',member='NameOwnerChanged',"
 				   "arg0='" SD_BUS_MANAGER_NAME "'",
 				   on_owner_changed, on_watch_installed, w);
-	/* The manager may have left before the match was in place. */
-	if (r >= 0)
-		r = sd_bus_call_method(w->bus, "org.freedesktop.DBus", "/org/freedesktop/DBus",
-				       "org.freedesktop.DBus", "NameHasOwner", &error, &reply, "s",
-				       SD_BUS_MANAGER_NAME);
-	if (r >= 0)
-		r = sd_bus_message_read(reply, "b", &has_owner);
-	/* The AddMatch's answer is queued by now: dispatch it (and whatever came with it). */
-	while (r >= 0 && !w->installed) {
-		r = sd_bus_process(w->bus, NULL);
-		if (r == 0)
-			r = sd_bus_wait(w->bus, UINT64_MAX);
-	}
-	if (r >= 0)
-		r = w->install_r;
 	if (r < 0)
 		return r;
-	/* (A departure dispatched above stands.) */
-	if (!has_owner)
-		w->manager_gone = true;
-	return 0;
+	return sd_bus_call_method_async(w->bus, &w->owner_call, "org.freedesktop.DBus",
+					"/org/freedesktop/DBus", "org.freedesktop.DBus",
+					"NameHasOwner", on_has_owner, w, "s", SD_BUS_MANAGER_NAME);
 }
 
-int bus_watch_start(struct sd_bus *bus, struct kts_bus_watch **ret)
+int bus_watch_begin(struct sd_bus *bus, struct kts_bus_watch **ret)
 {
 	struct kts_bus_watch *w;
 	int r;
@@ -276,9 +287,30 @@ int bus_watch_start(struct sd_bus *bus, struct kts_bus_watch **ret)
 			bus_watch_free(w);
 			return r;
 		}
-	}
+	} else
+		w->installed = w->answered = true; /* the connection's end says it all */
 	*ret = w;
 	return 0;
+}
+
+int bus_watch_ready(struct kts_bus_watch *w)
+{
+	int r = 0;
+
+	/* sd-bus answers a call that times out (25 s) or whose connection ends itself. */
+	while (r >= 0 && !(w->installed && w->answered)) {
+		r = sd_bus_process(w->bus, NULL);
+		if (r == 0)
+			r = sd_bus_wait(w->bus, UINT64_MAX);
+		if (r == -EINTR)
+			r = 0;
+	}
+	if (r >= 0)
+		r = w->install_r < 0 ? w->install_r : w->answer_r;
+	if (r < 0)
+		log_debug_errno(r, "cannot watch the manager on the bus: %m");
+	/* A departure seen so far stands: bus_watch_check() reports it. */
+	return r < 0 ? r : 0;
 }
 
 int bus_watch_fd(const struct kts_bus_watch *w)
@@ -306,6 +338,7 @@ void bus_watch_free(struct kts_bus_watch *w)
 	if (!w)
 		return;
 	(void) sd_bus_slot_unref(w->slot);
+	(void) sd_bus_slot_unref(w->owner_call);
 	(void) sd_bus_unref(w->bus);
 	free(w);
 }

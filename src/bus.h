@@ -41,16 +41,20 @@ int bus_describe(struct sd_bus *bus, char **ret);
 const char *bus_fix_hint(enum kts_bus_kind kind);
 
 /*
- * Watching the manager while a unit runs (bus.c says how): bus_watch_start() takes a
- * reference on bus and, on a message bus, subscribes to the manager's departure
- * (-EHOSTDOWN when it has already left; other negative errno from the bus).
+ * Watching the manager while a unit runs (bus.c says how): bus_watch_begin() takes a
+ * reference on bus and, on a message bus, sends the subscription to the manager's
+ * departure without waiting (negative errno when it cannot be sent); the answers are
+ * dispatched by whoever runs the bus next. bus_watch_ready() waits for what is still
+ * missing: 0 when the watch is in place (a manager that already left is reported by
+ * the next check), negative errno from the bus otherwise.
  * bus_watch_fd() is the fd to poll for input; after it polls readable, or before
  * sleeping (messages may already be queued), bus_watch_check() dispatches what came
  * and returns 0 while the manager is there, -EHOSTDOWN when it left the bus, or
  * -ECONNRESET when the connection ended (the bus daemon or a direct manager died).
  */
 struct kts_bus_watch;
-int bus_watch_start(struct sd_bus *bus, struct kts_bus_watch **ret);
+int bus_watch_begin(struct sd_bus *bus, struct kts_bus_watch **ret);
+int bus_watch_ready(struct kts_bus_watch *w);
 int bus_watch_fd(const struct kts_bus_watch *w);
 int bus_watch_check(struct kts_bus_watch *w);
 /* NULL is fine. */

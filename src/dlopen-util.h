@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * Optional libraries loaded on first use (dlopen-util.c). ktscope links only what every
- * command needs (libsystemd, json-c, libm, libc): each DT_NEEDED library is mapped, relocated
+ * command needs (libsystemd, json-c, libc; not libm): each DT_NEEDED library is mapped, relocated
  * and unmapped by every exec, fork and exit, `ktscope run` included. libgit2, libblkid,
  * libelf, libbpf, libcrypto and libcurl are opened by soname when a command first calls into
  * them, through a table of function pointers named sym_<function>. One private header per

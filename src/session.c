@@ -103,6 +103,8 @@ void session_done(struct kts_session *x)
 	} else
 		(void) supervise_kill_group(&x->child, SIGKILL);
 	supervise_done(&x->child);
+	bus_watch_free(x->watch);
+	x->watch = NULL;
 	bus_close(x->bus);
 	x->bus = NULL;
 	free(x->unit);
@@ -198,9 +200,6 @@ static int start_scope(struct kts_session *x, const struct kts_session_spec *s)
 	};
 	int r;
 
-	r = session_connect(x, session_bus_kind(s->manager), &why);
-	if (r < 0)
-		return manager_unreachable(x->kind, r, why);
 	if (s->unit) {
 		x->unit = strdup(s->unit);
 		if (!x->unit)
@@ -335,31 +334,67 @@ static int manager_lost(struct kts_session *x, const struct kts_session_spec *s,
 static int release_and_wait(struct kts_session *x, const struct kts_session_spec *s,
 			    enum kts_enforcement got, int *ret_status)
 {
-	struct kts_bus_watch *w = NULL;
+	struct kts_bus_watch *w = x->watch;
 	struct kts_child_watch cw = { .fd = -1, .check = check_manager };
 	struct kts_child_report rep;
 	int r;
 
-	if (x->bus) {
-		r = bus_watch_start(x->bus, &w);
+	if (w) {
+		r = bus_watch_ready(w);
 		if (r < 0)
 			return manager_lost(x, s, r == -EHOSTDOWN ? r : -ECONNRESET);
 		cw.fd = bus_watch_fd(w);
 		cw.userdata = w;
 	}
 	r = supervise_release(&x->child, got == KTS_ENFORCE_AFFINITY);
-	if (r < 0) {
-		bus_watch_free(w);
+	if (r < 0)
 		return log_error_errno(r, "cannot start '%s': %m", s->argv[0]), -EIO;
-	}
 	r = supervise_wait_watch(&x->child, w ? &cw : NULL, &rep);
-	bus_watch_free(w);
 	if (r == -EHOSTDOWN || r == -ECONNRESET)
 		return manager_lost(x, s, r);
 	if (r < 0)
 		return log_error_errno(r, "lost track of '%s': %m", s->argv[0]), -EIO;
 	*ret_status = report_child(&rep, s->argv[0]);
 	return 0;
+}
+
+/*
+ * The connection, and the watch on the manager's departure, before the fork: the bus
+ * daemon answers the authentication and the watch's calls while we fork, instead of
+ * after. Nothing under KTSCOPE_SCOPE=none.
+ */
+static int open_manager(struct kts_session *x, const struct kts_session_spec *s)
+{
+	_cleanup_free_ char *why = NULL;
+	int r;
+
+	if (getenv_nonempty("KTSCOPE_SCOPE"))
+		return 0;
+	r = session_connect(x, session_bus_kind(s->manager), &why);
+	if (r < 0)
+		return manager_unreachable(x->kind, r, why);
+	r = bus_watch_begin(x->bus, &x->watch);
+	if (r < 0)
+		return log_error_errno(r, "cannot watch the systemd %s manager: %m",
+				       bus_kind_to_string(x->kind)), -EHOSTDOWN;
+	return 0;
+}
+
+/* The supervisor, which keeps neither the locks nor the connection: both are ours. */
+static int fork_supervisor(struct kts_session *x, const struct kts_session_spec *s)
+{
+	const struct kts_plan *plan = &s->res->plan;
+	_cleanup_free_ int *fds = NULL;
+	size_t n = s->res->n_fds;
+
+	fds = malloc((n + 1) * sizeof(*fds));
+	if (!fds)
+		return -ENOMEM;
+	if (n)
+		memcpy(fds, s->res->fds, n * sizeof(*fds));
+	if (x->watch)
+		fds[n++] = bus_watch_fd(x->watch);
+	return session_fork(x, s->argv, fds, n, &plan->cpus, &plan->mems);
 }
 
 static const struct kts_scope_accounting no_accounting = {
@@ -374,7 +409,10 @@ int session_run(const struct kts_session_spec *s, struct kts_session_result *ret
 	enum kts_enforcement got;
 	int r, sig, status = 0;
 
-	r = session_fork(&x, s->argv, s->res->fds, s->res->n_fds, &plan->cpus, &plan->mems);
+	r = open_manager(&x, s);
+	if (r < 0)
+		return r;
+	r = fork_supervisor(&x, s);
 	if (r < 0)
 		return log_error_errno(r, "cannot fork: %m"), -EIO;
 	r = place(&x, s, &state, &got);

@@ -82,6 +82,7 @@ struct kts_session {
 	struct kts_child child;
 	enum kts_bus_kind kind;
 	struct sd_bus *bus;
+	struct kts_bus_watch *watch; /* the manager's departure, begun with the connection */
 	char *unit;
 	bool unit_started;
 	unsigned manager_version; /* the manager's Version number once started; 0: unknown */

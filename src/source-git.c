@@ -8,6 +8,8 @@
  */
 #include <ctype.h>
 #include <errno.h>
+#include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -16,21 +18,42 @@
 #include "log.h"
 #include "source-libgit2.h"
 
+/*
+ * libgit2 is initialised on first use inside a reference (source_libgit2_load() calls
+ * source_git_use()), not by the reference itself: a tree the git program answers for never
+ * maps libgit2. The last reference to go shuts it down again. Threads of the status walk
+ * use libgit2 inside their caller's reference.
+ */
+static pthread_mutex_t git_refs_lock = PTHREAD_MUTEX_INITIALIZER;
+static unsigned git_refs;
+static bool git_inited;
+
 int source_git_ref(void)
 {
-	_cleanup_free_ char *why = NULL;
-	int r;
+	(void) pthread_mutex_lock(&git_refs_lock);
+	git_refs++;
+	(void) pthread_mutex_unlock(&git_refs_lock);
+	return 1;
+}
 
-	/* Quietly: a tarball's source_open() holds a reference too, and needs no libgit2. The
-	 * entry points that do need it say why it cannot be loaded (source_libgit2_load()). */
-	r = source_libgit2_load(&why);
-	return r < 0 ? r : git_libgit2_init();
+void source_git_use(void)
+{
+	(void) pthread_mutex_lock(&git_refs_lock);
+	if (git_refs > 0 && !git_inited)
+		git_inited = git_libgit2_init() >= 0;
+	(void) pthread_mutex_unlock(&git_refs_lock);
 }
 
 void source_git_unrefp(int *ref)
 {
-	if (*ref > 0)
+	if (*ref <= 0)
+		return;
+	(void) pthread_mutex_lock(&git_refs_lock);
+	if (--git_refs == 0 && git_inited) {
 		(void) git_libgit2_shutdown();
+		git_inited = false;
+	}
+	(void) pthread_mutex_unlock(&git_refs_lock);
 }
 
 int source_git_fail(char **why, int r, const char *what)

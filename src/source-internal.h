@@ -121,7 +121,9 @@ bool source_gitcli_wanted(void);
 int source_gitcli_status(const char *canon, struct source_gitcli *g);
 
 /* libgit2 is reference counted: every public entry point that may use it holds one
- * reference for its duration (source-git.c). */
+ * reference for its duration (source-git.c); the library is loaded and initialised only
+ * when one of them first needs it (source_libgit2_load(), which calls source_git_use()). */
 int source_git_ref(void);
+void source_git_use(void);
 void source_git_unrefp(int *ref);
 #define _cleanup_git_ _cleanup_(source_git_unrefp) _unused_ int _git_ref_ = source_git_ref()

@@ -539,7 +539,6 @@ int source_local_open(const char *path, struct kts_source *s, char **why)
 	s->is_temp = false;
 	if (source_strdup_to(&s->dir, canon) < 0 || source_strdup_to(&s->path, canon) < 0)
 		return -ENOMEM;
-	(void) fsid_get(canon, &s->fs);
 	s->cacheable = st.cacheable;
 	s->dirty = st.dirty;
 	memcpy(s->commit, st.commit, sizeof(s->commit));

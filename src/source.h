@@ -5,7 +5,6 @@
 #include <stdint.h>
 #include <sys/stat.h>
 
-#include "fsid.h"
 #include "macro.h"
 
 /*
@@ -137,7 +136,6 @@ struct kts_source {
 	char state_sha256[65];   /* local, dirty */
 	char tarball_sha256[65]; /* tarball/release */
 	struct stat tarball_st;  /* local tarball: fstat of the file hashed, before reading it */
-	struct kts_fsid fs;      /* local: filesystem holding the tree */
 };
 void source_free(struct kts_source *s);
 static inline void source_freep(struct kts_source **s)

@@ -581,7 +581,7 @@ static void fmt_bytes(uint64_t b, char *buf, size_t n)
 		(void) snprintf(buf, n, "%.1f %s", v, units[u]);
 		return;
 	}
-	fmt_grouped((uint64_t) llround(v), g, sizeof(g));
+	fmt_grouped((uint64_t) (v + 0.5), g, sizeof(g)); /* v >= 0: no libm for llround() */
 	(void) snprintf(buf, n, "%s %s", g, units[u]);
 }
 

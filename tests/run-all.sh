@@ -84,6 +84,13 @@ if ((${#failed_steps[@]})); then
 	((fail == 0)) && fail=${#failed_steps[@]}
 fi
 echo "step durations: ${durations[*]/%/,} total $SECONDS s"
+# where the time went inside the steps: the slowest tests, from the line tests/run-test.sh
+# ends each test's log with
+echo "slowest tests:"
+find "$root" -path '*/tests/*' -name '*.log' -exec grep -H '^# run-test: .* took [0-9]* s$' {} + 2>/dev/null |
+	awk -v root="$root/" '{ n = $(NF - 1); f = $0; sub(/:# run-test: .*/, "", f)
+		if (index(f, root) == 1) f = substr(f, length(root) + 1)
+		printf "%6d s  %s\n", n, f }' | sort -rn | head -n 12
 # every unlisted skip is one failure, and so is an unreadable or malformed allowlist
 bash "$top/tests/skip-check" "$top/tests/skip-allowlist" "${step_logs[@]}" >"$root/skips.log"
 skips_rc=$?

@@ -19,11 +19,19 @@ fifo_dir=$(mktemp -d "${TMPDIR:-/tmp}/kts-run-test.XXXXXX") || exit 99
 mkfifo "$fifo_dir/out" || exit 99
 sed -u -E 's/^not ok ([0-9]+)(.*# SKIP)/ok \1\2/' <"$fifo_dir/out" &
 filter=$!
+t0=$SECONDS
 "$@" >"$fifo_dir/out"
 rc=$?
 rm -rf "$fifo_dir"
+# finish TEST RC: the test's last lines, then how long it took (a TAP comment: run-all.sh lists
+# the slowest tests of each step from these), and RC.
+finish() {
+	wait "$filter"
+	echo "# run-test: ${1##*/} took $((SECONDS - t0)) s"
+	exit "$2"
+}
 # Only an absolute log path is this tree's own (a relative one is shared by every tree).
-case ${KTS_TEST_LOG:-} in /*) ;; *) wait "$filter"; exit $rc ;; esac
+case ${KTS_TEST_LOG:-} in /*) ;; *) finish "$1" $rc ;; esac
 
 # Below the shell make started for this test run only the TAP driver, this script and
 # the test; a process the test left behind has been re-parented away from there.
@@ -31,7 +39,7 @@ top=$(kts_marked_top "KTS_TEST_LOG=$KTS_TEST_LOG")
 # A grace for the signals the test's EXIT trap sent to still be delivered.
 for _ in $(seq 15); do
 	left=$(kts_marked "KTS_TEST_LOG=$KTS_TEST_LOG" "$top")
-	[ -z "$left" ] && { wait "$filter"; exit $rc; }
+	[ -z "$left" ] && finish "$1" $rc
 	sleep 0.2
 done
 strays=()

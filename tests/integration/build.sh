@@ -84,13 +84,15 @@ def ncpus(s):
         n += int(b or a) - int(a) + 1
     return n
 '
-kts_check "metadata records the enforcement (affinity on this host) and make_jobs = planned CPUs" \
+kts_check "metadata records the enforcement (affinity on this host), make_jobs = planned CPUs, the tree's filesystem" \
 	python3 -c "$ncpus"'
 import json, sys
 m = json.load(open(sys.argv[1]))
 assert m["schema"] == 1 and m["plan"]["enforcement"] == "affinity", m["plan"]
 assert m["make_jobs"] == ncpus(m["plan"]["cpus"]) >= 1, (m["make_jobs"], m["plan"]["cpus"])
 assert m["source"]["kind"] == "local" and m["source"]["dirty"] is False
+# the filesystem holding the tree is always named, even where no UUID can be read
+assert m["source"]["fs_type"], m["source"]
 assert m["sizes"]["vmlinux_unstripped"] >= m["sizes"]["vmlinux"] > 0
 ' "$entry/metadata.json"
 # make's own view: MAKEFLAGS has "-jN" (nothing for one job; a bare "-j" is unlimited)

@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 #
 # The libraries ktscope loads on demand (src/dlopen-util.h): the binary links only
-# libsystemd, json-c, libm and libc (DT_NEEDED), so `run` maps none of libgit2, libblkid,
+# libsystemd, json-c and libc (DT_NEEDED), so `run` maps none of libgit2, libblkid,
 # libelf, libbpf, libcrypto; a command that needs one that is missing (a file that is no
 # library) or mismatched (a library of that soname without the functions used) fails with
 # one line naming the soname and the packages to install, and exit 4; `run` does not care;
@@ -41,14 +41,14 @@ echo 'not a library' >"$work/bad/$GIT2"
 cp "$work/empty/$GIT2" "$work/git2/" && cp "$work/empty/$CRYPTO" "$work/crypto/" || exit 99
 T=$(kts_fake_tree "$work/tree") || { echo "Bail out! cannot make a git tree"; exit 99; }
 
-kts_plan 12
+kts_plan 13
 
 # 1. What the binary links: exactly these (sanitizer runtimes of a sanitizer build aside).
 needed=$(objdump -p "$KTSCOPE" | awk '$1 == "NEEDED" { print $2 }' |
 	grep -vE '^lib(a|ub|l|t)san\.so' | sort | tr '\n' ' ')
-kts_check "DT_NEEDED is libc, libjson-c, libm, libsystemd only" \
-	test "$needed" = "libc.so.6 libjson-c.so.5 libm.so.6 libsystemd.so.0 "
-[ "$needed" = "libc.so.6 libjson-c.so.5 libm.so.6 libsystemd.so.0 " ] || kts_diag "NEEDED: $needed"
+kts_check "DT_NEEDED is libc, libjson-c, libsystemd only (not even libm)" \
+	test "$needed" = "libc.so.6 libjson-c.so.5 libsystemd.so.0 "
+[ "$needed" = "libc.so.6 libjson-c.so.5 libsystemd.so.0 " ] || kts_diag "NEEDED: $needed"
 
 # 2. `run` loads none of them: it works with every stand-in first in the path.
 kts_expect 0 '' "run works with no usable libgit2/libblkid/libelf/libbpf/libcrypto" \
@@ -81,6 +81,20 @@ kts_check "... and only that line" test "$(wc -l <<<"$err")" = 1
 kts_expect 0 "^ktscope: warning: cannot use $GIT2 to read git trees: .*; the build's timestamps are not the commit's\$" \
 	"build --source of a git tree through the git program needs no libgit2" \
 	env LD_LIBRARY_PATH="$work/git2" KTSCOPE_SCOPE=none "$KTSCOPE" -q --user build --source "$T"
+
+# 6b. Its cache hit maps neither libgit2 (it was initialised on entry to the source code
+#    before, though the git program answered) nor libblkid (the tree's filesystem is
+#    probed when an entry is stored). The dynamic loader names every file each process
+#    maps, into files (on stderr, git's own lines would send ktscope to libgit2); that it
+#    names libcrypto, which every build loads, shows the method sees dlopen().
+kts_capture env LD_DEBUG=files LD_DEBUG_OUTPUT="$work/ld" KTSCOPE_SCOPE=none \
+	"$KTSCOPE" --user build --source "$T"
+mapped=$(cat "$work"/ld.* 2>/dev/null | grep -o 'file=[^ ]*' | sort -u | tr '\n' ' ')
+kts_check "the cache hit of that tree (exit 0, 'cached') maps $CRYPTO but neither $GIT2 nor $BLKID" \
+	eval 'test "$rc" = 0 && grep -q "^ktscope: cached: " <<<"$err" &&
+		[[ " $mapped" == *" file=$CRYPTO "* && " $mapped" != *" file=$GIT2 "* &&
+		   " $mapped" != *" file=$BLKID "* ]]'
+[[ " $mapped" == *" file=$GIT2 "* || " $mapped" == *" file=$BLKID "* ]] && kts_diag "mapped: $mapped"
 
 # 7. doctor names each library that does not load: fail for what builds need, warn for
 #    libblkid (filesystem UUIDs are best effort); exit 4 as for any failed check.
