@@ -45,7 +45,7 @@ chmod +x "$T/scripts/kconfig/merge_config.sh"
 printf '/* the fake sched_ext */\nint scx;\n' >"$T/kernel/sched/ext.c"
 git -C "$T" add -A && git -C "$T" -c user.name=t -c user.email=t@t commit -qm bench
 
-kts_plan 12
+kts_plan 13
 row() { awk -F '\t' -v n="$1" '$2 == n && ($5 == "PASS" || $5 == "MISS" || $5 == "INFO") { f = 1 } END { exit !f }' "$BENCH_RESULTS"; }
 
 bash "$bench/cache-hit" --rounds 1 "$T" >"$work/cache-hit.out" 2>&1
@@ -53,6 +53,10 @@ rc=$?
 kts_check "cache-hit runs one round on the fake tree (exit $rc)" test $rc = 0
 [ $rc = 0 ] || kts_diag "$(tail -n 20 "$work/cache-hit.out")"
 kts_check "cache-hit records cache-hit-git" row cache-hit-git
+# the git program answers for the fake tree: its processes are a phase, not the start-up's
+kts_check "cache-hit's phases give the git program's time (> 0 ms) and no libgit2 time" \
+	eval "grep -qE '^  git program \(rev-parse, status\) +[0-9.]*[1-9][0-9.]* ' '$work/cache-hit.out' &&
+		grep -qE '^  libgit2 \(HEAD, index, work tree\) +0\.0 ' '$work/cache-hit.out'"
 
 cp -p "$T/kernel/sched/ext.c" "$work/ext.c"
 bash "$bench/edit-loop" --rounds 1 "$T" >"$work/edit-loop.out" 2>&1
