@@ -103,10 +103,11 @@ void session_done(struct kts_session *x)
 	} else
 		(void) supervise_kill_group(&x->child, SIGKILL);
 	supervise_done(&x->child);
-	bus_watch_free(x->watch);
-	x->watch = NULL;
+	/* The connection first: its end takes the watch's match along, unasked. */
 	bus_close(x->bus);
 	x->bus = NULL;
+	bus_watch_free(x->watch);
+	x->watch = NULL;
 	free(x->unit);
 	x->unit = NULL;
 }
