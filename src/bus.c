@@ -189,35 +189,31 @@ done:
 
 struct kts_bus_watch {
 	sd_bus *bus;
-	sd_bus_slot *slot;       /* the NameOwnerChanged match */
-	sd_bus_slot *owner_call; /* NameHasOwner */
+	sd_bus_slot *slot; /* the NameOwnerChanged match */
 	bool manager_gone;
+	bool armed;     /* bus_watch_ready() ran: from now on a departure stands */
 	bool installed; /* the AddMatch answered */
 	int install_r;  /* its error, negative errno */
-	bool answered;  /* NameHasOwner answered */
-	int answer_r;   /* its error, negative errno */
 };
 
+/*
+ * Before the watch is armed (the unit is being started), the latest change counts: a
+ * manager that left and came back before the start answered it. Once armed, a departure
+ * stands, whoever takes the name later.
+ */
 static int on_owner_changed(sd_bus_message *m, void *userdata, sd_bus_error *error)
 {
 	struct kts_bus_watch *w = userdata;
 	const char *name, *old_owner, *new_owner;
 
-	if (sd_bus_message_read(m, "sss", &name, &old_owner, &new_owner) >= 0 &&
-	    strcmp(name, SD_BUS_MANAGER_NAME) == 0 && !*new_owner)
-		w->manager_gone = true;
-	return 0;
-}
-
-/* A call's error reply as negative errno (-EIO when it names none); 0 for a return. */
-static int reply_errno(sd_bus_message *m)
-{
-	int r;
-
-	if (!sd_bus_message_is_method_error(m, NULL))
+	if (sd_bus_message_read(m, "sss", &name, &old_owner, &new_owner) < 0 ||
+	    strcmp(name, SD_BUS_MANAGER_NAME) != 0)
 		return 0;
-	r = -sd_bus_message_get_errno(m);
-	return r < 0 ? r : -EIO;
+	if (!*new_owner)
+		w->manager_gone = true;
+	else if (!w->armed)
+		w->manager_gone = false;
+	return 0;
 }
 
 /* The AddMatch's answer; 0 so that sd-bus does not close the connection on a refusal. */
@@ -226,49 +222,12 @@ static int on_watch_installed(sd_bus_message *m, void *userdata, sd_bus_error *e
 	struct kts_bus_watch *w = userdata;
 
 	w->installed = true;
-	w->install_r = reply_errno(m);
-	return 0;
-}
-
-/* NameHasOwner's answer: false means the manager left before the match was in place. */
-static int on_has_owner(sd_bus_message *m, void *userdata, sd_bus_error *error)
-{
-	struct kts_bus_watch *w = userdata;
-	int has_owner = 1;
-
-	w->answered = true;
-	w->answer_r = reply_errno(m);
-	if (w->answer_r == 0) {
-		w->answer_r = sd_bus_message_read(m, "b", &has_owner);
-		if (w->answer_r > 0)
-			w->answer_r = 0;
+	if (sd_bus_message_is_method_error(m, NULL)) {
+		w->install_r = -sd_bus_message_get_errno(m);
+		if (w->install_r == 0)
+			w->install_r = -EIO;
 	}
-	if (w->answer_r == 0 && !has_owner)
-		w->manager_gone = true;
 	return 0;
-}
-
-/*
- * The match, then NameHasOwner, sent back to back and not waited for: the bus daemon
- * handles a connection's messages in order, so the match is in place before the daemon
- * answers whether the manager is still there. The answers are dispatched by whatever
- * runs the bus next (the scope's start) and collected by bus_watch_ready().
- */
-static int watch_subscribe(struct kts_bus_watch *w)
-{
-	int r;
-
-	r = sd_bus_add_match_async(w->bus, &w->slot,
-				   "type='signal',sender='org.freedesktop.DBus',"
-				   "path='/org/freedesktop/DBus',"
-				   "interface='org.freedesktop.DBus',member='NameOwnerChanged',"
-				   "arg0='" SD_BUS_MANAGER_NAME "'",
-				   on_owner_changed, on_watch_installed, w);
-	if (r < 0)
-		return r;
-	return sd_bus_call_method_async(w->bus, &w->owner_call, "org.freedesktop.DBus",
-					"/org/freedesktop/DBus", "org.freedesktop.DBus",
-					"NameHasOwner", on_has_owner, w, "s", SD_BUS_MANAGER_NAME);
 }
 
 int bus_watch_begin(struct sd_bus *bus, struct kts_bus_watch **ret)
@@ -280,15 +239,24 @@ int bus_watch_begin(struct sd_bus *bus, struct kts_bus_watch **ret)
 	if (!w)
 		return -ENOMEM;
 	w->bus = sd_bus_ref(bus);
-	if (sd_bus_is_bus_client(bus) > 0) {
-		r = watch_subscribe(w);
+	/* On a message bus, the match goes out before anything is asked of the manager, so
+	 * its departure cannot slip by; no NameHasOwner: a start that succeeds after the
+	 * match is in place says the manager is there (and its arrival, if it came later,
+	 * passed the match). On the private socket the connection's end says it all. */
+	w->installed = sd_bus_is_bus_client(bus) <= 0;
+	if (!w->installed) {
+		r = sd_bus_add_match_async(bus, &w->slot,
+					   "type='signal',sender='org.freedesktop.DBus',"
+					   "path='/org/freedesktop/DBus',"
+					   "interface='org.freedesktop.DBus',member='NameOwnerChanged',"
+					   "arg0='" SD_BUS_MANAGER_NAME "'",
+					   on_owner_changed, on_watch_installed, w);
 		if (r < 0) {
 			log_debug_errno(r, "cannot watch the manager on the bus: %m");
 			bus_watch_free(w);
 			return r;
 		}
-	} else
-		w->installed = w->answered = true; /* the connection's end says it all */
+	}
 	*ret = w;
 	return 0;
 }
@@ -298,7 +266,7 @@ int bus_watch_ready(struct kts_bus_watch *w)
 	int r = 0;
 
 	/* sd-bus answers a call that times out (25 s) or whose connection ends itself. */
-	while (r >= 0 && !(w->installed && w->answered)) {
+	while (r >= 0 && !w->installed) {
 		r = sd_bus_process(w->bus, NULL);
 		if (r == 0)
 			r = sd_bus_wait(w->bus, UINT64_MAX);
@@ -306,11 +274,11 @@ int bus_watch_ready(struct kts_bus_watch *w)
 			r = 0;
 	}
 	if (r >= 0)
-		r = w->install_r < 0 ? w->install_r : w->answer_r;
+		r = w->install_r;
 	if (r < 0)
-		log_debug_errno(r, "cannot watch the manager on the bus: %m");
-	/* A departure seen so far stands: bus_watch_check() reports it. */
-	return r < 0 ? r : 0;
+		return log_debug_errno(r, "cannot watch the manager on the bus: %m");
+	w->armed = true;
+	return 0;
 }
 
 int bus_watch_fd(const struct kts_bus_watch *w)
@@ -338,7 +306,6 @@ void bus_watch_free(struct kts_bus_watch *w)
 	if (!w)
 		return;
 	(void) sd_bus_slot_unref(w->slot);
-	(void) sd_bus_slot_unref(w->owner_call);
 	(void) sd_bus_unref(w->bus);
 	free(w);
 }
