@@ -7,7 +7,7 @@
 #   3. a second build with --enable-sanitizers (ASan+UBSan) + make check (every test that runs
 #      ktscope's code: `kts-check-c`)
 #   4. a third build with CC=clang --enable-fuzzers + `make fuzz` (each libFuzzer harness for
-#      FUZZ_TIME=20 s on its seed corpus, N at a time; one ok/not ok line per harness)
+#      FUZZ_TIME=15 s on its seed corpus, N at a time; one ok/not ok line per harness)
 # Build trees go to ${KTS_BUILD_ROOT:-$PWD/_ci}; every `make check` summary is
 # appended to $KTS_BUILD_ROOT/summaries.log and the totals are printed last as
 # "N passed, N failed, N skipped", after one line with each step's duration in seconds.
@@ -72,7 +72,7 @@ step asan-configure bash -c "cd '$root/asan' && '$top/configure' --enable-werror
 # the parsers of foreign input under libFuzzer (fuzz/), short and bounded
 step fuzz-configure bash -c "cd '$root/fuzz' && CC=clang '$top/configure' --enable-werror --enable-fuzzers" &&
 	step fuzz-build make -C "$root/fuzz" -j"$jobs" &&
-	step fuzz make -C "$root/fuzz" fuzz FUZZ_TIME=20 FUZZ_JOBS="$jobs"
+	step fuzz make -C "$root/fuzz" fuzz FUZZ_TIME=15 FUZZ_JOBS="$jobs"
 
 sum() { awk -v k="$1" '$1 == "#" && $2 == k":" { n += $3 } END { print n + 0 }' "$root/summaries.log"; }
 pass=$(( $(sum PASS) + $(sum XFAIL) ))
