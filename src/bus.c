@@ -191,28 +191,18 @@ struct kts_bus_watch {
 	sd_bus *bus;
 	sd_bus_slot *slot; /* the NameOwnerChanged match */
 	bool manager_gone;
-	bool armed;     /* bus_watch_ready() ran: from now on a departure stands */
 	bool installed; /* the AddMatch answered */
 	int install_r;  /* its error, negative errno */
 };
 
-/*
- * Before the watch is armed (the unit is being started), the latest change counts: a
- * manager that left and came back before the start answered it. Once armed, a departure
- * stands, whoever takes the name later.
- */
 static int on_owner_changed(sd_bus_message *m, void *userdata, sd_bus_error *error)
 {
 	struct kts_bus_watch *w = userdata;
 	const char *name, *old_owner, *new_owner;
 
-	if (sd_bus_message_read(m, "sss", &name, &old_owner, &new_owner) < 0 ||
-	    strcmp(name, SD_BUS_MANAGER_NAME) != 0)
-		return 0;
-	if (!*new_owner)
+	if (sd_bus_message_read(m, "sss", &name, &old_owner, &new_owner) >= 0 &&
+	    strcmp(name, SD_BUS_MANAGER_NAME) == 0 && !*new_owner)
 		w->manager_gone = true;
-	else if (!w->armed)
-		w->manager_gone = false;
 	return 0;
 }
 
@@ -277,7 +267,6 @@ int bus_watch_ready(struct kts_bus_watch *w)
 		r = w->install_r;
 	if (r < 0)
 		return log_debug_errno(r, "cannot watch the manager on the bus: %m");
-	w->armed = true;
 	return 0;
 }
 

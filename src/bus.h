@@ -45,9 +45,8 @@ const char *bus_fix_hint(enum kts_bus_kind kind);
  * unit is started, takes a reference on bus and, on a message bus, sends the match on the
  * manager's departure without waiting (negative errno when it cannot be sent); its answer
  * is dispatched by whoever runs the bus next. bus_watch_ready(), once the unit started,
- * waits for what is still missing and arms the watch: 0 when it is in place (a manager
- * that left since, and did not come back before the start, is reported by the next
- * check), negative errno from the bus otherwise.
+ * waits for that answer: 0 when the match is in place (a manager that left since is
+ * reported by the next check), negative errno from the bus otherwise.
  * bus_watch_fd() is the fd to poll for input; after it polls readable, or before
  * sleeping (messages may already be queued), bus_watch_check() dispatches what came
  * and returns 0 while the manager is there, -EHOSTDOWN when it left the bus, or

@@ -271,7 +271,8 @@ static int place(struct kts_session *x, const struct kts_session_spec *s,
 {
 	int r;
 
-	if (getenv_nonempty("KTSCOPE_SCOPE")) {
+	/* open_manager() connected unless KTSCOPE_SCOPE is set. */
+	if (!x->bus) {
 		log_notice("KTSCOPE_SCOPE=none: no systemd scope; the CPUs are kept by the locks and "
 			   "CPU affinity only");
 		*ret_got = KTS_ENFORCE_AFFINITY;
