@@ -448,6 +448,9 @@ int plan_compute(const struct kts_topology *t, const struct kts_llc_load *load,
 	p.mode = req->mode;
 	p.target_cpus = excl ? cpuset_count(&p.cpus) : need;
 	p.cross_node = cpuset_count(&p.mems) > 1;
+	p.mems_all = true;
+	for (size_t k = 0; k < t->n_nodes; k++)
+		p.mems_all = p.mems_all && cpuset_has(&p.mems, t->nodes[k].id);
 	p.make_jobs = cpuset_count(&p.cpus);
 
 	*ret = p;

@@ -37,6 +37,7 @@ struct kts_plan {
 	size_t n_llcs;
 	struct kts_cpuset mems;   /* NUMA nodes of the taken CPUs */
 	bool cross_node;          /* mems has more than one node */
+	bool mems_all;            /* mems holds every node of the machine: MPOL_BIND binds nothing */
 	unsigned make_jobs;       /* = number of planned CPUs, ≥ 1 */
 };
 

@@ -259,8 +259,8 @@ static int classify_enforcement(struct kts_session *x, const struct kts_session_
 	}
 	if (got == KTS_ENFORCE_AFFINITY && s->want == KTS_ENFORCE_AUTO)
 		log_notice("the %s manager does not enforce AllowedCPUs= (no cpuset controller "
-			   "for its cgroups); binding COMMAND with CPU affinity and MPOL_BIND "
-			   "instead; see 'ktscope doctor'", kind);
+			   "for its cgroups); binding COMMAND with CPU affinity%s instead; see "
+			   "'ktscope doctor'", kind, plan->mems_all ? "" : " and MPOL_BIND");
 	*ret_got = got;
 	return 0;
 }
@@ -382,6 +382,8 @@ static int open_manager(struct kts_session *x, const struct kts_session_spec *s)
 	return 0;
 }
 
+static const struct kts_cpuset no_nodes = { 0 };
+
 /* The supervisor, which keeps neither the locks nor the connection: both are ours. */
 static int fork_supervisor(struct kts_session *x, const struct kts_session_spec *s)
 {
@@ -396,7 +398,8 @@ static int fork_supervisor(struct kts_session *x, const struct kts_session_spec 
 		memcpy(fds, s->res->fds, n * sizeof(*fds));
 	if (x->watch)
 		fds[n++] = bus_watch_fd(x->watch);
-	return session_fork(x, s->argv, fds, n, &plan->cpus, &plan->mems);
+	/* A policy that binds to every node binds nothing, yet slows page allocation. */
+	return session_fork(x, s->argv, fds, n, &plan->cpus, plan->mems_all ? &no_nodes : &plan->mems);
 }
 
 static const struct kts_scope_accounting no_accounting = {

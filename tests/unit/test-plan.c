@@ -239,7 +239,7 @@ static void check_invariants(const struct kts_topology *t, const struct kts_plan
 			     const struct kts_plan *p)
 {
 	_cleanup_cpuset_ struct kts_cpuset in_llcs = KTS_CPUSET_INIT;
-	unsigned n = cpuset_count(&p->cpus);
+	unsigned n = cpuset_count(&p->cpus), missing;
 
 	assert_int_equal(p->mode, req->mode);
 	assert_true(n >= 1);
@@ -263,9 +263,14 @@ static void check_invariants(const struct kts_topology *t, const struct kts_plan
 	/* Shared: exactly the budget; exclusive: what the whole LLCs hold. */
 	assert_int_equal(n, p->target_cpus);
 	assert_int_equal(p->cross_node, cpuset_count(&p->mems) > 1);
-	for (size_t k = 0; k < t->n_nodes; k++)
+	missing = 0;
+	for (size_t k = 0; k < t->n_nodes; k++) {
 		assert_int_equal(cpuset_has(&p->mems, t->nodes[k].id),
 				 cpuset_count_and(&t->nodes[k].cpus, &p->cpus) > 0);
+		missing += !cpuset_has(&p->mems, t->nodes[k].id);
+	}
+	/* mems_all: no node of the machine is left out (a memory policy would bind nothing). */
+	assert_int_equal(p->mems_all, missing == 0);
 }
 
 /*
@@ -358,6 +363,7 @@ static void test_shared_partial_last_llc_is_locked_whole(void **state)
 	assert_int_equal(p.llcs[0], 0);
 	assert_int_equal(p.llcs[1], 1);
 	assert_false(p.cross_node);
+	assert_false(p.mems_all); /* node 1 is left out: the policy binds to node 0 */
 	assert_int_equal(p.mode, KTS_PLAN_SHARED);
 	plan_done(&p);
 
@@ -376,6 +382,7 @@ static void test_shared_spills_to_the_next_node(void **state)
 	fake_topo(&t, two_nodes, ELEMENTSOF(two_nodes), 2, NULL, NULL);
 	assert_int_equal(plan_compute(&t, NULL, &req, &p, NULL), 0);
 	assert_true(p.cross_node);
+	assert_true(p.mems_all); /* both nodes: nothing to bind */
 	plan_done(&p);
 	expect_case(&t, "shared 10", "cpus=0-9 llcs=0-2 mems=0-1");
 	fake_done(&t);
@@ -628,6 +635,7 @@ static void test_mems_without_node_information(void **state)
 	assert_int_equal(cpuset_count(&p.cpus), 2);
 	assert_true(cpuset_has(&p.mems, 0));
 	assert_int_equal(cpuset_count(&p.mems), 1);
+	assert_true(p.mems_all); /* no node information: nothing to bind against */
 	plan_done(&p);
 	cpuset_done(&llc.cpus);
 	cpuset_done(&t.allowed);

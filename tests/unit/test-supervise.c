@@ -13,6 +13,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -171,6 +172,64 @@ static void test_no_argv_is_einval(void **state)
 	assert_int_equal(c.pid, 0);
 }
 
+/*
+ * An affinity release binds COMMAND to cpus and, when mems is not empty, to an
+ * MPOL_BIND policy on mems: both read back from /proc/self by COMMAND itself.
+ * Returns what COMMAND wrote (Cpus_allowed_list line, first numa_maps line).
+ */
+static char *run_bound(const struct kts_cpuset *cpus, const struct kts_cpuset *mems)
+{
+	char path[] = "/tmp/ktscope-test-supervise-XXXXXX", cmd[256];
+	char *const argv[] = { (char *) "sh", (char *) "-c", cmd, NULL };
+	struct kts_child c = KTS_CHILD_INIT;
+	struct kts_child_report rep = { 0 };
+	char *text = calloc(1, 4096);
+	int fd = mkstemp(path);
+
+	assert_non_null(text);
+	assert_true(fd >= 0);
+	snprintf(cmd, sizeof(cmd), "grep ^Cpus_allowed_list: /proc/self/status >%s; "
+		 "head -n 1 /proc/self/numa_maps >>%s", path, path);
+	assert_int_equal(supervise_fork(argv, NULL, 0, cpus, mems, &c), 0);
+	assert_int_equal(supervise_release(&c, true), 0);
+	assert_int_equal(supervise_wait(&c, &rep), 0);
+	supervise_done(&c);
+	assert_int_equal(supervise_exit_code(&rep), 0);
+	assert_true(read(fd, text, 4095) > 0);
+	close(fd);
+	unlink(path);
+	return text;
+}
+
+static void test_affinity_binds_cpus_and_memory(void **state)
+{
+	_cleanup_cpuset_ struct kts_cpuset cpus = KTS_CPUSET_INIT, mems = KTS_CPUSET_INIT,
+					   none = KTS_CPUSET_INIT;
+	_cleanup_free_ char *bound = NULL, *unbound = NULL;
+	char want[64];
+	cpu_set_t mine;
+	int cpu = -1;
+
+	if (access("/sys/devices/system/node/node0", F_OK) < 0)
+		skip(); /* a kernel without NUMA: no memory policy to read back */
+	assert_int_equal(sched_getaffinity(0, sizeof(mine), &mine), 0);
+	for (int i = 0; i < CPU_SETSIZE && cpu < 0; i++)
+		if (CPU_ISSET(i, &mine))
+			cpu = i;
+	assert_true(cpu >= 0);
+	assert_int_equal(cpuset_add(&cpus, (unsigned) cpu), 0);
+	assert_int_equal(cpuset_add(&mems, 0), 0);
+
+	bound = run_bound(&cpus, &mems);
+	assert_non_null(strstr(bound, " bind:0 "));
+	unbound = run_bound(&cpus, &none);
+	assert_non_null(strstr(unbound, " default "));
+	/* Both are on the one CPU: the affinity does not depend on the memory policy. */
+	snprintf(want, sizeof(want), "Cpus_allowed_list:\t%d\n", cpu);
+	assert_non_null(strstr(bound, want));
+	assert_non_null(strstr(unbound, want));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -181,6 +240,7 @@ int main(void)
 		cmocka_unit_test(test_done_without_release_restores_mask),
 		cmocka_unit_test(test_failure_restores_the_signal_mask),
 		cmocka_unit_test(test_no_argv_is_einval),
+		cmocka_unit_test(test_affinity_binds_cpus_and_memory),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
