@@ -397,7 +397,8 @@ static void check_enforcement(struct doctor *d, const struct kts_session_probe *
 		doctor_add(d, "cpu-enforcement", CHECK_WARN,
 		    doctor_strf("affinity: the %s manager accepts AllowedCPUs= but its cgroups have no "
 			 "cpuset controller (probe scope: allowed %s, effective %s); builds and "
-			 "runs are bound with CPU affinity and MPOL_BIND instead", kind,
+			 "runs are bound with CPU affinity instead (and MPOL_BIND where a reservation "
+			 "leaves out a NUMA node)", kind,
 			 strempty(p->plan), p->effective && *p->effective ? p->effective : "none"),
 		    p->kind == KTS_BUS_USER
 			    ? dropin_fix(c)
