@@ -37,7 +37,9 @@ is_compiler() { [[ $1 =~ ^(fakecc|cc|gcc|cc1|as|collect2|ld)$ ]]; }
 # scan: one pass over /proc with shell builtins only (a compiler lives for a fraction
 # of a second). Each build process is recorded once per (pid, name) in $seen, as
 # "name=N pid=P cpus=C mems=M cgroup=G eff_cpus=E eff_mems=F cmd=ARGS"; a process that
-# ends while it is read, or has ended (a zombie), is skipped.
+# ends while it is read, or has ended (a zombie), is skipped. So is one that is exiting:
+# its memory is gone before it is a zombie, and its cmdline reads empty then (the
+# parent's `cc --version` caught at its end would otherwise count as a compiler).
 declare -A seen=()
 scan() {
 	local f pid comm k v state cpus mems cg ec em args
@@ -58,6 +60,7 @@ scan() {
 		read -r cg 2>/dev/null <"/proc/$pid/cgroup"
 		cg=${cg#0::}
 		mapfile -d '' args 2>/dev/null <"/proc/$pid/cmdline"
+		((${#args[@]} > 0)) || continue
 		[[ ${#args[@]} -eq 2 && ${args[1]} == --version ]] && continue
 		[[ -n $cpus && -n $mems && -n $cg && $state != Z* ]] || continue
 		[[ -r /sys/fs/cgroup$cg/cpuset.cpus.effective ]] &&
