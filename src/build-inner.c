@@ -52,6 +52,7 @@ static struct kts_pipeline_opts inner_opts(const struct kts_build_job *job)
 		.arch = job->arch, .jobs = job->jobs, .stage_dir = job->stage_dir,
 		.clean = job->clean, .compile_commands = job->compile_commands,
 		.pahole_version = job->pahole_version, .count_file = job->count_file,
+		.made_fifo = job->made_fifo,
 		.make_vars = job->make_vars, .n_make_vars = job->n_make_vars,
 		.plugins_refused_by = engine_plugins_refused_by(&job->compile),
 		.headers = job->headers,

@@ -20,7 +20,19 @@
 #include "stamps.h"
 
 struct kts_cache_store;
+struct kts_child_watch;
 struct kts_registry;
+
+/* The dirty re-check (build-recheck.c): its outcome, once it ran, and the FIFO it waits on. */
+struct build_recheck {
+	bool done;
+	int r;          /* source_recheck()'s */
+	bool changed;
+	char *reason;
+	double seconds;
+	char *fifo;     /* {work}/made while the scope runs, or NULL */
+	int fifo_fd;    /* its read end, or -EBADF */
+};
 
 struct build_ctx {
 	const struct kts_build_request *req;
@@ -57,7 +69,19 @@ struct build_ctx {
 	bool have_stamps;          /* ... unless --no-reproducible */
 	struct kts_registry *registry; /* --remote, once a step needed it (build-remote.c) */
 	bool said_headers; /* --headers: the entry's lack of headers/ was said (build.c) */
+	struct build_recheck recheck;
 };
+
+/*
+ * Step 9 (build-recheck.c). build_recheck_open(), before the scope: the FIFO the in-scope
+ * half tells "make is done" through, and *ret the watch that re-checks on it (1); 0 where
+ * the re-check waits for step 9 (not a cacheable local tree, --headers, no FIFO).
+ * build_recheck_close() after the scope; build_recheck_done() with the context.
+ */
+int build_recheck_open(struct build_ctx *b, struct kts_child_watch *ret);
+void build_recheck_close(struct build_ctx *b);
+void build_recheck_done(struct build_ctx *b);
+int build_recheck_dirty(struct build_ctx *b, char **ret_why);
 
 /* Step 10 (build-store.c): metadata and the atomic store, or the uncached result. */
 int build_store(struct build_ctx *b, char **ret_why);

@@ -82,6 +82,7 @@ static void build_ctx_done(struct build_ctx *b)
 	free(b->compile_dir);
 	free(b->wrapper_dir);
 	stamps_done(&b->stamps);
+	build_recheck_done(b);
 	free(b->root);
 }
 
@@ -712,6 +713,7 @@ static int build_write_job(const struct build_ctx *b, const char *path, const ch
 		.progress = progress_tty_enabled(),
 		.pahole_version = (char *) pahole_version(b->tc.pahole),
 		.count_file = b->count_file,
+		.made_fifo = b->recheck.fifo,
 		.make_vars = (char **) q->make_vars,
 		.n_make_vars = q->n_make_vars,
 		.compile = b->compile,
@@ -803,12 +805,16 @@ static int build_run_in_scope(struct build_ctx *b, char **ret_why)
 {
 	_cleanup_free_ char *job = NULL, *result = NULL;
 	struct kts_session_result sr = { 0 };
+	struct kts_child_watch made;
 	struct timespec t0, t1;
-	int r;
+	int r, early;
 
 	if (asprintf(&job, "%s/job.json", b->work) < 0 ||
 	    asprintf(&result, "%s/result.json", b->work) < 0)
 		return -ENOMEM;
+	early = build_recheck_open(b, &made); /* the re-check, as soon as make is done */
+	if (early < 0)
+		return early;
 	r = build_write_job(b, job, result);
 	if (r < 0)
 		return why_set(ret_why, -EIO, "cannot write the job file '%s': %s", job,
@@ -829,44 +835,17 @@ static int build_run_in_scope(struct build_ctx *b, char **ret_why)
 		.res = &b->resv,
 		.want = b->req->enforce,
 		.accounting = true, /* the entry's telemetry (build_take_telemetry()) */
+		.side = early ? &made : NULL,
 	};
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	r = session_run(&ss, &sr);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
+	build_recheck_close(b);
 	b->res->seconds = (double) (t1.tv_sec - t0.tv_sec) + (double) (t1.tv_nsec - t0.tv_nsec) / 1e9;
 	if (r < 0) /* logged */
 		return r == -EINVAL || r == -EBUSY || r == -ENXIO ? -EIO : r;
 	b->res->enforcement = sr.enforcement;
 	return build_read_result(b, &sr, result, ret_why);
-}
-
-/* ---------------------------------------------------------------- 9. dirty re-check */
-
-/* Step 9: a tree that changed while it was built is not stored under the old key. */
-static int build_recheck_dirty(struct build_ctx *b, char **ret_why)
-{
-	_cleanup_free_ char *reason = NULL;
-	struct timespec t0, t1;
-	bool changed = false;
-	int r;
-
-	if (!b->cacheable)
-		return 0;
-	clock_gettime(CLOCK_MONOTONIC, &t0);
-	r = source_recheck(b->src, &changed, &reason);
-	clock_gettime(CLOCK_MONOTONIC, &t1);
-	/* Phase "recheck": the second status walk of a local tree (others have nothing to do). */
-	if (b->src->kind == KTS_SOURCE_LOCAL)
-		b->res->phases.s[KTS_PHASE_RECHECK] = (double) (t1.tv_sec - t0.tv_sec) +
-						      (double) (t1.tv_nsec - t0.tv_nsec) / 1e9;
-	if (r < 0 || changed) {
-		log_warning("not cached: %s", reason ? reason : "the tree could not be re-checked");
-		b->cacheable = false;
-		b->res->not_cached = TAKE_PTR(reason);
-		if (!b->res->not_cached)
-			b->res->not_cached = strdup("the tree could not be re-checked");
-	}
-	return 0;
 }
 
 /* ---------------------------------------------------------------- the build */
@@ -961,6 +940,7 @@ static int build_with_ctx(const struct kts_build_request *req, struct kts_build_
 		.req = req, .res = res, .arch = pipeline_host_arch(),
 		.source_lock_fd = -EBADF, .key_lock_fd = -EBADF,
 		.work_lock_fd = -EBADF, .uncached_lock_fd = -EBADF, .stamps = { .epoch = -1 },
+		.recheck = { .fifo_fd = -EBADF },
 	};
 	int r, u;
 

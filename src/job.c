@@ -309,6 +309,7 @@ void job_done(struct kts_build_job *j)
 	free(j->arch);
 	free(j->pahole_version);
 	free(j->count_file);
+	free(j->made_fifo);
 	strv_free(j->make_vars, j->n_make_vars);
 	compile_plan_done(&j->compile);
 	free(j->compile_dir);
@@ -426,6 +427,7 @@ static int parse_job_fields(struct reader *rd, void *out)
 	    (r = get_bool(rd, "progress", &j->progress)) < 0 ||
 	    (r = get_str(rd, "pahole_version", true, false, &j->pahole_version)) < 0 ||
 	    (r = get_str(rd, "count_file", true, true, &j->count_file)) < 0 ||
+	    (r = get_str(rd, "made_fifo", true, true, &j->made_fifo)) < 0 ||
 	    (r = get_strv(rd, "make_vars", false, &j->make_vars, &j->n_make_vars)) < 0 ||
 	    (r = get_compile(rd, j)) < 0 ||
 	    (r = parse_stamps(rd, &j->stamps)) < 0 ||
@@ -528,6 +530,7 @@ int job_write(const struct kts_build_job *j, const char *path)
 	json_object_object_add(o, "progress", json_object_new_boolean(j->progress));
 	json_object_object_add(o, "pahole_version", str_or_null(j->pahole_version));
 	json_object_object_add(o, "count_file", str_or_null(j->count_file));
+	json_object_object_add(o, "made_fifo", str_or_null(j->made_fifo));
 	json_object_object_add(o, "make_vars", strv_json(j->make_vars, j->n_make_vars));
 	json_object_object_add(o, "compile", compile_plan_active(&j->compile) ?
 				compile_plan_to_json(&j->compile) : NULL);

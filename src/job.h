@@ -36,6 +36,7 @@ struct kts_build_job {
 	bool clean, compile_commands, json_events, progress;
 	char *pahole_version; /* or NULL */
 	char *count_file;     /* or NULL */
+	char *made_fifo;      /* a FIFO to write one byte to when make is done, or NULL */
 	char **make_vars;     /* canonical NAME=VALUE */
 	size_t n_make_vars;
 	/* "compile": the compile plan (compile.h; null: all zero, make compiles as is) */

@@ -85,6 +85,8 @@ struct kts_pipeline_opts {
 	const char *pahole_version; /* for the BTF cause in validation messages */
 	/* Object count of the previous build of this tree: read for the %, rewritten after. */
 	const char *count_file;
+	/* A FIFO that gets one byte when make is done (the caller's news), or NULL. */
+	const char *made_fifo;
 	/* NAME=VALUE for every make run (pipeline_make_vars()), after ktscope's own. */
 	char *const *make_vars;
 	size_t n_make_vars;

@@ -337,21 +337,24 @@ static int release_and_wait(struct kts_session *x, const struct kts_session_spec
 			    enum kts_enforcement got, int *ret_status)
 {
 	struct kts_bus_watch *w = x->watch;
-	struct kts_child_watch cw = { .fd = -1, .check = check_manager };
+	struct kts_child_watch cw[2];
 	struct kts_child_report rep;
+	size_t n = 0;
 	int r;
 
 	if (w) {
 		r = bus_watch_ready(w);
 		if (r < 0)
 			return manager_lost(x, s, r == -EHOSTDOWN ? r : -ECONNRESET);
-		cw.fd = bus_watch_fd(w);
-		cw.userdata = w;
+		cw[n++] = (struct kts_child_watch){ .fd = bus_watch_fd(w), .check = check_manager,
+						    .userdata = w };
 	}
+	if (s->side)
+		cw[n++] = *s->side;
 	r = supervise_release(&x->child, got == KTS_ENFORCE_AFFINITY);
 	if (r < 0)
 		return log_error_errno(r, "cannot start '%s': %m", s->argv[0]), -EIO;
-	r = supervise_wait_watch(&x->child, w ? &cw : NULL, &rep);
+	r = supervise_wait_watch(&x->child, cw, n, &rep);
 	if (r == -EHOSTDOWN || r == -ECONNRESET)
 		return manager_lost(x, s, r);
 	if (r < 0)
@@ -391,13 +394,15 @@ static int fork_supervisor(struct kts_session *x, const struct kts_session_spec 
 	_cleanup_free_ int *fds = NULL;
 	size_t n = s->res->n_fds;
 
-	fds = malloc((n + 1) * sizeof(*fds));
+	fds = malloc((n + 2) * sizeof(*fds));
 	if (!fds)
 		return -ENOMEM;
 	if (n)
 		memcpy(fds, s->res->fds, n * sizeof(*fds));
 	if (x->watch)
 		fds[n++] = bus_watch_fd(x->watch);
+	if (s->side)
+		fds[n++] = s->side->fd;
 	/* A policy that binds to every node binds nothing, yet slows page allocation. */
 	return session_fork(x, s->argv, fds, n, &plan->cpus, plan->mems_all ? &no_nodes : &plan->mems);
 }

@@ -37,6 +37,9 @@ struct kts_session_spec {
 	uint64_t memory_high;        /* 0: not set */
 	bool accounting;             /* the unit's CPU/memory/IO accounting, read back into the
 				      * result's acct (a build's telemetry); run does without */
+	const struct kts_child_watch *side; /* NULL, or news from argv acted on while it
+					     * runs (a build's "make is done"); its fd is
+					     * not the supervisor's */
 };
 
 struct kts_session_result {

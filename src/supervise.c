@@ -584,18 +584,62 @@ static int read_report(int fd, struct kts_child_report *ret)
 
 int supervise_wait(struct kts_child *c, struct kts_child_report *ret)
 {
-	return supervise_wait_watch(c, NULL, ret);
+	return supervise_wait_watch(c, NULL, 0, ret);
 }
 
-int supervise_wait_watch(struct kts_child *c, const struct kts_child_watch *w,
+/* The signals that came: forwarded to COMMAND's process group (supervise_wait()). */
+static void forward_signals(struct kts_child *c)
+{
+	struct signalfd_siginfo si;
+
+	while (read(c->signal_fd, &si, sizeof(si)) == (ssize_t) sizeof(si)) {
+		if (si.ssi_signo == SIGCHLD)
+			continue;
+		/*
+		 * COMMAND's group has the terminal, so a Ctrl-C reached it from there; a
+		 * SIGINT sent to the whole job reaches us as well and must not be delivered
+		 * a second time.
+		 */
+		if (si.ssi_signo == SIGINT && c->tty_handed && tty_foreground() == c->pgid) {
+			log_debug("SIGINT not forwarded: process group %d has the terminal",
+				  (int) c->pgid);
+			continue;
+		}
+		log_debug("forwarding signal %u to process group %d", si.ssi_signo, (int) c->pid);
+		(void) kill(-c->pgid, (int) si.ssi_signo);
+		c->last_forwarded = (int) si.ssi_signo;
+	}
+}
+
+/* Runs the watches' check() before a sleep, and input() where poll saw input (p[1..n]). */
+static int run_watches(const struct kts_child_watch *w, struct pollfd *p, size_t n, bool polled)
+{
+	for (size_t i = 0; i < n; i++) {
+		int k = 0;
+
+		if (!polled && w[i].check)
+			k = w[i].check(w[i].userdata);
+		else if (polled && w[i].input && p[i + 1].fd >= 0 && p[i + 1].revents)
+			k = w[i].input(w[i].userdata);
+		if (k < 0)
+			return k;
+		if (k > 0 && polled)
+			p[i + 1].fd = -1; /* poll ignores a negative fd */
+	}
+	return 0;
+}
+
+int supervise_wait_watch(struct kts_child *c, const struct kts_child_watch *w, size_t n,
 			 struct kts_child_report *ret)
 {
-	int status;
+	struct pollfd p[1 + SUPERVISE_MAX_WATCHES] = { { .fd = c->signal_fd, .events = POLLIN } };
+	int status, k;
 
+	if (n > SUPERVISE_MAX_WATCHES)
+		return -EINVAL;
+	for (size_t i = 0; i < n; i++)
+		p[i + 1] = (struct pollfd){ .fd = w[i].fd, .events = POLLIN };
 	for (;;) {
-		struct pollfd p[2] = { { .fd = c->signal_fd, .events = POLLIN },
-				       { .fd = w ? w->fd : -1, .events = POLLIN } };
-		struct signalfd_siginfo si;
 		pid_t r;
 
 		r = waitpid(c->pid, &status, WNOHANG | (c->job_control ? WUNTRACED : 0));
@@ -608,32 +652,17 @@ int supervise_wait_watch(struct kts_child *c, const struct kts_child_watch *w,
 		if (r == c->pid)
 			break;
 		/* The watched thing may have had news queued already: ask before sleeping. */
-		if (w) {
-			int k = w->check(w->userdata);
-
-			if (k < 0)
-				return k;
-		}
-		if (poll(p, 2, -1) < 0 && errno != EINTR)
+		k = run_watches(w, p, n, false);
+		if (k < 0)
+			return k;
+		for (size_t i = 0; i <= n; i++)
+			p[i].revents = 0;
+		if (poll(p, 1 + n, -1) < 0 && errno != EINTR)
 			return negative_errno();
-		while (read(c->signal_fd, &si, sizeof(si)) == (ssize_t) sizeof(si)) {
-			if (si.ssi_signo == SIGCHLD)
-				continue;
-			/*
-			 * COMMAND's group has the terminal, so a Ctrl-C reached it from there;
-			 * a SIGINT sent to the whole job reaches us as well and must not be
-			 * delivered a second time.
-			 */
-			if (si.ssi_signo == SIGINT && c->tty_handed && tty_foreground() == c->pgid) {
-				log_debug("SIGINT not forwarded: process group %d has the terminal",
-					  (int) c->pgid);
-				continue;
-			}
-			log_debug("forwarding signal %u to process group %d", si.ssi_signo,
-				  (int) c->pid);
-			(void) kill(-c->pgid, (int) si.ssi_signo);
-			c->last_forwarded = (int) si.ssi_signo;
-		}
+		forward_signals(c);
+		k = run_watches(w, p, n, true);
+		if (k < 0)
+			return k;
 	}
 	take_terminal_back(c);
 	/* The supervisor is reaped: its pid (still COMMAND's pgid while members live) is spent. */

@@ -118,17 +118,22 @@ int supervise_release(struct kts_child *c, bool affinity);
 int supervise_wait(struct kts_child *c, struct kts_child_report *ret);
 
 /*
- * supervise_wait() that also watches something else COMMAND depends on (the manager of
- * its scope): fd is polled for input beside the signals, and check(userdata) runs
- * before every sleep; a negative return from it ends the wait with that errno, the
- * supervisor not reaped (supervise_done() kills its process group then). w may be NULL.
+ * supervise_wait() that also watches n other things: something COMMAND depends on (the
+ * manager of its scope), or news from COMMAND that its caller acts on while COMMAND goes
+ * on (a build's "make is done"). Each fd is polled for input beside the signals;
+ * check(userdata), where set, runs before every sleep; input(userdata), where set, runs
+ * when fd has input. A negative return from either ends the wait with that errno, the
+ * supervisor not reaped (supervise_done() kills its process group then); a positive one
+ * from input() stops the watch of that fd. At most SUPERVISE_MAX_WATCHES; w may be NULL.
  */
+#define SUPERVISE_MAX_WATCHES 4
 struct kts_child_watch {
 	int fd;
 	int (*check)(void *userdata);
+	int (*input)(void *userdata);
 	void *userdata;
 };
-int supervise_wait_watch(struct kts_child *c, const struct kts_child_watch *w,
+int supervise_wait_watch(struct kts_child *c, const struct kts_child_watch *w, size_t n,
 			 struct kts_child_report *ret);
 
 /* sig to COMMAND's process group (also after the wait: leftovers); 0, or -ESRCH. */

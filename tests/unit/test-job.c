@@ -65,7 +65,7 @@ static void job_round_trip(void **state)
 	"\"result_file\":\"/r\",\"base\":\"defconfig\",\"extra\":[],\"extra_names\":[],"      \
 	"\"arch\":\"x86_64\",\"clean\":false,\"compile_commands\":false,"                     \
 	"\"json_events\":false,\"progress\":false,\"pahole_version\":null,"                   \
-	"\"count_file\":null,\"make_vars\":[],\"compile\":null,\"compile_dir\":null,"     \
+	"\"count_file\":null,\"made_fifo\":null,\"make_vars\":[],\"compile\":null,\"compile_dir\":null,"     \
 	"\"wrapper_dir\":null,\"stamps\":null,\"headers\":false"
 
 /* Replaces the first from in *t by to. */

@@ -12,9 +12,11 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -230,6 +232,86 @@ static void test_affinity_binds_cpus_and_memory(void **state)
 	assert_non_null(strstr(unbound, want));
 }
 
+/*
+ * A side watch (a build's "make is done"): COMMAND writes a byte to a FIFO and then waits
+ * for a file that only the watch's input() makes, so the wait ends only if input() ran
+ * while COMMAND was still running; a watch that returns 1 is not called again.
+ */
+struct side {
+	int fd, calls;
+	char flag[64];
+	int ret; /* what input() returns after making the flag */
+};
+
+static int side_input(void *userdata)
+{
+	struct side *s = userdata;
+	char byte;
+	int fd;
+
+	s->calls++;
+	if (read(s->fd, &byte, 1) != 1 || byte != 'm')
+		return -EBADMSG;
+	fd = open(s->flag, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return -errno;
+	(void) close(fd);
+	return s->ret;
+}
+
+static int side_wait(struct side *s, struct kts_child_report *rep)
+{
+	char dir[] = "/tmp/test-supervise.XXXXXX", fifo[64];
+	char *argv[] = { (char *) "sh", (char *) "-c",
+			 (char *) "printf m >\"$1\"; while [ ! -e \"$2\" ]; do sleep 0.01; done; "
+				  "sleep 0.2",
+			 (char *) "sh", fifo, s->flag, NULL };
+	struct kts_child c = KTS_CHILD_INIT;
+	int r;
+
+	assert_non_null(mkdtemp(dir));
+	snprintf(fifo, sizeof(fifo), "%s/made", dir);
+	snprintf(s->flag, sizeof(s->flag), "%s/flag", dir);
+	assert_int_equal(mkfifo(fifo, 0600), 0);
+	s->fd = open(fifo, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+	assert_true(s->fd >= 0);
+	struct kts_child_watch w = { .fd = s->fd, .input = side_input, .userdata = s };
+
+	assert_int_equal(supervise_fork(argv, &s->fd, 1, NULL, NULL, &c), 0);
+	assert_int_equal(supervise_release(&c, false), 0);
+	r = supervise_wait_watch(&c, &w, 1, rep);
+	supervise_done(&c);
+	(void) close(s->fd);
+	(void) unlink(s->flag);
+	(void) unlink(fifo);
+	(void) rmdir(dir);
+	return r;
+}
+
+static void test_side_watch_runs_while_command_runs(void **state)
+{
+	struct side s = { .ret = 1 };
+	struct kts_child_report rep = { 0 };
+
+	(void) state;
+	/* After the flag COMMAND lives on, and the FIFO stays readable (its writer came and
+	 * went: end of file), yet input() is not called again. */
+	assert_int_equal(side_wait(&s, &rep), 0);
+	assert_int_equal(rep.outcome, KTS_CHILD_RAN);
+	assert_int_equal(supervise_exit_code(&rep), 0);
+	assert_int_equal(s.calls, 1);
+}
+
+static void test_side_watch_error_ends_the_wait(void **state)
+{
+	struct side s = { .ret = -ECANCELED };
+	struct kts_child_report rep = { 0 };
+
+	(void) state;
+	assert_int_equal(side_wait(&s, &rep), -ECANCELED);
+	assert_int_equal(s.calls, 1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -241,6 +323,8 @@ int main(void)
 		cmocka_unit_test(test_failure_restores_the_signal_mask),
 		cmocka_unit_test(test_no_argv_is_einval),
 		cmocka_unit_test(test_affinity_binds_cpus_and_memory),
+		cmocka_unit_test(test_side_watch_runs_while_command_runs),
+		cmocka_unit_test(test_side_watch_error_ends_the_wait),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
