@@ -27,7 +27,7 @@ static const struct kts_build_job sample = {
 	.src_dir = "/src/linux", .stage_dir = "/cache/.tmp/k.1", .result_file = "/w/result.json",
 	.base = "/w/base.config", .extra = extra, .extra_names = names, .n_extra = 1,
 	.arch = "x86_64", .jobs = 3, .compile_commands = true, .pahole_version = "v1.24",
-	.make_vars = vars, .n_make_vars = 1, .headers = true,
+	.make_vars = vars, .n_make_vars = 1, .headers = true, .made_fifo = "/w/made",
 };
 
 static void job_round_trip(void **state)
@@ -52,6 +52,7 @@ static void job_round_trip(void **state)
 	assert_false(j.clean);
 	assert_string_equal(j.pahole_version, "v1.24");
 	assert_null(j.count_file);
+	assert_string_equal(j.made_fifo, "/w/made");
 	assert_int_equal(j.n_make_vars, 1);
 	assert_string_equal(j.make_vars[0], "LLVM=1");
 	assert_true(j.headers);
@@ -124,6 +125,10 @@ static void job_strict(void **state)
 		assert_true(asprintf(&t, "{%s,\"jobs\":2}", GOOD_JOB) > 0);
 		memcpy(strstr(t, "defconfig"), "defcomfig", 9);
 		refused(t, strlen(t), "field 'base'");
+		free(t);
+		assert_true(asprintf(&t, "{%s,\"jobs\":2}", GOOD_JOB) > 0);
+		s_replace(&t, "\"made_fifo\":null", "\"made_fifo\":\"made\"");
+		refused(t, strlen(t), "field 'made_fifo'");
 		free(t);
 	}
 	{
