@@ -207,6 +207,12 @@ int source_commit_time(const struct kts_source *s, int64_t *ret)
 
 	if (!s->commit[0] || !s->dir)
 		return -ENOENT;
+	/* The git program, where it answers, spares loading libgit2 for one date. */
+	if (source_gitcli_wanted()) {
+		r = source_gitcli_commit_time(s->dir, s->commit, ret);
+		if (r <= 0)
+			return r;
+	}
 	/* A tree the git program identified may reach here without libgit2: say what is lost. */
 	r = source_libgit2_load(&why);
 	if (r < 0)

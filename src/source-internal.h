@@ -119,6 +119,12 @@ bool source_gitcli_wanted(void);
  * repositories) end in '/', as libgit2's do.
  */
 int source_gitcli_status(const char *canon, struct source_gitcli *g);
+/*
+ * The committer date of commit (40 hex digits) in the repository holding dir, as
+ * `git log -1 --format=%ct` prints it. 0 with *ret; 1 when git cannot answer (libgit2
+ * must: why at debug level); -ENOMEM.
+ */
+int source_gitcli_commit_time(const char *dir, const char *commit, int64_t *ret);
 
 /* libgit2 is reference counted: every public entry point that may use it holds one
  * reference for its duration (source-git.c); the library is loaded and initialised only
