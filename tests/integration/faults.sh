@@ -24,28 +24,10 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 . "$here/lib.sh"
 
 kts_find_ktscope
-# Release builds (distcheck, packages) have no hooks; that skip is on run-all.sh's list.
-if ! "$KTSCOPE" --version | grep -qx 'test-hooks: yes'; then
-	echo "1..0 # SKIP test hooks not compiled in"
-	exit 0
-fi
+kts_need_test_hooks
 kts_reexec_inside_manager "$here/faults.sh" "$@"
 set -m
-
-work=$(mktemp -d /tmp/ktscope-faults-test.XXXXXX)
-export KTSCOPE_LOCK_DIR=$work/locks KTSCOPE_CACHE_DIR=$work/cache KTSCOPE_TEST_HOOK_DIR=$work/hook
-mkdir "$work/locks" "$work/hook"
-unset KTSCOPE_CPU_CAP KTSCOPE_SCOPE KTSCOPE_SYSROOT KTSCOPE_BYPASS_LOCKS KTSCOPE_TEST_HOOK \
-	FAKE_KERNEL_SLEEP FAKE_KERNEL_FAIL FAKE_KERNEL_NO_IMAGE
-bg_pids=()
-cleanup() {
-	local p
-	rm -f "$work"/hook/*.paused
-	for p in "${bg_pids[@]}"; do kill -KILL -- "-$p" 2>/dev/null; done
-	wait 2>/dev/null
-	rm -rf "$work"
-}
-trap cleanup EXIT
+kts_hook_sandbox faults
 
 B() { "$KTSCOPE" --user build "$@"; }
 
