@@ -41,7 +41,7 @@ echo 'not a library' >"$work/bad/$GIT2"
 cp "$work/empty/$GIT2" "$work/git2/" && cp "$work/empty/$CRYPTO" "$work/crypto/" || exit 99
 T=$(kts_fake_tree "$work/tree") || { echo "Bail out! cannot make a git tree"; exit 99; }
 
-kts_plan 13
+kts_plan 14
 
 # 1. What the binary links: exactly these (sanitizer runtimes of a sanitizer build aside).
 needed=$(objdump -p "$KTSCOPE" | awk '$1 == "NEEDED" { print $2 }' |
@@ -77,10 +77,17 @@ kts_expect 4 "^ktscope: error: cannot use $CRYPTO to compute SHA-256: it has no 
 kts_check "... and only that line" test "$(wc -l <<<"$err")" = 1
 
 # 6. A git tree the git program identifies builds without libgit2 (the fake kernel builds in
-#    seconds); only the commit's timestamp is lost, with a warning naming the library.
-kts_expect 0 "^ktscope: warning: cannot use $GIT2 to read git trees: .*; the build's timestamps are not the commit's\$" \
-	"build --source of a git tree through the git program needs no libgit2" \
+#    seconds), the commit's date included: git gives the stamps' date too.
+kts_expect 0 "" "build --source of a git tree through the git program needs no libgit2" \
 	env LD_LIBRARY_PATH="$work/git2" KTSCOPE_SCOPE=none "$KTSCOPE" -q --user build --source "$T"
+ct=$(git -C "$T" log -1 --format=%ct)
+kts_find_python
+kts_check "... says nothing on stderr, and its stamps are the commit's date ($ct)" \
+	eval '[ -z "$err" ] && "$KTS_PYTHON" -c "
+import glob, json, sys
+(m,) = [json.load(open(f)) for f in glob.glob(sys.argv[1] + \"/kernels/*/metadata.json\")]
+assert (m[\"stamps\"][\"epoch\"], m[\"stamps\"][\"from\"]) == (int(sys.argv[2]), \"git-commit\"), m[\"stamps\"]
+" "$KTSCOPE_CACHE_DIR" "$ct"'
 
 # 6b. Its cache hit maps neither libgit2 (it was initialised on entry to the source code
 #    before, though the git program answered) nor libblkid (the tree's filesystem is
