@@ -653,39 +653,6 @@ static void warn_gcc_plugins(const struct pipeline_ctx *c)
 			    "a GCC plugin run locally, in the scope", c->o->plugins_refused_by);
 }
 
-/*
- * Tells whoever waits on o->made_fifo that make is done: one byte, without blocking. Where
- * nobody reads it (the parent went, or never opened it), nothing is lost: the parent then
- * does after the build what it would have done now (build.c, the re-check).
- */
-static void tell_made(const struct kts_pipeline_opts *o)
-{
-	static const struct timespec now = { 0 };
-	_cleanup_close_ int fd = -EBADF;
-	sigset_t pipe_sig, old;
-	ssize_t n;
-	int err;
-
-	if (!o->made_fifo)
-		return;
-	fd = open(o->made_fifo, O_WRONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
-	if (fd < 0) { /* ENXIO: nobody reads it */
-		log_debug("cannot tell '%s' that make is done: %m", o->made_fifo);
-		return;
-	}
-	/* A reader that went between the open and the write is EPIPE here, not our end. */
-	(void) sigemptyset(&pipe_sig);
-	(void) sigaddset(&pipe_sig, SIGPIPE);
-	(void) sigprocmask(SIG_BLOCK, &pipe_sig, &old);
-	n = write(fd, "m", 1);
-	err = n < 0 ? errno : 0;
-	if (err == EPIPE)
-		(void) sigtimedwait(&pipe_sig, NULL, &now);
-	(void) sigprocmask(SIG_SETMASK, &old, NULL);
-	if (n != 1)
-		log_debug_errno(-err, "cannot tell '%s' that make is done: %m", o->made_fifo);
-}
-
 /* make: make -jN {image} vmlinux; the object count is kept for the next build's %. */
 static int step_make(struct pipeline_ctx *c, char **ret_why)
 {
@@ -704,7 +671,10 @@ static int step_make(struct pipeline_ctx *c, char **ret_why)
 	/* A no-op rebuild counts nothing; keep the last real count for the %. */
 	if (c->objects > 0)
 		write_count(c->o->count_file, c->objects);
-	tell_made(c->o);
+	/* Make is done: the parent's re-check may start (build-recheck.c). Without a reader
+	 * nothing is lost: the parent re-checks after the scope then. */
+	if (c->o->made_fifo && (r = fifo_poke(c->o->made_fifo)) < 0)
+		log_debug_errno(r, "cannot tell '%s' that make is done: %m", c->o->made_fifo);
 	return 0;
 }
 

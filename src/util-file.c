@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -385,4 +386,28 @@ int disk_space(const char *path, char **ret_mount, uint64_t *ret_free)
 	if (ret_mount)
 		*ret_mount = TAKE_PTR(mnt);
 	return 0;
+}
+
+int fifo_poke(const char *path)
+{
+	static const struct timespec now = { 0 };
+	_cleanup_close_ int fd = -EBADF;
+	sigset_t pipe_sig, old;
+	ssize_t n;
+	int err;
+
+	fd = open(path, O_WRONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0)
+		return negative_errno();
+	(void) sigemptyset(&pipe_sig);
+	(void) sigaddset(&pipe_sig, SIGPIPE);
+	(void) sigprocmask(SIG_BLOCK, &pipe_sig, &old);
+	n = write(fd, "m", 1);
+	err = n < 0 ? errno : 0;
+	if (err == EPIPE) /* the pending SIGPIPE is ours to take */
+		(void) sigtimedwait(&pipe_sig, NULL, &now);
+	(void) sigprocmask(SIG_SETMASK, &old, NULL);
+	if (n == 1)
+		return 0;
+	return n < 0 ? -err : -EIO;
 }

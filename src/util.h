@@ -21,6 +21,13 @@
 
 /* ---------------------------------------------------------------- files (util-file.c) */
 
+/*
+ * One byte to the FIFO at path, for a reader waiting on it: never blocks, and a reader
+ * gone between the open and the write is -EPIPE here, not a SIGPIPE. 0, or -errno
+ * (-ENXIO: nobody has it open for reading).
+ */
+int fifo_poke(const char *path);
+
 /* The limit a whole-file read uses when the caller passes max = 0. */
 #define READ_FULL_DEFAULT_MAX ((size_t) 64 << 20)
 

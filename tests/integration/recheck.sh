@@ -39,7 +39,7 @@ line_of() {
 paused_build() {
 	local name=$1 step=$2
 	shift 2
-	T=$(kts_fake_tree "$work/$name")
+	T=$(kts_fake_tree "$work/$name" "$name") # its own commit: its own key
 	out=$work/$name.out err=$work/$name.err
 	KTSCOPE_TEST_HOOK=$step:pause "$KTSCOPE" --user build --json-events --source "$T" "$@" \
 		>"$out" 2>"$err" &
@@ -115,7 +115,7 @@ else
 fi
 
 # ---- 4. make fails: no re-check, nothing left ---------------------------------------------
-T=$(kts_fake_tree "$work/t4")
+T=$(kts_fake_tree "$work/t4" t4)
 FAKE_KERNEL_FAIL=1 "$KTSCOPE" --user build --json-events --source "$T" >"$work/t4.out" \
 	2>"$work/t4.err"
 rc=$?

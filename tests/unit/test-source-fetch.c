@@ -758,6 +758,58 @@ static int group_teardown(void **state)
 	return 0;
 }
 
+/*
+ * The commit date of the stamps (source_commit_time()): the git program's answer is
+ * libgit2's, for a commit whose committer date and author date differ; without git, or
+ * with a git that prints nonsense, libgit2 answers; a commit that is not there is -EIO.
+ */
+static void test_commit_time_agrees(void **state)
+{
+	struct sandbox *sb = *state;
+	_cleanup_free_ char *path = NULL;
+	struct kts_source s = { .kind = KTS_SOURCE_LOCAL, .dir = sb->dir };
+	git_oid oid;
+	int64_t t = 0;
+	char bin[400];
+
+	test_need(run("git", "--version", NULL) == 0, "git");
+	path = strdup(getenv("PATH"));
+	assert_non_null(path);
+	assert_int_equal(setenv("GIT_AUTHOR_DATE", "@1111111111 +0000", 1), 0);
+	assert_int_equal(setenv("GIT_COMMITTER_DATE", "@1234567890 +0200", 1), 0);
+	GIT(sb->dir, "-c", "user.name=T", "-c", "user.email=t@e", "commit", "-q", "--allow-empty",
+	    "-m", "dated");
+	assert_int_equal(unsetenv("GIT_AUTHOR_DATE"), 0);
+	assert_int_equal(unsetenv("GIT_COMMITTER_DATE"), 0);
+	assert_int_equal(git_reference_name_to_id(&oid, sb->repo, "HEAD"), 0);
+	(void) git_oid_tostr(s.commit, sizeof(s.commit), &oid);
+
+	assert_int_equal(source_gitcli_commit_time(sb->dir, s.commit, &t), 0);
+	assert_int_equal(t, 1234567890);
+	t = 0;
+	assert_int_equal(source_commit_time(&s, &t), 0);
+	assert_int_equal(t, 1234567890);
+	assert_int_equal(setenv("KTSCOPE_GIT", "libgit2", 1), 0);
+	t = 0;
+	assert_int_equal(source_commit_time(&s, &t), 0);
+	assert_int_equal(t, 1234567890);
+	assert_int_equal(unsetenv("KTSCOPE_GIT"), 0);
+
+	new_dir("datebin", bin, sizeof(bin));
+	write_file(bin, "git", "#!/bin/sh\necho 12x\n");
+	chmod_at(bin, "git", 0755);
+	assert_int_equal(setenv("PATH", bin, 1), 0);
+	assert_int_equal(source_gitcli_commit_time(sb->dir, s.commit, &t), 1);
+	t = 0;
+	assert_int_equal(source_commit_time(&s, &t), 0);
+	assert_int_equal(t, 1234567890);
+	assert_int_equal(setenv("PATH", path, 1), 0);
+
+	memcpy(s.commit, "0123456789012345678901234567890123456789", 41);
+	assert_int_equal(source_gitcli_commit_time(sb->dir, s.commit, &t), 1);
+	assert_int_equal(source_commit_time(&s, &t), -EIO);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -780,6 +832,8 @@ int main(void)
 		cmocka_unit_test(test_release_connection_refused),
 		cmocka_unit_test(test_release_json_malformed_version_printable),
 		cmocka_unit_test(test_release_sums_one_line_each),
+		cmocka_unit_test_setup_teardown(test_commit_time_agrees, sandbox_setup,
+						sandbox_teardown),
 	};
 
 	return cmocka_run_group_tests_name("source-fetch", tests, group_setup, group_teardown);

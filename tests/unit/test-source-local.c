@@ -545,9 +545,6 @@ static void assert_agree(const char *dir, const char *what, bool want_git, unsig
 	source_local_state_done(&b);
 }
 
-/* git -C dir ARGS... must succeed. */
-#define GIT(dir, ...) assert_int_equal(run("git", "-C", dir, __VA_ARGS__, NULL), 0)
-
 /* Back to HEAD: no change, nothing untracked (ignored files too), the filemode default. */
 static void reset_tree(const char *dir)
 {
@@ -571,14 +568,6 @@ static void unlink_at(const char *dir, const char *rel)
 
 	(void) snprintf(p, sizeof(p), "%s/%s", dir, rel);
 	assert_int_equal(unlink(p), 0);
-}
-
-static void chmod_at(const char *dir, const char *rel, mode_t mode)
-{
-	char p[1100];
-
-	(void) snprintf(p, sizeof(p), "%s/%s", dir, rel);
-	assert_int_equal(chmod(p, mode), 0);
 }
 
 /* Changes to tracked files, one at a time. */
@@ -762,58 +751,6 @@ static void test_gitcli_agree_nested(void **state)
 }
 
 /* With no git in PATH, a git that prints nonsense, or KTSCOPE_GIT=libgit2: libgit2 answers. */
-/*
- * The commit date of the stamps (source_commit_time()): the git program's answer is
- * libgit2's, for a commit whose committer date and author date differ; without git, or
- * with a git that prints nonsense, libgit2 answers; a commit that is not there is -EIO.
- */
-static void test_commit_time_agrees(void **state)
-{
-	struct sandbox *sb = *state;
-	_cleanup_free_ char *path = NULL;
-	struct kts_source s = { .kind = KTS_SOURCE_LOCAL, .dir = sb->dir };
-	git_oid oid;
-	int64_t t = 0;
-	char bin[400];
-
-	test_need(run("git", "--version", NULL) == 0, "git");
-	path = strdup(getenv("PATH"));
-	assert_non_null(path);
-	assert_int_equal(setenv("GIT_AUTHOR_DATE", "@1111111111 +0000", 1), 0);
-	assert_int_equal(setenv("GIT_COMMITTER_DATE", "@1234567890 +0200", 1), 0);
-	GIT(sb->dir, "-c", "user.name=T", "-c", "user.email=t@e", "commit", "-q", "--allow-empty",
-	    "-m", "dated");
-	assert_int_equal(unsetenv("GIT_AUTHOR_DATE"), 0);
-	assert_int_equal(unsetenv("GIT_COMMITTER_DATE"), 0);
-	assert_int_equal(git_reference_name_to_id(&oid, sb->repo, "HEAD"), 0);
-	(void) git_oid_tostr(s.commit, sizeof(s.commit), &oid);
-
-	assert_int_equal(source_gitcli_commit_time(sb->dir, s.commit, &t), 0);
-	assert_int_equal(t, 1234567890);
-	t = 0;
-	assert_int_equal(source_commit_time(&s, &t), 0);
-	assert_int_equal(t, 1234567890);
-	assert_int_equal(setenv("KTSCOPE_GIT", "libgit2", 1), 0);
-	t = 0;
-	assert_int_equal(source_commit_time(&s, &t), 0);
-	assert_int_equal(t, 1234567890);
-	assert_int_equal(unsetenv("KTSCOPE_GIT"), 0);
-
-	new_dir("datebin", bin, sizeof(bin));
-	write_file(bin, "git", "#!/bin/sh\necho 12x\n");
-	chmod_at(bin, "git", 0755);
-	assert_int_equal(setenv("PATH", bin, 1), 0);
-	assert_int_equal(source_gitcli_commit_time(sb->dir, s.commit, &t), 1);
-	t = 0;
-	assert_int_equal(source_commit_time(&s, &t), 0);
-	assert_int_equal(t, 1234567890);
-	assert_int_equal(setenv("PATH", path, 1), 0);
-
-	memcpy(s.commit, "0123456789012345678901234567890123456789", 41);
-	assert_int_equal(source_gitcli_commit_time(sb->dir, s.commit, &t), 1);
-	assert_int_equal(source_commit_time(&s, &t), -EIO);
-}
-
 static void test_gitcli_fallback(void **state)
 {
 	struct sandbox *sb = *state;
@@ -1001,8 +938,6 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_gitcli_agree_nested, sandbox_setup,
 						sandbox_teardown),
 		cmocka_unit_test_setup_teardown(test_gitcli_fallback, sandbox_setup,
-						sandbox_teardown),
-		cmocka_unit_test_setup_teardown(test_commit_time_agrees, sandbox_setup,
 						sandbox_teardown),
 		cmocka_unit_test(test_local_nogit_not_cacheable),
 		cmocka_unit_test(test_local_refuses_non_kernel_dirs),

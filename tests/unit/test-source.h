@@ -143,6 +143,17 @@ static inline void test_root_teardown(void)
 	rm_rf(g_root);
 }
 
+/* git -C dir ARGS... must succeed. */
+#define GIT(dir, ...) assert_int_equal(run("git", "-C", dir, __VA_ARGS__, NULL), 0)
+
+static inline void chmod_at(const char *dir, const char *rel, mode_t mode)
+{
+	char p[1100];
+
+	(void) snprintf(p, sizeof(p), "%s/%s", dir, rel);
+	assert_int_equal(chmod(p, mode), 0);
+}
+
 /* ------------------------------------------------------------ git sandboxes */
 
 struct sandbox {

@@ -575,6 +575,29 @@ static void test_utf8_printable(void **state)
 	free(s);
 }
 
+/* fifo_poke(): one byte to a waiting reader; none: -ENXIO, never a block or a SIGPIPE. */
+static void test_fifo_poke(void **state)
+{
+	char dir[] = "/tmp/test-util-fifo.XXXXXX", path[64], byte = 0;
+	int fd;
+
+	(void) state;
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/made", dir);
+	assert_int_equal(fifo_poke(path), -ENOENT);
+	assert_int_equal(mkfifo(path, 0600), 0);
+	assert_int_equal(fifo_poke(path), -ENXIO); /* nobody reads it: no block */
+	fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+	assert_true(fd >= 0);
+	assert_int_equal(fifo_poke(path), 0);
+	assert_int_equal(read(fd, &byte, 1), 1);
+	assert_int_equal(byte, 'm');
+	assert_int_equal(read(fd, &byte, 1), 0); /* the writer is gone: end of file */
+	(void) close(fd);
+	(void) unlink(path);
+	(void) rmdir(dir);
+}
+
 int main(void)
 {
 #define T(t) cmocka_unit_test_setup_teardown(t, setup, teardown)
@@ -597,6 +620,7 @@ int main(void)
 		cmocka_unit_test(test_mountinfo_unescape),
 		cmocka_unit_test(test_disk_space),
 		cmocka_unit_test(test_utf8_printable),
+		cmocka_unit_test(test_fifo_poke),
 	};
 #undef T
 
