@@ -3,17 +3,28 @@
 #
 # The test harness's own checks, so that they can be seen to fail: tests/run-test.sh
 # names and kills a process a test left behind (and passes a clean test's status
-# through), and tests/skip-check tells allowed skips from unlisted ones and refuses a
-# malformed allowlist.
+# through), tests/skip-check tells allowed skips from unlisted ones and refuses a
+# malformed allowlist, and manager.sh removes the cgroups of a harness that was killed
+# before its teardown (a process in them stopped first), not those of a live one.
 set -u
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 . "$here/lib.sh"
 top=${KTS_TOP_SRCDIR:-$here/../..}
 
 work=$(mktemp -d)
-trap 'kill -KILL $(cat "$work/pid" 2>/dev/null) 2>/dev/null; rm -rf "$work"' EXIT
+cg_planted=()
+cleanup() {
+	local d
+	kill -KILL $(cat "$work"/pid* 2>/dev/null) 2>/dev/null
+	[ -s "$work/pid-live" ] && kill -KILL -- "-$(cat "$work/pid-live")" 2>/dev/null # its group
+	for d in "${cg_planted[@]}"; do
+		[ -d "$d" ] && find "$d" -depth -type d -exec rmdir {} + 2>/dev/null
+	done
+	rm -rf "$work"
+}
+trap cleanup EXIT
 
-kts_plan 7
+kts_plan 10
 
 # ---- run-test.sh
 log=$work/selftest.log
@@ -49,4 +60,42 @@ echo "distcheck e2e" >"$work/bad"
 kts_capture bash "$top/tests/skip-check" "$work/bad" distcheck="$work/dist.log"
 kts_check "skip-check: a malformed allowlist line: exit 2 naming it" \
 	eval '[ "$rc" = 2 ] && grep -q "not \"STEP TEST REASON-REGEX\": distcheck e2e" <<<"$out"'
+# ---- manager.sh: the cgroups of a harness killed before its teardown
+# The cgroup roots manager.sh confines itself under (the unified one; name=systemd too on a
+# hybrid host), or none where it cannot run.
+cg_roots=()
+if [ "$(stat -fc %T /sys/fs/cgroup 2>/dev/null)" = cgroup2fs ]; then
+	cg_roots=(/sys/fs/cgroup)
+elif [ "$(stat -fc %T /sys/fs/cgroup/unified 2>/dev/null)" = cgroup2fs ]; then
+	cg_roots=(/sys/fs/cgroup/unified)
+	[ -d /sys/fs/cgroup/systemd ] && cg_roots+=(/sys/fs/cgroup/systemd)
+fi
+if [ "$(id -u)" != 0 ] || [ ${#cg_roots[@]} = 0 ] || ! grep -qx '0::/' /proc/self/cgroup; then
+	for d in "a stale harness's cgroups are removed" "… the process in them stopped" \
+		"a live harness's cgroup is left alone"; do
+		kts_skip "manager.sh: $d" "needs root in the root cgroup of a cgroup2 host"
+	done
+else
+	# A harness that is gone: the PID of a process that ended; a nested cgroup, and in it a
+	# process of ours. A live one: a process whose command line names manager.sh.
+	gone=$(sh -c 'echo $$')
+	setsid sleep 300 </dev/null >/dev/null 2>&1 &
+	echo $! >"$work/pid-stale"
+	setsid bash -c 'sleep 300; :' manager.sh </dev/null >/dev/null 2>&1 &
+	live=$!
+	echo "$live" >"$work/pid-live"
+	for r in "${cg_roots[@]}"; do
+		mkdir -p "$r/ktscope-test.$gone/child" "$r/ktscope-test.$live"
+		cg_planted+=("$r/ktscope-test.$gone" "$r/ktscope-test.$live")
+		echo "$(cat "$work/pid-stale")" >"$r/ktscope-test.$gone/child/cgroup.procs"
+	done
+	kts_capture bash "$top/tests/integration/manager.sh" run-inside true
+	stale_left=0
+	for r in "${cg_roots[@]}"; do [ -d "$r/ktscope-test.$gone" ] && stale_left=1; done
+	kts_check "manager.sh: a stale harness's cgroups are removed (pid $gone; run-inside exits 0)" \
+		eval '[ "$rc" = 0 ] && [ $stale_left = 0 ]'
+	kts_check "manager.sh: … the process in them stopped" \
+		kts_wait_until 5 eval '! kill -0 "$(cat "$work/pid-stale")" 2>/dev/null'
+	kts_check "manager.sh: a live harness's cgroup is left alone" test -d "${cg_roots[0]}/ktscope-test.$live"
+fi
 [ $kts_nfail = 0 ]

@@ -16,7 +16,9 @@
 # /run/systemd with an empty system/ directory and a private XDG_RUNTIME_DIR.
 # Teardown, also on failure or signal: manager and bus stopped by PID, anything
 # left in our cgroups (all started by us) killed by PID, the outer shell moved
-# back, the cgroups removed depth-first.
+# back, the cgroups removed depth-first. An outer shell killed by SIGKILL runs no
+# trap: the next harness to start does the same for the ktscope-test.PID cgroups
+# whose PID is no longer a manager.sh (sweep_stale).
 #
 # A non-root developer with a working `systemctl --user` gets that manager instead.
 # Exit 77 (skip) when the machine cannot do it, except under CI=true (exit 99).
@@ -50,47 +52,71 @@ find_systemd() {
 # ---- outer: runs in the host namespaces --------------------------------------
 outer_cg_dirs=()
 
-# PIDs of every process in the cgroup subtrees we created.
-outer_pids() {
+# PIDs of every process in the cgroup subtrees DIR... (host PIDs).
+cg_pids() {
 	local d
-	for d in "${outer_cg_dirs[@]}"; do
+	for d in "$@"; do
 		[ -d "$d" ] && find "$d" -name cgroup.procs -exec cat {} + 2>/dev/null
 	done | sort -un
 }
 
-outer_cleanup() {
-	local rc=$? pids d i
-	trap - EXIT INT TERM HUP
-	# Back to where we came from (both hierarchies had us at their root).
-	[ "$layout" = hybrid ] && echo $$ >$kts_cg_root/systemd/cgroup.procs 2>/dev/null
-	echo $$ >"$cg_unified_root/cgroup.procs" 2>/dev/null
-	# Whatever still runs in our subtree was started by this harness: stop it by PID.
-	pids=$(outer_pids)
+# cg_remove DIR...: whatever still runs in these subtrees (a harness's, so ours) stopped by
+# PID, TERM then KILL after 5 s, then the subtrees removed depth-first (a cgroup whose last
+# process just died can be busy briefly). 1 when one is still there.
+cg_remove() {
+	local pids d i left=0
+	pids=$(cg_pids "$@")
 	if [ -n "$pids" ]; then
 		echo "# manager.sh: stopping leftover processes: $(echo $pids)" >&2
 		kill -TERM $pids 2>/dev/null
 		for i in $(seq 50); do
-			[ -z "$(outer_pids)" ] && break
+			[ -z "$(cg_pids "$@")" ] && break
 			sleep 0.1
 		done
-		pids=$(outer_pids)
+		pids=$(cg_pids "$@")
 		[ -n "$pids" ] && kill -KILL $pids 2>/dev/null
 	fi
-	# Depth-first removal; a cgroup whose last process just died can be busy briefly.
 	for i in $(seq 50); do
-		for d in "${outer_cg_dirs[@]}"; do
+		for d in "$@"; do
 			[ -d "$d" ] && find "$d" -depth -type d -exec rmdir {} + 2>/dev/null
 		done
 		left=0
-		for d in "${outer_cg_dirs[@]}"; do [ -d "$d" ] && left=1; done
-		[ $left = 0 ] && break
+		for d in "$@"; do [ -d "$d" ] && left=1; done
+		[ $left = 0 ] && return 0
 		sleep 0.1
 	done
-	if [ $left = 1 ]; then
-		echo "# manager.sh: could not remove ${outer_cg_dirs[*]}" >&2
+	echo "# manager.sh: could not remove $*" >&2
+	return 1
+}
+
+outer_cleanup() {
+	local rc=$?
+	trap - EXIT INT TERM HUP
+	# Back to where we came from (both hierarchies had us at their root).
+	[ "$layout" = hybrid ] && echo $$ >$kts_cg_root/systemd/cgroup.procs 2>/dev/null
+	echo $$ >"$cg_unified_root/cgroup.procs" 2>/dev/null
+	if ! cg_remove "${outer_cg_dirs[@]}"; then
 		[ $rc = 0 ] && rc=99
 	fi
 	exit $rc
+}
+
+# The cgroups of a harness that could not tear down (its outer shell was SIGKILLed: no trap
+# runs): ktscope-test.PID whose PID is gone, or is no longer a manager.sh. A live harness's
+# are left alone.
+sweep_stale() {
+	local d name pid dirs roots=("$cg_unified_root")
+	[ "$layout" = hybrid ] && roots+=("$kts_cg_root/systemd")
+	for name in $(for d in "${roots[@]}"; do ls -d "$d"/ktscope-test.* 2>/dev/null; done |
+		sed 's|.*/||' | sort -u); do
+		pid=${name#ktscope-test.}
+		[[ $pid =~ ^[0-9]+$ ]] || continue
+		tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q 'manager\.sh' && continue
+		dirs=()
+		for d in "${roots[@]}"; do [ -d "$d/$name" ] && dirs+=("$d/$name"); done
+		echo "# manager.sh: removing ${dirs[*]}, left by a harness that is gone (pid $pid)" >&2
+		cg_remove "${dirs[@]}"
+	done
 }
 
 outer() {
@@ -122,6 +148,7 @@ outer() {
 	grep -qx '0::/' /proc/$$/cgroup ||
 		kts_skip_all "harness not in the root cgroup ($(grep '^0::' /proc/$$/cgroup))"
 
+	sweep_stale
 	name=ktscope-test.$$
 	trap outer_cleanup EXIT
 	trap 'exit 130' INT
