@@ -81,7 +81,7 @@ bool source_gitcli_wanted(void)
 	const char *v = getenv_nonempty("KTSCOPE_GIT");
 
 	if (v && streq(v, "libgit2")) {
-		log_debug("git status through libgit2: KTSCOPE_GIT=libgit2");
+		log_debug("through libgit2 only: KTSCOPE_GIT=libgit2");
 		return false;
 	}
 	if (v && !streq(v, "git"))
@@ -145,26 +145,26 @@ static int gitcli_run(const char *dir, const char *const *args, size_t max, char
 	for (; *args && n < ELEMENTSOF(argv) - 1; args++)
 		argv[n++] = (char *) *args;
 	if (err_fd < 0)
-		return log_debug_errno(errno, "git status through libgit2: memfd_create: %m"), 1;
+		return log_debug_errno(errno, "through libgit2 instead of git: memfd_create: %m"), 1;
 	r = spawn_start(argv, &o, &pid, &out_fd, NULL);
 	if (r == -ENOMEM)
 		return r;
 	if (r < 0)
-		return log_debug_errno(r, "git status through libgit2: cannot run git: %m"), 1;
+		return log_debug_errno(r, "through libgit2 instead of git: cannot run git: %m"), 1;
 	r = gitcli_read(out_fd, max, &out, &len);
 	out_fd = safe_close(out_fd); /* past max: git gets EPIPE and stops */
 	k = spawn_wait(pid, &status);
 	if (r == -ENOMEM)
 		return r;
 	if (r > 0)
-		log_debug("git status through libgit2: git %s printed more than %zu bytes", argv[7],
+		log_debug("through libgit2 instead of git: git %s printed more than %zu bytes", argv[7],
 			  max);
 	else if (r < 0)
-		log_debug_errno(r, "git status through libgit2: reading git's output: %m");
+		log_debug_errno(r, "through libgit2 instead of git: reading git's output: %m");
 	if (r != 0)
 		return 1;
 	if (k < 0)
-		return log_debug_errno(k, "git status through libgit2: waitpid: %m"), 1;
+		return log_debug_errno(k, "through libgit2 instead of git: waitpid: %m"), 1;
 	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0 || lseek(err_fd, 0, SEEK_END) != 0) {
 		ssize_t m;
 
@@ -175,7 +175,7 @@ static int gitcli_run(const char *dir, const char *const *args, size_t max, char
 
 		msg[MAX(m, (ssize_t) 0)] = '\0';
 		msg[strcspn(msg, "\n")] = '\0';
-		log_debug("git status through libgit2: git %s %s %d: %s", argv[7],
+		log_debug("through libgit2 instead of git: git %s %s %d: %s", argv[7],
 			  WIFEXITED(status) ? "exited" : "was killed by signal",
 			  WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status),
 			  *msg ? msg : "(no message)");
@@ -444,7 +444,7 @@ int source_gitcli_commit_time(const char *dir, const char *commit, int64_t *ret)
 	errno = 0;
 	t = strtoll(out, &end, 10);
 	if (errno != 0 || end == out || !streq(end, "\n") || out[0] == '-' || out[0] == ' ') {
-		log_debug("the commit date through libgit2: unexpected git show output");
+		log_debug("the commit date through libgit2: unexpected git log output");
 		return 1;
 	}
 	*ret = (int64_t) t;
