@@ -58,8 +58,15 @@ int lock_holders(const char *path, struct kts_holder **ret, size_t *ret_n);
 void lock_holders_free(struct kts_holder *h, size_t n);
 const char *lock_mode_to_string(enum kts_lock_mode m);
 
-/* Per-LLC holder counts for the planner; *ret has t->n_llcs entries. */
+/*
+ * Per-LLC holder counts for the planner; *ret has t->n_llcs entries. When flock(2)
+ * says no LLC lock file is held (each probed with LOCK_EX|LOCK_NB, dropped at once),
+ * every count is 0 without reading /proc/locks (lock.c says why); otherwise the counts
+ * come from /proc/locks. lock_llc_load_with() reads proc_locks instead (for tests).
+ */
 int lock_llc_load(const char *dir, const struct kts_topology *t, struct kts_llc_load **ret);
+int lock_llc_load_with(const char *dir, const struct kts_topology *t, const char *proc_locks,
+		       struct kts_llc_load **ret);
 
 /* The holders of one LLC's lock file. */
 struct kts_llc_holders {

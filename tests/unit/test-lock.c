@@ -376,6 +376,53 @@ static void test_llc_load_counts_and_creates_nothing(void **state)
 	topo_done(&t);
 }
 
+/*
+ * When flock(2) says no LLC file is held, the counts are 0 without /proc/locks (a path
+ * that does not exist stands in for it and is never read); once one is held, the
+ * counts come from there, and then from the real one.
+ */
+static void test_llc_load_free_files_skip_proc_locks(void **state)
+{
+	struct fixture *f = *state;
+	struct kts_topology t = { 0 };
+	struct kts_llc_load *load = NULL;
+	char path0[512], path1[512], nowhere[600];
+	int fd;
+
+	make_sysroot(f->sysroot2, 2);
+	load_topology(f->sysroot2, &t);
+	llc_path(f, 0, path0, sizeof(path0));
+	llc_path(f, 1, path1, sizeof(path1));
+	(void) snprintf(nowhere, sizeof(nowhere), "%s/no-proc-locks", f->dir);
+	write_file(f->dir, "ktstr-llc-0.lock", "");
+	write_file(f->dir, "ktstr-llc-1.lock", "");
+
+	assert_int_equal(lock_llc_load_with(f->dir, &t, nowhere, &load), 0);
+	assert_int_equal(load[0].shared + load[0].exclusive + load[1].shared + load[1].exclusive, 0);
+	free(load);
+	load = NULL;
+	/* The probe left no lock behind: an exclusive flock by someone else succeeds. */
+	fd = open(path0, O_RDONLY | O_CLOEXEC);
+	assert_true(fd >= 0);
+	assert_int_equal(flock(fd, LOCK_EX | LOCK_NB), 0);
+	(void) close(fd);
+
+	(void) spawn_holder(f, path1, KTS_LOCK_SHARED, 0);
+	assert_int_equal(lock_llc_load_with(f->dir, &t, nowhere, &load), -ENOENT);
+	assert_int_equal(lock_llc_load(f->dir, &t, &load), 0);
+	assert_int_equal(load[0].shared + load[0].exclusive, 0);
+	assert_int_equal(load[1].shared, 1);
+	free(load);
+	load = NULL;
+
+	/* Its holder gone, the file is free again. */
+	stop_child(&f->kids[f->n_kids - 1]);
+	assert_int_equal(lock_llc_load_with(f->dir, &t, nowhere, &load), 0);
+	assert_int_equal(load[1].shared + load[1].exclusive, 0);
+	free(load);
+	topo_done(&t);
+}
+
 /* ---------------------------------------------------------------- lock_open */
 
 static void test_open_refuses_symlink(void **state)
@@ -982,6 +1029,7 @@ int main(void)
 		T(test_holders_two_shared_and_none_after_exit),
 		T(test_holders_of_missing_file_is_enoent),
 		T(test_llc_load_counts_and_creates_nothing),
+		T(test_llc_load_free_files_skip_proc_locks),
 		T(test_open_refuses_symlink),
 		T(test_open_refuses_fifo_without_hanging),
 		T(test_open_refuses_directory),
