@@ -155,31 +155,28 @@ static void test_parse_mountinfo(void **state)
 	assert_int_equal(lock_parse_mountinfo(mountinfo_text, "relative", &ma, &mi), -EINVAL);
 }
 
+/* The command line lock_cmdline_from_bytes() makes of len bytes is want. */
+static void assert_cmdline(const char *bytes, size_t len, const char *want)
+{
+	char *s = NULL;
+
+	assert_int_equal(lock_cmdline_from_bytes(bytes, len, &s), 0);
+	assert_string_equal(s, want);
+	free(s);
+}
+
 static void test_cmdline_formatting(void **state)
 {
 	char *s = NULL, long_cmd[300];
 	size_t n;
 
 	(void) state;
-	assert_int_equal(lock_cmdline_from_bytes("sleep\0" "100\0", 10, &s), 0);
-	assert_string_equal(s, "sleep 100");
-	free(s);
-
-	assert_int_equal(lock_cmdline_from_bytes("make\0-j4 \0\0", 11, &s), 0);
-	assert_string_equal(s, "make -j4");
-	free(s);
-
-	assert_int_equal(lock_cmdline_from_bytes("", 0, &s), 0);
-	assert_string_equal(s, "<unavailable>");
-	free(s);
-	assert_int_equal(lock_cmdline_from_bytes("\0\0 ", 3, &s), 0);
-	assert_string_equal(s, "<unavailable>");
-	free(s);
-
+	assert_cmdline("sleep\0" "100\0", 10, "sleep 100");
+	assert_cmdline("make\0-j4 \0\0", 11, "make -j4");
+	assert_cmdline("", 0, "<unavailable>");
+	assert_cmdline("\0\0 ", 3, "<unavailable>");
 	/* A terminal escape in someone's argv is not passed through. */
-	assert_int_equal(lock_cmdline_from_bytes("a\033[2Jb", 6, &s), 0);
-	assert_string_equal(s, "a?[2Jb");
-	free(s);
+	assert_cmdline("a\033[2Jb", 6, "a?[2Jb");
 
 	/* Exactly 100 characters stay whole; 101 become 100 + "…". */
 	memset(long_cmd, 'x', 100);
